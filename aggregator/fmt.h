@@ -1,0 +1,24 @@
+/*
+ * fmt.h - the text forms of output.csv: timestamps and doubles.
+ */
+#ifndef FMT_H
+#define FMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FMT_BUF 40 /* big enough for any fmt_* output, incl. NUL */
+
+/* Microseconds since the epoch -> "2023-04-24T15:01:47.940Z" (UTC, milliseconds,
+ * truncated toward minus infinity as Spark does). Returns the length written. */
+size_t fmt_time_ms(int64_t us, char buf[FMT_BUF]);
+
+/* The shortest decimal form that reads back (strtod) to exactly v: "86540.3",
+ * "0.1", "1e+22". NaN/inf are written "NaN", "Infinity", "-Infinity". */
+size_t fmt_double(double v, char buf[FMT_BUF]);
+
+/* Parses a duration: "90s", "2m", "1h", "500ms", "1d", "10 minutes",
+ * "30 seconds" (Spark's form). Returns 0 with *us set, or -1. */
+int fmt_parse_duration(const char *s, int64_t *us);
+
+#endif

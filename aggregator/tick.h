@@ -1,0 +1,32 @@
+/*
+ * tick.h - parse one raw Coinbase ticker message (jansson) against the schema
+ * the aggregator needs; reject anything else with a reason.
+ */
+#ifndef TICK_H
+#define TICK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TICK_PRODUCT_MAX 32      /* longest product id accepted, incl. NUL */
+#define TICK_MAX_BYTES   65536   /* larger messages are rejected unparsed */
+
+struct tick {
+	char product_id[TICK_PRODUCT_MAX]; /* e.g. "BTC-USD" */
+	int64_t time_us;     /* event time, microseconds since the epoch (UTC) */
+	double price;        /* last trade price, > 0 */
+	double volume_24h;   /* >= 0 */
+	double best_bid;     /* >= 0 */
+	double best_ask;     /* >= 0 */
+	int64_t sequence;    /* feed sequence number, -1 when absent */
+};
+
+/* Parses buf[0..len) into *t. Returns 0, or -1 with a one-line reason in err. */
+int tick_parse(const char *buf, size_t len, struct tick *t, char *err, size_t errlen);
+
+/* ISO-8601 UTC ("2023-04-24T15:01:47.940047Z", 0..9 fraction digits, 'Z' or
+ * "+00:00"-style offset) -> microseconds since the epoch (fraction truncated).
+ * Returns 0, or -1 when s[0..len) is not a valid timestamp. */
+int tick_parse_time(const char *s, size_t len, int64_t *us);
+
+#endif

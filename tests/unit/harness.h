@@ -1,0 +1,69 @@
+/*
+ * harness.h - a tiny counted unit-test harness that speaks TAP, so `prove` runs
+ * the unit binaries beside the shell tests.  Every check is counted; the exit
+ * code is the number of failures (capped), 0 when all passed.
+ *
+ *   int main(void) { T_OK(1 + 1 == 2, "adds"); T_INT(f(), 3, "f"); return t_done(); }
+ */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct t_state {
+	int run;    /* checks run */
+	int failed; /* checks failed */
+};
+static struct t_state t_st; /* test binaries only: one counter per process */
+
+static inline int t_report(int ok, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static inline int t_report(int ok, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	t_st.run++;
+	if (!ok)
+		t_st.failed++;
+	printf("%sok %d - ", ok ? "" : "not ", t_st.run);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!ok)
+		printf("#   failed at %s:%d\n", file, line);
+	fflush(stdout);
+	return ok;
+}
+
+#define T_OK(cond, ...) t_report(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+
+#define T_INT(got, want, name) do { \
+	long long g_ = (long long)(got), w_ = (long long)(want); \
+	if (!t_report(g_ == w_, __FILE__, __LINE__, "%s", name)) \
+		printf("#   got %lld, want %lld\n", g_, w_); \
+} while (0)
+
+#define T_STR(got, want, name) do { \
+	const char *g_ = (got), *w_ = (want); \
+	int ok_ = (g_ && w_) ? strcmp(g_, w_) == 0 : g_ == w_; \
+	if (!t_report(ok_, __FILE__, __LINE__, "%s", name)) \
+		printf("#   got '%s', want '%s'\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
+} while (0)
+
+#define T_DBL(got, want, tol, name) do { \
+	double g_ = (got), w_ = (want); \
+	if (!t_report(fabs(g_ - w_) <= (tol), __FILE__, __LINE__, "%s", name)) \
+		printf("#   got %.17g, want %.17g\n", g_, w_); \
+} while (0)
+
+static inline int t_done(void)
+{
+	printf("1..%d\n", t_st.run);
+	return t_st.failed > 100 ? 100 : t_st.failed;
+}
+
+#endif
