@@ -1,0 +1,220 @@
+/*
+ * cli.c - the aggregator's command line (see cli.h).
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export.h"
+#include "fmt.h"
+#include "window.h"
+
+static const char cli_usage[] =
+"Usage: aggregator [OPTIONS]                       consume ticks, keep windows, append output.csv\n"
+"       aggregator export --state FILE --output FILE   rewrite the CSV from a state file\n"
+"\n"
+"Event-time windows over Coinbase ticker messages from Kafka, kept exactly-once in\n"
+"a SQLite state file; windows the watermark closed are appended once to the CSV.\n"
+"\n"
+"  -b, --brokers LIST      Kafka bootstrap servers (env KAFKA_BROKERS; localhost:9092)\n"
+"  -g, --group ID          consumer group (aggregator)\n"
+"  -t, --topics LIST       topics, comma-separated; ^regex subscribes by pattern\n"
+"                          (BTC-USD,ETH-USD)\n"
+"  -s, --state FILE        SQLite state file (aggregator.db)\n"
+"  -o, --output FILE       CSV of closed windows (output.csv)\n"
+"  -w, --window DUR        window length (1m); DUR: 500ms, 30s, 1m, 2h, \"10 minutes\"\n"
+"      --slide DUR         slide for sliding windows (= window: tumbling)\n"
+"      --watermark DUR     event-time delay before a window closes (2m)\n"
+"      --idle-timeout DUR  a partition at its end this long stops holding the\n"
+"                          watermark back (30s)\n"
+"      --max-skew DUR      reject ticks this far ahead of their partition (1h)\n"
+"      --columns LIST      CSV columns and order (default: all eight)\n"
+"      --available-now     process what the topics hold now, export, exit 0\n"
+"      --batch-max N       messages per transaction at most (20000)\n"
+"      --batch-time DUR    a transaction at least this often (100ms)\n"
+"      --progress-interval DUR  progress line period, 0 = off (5s)\n"
+"      --progress-json     progress as JSON lines on stdout\n"
+"  -X KEY=VALUE            librdkafka consumer property (repeatable)\n"
+"  -q, --quiet             errors only      -v, --verbose   more detail\n"
+"  -h, --help              this text        -V, --version   version\n"
+"\n"
+"Example:\n"
+"  aggregator --brokers localhost:9092 --state btc.db --output output.csv \\\n"
+"             --window 1m --watermark 2m\n"
+"  sqlite3 btc.db 'SELECT * FROM window_aggregates ORDER BY window_start_us DESC LIMIT 5'\n"
+"\n"
+"Exit: 0 done, 1 Kafka/I-O failure, 2 usage, 3 state file unusable, 4 output unwritable.\n";
+
+static int cli_duration(const char *opt, const char *arg, int64_t *us, int allow_zero, char *err, size_t errlen)
+{
+	if (fmt_parse_duration(arg, us) < 0 || *us < 0 || (!allow_zero && *us == 0)) {
+		snprintf(err, errlen, "%s: '%s' is not a %sduration (like 30s, 1m, 2h, \"10 minutes\")",
+		         opt, arg, allow_zero ? "" : "positive ");
+		return -1;
+	}
+	return 0;
+}
+
+static int cli_prop(struct agg_config *c, const char *arg, char *err, size_t errlen)
+{
+	char *eq;
+	if (c->nprops == CLI_MAX_PROPS) {
+		snprintf(err, errlen, "-X: at most %d properties", CLI_MAX_PROPS);
+		return -1;
+	}
+	char *copy = strdup(arg);
+	if (!copy || !(eq = strchr(copy, '=')) || eq == copy) {
+		free(copy);
+		snprintf(err, errlen, "-X: expected key=value, got '%s'", arg);
+		return -1;
+	}
+	*eq = '\0';
+	c->prop_buf[c->nprops] = copy;
+	c->props[c->nprops][0] = copy;
+	c->props[c->nprops][1] = eq + 1;
+	c->nprops++;
+	return 0;
+}
+
+static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t errlen)
+{
+	free(c->topics_spec);
+	c->topics_spec = strdup(spec);
+	c->ntopics = 0;
+	if (!c->topics_spec)
+		return -1;
+	for (char *save = NULL, *t = strtok_r(c->topics_spec, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (c->ntopics == CLI_MAX_TOPICS) {
+			snprintf(err, errlen, "--topics: at most %d topics", CLI_MAX_TOPICS);
+			return -1;
+		}
+		c->topics[c->ntopics++] = t;
+	}
+	if (c->ntopics == 0) {
+		snprintf(err, errlen, "--topics: no topic given");
+		return -1;
+	}
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
+{
+	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON };
+	static const struct option opts[] = {
+		{ "brokers", required_argument, NULL, 'b' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "topics", required_argument, NULL, 't' },
+		{ "state", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "slide", required_argument, NULL, O_SLIDE },
+		{ "watermark", required_argument, NULL, O_WM },
+		{ "idle-timeout", required_argument, NULL, O_IDLE },
+		{ "max-skew", required_argument, NULL, O_SKEW },
+		{ "columns", required_argument, NULL, O_COLS },
+		{ "available-now", no_argument, NULL, O_NOW },
+		{ "batch-max", required_argument, NULL, O_BMAX },
+		{ "batch-time", required_argument, NULL, O_BTIME },
+		{ "progress-interval", required_argument, NULL, O_PROG },
+		{ "progress-json", no_argument, NULL, O_PJSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = getenv("KAFKA_BROKERS");
+	int64_t slide = 0;
+	int opt, cols[EXPORT_MAX_COLS], ncols;
+
+	memset(c, 0, sizeof(*c));
+	c->cmd = CLI_RUN;
+	c->brokers = env && *env ? env : "localhost:9092";
+	c->group = "aggregator";
+	c->state_path = "aggregator.db";
+	c->output_path = "output.csv";
+	c->columns = EXPORT_COLUMNS_DEFAULT;
+	c->window_us = 60000000;
+	c->delay_us = 120000000;
+	c->idle_timeout_us = 30000000;
+	c->max_skew_us = 3600000000LL;
+	c->batch_max = 20000;
+	c->batch_us = 100000;
+	c->progress_us = 5000000;
+	c->verbosity = 1;
+	if (cli_topics(c, "BTC-USD,ETH-USD", err, errlen) < 0)
+		return -1;
+
+	if (argc > 1 && strcmp(argv[1], "export") == 0) {
+		c->cmd = CLI_EXPORT;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "b:g:t:s:o:w:X:qvhV", opts, NULL)) != -1) {
+		int r = 0;
+		switch (opt) {
+		case 'b': c->brokers = optarg; break;
+		case 'g': c->group = optarg; break;
+		case 't': r = cli_topics(c, optarg, err, errlen); break;
+		case 's': c->state_path = optarg; break;
+		case 'o': c->output_path = optarg; break;
+		case 'w': r = cli_duration("--window", optarg, &c->window_us, 0, err, errlen); break;
+		case O_SLIDE: r = cli_duration("--slide", optarg, &slide, 0, err, errlen); break;
+		case O_WM: r = cli_duration("--watermark", optarg, &c->delay_us, 1, err, errlen); break;
+		case O_IDLE: r = cli_duration("--idle-timeout", optarg, &c->idle_timeout_us, 1, err, errlen); break;
+		case O_SKEW: r = cli_duration("--max-skew", optarg, &c->max_skew_us, 0, err, errlen); break;
+		case O_COLS: c->columns = optarg; break;
+		case O_NOW: c->available_now = 1; break;
+		case O_BMAX:
+			c->batch_max = atoi(optarg);
+			if (c->batch_max <= 0) {
+				snprintf(err, errlen, "--batch-max: '%s' is not a positive count", optarg);
+				r = -1;
+			}
+			break;
+		case O_BTIME: r = cli_duration("--batch-time", optarg, &c->batch_us, 0, err, errlen); break;
+		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;
+		case O_PJSON: c->progress_json = 1; break;
+		case 'X': r = cli_prop(c, optarg, err, errlen); break;
+		case 'q': c->verbosity = 0; break;
+		case 'v': c->verbosity++; break;
+		case 'h': fputs(cli_usage, stdout); return 1;
+		case 'V': printf("aggregator %s\n", PIPELINE_VERSION); return 1;
+		default:
+			snprintf(err, errlen, "try 'aggregator --help'");
+			return -1;
+		}
+		if (r < 0)
+			return -1;
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (try 'aggregator --help')", argv[optind]);
+		return -1;
+	}
+	c->slide_us = slide ? slide : c->window_us;
+	if (c->slide_us > c->window_us) {
+		snprintf(err, errlen, "--slide must not be longer than --window");
+		return -1;
+	}
+	if (c->window_us / c->slide_us > WIN_MAX_PER_TICK) {
+		snprintf(err, errlen, "--window / --slide must be at most %d windows per tick", WIN_MAX_PER_TICK);
+		return -1;
+	}
+	if (export_parse_columns(c->columns, cols, &ncols, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+void cli_free(struct agg_config *c)
+{
+	free(c->topics_spec);
+	for (int i = 0; i < c->nprops; i++)
+		free(c->prop_buf[i]);
+	c->topics_spec = NULL;
+	c->nprops = 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * cli.h - the aggregator's command line: options, environment fallbacks,
+ * --help and --version.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLI_MAX_TOPICS 64
+#define CLI_MAX_PROPS  64
+
+enum cli_cmd { CLI_RUN, CLI_EXPORT };
+
+struct agg_config {
+	enum cli_cmd cmd;
+	const char *brokers;        /* --brokers / KAFKA_BROKERS */
+	const char *group;          /* --group */
+	char *topics_spec;          /* --topics, as given (owned copy) */
+	const char *topics[CLI_MAX_TOPICS]; /* split topics_spec; "^..." is a regex */
+	int ntopics;
+	const char *state_path;     /* --state */
+	const char *output_path;    /* --output */
+	const char *columns;        /* --columns */
+	int64_t window_us;          /* --window */
+	int64_t slide_us;           /* --slide (== window_us: tumbling) */
+	int64_t delay_us;           /* --watermark */
+	int64_t idle_timeout_us;    /* --idle-timeout */
+	int64_t max_skew_us;        /* --max-skew */
+	int batch_max;              /* --batch-max messages */
+	int64_t batch_us;           /* --batch-time */
+	int64_t progress_us;        /* --progress-interval, 0 = off */
+	int progress_json;          /* --progress-json */
+	int available_now;          /* --available-now */
+	int verbosity;              /* 0 quiet, 1 normal, 2+ verbose */
+	const char *props[CLI_MAX_PROPS][2]; /* -X key=value (pointers into argv copies) */
+	int nprops;
+	char *prop_buf[CLI_MAX_PROPS];       /* owned copies of the -X arguments */
+};
+
+/* Exit codes of the aggregator. */
+enum {
+	AGG_EXIT_OK = 0,        /* finished (stopped by a signal, or --available-now done) */
+	AGG_EXIT_RUNTIME = 1,   /* Kafka or I/O failure while running */
+	AGG_EXIT_USAGE = 2,     /* bad command line */
+	AGG_EXIT_STATE = 3,     /* state file unusable: locked, other schema/settings, corrupt, unwritable */
+	AGG_EXIT_OUTPUT = 4,    /* output.csv unwritable */
+};
+
+/* Parses argv into cfg. Returns 0 to run, 1 when --help/--version was printed
+ * (exit 0), -1 on a usage error (message in err). */
+int cli_parse(int argc, char **argv, struct agg_config *cfg, char *err, size_t errlen);
+void cli_free(struct agg_config *cfg);
+
+#endif

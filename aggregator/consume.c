@@ -1,0 +1,131 @@
+/*
+ * consume.c - Kafka consumer for the aggregator (see consume.h).
+ */
+#include "consume.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct consume_hooks *h = opaque;
+	int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *error = NULL;
+	rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (h->on_assign(h->opaque, parts) < 0)
+			fprintf(stderr, "%% error: cannot read the state of newly assigned partitions\n");
+		if (coop)
+			error = rd_kafka_incremental_assign(rk, parts);
+		else
+			ret = rd_kafka_assign(rk, parts);
+	} else {
+		/* Settle the state (commit the batch) before the partitions go. */
+		h->on_revoke(h->opaque, parts, rd_kafka_assignment_lost(rk));
+		if (coop)
+			error = rd_kafka_incremental_unassign(rk, parts);
+		else
+			ret = rd_kafka_assign(rk, NULL);
+	}
+	if (error) {
+		fprintf(stderr, "%% error: rebalance: %s\n", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	} else if (ret) {
+		fprintf(stderr, "%% error: rebalance: %s\n", rd_kafka_err2str(ret));
+	}
+}
+
+static void consume_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	fprintf(stderr, "%% kafka %s: %s\n", fac, buf);
+	(void)level;
+}
+
+static int consume_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+{
+	char e[256];
+	if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "kafka property %s=%s: %s", k, v, e);
+		return -1;
+	}
+	return 0;
+}
+
+rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hooks,
+                         char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *subs = NULL;
+	rd_kafka_t *rk = NULL;
+	char e[512];
+	/* Defaults chosen for exactly-once by the state file and a small footprint;
+	 * every one can be overridden with -X. */
+	static const char *const defaults[][2] = {
+		{ "enable.auto.commit", "false" },
+		{ "enable.auto.offset.store", "false" },
+		{ "enable.partition.eof", "true" },
+		{ "auto.offset.reset", "earliest" },
+		{ "isolation.level", "read_committed" },
+		{ "queued.max.messages.kbytes", "4096" },
+		{ "fetch.wait.max.ms", "100" },
+		{ "client.id", "aggregator" },
+		{ "log.connection.close", "false" },
+	};
+
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		if (consume_set(conf, defaults[i][0], defaults[i][1], err, errlen) < 0)
+			goto fail;
+	if (consume_set(conf, "bootstrap.servers", cfg->brokers, err, errlen) < 0 ||
+	    consume_set(conf, "group.id", cfg->group, err, errlen) < 0)
+		goto fail;
+	for (int i = 0; i < cfg->nprops; i++)
+		if (consume_set(conf, cfg->props[i][0], cfg->props[i][1], err, errlen) < 0)
+			goto fail;
+	if (cfg->verbosity < 2)
+		rd_kafka_conf_set_log_cb(conf, cfg->verbosity ? consume_log : NULL);
+	rd_kafka_conf_set_rebalance_cb(conf, consume_rebalance);
+	rd_kafka_conf_set_opaque(conf, hooks);
+
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
+	if (!rk) {
+		snprintf(err, errlen, "cannot create the Kafka consumer: %s", e);
+		goto fail;
+	}
+	conf = NULL; /* now owned by rk */
+	rd_kafka_poll_set_consumer(rk);
+
+	subs = rd_kafka_topic_partition_list_new(cfg->ntopics);
+	for (int i = 0; i < cfg->ntopics; i++)
+		rd_kafka_topic_partition_list_add(subs, cfg->topics[i], RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t rerr = rd_kafka_subscribe(rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (rerr) {
+		snprintf(err, errlen, "cannot subscribe to %s: %s", cfg->topics_spec, rd_kafka_err2str(rerr));
+		rd_kafka_destroy(rk);
+		return NULL;
+	}
+	return rk;
+fail:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+void consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync)
+{
+	rd_kafka_resp_err_t err = rd_kafka_commit(rk, offsets, !sync);
+	/* A failed group commit loses nothing: the state file's offsets win at
+	 * restart, and the next commit carries newer offsets anyway. */
+	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		fprintf(stderr, "%% warning: offset commit to the group failed: %s (retried with the next batch)\n",
+		        rd_kafka_err2str(err));
+}
+
+void consume_close(rd_kafka_t *rk)
+{
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+}

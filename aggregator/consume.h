@@ -1,0 +1,32 @@
+/*
+ * consume.h - the Kafka side of the aggregator: a consumer in a group, the
+ * rebalance protocol (eager or cooperative) and committing offsets, with the
+ * engine told of every assignment and revocation.
+ */
+#ifndef CONSUME_H
+#define CONSUME_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "cli.h"
+
+/* Called from inside rd_kafka_consumer_poll on a rebalance. on_assign may set
+ * each partition's .offset (the state's next offset) before it is assigned;
+ * on_revoke must settle the partitions' state before they are let go. */
+struct consume_hooks {
+	void *opaque;
+	int (*on_assign)(void *opaque, rd_kafka_topic_partition_list_t *parts);
+	void (*on_revoke)(void *opaque, const rd_kafka_topic_partition_list_t *parts, int lost);
+};
+
+/* Creates the consumer and subscribes. hooks must outlive the handle. */
+rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hooks,
+                         char *err, size_t errlen);
+
+/* Commits offsets (next offsets to read) to the group; async unless sync. */
+void consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync);
+
+/* Leaves the group (revoking through the hooks) and destroys the handle. */
+void consume_close(rd_kafka_t *rk);
+
+#endif

@@ -1,0 +1,724 @@
+/*
+ * engine.c - the aggregator's loop (see engine.h).
+ *
+ * Exactly-once: a window's aggregate, the partition's next offset, the
+ * watermark and the CSV length all change in one SQLite transaction; offsets
+ * go to the Kafka group only after COMMIT, and at (re)assignment the offsets in
+ * the state file win. A crash anywhere leaves the state at the last COMMIT; the
+ * CSV tail written after it is cut back at the next start.
+ *
+ * Determinism: open windows are kept in memory with their exact state-file
+ * values and ticks are added in offset order, so a window's sums do not depend
+ * on where batches (or crashes) fall.
+ */
+#include "engine.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consume.h"
+#include "export.h"
+#include "fmt.h"
+#include "store.h"
+#include "tick.h"
+#include "window.h"
+
+struct eng_product {
+	struct store_product s;  /* counters and max sequence, as stored */
+	int dirty;               /* changed since the last commit */
+};
+
+struct eng_part {
+	char *topic;
+	int32_t partition;
+	struct store_partition s;     /* next offset, max event time, rejected */
+	struct eng_product *products;
+	uint32_t nproducts, capproducts;
+	int assigned;                 /* currently assigned to us */
+	int dirty;                    /* changed since the last commit */
+	int eof;                      /* at the end of the partition, nothing since */
+	int64_t eof_since;            /* wall clock (us) of reaching the end */
+};
+
+struct eng_stats {
+	int64_t msgs, ticks, late, rejected, duplicates, rows, batches;
+	int64_t batch_us_total, batch_us_max;
+};
+
+struct engine {
+	const struct agg_config *cfg;
+	struct store *st;
+	struct export_csv csv;
+	rd_kafka_t *rk;
+	struct consume_hooks hooks;
+	struct eng_part *parts;       /* every partition ever assigned; indices are stable */
+	size_t nparts, capparts;
+	struct wm_input *wm;          /* scratch for wm_compute */
+	struct win_table wins;        /* open windows */
+	int64_t watermark;            /* current, in memory */
+	int64_t stored_watermark;     /* as in the state */
+	int64_t exported_until;       /* every window ending at or before it is in the CSV */
+	int64_t batch_msgs;           /* messages in the open batch */
+	int64_t batch_start;          /* wall clock of the batch's first message */
+	int dirty;                    /* something to commit */
+	int exit_code;                /* set on a fatal error */
+	char err[1024];
+	struct eng_stats total, last; /* progress: totals, and totals at the last report */
+	int64_t last_progress;
+	int64_t started;
+	int64_t *starts;              /* scratch for win_assign */
+};
+
+static int64_t eng_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t eng_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void eng_log(const struct engine *e, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void eng_log(const struct engine *e, int level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "info", "debug" };
+	va_list ap;
+	if (level > e->cfg->verbosity)
+		return;
+	fprintf(stderr, "%% %s: ", names[level > 2 ? 2 : level]);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Records the first fatal error; the loop stops and main exits with code. */
+static void eng_fatal(struct engine *e, int code, const char *msg)
+{
+	if (e->exit_code)
+		return;
+	e->exit_code = code;
+	snprintf(e->err, sizeof(e->err), "%s", msg);
+}
+
+static struct eng_part *eng_part_find(struct engine *e, const char *topic, int32_t partition)
+{
+	for (size_t i = 0; i < e->nparts; i++)
+		if (e->parts[i].partition == partition && strcmp(e->parts[i].topic, topic) == 0)
+			return &e->parts[i];
+	return NULL;
+}
+
+static struct eng_part *eng_part_add(struct engine *e, const char *topic, int32_t partition)
+{
+	if (e->nparts == e->capparts) {
+		size_t cap = e->capparts ? e->capparts * 2 : 8;
+		struct eng_part *np = realloc(e->parts, cap * sizeof(*np));
+		struct wm_input *nw = realloc(e->wm, cap * sizeof(*nw));
+		if (nw)
+			e->wm = nw;
+		if (!np || !nw) {
+			if (np)
+				e->parts = np;
+			return NULL;
+		}
+		e->parts = np;
+		e->capparts = cap;
+	}
+	struct eng_part *p = &e->parts[e->nparts];
+	memset(p, 0, sizeof(*p));
+	p->topic = strdup(topic);
+	if (!p->topic)
+		return NULL;
+	p->partition = partition;
+	e->nparts++;
+	return p;
+}
+
+static struct eng_product *eng_product_get(struct eng_part *p, const char *id, uint32_t *idx)
+{
+	for (uint32_t i = 0; i < p->nproducts; i++)
+		if (strcmp(p->products[i].s.product_id, id) == 0) {
+			*idx = i;
+			return &p->products[i];
+		}
+	if (p->nproducts == p->capproducts) {
+		uint32_t cap = p->capproducts ? p->capproducts * 2 : 4;
+		struct eng_product *np = realloc(p->products, cap * sizeof(*np));
+		if (!np)
+			return NULL;
+		p->products = np;
+		p->capproducts = cap;
+	}
+	struct eng_product *pr = &p->products[p->nproducts];
+	memset(pr, 0, sizeof(*pr));
+	snprintf(pr->s.product_id, sizeof(pr->s.product_id), "%s", id);
+	pr->s.max_sequence = -1;
+	*idx = p->nproducts++;
+	return pr;
+}
+
+/* The watermark over the assigned partitions, at wall clock now. */
+static void eng_watermark(struct engine *e, int64_t now)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->nparts; i++) {
+		const struct eng_part *p = &e->parts[i];
+		if (!p->assigned)
+			continue;
+		e->wm[n].max_time = p->s.max_time;
+		e->wm[n].eof = p->eof;
+		e->wm[n].eof_since = p->eof_since;
+		n++;
+	}
+	if (n == 0)
+		return;
+	int64_t w = wm_compute(e->wm, n, e->cfg->delay_us, now, e->cfg->idle_timeout_us,
+	                       e->cfg->available_now, e->watermark);
+	if (w != e->watermark) {
+		e->watermark = w;
+		e->dirty = 1;
+	}
+}
+
+/* Opens the batch's transaction at its first change. */
+static int eng_tx(struct engine *e)
+{
+	char err[512];
+	if (store_in_tx(e->st))
+		return 0;
+	if (store_begin(e->st, err, sizeof(err)) < 0) {
+		eng_fatal(e, AGG_EXIT_STATE, err);
+		return -1;
+	}
+	return 0;
+}
+
+static void eng_reject(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m, const char *reason)
+{
+	char err[512];
+	if (store_rejected_add(e->st, p->topic, p->partition, m->offset, reason, m->payload, m->len,
+	                       err, sizeof(err)) < 0) {
+		eng_fatal(e, AGG_EXIT_STATE, err);
+		return;
+	}
+	p->s.rejected++;
+	e->total.rejected++;
+	if (e->cfg->verbosity >= 2 || p->s.rejected <= 3)
+		eng_log(e, 1, "rejected %s [%d] offset %" PRId64 ": %s%s", p->topic, p->partition,
+		        m->offset, reason, p->s.rejected == 3 ? " (further rejections are counted in the state)" : "");
+}
+
+/* Adds a valid tick to every window it falls in that is still open. */
+static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const struct tick *tk)
+{
+	uint32_t idx;
+	struct eng_product *pr = eng_product_get(p, tk->product_id, &idx);
+	char err[512];
+
+	if (!pr) {
+		eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
+		return;
+	}
+	pr->dirty = 1;
+	if (tk->sequence >= 0 && pr->s.max_sequence >= 0 && tk->sequence <= pr->s.max_sequence) {
+		pr->s.duplicates++;
+		e->total.duplicates++;
+		return;
+	}
+	if (tk->sequence >= 0)
+		pr->s.max_sequence = tk->sequence;
+	pr->s.ticks++;
+	e->total.ticks++;
+
+	int n = win_assign(tk->time_us, e->cfg->window_us, e->cfg->slide_us, e->starts, WIN_MAX_PER_TICK);
+	for (int i = 0; i < n; i++) {
+		int64_t end = e->starts[i] + e->cfg->window_us;
+		if (e->watermark != WM_NONE && end <= e->watermark) {
+			pr->s.late++;
+			e->total.late++;
+			continue;
+		}
+		struct win_key key = { .part = pidx, .product = idx, .start = e->starts[i] };
+		struct win_entry *w = win_table_get(&e->wins, &key);
+		if (!w) {
+			eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
+			return;
+		}
+		if (!w->loaded) {
+			struct store_wkey k = { p->topic, p->partition, tk->product_id, key.start, end };
+			if (store_window_get(e->st, &k, &w->agg) < 0) {
+				snprintf(err, sizeof(err), "state: cannot read a window");
+				eng_fatal(e, AGG_EXIT_STATE, err);
+				return;
+			}
+			w->loaded = 1;
+		}
+		win_agg_add(&w->agg, tk);
+		w->dirty = 1;
+	}
+	if (p->s.max_time == WM_NONE || tk->time_us > p->s.max_time) {
+		p->s.max_time = tk->time_us;
+		eng_watermark(e, eng_now());
+	}
+}
+
+/* A tick far ahead of its partition's event time would move the watermark so
+ * far that every later tick is late. A jump beyond --max-skew is accepted only
+ * when it is not in the future of the clock (a live feed after an outage), and
+ * nothing may be more than --max-skew in the future of the clock. */
+static int eng_skewed(const struct engine *e, const struct eng_part *p, int64_t t)
+{
+	int64_t now = eng_now();
+	if (t > now + e->cfg->max_skew_us)
+		return 1;
+	return p->s.max_time != WM_NONE && t > p->s.max_time + e->cfg->max_skew_us && t > now;
+}
+
+static void eng_message(struct engine *e, rd_kafka_message_t *m)
+{
+	const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+	struct eng_part *p;
+
+	if (m->err) {
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			p = eng_part_find(e, topic, m->partition);
+			if (p && !p->eof) {
+				p->eof = 1;
+				p->eof_since = eng_now();
+				eng_log(e, 2, "%s [%d] at its end (offset %" PRId64 ")", topic, m->partition, m->offset);
+			}
+			return;
+		}
+		if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+			char why[512];
+			rd_kafka_fatal_error(e->rk, why, sizeof(why));
+			char msg[700];
+			snprintf(msg, sizeof(msg), "kafka fatal error: %s", why);
+			eng_fatal(e, AGG_EXIT_RUNTIME, msg);
+			return;
+		}
+		eng_log(e, 0, "kafka: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "", m->rkt ? topic : "");
+		return;
+	}
+	p = eng_part_find(e, topic, m->partition);
+	if (!p || !p->assigned)
+		return; /* a message of a partition just revoked */
+	if (p->s.next_offset >= 0 && m->offset < p->s.next_offset)
+		return; /* already in the state */
+	if (eng_tx(e) < 0)
+		return;
+
+	struct tick tk;
+	char reason[256];
+	if (tick_parse(m->payload, m->len, &tk, reason, sizeof(reason)) < 0) {
+		eng_reject(e, p, m, reason);
+	} else if (eng_skewed(e, p, tk.time_us)) {
+		snprintf(reason, sizeof(reason), "time is more than --max-skew ahead of its partition's "
+		         "latest tick and in the future of the clock");
+		eng_reject(e, p, m, reason);
+	} else {
+		eng_tick(e, p, (uint32_t)(p - e->parts), &tk);
+	}
+	p->s.next_offset = m->offset + 1;
+	p->dirty = 1;
+	p->eof = 0;
+	e->dirty = 1;
+	e->batch_msgs++;
+	e->total.msgs++;
+}
+
+static int eng_put_window(struct engine *e, struct win_entry *w, char *err, size_t errlen)
+{
+	const struct eng_part *p = &e->parts[w->key.part];
+	struct store_wkey k = { p->topic, p->partition, p->products[w->key.product].s.product_id,
+	                        w->key.start, w->key.start + e->cfg->window_us };
+	return store_window_put(e->st, &k, &w->agg, err, errlen);
+}
+
+static int eng_drop_closed(const struct win_entry *w, void *arg)
+{
+	const struct engine *e = arg;
+	return !w->dirty && w->key.start + e->cfg->window_us <= e->watermark;
+}
+
+static int eng_drop_part(const struct win_entry *w, void *arg)
+{
+	return w->key.part == *(const uint32_t *)arg;
+}
+
+/* Writes everything the batch changed, exports what the watermark closed,
+ * commits, then commits the offsets to the group. */
+static int eng_flush(struct engine *e, int sync_commit)
+{
+	char err[700];
+	int64_t t0 = eng_mono(), rows = 0;
+	int64_t csv_before = e->csv.bytes;
+	rd_kafka_topic_partition_list_t *offs = NULL;
+
+	if (!e->dirty || e->exit_code)
+		return e->exit_code ? -1 : 0;
+	if (eng_tx(e) < 0)
+		return -1;
+	for (size_t i = 0; i < e->wins.cap; i++) {
+		struct win_entry *w = &e->wins.slots[i];
+		if (!w->used || !w->dirty)
+			continue;
+		if (eng_put_window(e, w, err, sizeof(err)) < 0)
+			goto fail_state;
+		w->dirty = 0;
+	}
+	int64_t now = eng_now();
+	for (size_t i = 0; i < e->nparts; i++) {
+		struct eng_part *p = &e->parts[i];
+		for (uint32_t j = 0; j < p->nproducts; j++) {
+			if (!p->products[j].dirty)
+				continue;
+			if (store_product_put(e->st, p->topic, p->partition, &p->products[j].s, err, sizeof(err)) < 0)
+				goto fail_state;
+			p->products[j].dirty = 0;
+		}
+		if (!p->dirty)
+			continue;
+		if (store_partition_put(e->st, p->topic, p->partition, &p->s, now, err, sizeof(err)) < 0)
+			goto fail_state;
+		if (!offs)
+			offs = rd_kafka_topic_partition_list_new(4);
+		rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
+		p->dirty = 0;
+	}
+	if (e->watermark != e->stored_watermark &&
+	    store_meta_set(e->st, "watermark_us", e->watermark, err, sizeof(err)) < 0)
+		goto fail_state;
+	if (e->watermark != WM_NONE && (e->exported_until == WM_NONE || e->watermark > e->exported_until)) {
+		if (export_append(&e->csv, e->st, e->exported_until, e->watermark, &rows, err, sizeof(err)) < 0) {
+			eng_fatal(e, AGG_EXIT_OUTPUT, err);
+			goto fail;
+		}
+		if (store_meta_set(e->st, "exported_until_us", e->watermark, err, sizeof(err)) < 0 ||
+		    store_meta_set(e->st, "csv_bytes", e->csv.bytes, err, sizeof(err)) < 0)
+			goto fail_state;
+	}
+	if (store_commit(e->st, err, sizeof(err)) < 0)
+		goto fail_state;
+	e->stored_watermark = e->watermark;
+	if (e->watermark != WM_NONE && (e->exported_until == WM_NONE || e->watermark > e->exported_until))
+		e->exported_until = e->watermark;
+	e->total.rows += rows;
+	if (offs) {
+		consume_commit(e->rk, offs, sync_commit);
+		rd_kafka_topic_partition_list_destroy(offs);
+	}
+	if (rows > 0)
+		win_table_evict(&e->wins, eng_drop_closed, e);
+	e->dirty = 0;
+	e->batch_msgs = 0;
+	int64_t dt = eng_mono() - t0;
+	e->total.batches++;
+	e->total.batch_us_total += dt;
+	if (dt > e->total.batch_us_max)
+		e->total.batch_us_max = dt;
+	return 0;
+
+fail_state:
+	eng_fatal(e, AGG_EXIT_STATE, err);
+fail:
+	store_rollback(e->st);
+	if (e->csv.bytes != csv_before || e->csv.fd >= 0)
+		export_truncate(&e->csv, csv_before, err, sizeof(err));
+	if (offs)
+		rd_kafka_topic_partition_list_destroy(offs);
+	return -1;
+}
+
+static int eng_load_product(const struct store_product *sp, void *arg)
+{
+	struct eng_part *p = arg;
+	uint32_t idx;
+	struct eng_product *pr = eng_product_get(p, sp->product_id, &idx);
+	if (!pr)
+		return -1;
+	pr->s = *sp;
+	return 0;
+}
+
+static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
+{
+	struct engine *e = opaque;
+	int ret = 0;
+
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		struct eng_part *p = eng_part_find(e, tp->topic, tp->partition);
+		if (!p)
+			p = eng_part_add(e, tp->topic, tp->partition);
+		if (!p) {
+			eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
+			return -1;
+		}
+		p->nproducts = 0;
+		if (store_partition_get(e->st, p->topic, p->partition, &p->s) < 0 ||
+		    store_products_each(e->st, p->topic, p->partition, eng_load_product, p) < 0) {
+			eng_fatal(e, AGG_EXIT_STATE, "state: cannot read a partition's state");
+			ret = -1;
+			continue;
+		}
+		p->assigned = 1;
+		p->eof = 0;
+		p->dirty = 0;
+		if (p->s.next_offset >= 0)
+			tp->offset = p->s.next_offset; /* the state's offset wins over the group's */
+		eng_log(e, 1, "assigned %s [%d], starting at %s %" PRId64, p->topic, p->partition,
+		        p->s.next_offset >= 0 ? "the state's offset" : "the group's offset or the beginning,",
+		        p->s.next_offset >= 0 ? p->s.next_offset : (int64_t)0);
+	}
+	return ret;
+}
+
+static void eng_on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+	struct engine *e = opaque;
+
+	/* Settle the batch first: what was read of these partitions is committed
+	 * with their offsets (even when lost: this state file is ours alone). */
+	eng_flush(e, 1);
+	for (int i = 0; i < parts->cnt; i++) {
+		struct eng_part *p = eng_part_find(e, parts->elems[i].topic, parts->elems[i].partition);
+		if (!p)
+			continue;
+		uint32_t idx = (uint32_t)(p - e->parts);
+		p->assigned = 0;
+		p->nproducts = 0;
+		win_table_evict(&e->wins, eng_drop_part, &idx);
+		eng_log(e, 1, "%s %s [%d]", lost ? "lost" : "revoked", p->topic, p->partition);
+	}
+}
+
+static int eng_all_read(const struct engine *e)
+{
+	int assigned = 0;
+	for (size_t i = 0; i < e->nparts; i++) {
+		if (!e->parts[i].assigned)
+			continue;
+		assigned++;
+		if (!e->parts[i].eof)
+			return 0;
+	}
+	return assigned > 0;
+}
+
+static void eng_fmt_time(int64_t us, char buf[FMT_BUF])
+{
+	if (us == WM_NONE)
+		snprintf(buf, FMT_BUF, "none");
+	else
+		fmt_time_ms(us, buf);
+}
+
+/* A progress line every --progress-interval, in the spirit of Spark's
+ * StreamingQueryProgress; --progress-json writes it as a JSON line on stdout. */
+static void eng_progress(struct engine *e, int64_t mono, int final)
+{
+	const struct agg_config *c = e->cfg;
+	if (!c->progress_us || (!final && mono - e->last_progress < c->progress_us))
+		return;
+	double dt = (double)(mono - e->last_progress) / 1e6;
+	int64_t msgs = e->total.msgs - e->last.msgs;
+	int64_t batches = e->total.batches - e->last.batches;
+	double busy = (double)(e->total.batch_us_total - e->last.batch_us_total) / 1e6;
+	int64_t lag = 0;
+	int lag_known = 0;
+	char wm[FMT_BUF];
+
+	for (size_t i = 0; i < e->nparts; i++) {
+		int64_t lo, hi;
+		const struct eng_part *p = &e->parts[i];
+		if (!p->assigned ||
+		    rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    hi < 0)
+			continue;
+		lag += hi > p->s.next_offset ? hi - (p->s.next_offset < 0 ? lo : p->s.next_offset) : 0;
+		lag_known = 1;
+	}
+	eng_fmt_time(e->watermark, wm);
+	double in_rate = dt > 0 ? msgs / dt : 0;
+	double avg_batch_ms = batches ? busy * 1000.0 / batches : 0;
+	if (c->progress_json) {
+		printf("{\"timestamp\":%" PRId64 ",\"inputRowsPerSecond\":%.1f,\"batches\":%" PRId64
+		       ",\"avgBatchMs\":%.2f,\"watermark\":\"%s\",\"openWindows\":%zu,\"rowsExported\":%" PRId64
+		       ",\"ticks\":%" PRId64 ",\"lateDropped\":%" PRId64 ",\"rejected\":%" PRId64
+		       ",\"duplicates\":%" PRId64 ",\"lag\":%" PRId64 "}\n",
+		       eng_now() / 1000, in_rate, batches, avg_batch_ms, wm, e->wins.count, e->total.rows,
+		       e->total.ticks, e->total.late, e->total.rejected, e->total.duplicates,
+		       lag_known ? lag : -1);
+		fflush(stdout);
+	} else if (c->verbosity >= 1) {
+		char lagbuf[32];
+		snprintf(lagbuf, sizeof(lagbuf), lag_known ? "%" PRId64 : "?", lag);
+		fprintf(stderr, "%% progress: %.0f msg/s in, %" PRId64 " batches (avg %.1f ms), watermark %s, "
+		        "%zu open windows, %" PRId64 " rows exported, late %" PRId64 ", rejected %" PRId64
+		        ", duplicates %" PRId64 ", lag %s%s\n",
+		        in_rate, batches, avg_batch_ms, wm, e->wins.count, e->total.rows, e->total.late,
+		        e->total.rejected, e->total.duplicates, lagbuf, final ? " (final)" : "");
+	}
+	e->last = e->total;
+	e->last_progress = mono;
+}
+
+/* Opens the state and the CSV, recovering the CSV's tail after a crash. */
+static int eng_open(struct engine *e)
+{
+	const struct agg_config *c = e->cfg;
+	struct store_settings s = { c->window_us, c->slide_us, c->delay_us };
+	char err[700], cols[512] = "";
+	int64_t bytes = 0, v;
+
+	if (store_open(&e->st, c->state_path, &s, 0, err, sizeof(err)) < 0) {
+		eng_fatal(e, AGG_EXIT_STATE, err);
+		return -1;
+	}
+	e->watermark = e->stored_watermark = store_meta_get(e->st, "watermark_us", &v) == 1 ? v : WM_NONE;
+	e->exported_until = store_meta_get(e->st, "exported_until_us", &v) == 1 ? v : WM_NONE;
+	if (store_meta_get(e->st, "csv_bytes", &v) == 1)
+		bytes = v;
+	store_meta_get_text(e->st, "csv_columns", cols, sizeof(cols));
+	if (bytes > 0 && strcmp(cols, c->columns) != 0) {
+		int64_t rows;
+		eng_log(e, 1, "--columns changed since the last run: rewriting %s", c->output_path);
+		if (export_rewrite(c->output_path, c->columns, e->st, e->exported_until, &bytes, &rows,
+		                   err, sizeof(err)) < 0) {
+			eng_fatal(e, AGG_EXIT_OUTPUT, err);
+			return -1;
+		}
+	}
+	int64_t before = bytes;
+	if (export_open(&e->csv, c->output_path, c->columns, e->st, e->exported_until, &bytes,
+	                err, sizeof(err)) < 0) {
+		eng_fatal(e, AGG_EXIT_OUTPUT, err);
+		return -1;
+	}
+	if (bytes != before || strcmp(cols, c->columns) != 0) {
+		if (store_begin(e->st, err, sizeof(err)) < 0 ||
+		    store_meta_set(e->st, "csv_bytes", bytes, err, sizeof(err)) < 0 ||
+		    store_meta_set_text(e->st, "csv_columns", c->columns, err, sizeof(err)) < 0 ||
+		    store_commit(e->st, err, sizeof(err)) < 0) {
+			eng_fatal(e, AGG_EXIT_STATE, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
+{
+	struct engine e;
+	char err[700];
+
+	memset(&e, 0, sizeof(e));
+	e.cfg = cfg;
+	e.csv.fd = -1;
+	e.watermark = e.stored_watermark = e.exported_until = WM_NONE;
+	e.starts = malloc(WIN_MAX_PER_TICK * sizeof(*e.starts));
+	if (!e.starts || win_table_init(&e.wins, 1024) < 0) {
+		eng_fatal(&e, AGG_EXIT_RUNTIME, "out of memory");
+		goto out;
+	}
+	if (eng_open(&e) < 0)
+		goto out;
+	e.hooks.opaque = &e;
+	e.hooks.on_assign = eng_on_assign;
+	e.hooks.on_revoke = eng_on_revoke;
+	e.rk = consume_open(cfg, &e.hooks, err, sizeof(err));
+	if (!e.rk) {
+		eng_fatal(&e, AGG_EXIT_RUNTIME, err);
+		goto out;
+	}
+	eng_log(&e, 1, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
+	        cfg->topics_spec, cfg->brokers, cfg->state_path, cfg->output_path);
+
+	e.started = e.last_progress = eng_mono();
+	int64_t batch_deadline = e.started + cfg->batch_us;
+	int warned_unassigned = 0;
+	while (!*stop && !e.exit_code) {
+		int64_t mono = eng_mono();
+		int timeout = batch_deadline > mono ? (int)((batch_deadline - mono + 999) / 1000) : 0;
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(e.rk, timeout > 100 ? 100 : timeout);
+		if (m) {
+			eng_message(&e, m);
+			rd_kafka_message_destroy(m);
+		}
+		mono = eng_mono();
+		if (e.batch_msgs >= cfg->batch_max || mono >= batch_deadline) {
+			eng_watermark(&e, eng_now()); /* idleness moves it without messages */
+			if (eng_flush(&e, 0) < 0)
+				break;
+			batch_deadline = mono + cfg->batch_us;
+			eng_progress(&e, mono, 0);
+			if (cfg->available_now && eng_all_read(&e))
+				break;
+			if (!warned_unassigned && e.nparts == 0 && mono - e.started > 30000000) {
+				eng_log(&e, 0, "no partition assigned after 30 s: do the topics %s exist on %s?",
+				        cfg->topics_spec, cfg->brokers);
+				warned_unassigned = 1;
+			}
+		}
+	}
+	if (!e.exit_code) {
+		eng_watermark(&e, eng_now());
+		eng_flush(&e, 1);
+	}
+	consume_close(e.rk); /* revokes through the hooks: settles what is left */
+	e.rk = NULL;
+	if (!e.exit_code)
+		eng_progress(&e, eng_mono(), 1);
+out:
+	if (e.exit_code)
+		fprintf(stderr, "%% error: %s\n", e.err);
+	if (e.rk)
+		consume_close(e.rk);
+	export_close(&e.csv);
+	store_close(e.st);
+	win_table_free(&e.wins);
+	for (size_t i = 0; i < e.nparts; i++) {
+		free(e.parts[i].topic);
+		free(e.parts[i].products);
+	}
+	free(e.parts);
+	free(e.wm);
+	free(e.starts);
+	return e.exit_code;
+}
+
+int engine_export(const struct agg_config *cfg)
+{
+	struct store *st = NULL;
+	char err[700];
+	int64_t until = WM_NONE, bytes = 0, rows = 0;
+	int rc = AGG_EXIT_OK;
+
+	if (store_open(&st, cfg->state_path, NULL, 1, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%% error: %s\n", err);
+		return AGG_EXIT_STATE;
+	}
+	if (store_meta_get(st, "exported_until_us", &until) < 0)
+		until = WM_NONE;
+	if (export_rewrite(cfg->output_path, cfg->columns, st, until, &bytes, &rows, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%% error: %s\n", err);
+		rc = AGG_EXIT_OUTPUT;
+	} else if (cfg->verbosity) {
+		fprintf(stderr, "%% wrote %" PRId64 " windows (%" PRId64 " bytes) to %s\n", rows, bytes,
+		        cfg->output_path);
+	}
+	store_close(st);
+	return rc;
+}

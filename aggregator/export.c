@@ -1,0 +1,272 @@
+/*
+ * export.c - output.csv (see export.h). Rows are formatted into one buffer and
+ * written with one write(); the length after it is what the caller records in
+ * the same transaction that advances exported_until.
+ */
+#include "export.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fmt.h"
+
+static const char *const export_names[EXPORT_MAX_COLS] = {
+	"window_start", "window_end", "product_id", "max(timestamp)",
+	"avg(price)", "max(best_bid)", "max(best_ask)", "avg(volume_24h)",
+};
+
+int export_parse_columns(const char *spec, int *cols, int *ncols, char *err, size_t errlen)
+{
+	const char *p = spec;
+	*ncols = 0;
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		int id = -1;
+		for (int i = 0; i < EXPORT_MAX_COLS; i++)
+			if (strlen(export_names[i]) == n && memcmp(export_names[i], p, n) == 0)
+				id = i;
+		if (id < 0 || *ncols == EXPORT_MAX_COLS) {
+			snprintf(err, errlen, "--columns: unknown or repeated column '%.*s' (known: %s)",
+			         (int)n, p, EXPORT_COLUMNS_DEFAULT);
+			return -1;
+		}
+		for (int i = 0; i < *ncols; i++)
+			if (cols[i] == id) {
+				snprintf(err, errlen, "--columns: column '%.*s' given twice", (int)n, p);
+				return -1;
+			}
+		cols[(*ncols)++] = id;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (*ncols == 0) {
+		snprintf(err, errlen, "--columns: no columns given");
+		return -1;
+	}
+	return 0;
+}
+
+static int export_reserve(struct export_csv *x, size_t more)
+{
+	if (x->len + more <= x->cap)
+		return 0;
+	size_t cap = x->cap ? x->cap : 4096;
+	while (cap < x->len + more)
+		cap *= 2;
+	char *nb = realloc(x->buf, cap);
+	if (!nb)
+		return -1;
+	x->buf = nb;
+	x->cap = cap;
+	return 0;
+}
+
+static void export_put(struct export_csv *x, const char *s, size_t n)
+{
+	memcpy(x->buf + x->len, s, n);
+	x->len += n;
+}
+
+static void export_header(struct export_csv *x)
+{
+	for (int i = 0; i < x->ncols; i++) {
+		const char *name = export_names[x->cols[i]];
+		export_reserve(x, strlen(name) + 2);
+		if (i)
+			export_put(x, ",", 1);
+		export_put(x, name, strlen(name));
+	}
+	export_put(x, "\n", 1);
+}
+
+/* Formats one row; product ids are [A-Za-z0-9-] (checked by the parser), so
+ * no field needs quoting. */
+static int export_row(const struct store_row *r, void *arg)
+{
+	struct export_csv *x = arg;
+	char f[FMT_BUF];
+
+	if (export_reserve(x, (size_t)x->ncols * (FMT_BUF + 1) + strlen(r->product_id) + 2) < 0)
+		return -1;
+	for (int i = 0; i < x->ncols; i++) {
+		size_t n;
+		if (i)
+			export_put(x, ",", 1);
+		switch (x->cols[i]) {
+		case 0: n = fmt_time_ms(r->window_start, f); break;
+		case 1: n = fmt_time_ms(r->window_end, f); break;
+		case 2: export_put(x, r->product_id, strlen(r->product_id)); continue;
+		case 3: n = fmt_time_ms(r->max_time, f); break;
+		case 4: n = fmt_double(r->avg_price, f); break;
+		case 5: n = fmt_double(r->max_best_bid, f); break;
+		case 6: n = fmt_double(r->max_best_ask, f); break;
+		default: n = fmt_double(r->avg_volume_24h, f); break;
+		}
+		export_put(x, f, n);
+	}
+	export_put(x, "\n", 1);
+	return 0;
+}
+
+static int export_write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int export_truncate(struct export_csv *x, int64_t len, char *err, size_t errlen)
+{
+	if (ftruncate(x->fd, len) < 0) {
+		snprintf(err, errlen, "output %s: cannot cut back to %lld bytes: %s", x->path,
+		         (long long)len, strerror(errno));
+		return -1;
+	}
+	x->bytes = len;
+	return 0;
+}
+
+int export_rewrite(const char *path, const char *columns, struct store *st, int64_t until,
+                   int64_t *bytes, int64_t *rows, char *err, size_t errlen)
+{
+	struct export_csv x = { .fd = -1 };
+	char tmp[600];
+	int ret = -1;
+	int64_t n = 0;
+
+	snprintf(x.path, sizeof(x.path), "%s", path);
+	if (export_parse_columns(columns, x.cols, &x.ncols, err, errlen) < 0)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	x.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (x.fd < 0) {
+		snprintf(err, errlen, "output %s: cannot create: %s", tmp, strerror(errno));
+		goto out;
+	}
+	export_reserve(&x, 256);
+	export_header(&x);
+	if (until != WM_NONE) {
+		n = store_rows_each(st, WM_NONE, until, export_row, &x, err, errlen);
+		if (n < 0)
+			goto out;
+	}
+	if (export_write_all(x.fd, x.buf, x.len) < 0 || fsync(x.fd) < 0) {
+		snprintf(err, errlen, "output %s: cannot write: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		snprintf(err, errlen, "output %s: cannot rename %s over it: %s", path, tmp, strerror(errno));
+		goto out;
+	}
+	*bytes = (int64_t)x.len;
+	if (rows)
+		*rows = n;
+	ret = 0;
+out:
+	if (x.fd >= 0)
+		close(x.fd);
+	if (ret < 0)
+		unlink(tmp);
+	free(x.buf);
+	return ret;
+}
+
+int export_open(struct export_csv *x, const char *path, const char *columns, struct store *st,
+                int64_t exported_until, int64_t *bytes, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	memset(x, 0, sizeof(*x));
+	x->fd = -1;
+	snprintf(x->path, sizeof(x->path), "%s", path);
+	if (export_parse_columns(columns, x->cols, &x->ncols, err, errlen) < 0)
+		return -1;
+
+	int exists = stat(path, &sb) == 0;
+	if (exists && sb.st_size > *bytes && *bytes > 0) {
+		fprintf(stderr, "%% notice: output %s: cutting back %lld bytes of an interrupted export\n",
+		        path, (long long)(sb.st_size - *bytes));
+	} else if ((exists && sb.st_size < *bytes) || (!exists && *bytes > 0) ||
+	           (exists && *bytes == 0 && sb.st_size > 0)) {
+		/* Shorter than recorded, gone, or not written by this state: rebuild. */
+		int64_t rows = 0;
+		fprintf(stderr, "%% warning: output %s %s: rewriting it from the state\n", path,
+		        !exists ? "is missing" : sb.st_size < *bytes ? "is shorter than recorded"
+		                                                    : "was not written from this state");
+		if (export_rewrite(path, columns, st, *bytes > 0 ? exported_until : WM_NONE,
+		                   bytes, &rows, err, errlen) < 0)
+			return -1;
+	}
+	x->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (x->fd < 0) {
+		snprintf(err, errlen, "output %s: cannot open for writing: %s", path, strerror(errno));
+		return -1;
+	}
+	if (export_truncate(x, *bytes, err, errlen) < 0 || lseek(x->fd, 0, SEEK_END) < 0) {
+		close(x->fd);
+		x->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+void export_close(struct export_csv *x)
+{
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = -1;
+	free(x->buf);
+	x->buf = NULL;
+	x->len = x->cap = 0;
+}
+
+int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t until,
+                  int64_t *rows, char *err, size_t errlen)
+{
+	struct stat sb;
+	int64_t before = x->bytes;
+
+	*rows = 0;
+	if (fstat(x->fd, &sb) == 0 && sb.st_nlink == 0) {
+		snprintf(err, errlen, "output %s was deleted while running: restart the aggregator, "
+		         "or run 'aggregator export' to rebuild it", x->path);
+		return -1;
+	}
+	x->len = 0;
+	if (export_reserve(x, 256) < 0)
+		goto nomem;
+	if (x->bytes == 0)
+		export_header(x);
+	int64_t n = store_rows_each(st, after, until, export_row, x, err, errlen);
+	if (n < 0)
+		return -1;
+	if (x->len == 0)
+		return 0;
+	if (export_write_all(x->fd, x->buf, x->len) < 0 || fdatasync(x->fd) < 0) {
+		snprintf(err, errlen, "output %s: cannot write: %s", x->path, strerror(errno));
+		if (ftruncate(x->fd, before) == 0) /* best effort: recovery cuts it at start too */
+			lseek(x->fd, before, SEEK_SET);
+		return -1;
+	}
+	x->bytes += (int64_t)x->len;
+	*rows = n;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}

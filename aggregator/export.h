@@ -1,0 +1,52 @@
+/*
+ * export.h - output.csv: the columns, appending closed windows, cutting back the
+ * tail of an interrupted export, and rewriting the whole file from the state.
+ */
+#ifndef EXPORT_H
+#define EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define EXPORT_COLUMNS_DEFAULT \
+	"window_start,window_end,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)"
+#define EXPORT_MAX_COLS 8
+
+struct export_csv {
+	char path[512];
+	int fd;                      /* open for appending, -1 when closed */
+	int cols[EXPORT_MAX_COLS];   /* column ids, in output order */
+	int ncols;
+	int64_t bytes;               /* file length after the last append */
+	char *buf;                   /* rows formatted before one write */
+	size_t len, cap;
+};
+
+/* Checks a --columns list (comma-separated names of EXPORT_COLUMNS_DEFAULT). */
+int export_parse_columns(const char *spec, int *cols, int *ncols, char *err, size_t errlen);
+
+/* Opens path for appending after crash recovery against the recorded length:
+ * a longer file is cut back to it (the tail of an interrupted export), a
+ * shorter or missing one is rewritten from the state (windows up to
+ * exported_until). *bytes is updated to the file's length. */
+int export_open(struct export_csv *x, const char *path, const char *columns, struct store *st,
+                int64_t exported_until, int64_t *bytes, char *err, size_t errlen);
+void export_close(struct export_csv *x);
+
+/* Appends the windows with after < window_end <= until (header first when the
+ * file is empty), then fdatasync. *rows gets how many were written. On error
+ * the file is cut back to its previous length. */
+int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t until,
+                  int64_t *rows, char *err, size_t errlen);
+
+/* Cuts the file back to len (after a failed commit). */
+int export_truncate(struct export_csv *x, int64_t len, char *err, size_t errlen);
+
+/* Writes the whole CSV for every window with window_end <= until to path,
+ * atomically (temporary file, fsync, rename). *bytes gets its length. */
+int export_rewrite(const char *path, const char *columns, struct store *st, int64_t until,
+                   int64_t *bytes, int64_t *rows, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * main.c - aggregator entry point: parses the command line, installs the stop
+ * signals and hands over to the engine.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "engine.h"
+
+static volatile sig_atomic_t main_stop; /* set by SIGINT/SIGTERM */
+
+static void main_on_signal(int sig)
+{
+	(void)sig;
+	main_stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct agg_config cfg;
+	char err[512] = "";
+	int rc = cli_parse(argc, argv, &cfg, err, sizeof(err));
+
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "aggregator: %s\n", err);
+		cli_free(&cfg);
+		return rc < 0 ? AGG_EXIT_USAGE : AGG_EXIT_OK;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = main_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = cfg.cmd == CLI_EXPORT ? engine_export(&cfg) : engine_run(&cfg, &main_stop);
+	cli_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,523 @@
+/*
+ * store.c - the SQLite state file (see store.h). Every statement is prepared
+ * once; the schema comes from sql/schema.sql and sql/views.sql, compiled in.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+extern const char sql_schema[];
+extern const char sql_views[];
+
+enum {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_META_GET, ST_META_SET,
+	ST_WIN_GET, ST_WIN_PUT,
+	ST_PART_GET, ST_PART_PUT,
+	ST_PROD_EACH, ST_PROD_PUT,
+	ST_REJ_ADD, ST_ROWS,
+	ST__COUNT
+};
+
+static const char *const store_sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+	[ST_WIN_GET] = "SELECT ticks, sum_price, sum_volume_24h, max_time, max_best_bid, max_best_ask"
+	               " FROM windows WHERE product_id = ?1 AND window_start = ?2 AND window_end = ?3"
+	               " AND topic = ?4 AND partition = ?5",
+	[ST_WIN_PUT] = "INSERT OR REPLACE INTO windows (product_id, window_start, window_end, topic,"
+	               " partition, ticks, sum_price, sum_volume_24h, max_time, max_best_bid, max_best_ask)"
+	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_PART_GET] = "SELECT next_offset, max_time, rejected FROM partitions"
+	                " WHERE topic = ?1 AND partition = ?2",
+	[ST_PART_PUT] = "INSERT OR REPLACE INTO partitions (topic, partition, next_offset, max_time,"
+	                " rejected, updated_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_PROD_EACH] = "SELECT product_id, ticks, late, duplicates, max_sequence FROM products"
+	                 " WHERE topic = ?1 AND partition = ?2",
+	[ST_PROD_PUT] = "INSERT OR REPLACE INTO products (topic, partition, product_id, ticks, late,"
+	                " duplicates, max_sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_REJ_ADD] = "INSERT OR IGNORE INTO rejected (topic, partition, offset, reason, payload, bytes)"
+	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_ROWS] = "SELECT product_id, window_start_us, window_end_us, max_time_us, \"avg(price)\","
+	            " \"max(best_bid)\", \"max(best_ask)\", \"avg(volume_24h)\" FROM window_aggregates"
+	            " WHERE window_end_us > ?1 AND window_end_us <= ?2 ORDER BY window_end_us, product_id",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST__COUNT];
+	int lock_fd;   /* holds the flock that keeps a second writer out; -1 read-only */
+	int in_tx;     /* a transaction is open */
+	char path[512];
+};
+
+#define STORE_PAYLOAD_MAX 65536 /* rejected payloads are cut to this */
+
+static int store_fail(struct store *st, char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "state %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+/* Runs a statement that returns no rows, then resets it. */
+static int store_step_done(struct store *st, int id, char *err, size_t errlen, const char *what)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, err, errlen, what);
+	return 0;
+}
+
+static int store_exec(struct store *st, const char *sql, char *err, size_t errlen, const char *what)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "state %s: %s: %s", st->path, what, msg ? msg : sqlite3_errmsg(st->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int store_count_tables(struct store *st, int64_t *n)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_schema", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int store_user_version(struct store *st, int64_t *v)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Creates the schema in a new file, or checks that an existing one is ours and
+ * of this version. */
+static int store_schema(struct store *st, int read_only, char *err, size_t errlen)
+{
+	int64_t ver = 0, ntab = 0;
+
+	if (store_user_version(st, &ver) < 0 || store_count_tables(st, &ntab) < 0) {
+		int code = sqlite3_errcode(st->db);
+		if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+			snprintf(err, errlen, "state %s is not an aggregator state file (%s): "
+			         "move it away or pass another --state", st->path, sqlite3_errmsg(st->db));
+		else
+			store_fail(st, err, errlen, "cannot read the schema");
+		return -1;
+	}
+	if (ver == STORE_VERSION)
+		return 0;
+	if (ver > STORE_VERSION) {
+		snprintf(err, errlen, "state %s has schema version %lld, newer than this aggregator's %d: "
+		         "use a newer aggregator", st->path, (long long)ver, STORE_VERSION);
+		return -1;
+	}
+	if (ver == 0 && ntab > 0) {
+		snprintf(err, errlen, "state %s is a SQLite file but not an aggregator state file "
+		         "(it has other tables and no schema version): pass another --state", st->path);
+		return -1;
+	}
+	if (read_only) {
+		snprintf(err, errlen, "state %s is empty: nothing to export", st->path);
+		return -1;
+	}
+	/* ver == 0, empty file: create. Version 1 is the first; migrations go here. */
+	char ddl[64];
+	snprintf(ddl, sizeof(ddl), "PRAGMA user_version = %d;", STORE_VERSION);
+	if (store_exec(st, "BEGIN IMMEDIATE", err, errlen, "cannot create the schema") < 0)
+		return -1;
+	if (store_exec(st, sql_schema, err, errlen, "cannot create the schema") < 0 ||
+	    store_exec(st, sql_views, err, errlen, "cannot create the views") < 0 ||
+	    store_exec(st, ddl, err, errlen, "cannot set the schema version") < 0 ||
+	    store_exec(st, "COMMIT", err, errlen, "cannot create the schema") < 0) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *store_dur(int64_t us, char *buf, size_t len)
+{
+	if (us % 60000000 == 0)
+		snprintf(buf, len, "%lldm", (long long)(us / 60000000));
+	else if (us % 1000000 == 0)
+		snprintf(buf, len, "%llds", (long long)(us / 1000000));
+	else
+		snprintf(buf, len, "%lldms", (long long)(us / 1000));
+	return buf;
+}
+
+/* Records the window settings in a new state, or checks them against the ones
+ * the state was built with: mixing them would corrupt every open window. */
+static int store_settings_check(struct store *st, const struct store_settings *s, char *err, size_t errlen)
+{
+	static const char *const keys[3] = { "window_us", "slide_us", "delay_us" };
+	static const char *const flags[3] = { "--window", "--slide", "--watermark" };
+	const int64_t want[3] = { s->window_us, s->slide_us, s->delay_us };
+
+	for (int i = 0; i < 3; i++) {
+		int64_t have;
+		int r = store_meta_get(st, keys[i], &have);
+		if (r < 0)
+			return store_fail(st, err, errlen, "cannot read settings");
+		if (r == 0) {
+			if (store_meta_set(st, keys[i], want[i], err, errlen) < 0)
+				return -1;
+		} else if (have != want[i]) {
+			char a[32], b[32];
+			snprintf(err, errlen, "state %s was built with %s %s, this run asks for %s: "
+			         "use the same setting or another --state", st->path, flags[i],
+			         store_dur(have, a, sizeof(a)), store_dur(want[i], b, sizeof(b)));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Only one writer per state file: an flock on the file itself (SQLite's own
+ * locks are fcntl locks, which flock does not disturb on Linux). */
+static int store_lock(struct store *st, char *err, size_t errlen)
+{
+	st->lock_fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (st->lock_fd < 0) {
+		snprintf(err, errlen, "cannot open state %s: %s%s", st->path, strerror(errno),
+		         errno == ENOENT ? " (does its directory exist?)" : "");
+		return -1;
+	}
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "state %s is in use by another aggregator%s: stop it first, "
+		         "or pass another --state", st->path, errno == EWOULDBLOCK ? "" : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int store_open(struct store **out, const char *path, const struct store_settings *s,
+               int read_only, char *err, size_t errlen)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	st->lock_fd = -1;
+	snprintf(st->path, sizeof(st->path), "%s", path);
+
+	if (!read_only && store_lock(st, err, errlen) < 0)
+		goto fail;
+	int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		if (st->db)
+			store_fail(st, err, errlen, "cannot open");
+		else
+			snprintf(err, errlen, "state %s: cannot open: out of memory", path);
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	sqlite3_extended_result_codes(st->db, 0);
+	if (!read_only &&
+	    (store_exec(st, "PRAGMA journal_mode = WAL", err, errlen, "cannot enable WAL") < 0 ||
+	     store_exec(st, "PRAGMA synchronous = FULL", err, errlen, "cannot set synchronous") < 0))
+		goto fail;
+	if (store_schema(st, read_only, err, errlen) < 0)
+		goto fail;
+	for (int i = 0; i < ST__COUNT; i++) {
+		if (read_only && i != ST_META_GET && i != ST_ROWS)
+			continue;
+		if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                       &st->stmt[i], NULL) != SQLITE_OK) {
+			store_fail(st, err, errlen, "cannot prepare statements");
+			goto fail;
+		}
+	}
+	if (!read_only && s && store_settings_check(st, s, err, errlen) < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->in_tx)
+		store_rollback(st);
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* releases the flock */
+	free(st);
+}
+
+int store_begin(struct store *st, char *err, size_t errlen)
+{
+	if (store_step_done(st, ST_BEGIN, err, errlen, "cannot begin a transaction") < 0)
+		return -1;
+	st->in_tx = 1;
+	return 0;
+}
+
+int store_commit(struct store *st, char *err, size_t errlen)
+{
+	if (store_step_done(st, ST_COMMIT, err, errlen, "cannot commit") < 0) {
+		store_rollback(st);
+		return -1;
+	}
+	st->in_tx = 0;
+	return 0;
+}
+
+void store_rollback(struct store *st)
+{
+	char err[16];
+	if (sqlite3_get_autocommit(st->db) == 0)
+		store_step_done(st, ST_ROLLBACK, err, sizeof(err), "rollback");
+	st->in_tx = 0;
+}
+
+int store_in_tx(const struct store *st)
+{
+	return st->in_tx;
+}
+
+/* Steps a meta lookup; returns the stmt positioned on the row, or NULL. */
+static sqlite3_stmt *store_meta_row(struct store *st, const char *key, int *found)
+{
+	sqlite3_stmt *s = st->stmt[ST_META_GET];
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	*found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return s;
+}
+
+int store_meta_get(struct store *st, const char *key, int64_t *v)
+{
+	int found;
+	sqlite3_stmt *s = store_meta_row(st, key, &found);
+	if (found == 1)
+		*v = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return found;
+}
+
+int store_meta_get_text(struct store *st, const char *key, char *buf, size_t len)
+{
+	int found;
+	sqlite3_stmt *s = store_meta_row(st, key, &found);
+	if (found == 1) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+		snprintf(buf, len, "%s", t ? (const char *)t : "");
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
+int store_meta_set(struct store *st, const char *key, int64_t v, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = st->stmt[ST_META_SET];
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, v);
+	return store_step_done(st, ST_META_SET, err, errlen, "cannot write meta");
+}
+
+int store_meta_set_text(struct store *st, const char *key, const char *v, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = st->stmt[ST_META_SET];
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, v, -1, SQLITE_STATIC);
+	return store_step_done(st, ST_META_SET, err, errlen, "cannot write meta");
+}
+
+static void store_bind_wkey(sqlite3_stmt *s, const struct store_wkey *k)
+{
+	sqlite3_bind_text(s, 1, k->product_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, k->start);
+	sqlite3_bind_int64(s, 3, k->end);
+	sqlite3_bind_text(s, 4, k->topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, k->partition);
+}
+
+int store_window_get(struct store *st, const struct store_wkey *k, struct win_agg *a)
+{
+	sqlite3_stmt *s = st->stmt[ST_WIN_GET];
+	store_bind_wkey(s, k);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		a->ticks = sqlite3_column_int64(s, 0);
+		a->sum_price = sqlite3_column_double(s, 1);
+		a->sum_volume_24h = sqlite3_column_double(s, 2);
+		a->max_time = sqlite3_column_int64(s, 3);
+		a->max_best_bid = sqlite3_column_double(s, 4);
+		a->max_best_ask = sqlite3_column_double(s, 5);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_window_put(struct store *st, const struct store_wkey *k, const struct win_agg *a,
+                     char *err, size_t errlen)
+{
+	sqlite3_stmt *s = st->stmt[ST_WIN_PUT];
+	store_bind_wkey(s, k);
+	sqlite3_bind_int64(s, 6, a->ticks);
+	sqlite3_bind_double(s, 7, a->sum_price);
+	sqlite3_bind_double(s, 8, a->sum_volume_24h);
+	sqlite3_bind_int64(s, 9, a->max_time);
+	sqlite3_bind_double(s, 10, a->max_best_bid);
+	sqlite3_bind_double(s, 11, a->max_best_ask);
+	return store_step_done(st, ST_WIN_PUT, err, errlen, "cannot write a window");
+}
+
+int store_partition_get(struct store *st, const char *topic, int32_t partition, struct store_partition *p)
+{
+	sqlite3_stmt *s = st->stmt[ST_PART_GET];
+	sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, partition);
+	int rc = sqlite3_step(s);
+	p->next_offset = -1;
+	p->max_time = WM_NONE;
+	p->rejected = 0;
+	if (rc == SQLITE_ROW) {
+		p->next_offset = sqlite3_column_int64(s, 0);
+		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+			p->max_time = sqlite3_column_int64(s, 1);
+		p->rejected = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_partition_put(struct store *st, const char *topic, int32_t partition,
+                        const struct store_partition *p, int64_t now_us, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = st->stmt[ST_PART_PUT];
+	sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, partition);
+	sqlite3_bind_int64(s, 3, p->next_offset);
+	if (p->max_time != WM_NONE)
+		sqlite3_bind_int64(s, 4, p->max_time);
+	sqlite3_bind_int64(s, 5, p->rejected);
+	sqlite3_bind_int64(s, 6, now_us);
+	return store_step_done(st, ST_PART_PUT, err, errlen, "cannot write a partition");
+}
+
+int store_products_each(struct store *st, const char *topic, int32_t partition,
+                        int (*fn)(const struct store_product *, void *), void *arg)
+{
+	sqlite3_stmt *s = st->stmt[ST_PROD_EACH];
+	int rc, ret = 0;
+	sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, partition);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_product p;
+		const unsigned char *id = sqlite3_column_text(s, 0);
+		snprintf(p.product_id, sizeof(p.product_id), "%s", id ? (const char *)id : "");
+		p.ticks = sqlite3_column_int64(s, 1);
+		p.late = sqlite3_column_int64(s, 2);
+		p.duplicates = sqlite3_column_int64(s, 3);
+		p.max_sequence = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 4);
+		if (fn(&p, arg) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -1;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return ret;
+}
+
+int store_product_put(struct store *st, const char *topic, int32_t partition,
+                      const struct store_product *p, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = st->stmt[ST_PROD_PUT];
+	sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, partition);
+	sqlite3_bind_text(s, 3, p->product_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, p->ticks);
+	sqlite3_bind_int64(s, 5, p->late);
+	sqlite3_bind_int64(s, 6, p->duplicates);
+	if (p->max_sequence >= 0)
+		sqlite3_bind_int64(s, 7, p->max_sequence);
+	return store_step_done(st, ST_PROD_PUT, err, errlen, "cannot write a product");
+}
+
+int store_rejected_add(struct store *st, const char *topic, int32_t partition, int64_t offset,
+                       const char *reason, const void *payload, size_t len, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = st->stmt[ST_REJ_ADD];
+	sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, partition);
+	sqlite3_bind_int64(s, 3, offset);
+	sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 5, payload ? payload : "", (int)(len > STORE_PAYLOAD_MAX ? STORE_PAYLOAD_MAX : len),
+	                  SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, (int64_t)len);
+	return store_step_done(st, ST_REJ_ADD, err, errlen, "cannot record a rejected message");
+}
+
+int64_t store_rows_each(struct store *st, int64_t after, int64_t until,
+                        int (*fn)(const struct store_row *, void *), void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = st->stmt[ST_ROWS];
+	int64_t n = 0;
+	int rc;
+
+	sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int64(s, 2, until);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_row r;
+		r.product_id = (const char *)sqlite3_column_text(s, 0);
+		r.window_start = sqlite3_column_int64(s, 1);
+		r.window_end = sqlite3_column_int64(s, 2);
+		r.max_time = sqlite3_column_int64(s, 3);
+		r.avg_price = sqlite3_column_double(s, 4);
+		r.max_best_bid = sqlite3_column_double(s, 5);
+		r.max_best_ask = sqlite3_column_double(s, 6);
+		r.avg_volume_24h = sqlite3_column_double(s, 7);
+		if (fn(&r, arg) < 0) {
+			sqlite3_reset(s);
+			snprintf(err, errlen, "export stopped");
+			return -1;
+		}
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_fail(st, err, errlen, "cannot read windows");
+		return -1;
+	}
+	return n;
+}

@@ -1,0 +1,91 @@
+/*
+ * store.h - the SQLite state file: schema and its version, the single-writer
+ * lock, one transaction per batch, and the reads and writes of windows,
+ * partitions, products, rejected messages and progress (meta).
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "window.h"
+
+#define STORE_VERSION 1 /* PRAGMA user_version of the schema in sql/schema.sql */
+
+struct store;
+
+/* How the windows were built; a state file keeps the ones it was created with. */
+struct store_settings {
+	int64_t window_us;
+	int64_t slide_us;
+	int64_t delay_us;
+};
+
+/* Opens (creating if needed) the state file for writing: takes an exclusive
+ * lock (a second aggregator on it fails), enables WAL, creates or checks the
+ * schema version, and records or checks the settings. read_only opens it for
+ * reading only (export), without the lock. Returns 0, or -1 with err. */
+int store_open(struct store **out, const char *path, const struct store_settings *s,
+               int read_only, char *err, size_t errlen);
+void store_close(struct store *st);
+
+int store_begin(struct store *st, char *err, size_t errlen);
+int store_commit(struct store *st, char *err, size_t errlen);
+void store_rollback(struct store *st);
+int store_in_tx(const struct store *st);
+
+/* meta values as integers; get returns 1 when found, 0 when absent, -1 on error */
+int store_meta_get(struct store *st, const char *key, int64_t *v);
+int store_meta_get_text(struct store *st, const char *key, char *buf, size_t len);
+int store_meta_set(struct store *st, const char *key, int64_t v, char *err, size_t errlen);
+int store_meta_set_text(struct store *st, const char *key, const char *v, char *err, size_t errlen);
+
+/* Row key of a window in the state: its partition and product by name. */
+struct store_wkey {
+	const char *topic;
+	int32_t partition;
+	const char *product_id;
+	int64_t start, end;
+};
+/* 1 found (agg filled), 0 absent, -1 error */
+int store_window_get(struct store *st, const struct store_wkey *k, struct win_agg *agg);
+int store_window_put(struct store *st, const struct store_wkey *k, const struct win_agg *agg,
+                     char *err, size_t errlen);
+
+struct store_partition {
+	int64_t next_offset; /* -1 when the state has never seen the partition */
+	int64_t max_time;    /* WM_NONE before its first tick */
+	int64_t rejected;
+};
+int store_partition_get(struct store *st, const char *topic, int32_t partition,
+                        struct store_partition *p);
+int store_partition_put(struct store *st, const char *topic, int32_t partition,
+                        const struct store_partition *p, int64_t now_us, char *err, size_t errlen);
+
+struct store_product {
+	char product_id[TICK_PRODUCT_MAX];
+	int64_t ticks, late, duplicates;
+	int64_t max_sequence; /* -1 none */
+};
+/* Calls fn for every product row of a partition; returns 0 or -1. */
+int store_products_each(struct store *st, const char *topic, int32_t partition,
+                        int (*fn)(const struct store_product *, void *), void *arg);
+int store_product_put(struct store *st, const char *topic, int32_t partition,
+                      const struct store_product *p, char *err, size_t errlen);
+
+int store_rejected_add(struct store *st, const char *topic, int32_t partition, int64_t offset,
+                       const char *reason, const void *payload, size_t len, char *err, size_t errlen);
+
+/* One merged row of window_aggregates, as exported. */
+struct store_row {
+	const char *product_id;
+	int64_t window_start, window_end, max_time;
+	double avg_price, max_best_bid, max_best_ask, avg_volume_24h;
+};
+/* Calls fn for every window with after < window_end <= until, ordered by window
+ * end then product. Returns the number of rows, or -1 with err. */
+int64_t store_rows_each(struct store *st, int64_t after, int64_t until,
+                        int (*fn)(const struct store_row *, void *), void *arg, char *err, size_t errlen);
+
+#endif

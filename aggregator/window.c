@@ -1,0 +1,174 @@
+/*
+ * window.c - window assignment, the watermark, and the in-memory table of open
+ * windows (see window.h).
+ */
+#include "window.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t win_floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+int win_assign(int64_t t, int64_t size, int64_t slide, int64_t *starts, int max)
+{
+	int n = 0;
+	int64_t s = win_floor_div(t, slide) * slide; /* latest start <= t */
+
+	for (; s > t - size && n < max; s -= slide)
+		starts[n++] = s;
+	return n;
+}
+
+/* A partition stops holding the watermark back once it is idle. */
+static int wm_idle(const struct wm_input *p, int64_t now, int64_t idle_timeout, int available_now)
+{
+	if (!p->eof)
+		return 0;
+	if (available_now && p->max_time == WM_NONE)
+		return 1;
+	return now - p->eof_since >= idle_timeout;
+}
+
+int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
+                   int64_t idle_timeout, int available_now, int64_t prev)
+{
+	int64_t lo = INT64_MAX, hi = WM_NONE;
+	int active = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct wm_input *p = &parts[i];
+		if (p->max_time != WM_NONE && p->max_time > hi)
+			hi = p->max_time;
+		if (wm_idle(p, now, idle_timeout, available_now))
+			continue;
+		active++;
+		if (p->max_time == WM_NONE)
+			return prev; /* an active partition without a tick holds everything */
+		if (p->max_time < lo)
+			lo = p->max_time;
+	}
+	int64_t w = active ? lo : hi;
+	if (w == WM_NONE || w == INT64_MAX)
+		return prev;
+	w -= delay;
+	return w > prev ? w : prev;
+}
+
+static uint64_t win_hash(const struct win_key *k)
+{
+	uint64_t h = (uint64_t)k->start * 0x9E3779B97F4A7C15ULL;
+	h ^= ((uint64_t)k->part << 32 | k->product) * 0xC2B2AE3D27D4EB4FULL;
+	h ^= h >> 29;
+	return h;
+}
+
+static int win_key_eq(const struct win_key *a, const struct win_key *b)
+{
+	return a->start == b->start && a->part == b->part && a->product == b->product;
+}
+
+int win_table_init(struct win_table *t, size_t cap)
+{
+	size_t c = 16;
+	while (c < cap)
+		c <<= 1;
+	t->slots = calloc(c, sizeof(*t->slots));
+	t->cap = c;
+	t->count = 0;
+	return t->slots ? 0 : -1;
+}
+
+void win_table_free(struct win_table *t)
+{
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Inserts e (known absent) into slots without growing. */
+static struct win_entry *win_table_place(struct win_entry *slots, size_t cap, const struct win_entry *e)
+{
+	size_t i = win_hash(&e->key) & (cap - 1);
+	while (slots[i].used)
+		i = (i + 1) & (cap - 1);
+	slots[i] = *e;
+	return &slots[i];
+}
+
+static int win_table_resize(struct win_table *t, size_t cap)
+{
+	struct win_entry *ns = calloc(cap, sizeof(*ns));
+	if (!ns)
+		return -1;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i].used)
+			win_table_place(ns, cap, &t->slots[i]);
+	free(t->slots);
+	t->slots = ns;
+	t->cap = cap;
+	return 0;
+}
+
+struct win_entry *win_table_get(struct win_table *t, const struct win_key *key)
+{
+	size_t i = win_hash(key) & (t->cap - 1);
+	while (t->slots[i].used) {
+		if (win_key_eq(&t->slots[i].key, key))
+			return &t->slots[i];
+		i = (i + 1) & (t->cap - 1);
+	}
+	if ((t->count + 1) * 2 > t->cap) {
+		if (win_table_resize(t, t->cap * 2) < 0)
+			return NULL;
+		return win_table_get(t, key);
+	}
+	struct win_entry *e = &t->slots[i];
+	memset(e, 0, sizeof(*e));
+	e->key = *key;
+	e->used = 1;
+	t->count++;
+	return e;
+}
+
+void win_table_evict(struct win_table *t, int (*drop)(const struct win_entry *, void *), void *arg)
+{
+	size_t kept = 0;
+	struct win_entry *ns = calloc(t->cap, sizeof(*ns));
+
+	if (!ns) { /* cannot rebuild: keep everything, eviction is only an optimisation */
+		return;
+	}
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->slots[i].used || drop(&t->slots[i], arg))
+			continue;
+		win_table_place(ns, t->cap, &t->slots[i]);
+		kept++;
+	}
+	free(t->slots);
+	t->slots = ns;
+	t->count = kept;
+}
+
+void win_agg_add(struct win_agg *a, const struct tick *tk)
+{
+	if (a->ticks == 0) {
+		a->max_time = tk->time_us;
+		a->max_best_bid = tk->best_bid;
+		a->max_best_ask = tk->best_ask;
+	} else {
+		if (tk->time_us > a->max_time)
+			a->max_time = tk->time_us;
+		if (tk->best_bid > a->max_best_bid)
+			a->max_best_bid = tk->best_bid;
+		if (tk->best_ask > a->max_best_ask)
+			a->max_best_ask = tk->best_ask;
+	}
+	a->ticks++;
+	a->sum_price += tk->price;
+	a->sum_volume_24h += tk->volume_24h;
+}

@@ -1,0 +1,78 @@
+/*
+ * window.h - event-time windows: which windows a tick falls in, the watermark
+ * over several partitions, and the table of open windows kept in memory.
+ * Pure computation: no I/O.
+ */
+#ifndef WINDOW_H
+#define WINDOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tick.h"
+
+#define WM_NONE INT64_MIN    /* no event time / watermark yet */
+#define WIN_MAX_PER_TICK 1024 /* most windows one tick may fall in (size/slide) */
+
+/* Writes the start of every window [s, s+size) that contains t, latest first,
+ * windows aligned to the epoch every `slide`. Returns how many (<= max). */
+int win_assign(int64_t t, int64_t size, int64_t slide, int64_t *starts, int max);
+
+/* What the watermark needs to know of one assigned partition. */
+struct wm_input {
+	int64_t max_time;   /* largest event time seen, WM_NONE before the first tick */
+	int eof;            /* reached the end of the partition, nothing since */
+	int64_t eof_since;  /* wall clock (us) when it reached the end */
+};
+
+/* The aggregator's watermark: the minimum over the partitions that are not idle
+ * of (max event time - delay). A partition is idle once it has reached its end
+ * and stayed silent for idle_timeout; with available_now, a partition at its end
+ * that never held a tick is idle at once. When every partition is idle, the
+ * largest partition watermark counts. Never below prev (it never moves back). */
+int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
+                   int64_t idle_timeout, int available_now, int64_t prev);
+
+/* One window of one product from one partition. */
+struct win_key {
+	uint32_t part;     /* the engine's partition index */
+	uint32_t product;  /* the product's index within that partition */
+	int64_t start;     /* window start, us */
+};
+
+struct win_agg {
+	int64_t ticks;
+	double sum_price;
+	double sum_volume_24h;
+	int64_t max_time;
+	double max_best_bid;
+	double max_best_ask;
+};
+
+struct win_entry {
+	struct win_key key;
+	struct win_agg agg;
+	uint8_t used;      /* slot holds an entry */
+	uint8_t loaded;    /* agg reflects the state file (looked up once) */
+	uint8_t dirty;     /* changed since the last store */
+};
+
+/* Open-addressing hash table of windows; grows, never shrinks except by evict. */
+struct win_table {
+	struct win_entry *slots;
+	size_t cap;    /* power of two */
+	size_t count;
+};
+
+int win_table_init(struct win_table *t, size_t cap);
+void win_table_free(struct win_table *t);
+/* The entry for key, created empty (used=1, loaded=0) when absent; NULL on ENOMEM.
+ * Pointers stay valid until the next win_table_get or win_table_evict. */
+struct win_entry *win_table_get(struct win_table *t, const struct win_key *key);
+/* Drops every entry for which drop(entry, arg) is true. */
+void win_table_evict(struct win_table *t, int (*drop)(const struct win_entry *, void *), void *arg);
+
+/* Adds one tick to an aggregate (sums in arrival order, maxima). */
+void win_agg_add(struct win_agg *a, const struct tick *tk);
+
+#endif

@@ -1,0 +1,71 @@
+-- schema.sql: the aggregator's state file (SQLite, WAL mode). PRAGMA user_version = 1.
+--
+-- Times are microseconds since the Unix epoch (UTC) in INTEGER columns; views.sql
+-- gives readable forms. State is kept per Kafka partition (partial aggregates),
+-- merged by product and window when read (window_aggregates) or exported, so that a
+-- partition's rows can later move with the partition to another instance.
+
+-- How this state was built, and how far it has got. One row per key.
+--   window_us, slide_us, delay_us  the window and watermark settings (fixed for a state)
+--   watermark_us                   the aggregator's event-time watermark (never moves back)
+--   exported_until_us              every window with window_end <= this is in the CSV
+--   csv_bytes                      the CSV's length after the last export (crash recovery)
+--   csv_columns                    the columns of that CSV
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value
+) WITHOUT ROWID;
+
+-- Partial aggregates of one product's window from one partition.
+CREATE TABLE IF NOT EXISTS windows (
+  product_id     TEXT    NOT NULL,
+  window_start   INTEGER NOT NULL,   -- inclusive
+  window_end     INTEGER NOT NULL,   -- exclusive
+  topic          TEXT    NOT NULL,
+  partition      INTEGER NOT NULL,
+  ticks          INTEGER NOT NULL,   -- ticks counted in the window
+  sum_price      REAL    NOT NULL,   -- for avg(price), summed in offset order
+  sum_volume_24h REAL    NOT NULL,   -- for avg(volume_24h)
+  max_time       INTEGER NOT NULL,   -- max(timestamp)
+  max_best_bid   REAL    NOT NULL,
+  max_best_ask   REAL    NOT NULL,
+  PRIMARY KEY (product_id, window_start, window_end, topic, partition)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS windows_by_end ON windows (window_end, product_id);
+
+-- Where each partition is: the next offset to read (these win over the consumer
+-- group's committed offsets), its largest event time, and its counters.
+CREATE TABLE IF NOT EXISTS partitions (
+  topic       TEXT    NOT NULL,
+  partition   INTEGER NOT NULL,
+  next_offset INTEGER NOT NULL,
+  max_time    INTEGER,                -- NULL until the partition's first tick
+  rejected    INTEGER NOT NULL DEFAULT 0,  -- messages that failed the schema
+  updated_us  INTEGER NOT NULL,            -- wall clock of the batch that wrote this row
+  PRIMARY KEY (topic, partition)
+) WITHOUT ROWID;
+
+-- Per partition and product: counters and the largest feed sequence counted.
+-- A tick whose sequence is not above max_sequence is a replay (e.g. the feed's
+-- resend after a producer restart) and is counted once only.
+CREATE TABLE IF NOT EXISTS products (
+  topic        TEXT    NOT NULL,
+  partition    INTEGER NOT NULL,
+  product_id   TEXT    NOT NULL,
+  ticks        INTEGER NOT NULL DEFAULT 0,  -- ticks aggregated
+  late         INTEGER NOT NULL DEFAULT 0,  -- (tick, window) pairs dropped as late (Spark's numRowsDroppedByWatermark)
+  duplicates   INTEGER NOT NULL DEFAULT 0,  -- replayed ticks dropped
+  max_sequence INTEGER,                     -- NULL until a tick with a sequence
+  PRIMARY KEY (topic, partition, product_id)
+) WITHOUT ROWID;
+
+-- Messages that failed the schema, kept with their reason (payload cut at 64 KiB).
+CREATE TABLE IF NOT EXISTS rejected (
+  topic     TEXT    NOT NULL,
+  partition INTEGER NOT NULL,
+  offset    INTEGER NOT NULL,
+  reason    TEXT    NOT NULL,
+  payload   BLOB,
+  bytes     INTEGER NOT NULL,          -- the message's full length
+  PRIMARY KEY (topic, partition, offset)
+) WITHOUT ROWID;
