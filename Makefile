@@ -11,7 +11,7 @@ CC       ?= cc
 PKGS     := rdkafka libwebsockets jansson sqlite3
 OPT      ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -DPIPELINE_VERSION='"$(VERSION)"' \
-               -Wall -Wextra -Werror -g $(OPT)
+               -Wall -Wextra -Werror -Wno-format-truncation -g $(OPT)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Build flavour: release into bin/ (objects in build/rel), sanitized into build/san.

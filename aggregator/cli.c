@@ -82,6 +82,7 @@ static int cli_prop(struct agg_config *c, const char *arg, char *err, size_t err
 static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t errlen)
 {
 	free(c->topics_spec);
+	c->topics_arg = spec;
 	c->topics_spec = strdup(spec);
 	c->ntopics = 0;
 	if (!c->topics_spec)

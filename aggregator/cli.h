@@ -17,7 +17,8 @@ struct agg_config {
 	enum cli_cmd cmd;
 	const char *brokers;        /* --brokers / KAFKA_BROKERS */
 	const char *group;          /* --group */
-	char *topics_spec;          /* --topics, as given (owned copy) */
+	const char *topics_arg;     /* --topics, as given */
+	char *topics_spec;          /* owned copy, split in place into topics[] */
 	const char *topics[CLI_MAX_TOPICS]; /* split topics_spec; "^..." is a regex */
 	int ntopics;
 	const char *state_path;     /* --state */

@@ -103,7 +103,7 @@ rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hoo
 	rd_kafka_resp_err_t rerr = rd_kafka_subscribe(rk, subs);
 	rd_kafka_topic_partition_list_destroy(subs);
 	if (rerr) {
-		snprintf(err, errlen, "cannot subscribe to %s: %s", cfg->topics_spec, rd_kafka_err2str(rerr));
+		snprintf(err, errlen, "cannot subscribe to %s: %s", cfg->topics_arg, rd_kafka_err2str(rerr));
 		rd_kafka_destroy(rk);
 		return NULL;
 	}

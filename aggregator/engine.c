@@ -644,7 +644,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		goto out;
 	}
 	eng_log(&e, 1, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
-	        cfg->topics_spec, cfg->brokers, cfg->state_path, cfg->output_path);
+	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_path);
 
 	e.started = e.last_progress = eng_mono();
 	int64_t batch_deadline = e.started + cfg->batch_us;
@@ -668,7 +668,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 				break;
 			if (!warned_unassigned && e.nparts == 0 && mono - e.started > 30000000) {
 				eng_log(&e, 0, "no partition assigned after 30 s: do the topics %s exist on %s?",
-				        cfg->topics_spec, cfg->brokers);
+				        cfg->topics_arg, cfg->brokers);
 				warned_unassigned = 1;
 			}
 		}

@@ -116,6 +116,15 @@ static int store_user_version(struct store *st, int64_t *v)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* Rewrites err when SQLite says the file is not a database or is corrupt. */
+static void store_not_ours(struct store *st, char *err, size_t errlen)
+{
+	int code = sqlite3_errcode(st->db);
+	if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+		snprintf(err, errlen, "state %s is not an aggregator state file (%s): "
+		         "move it away or pass another --state", st->path, sqlite3_errmsg(st->db));
+}
+
 /* Creates the schema in a new file, or checks that an existing one is ours and
  * of this version. */
 static int store_schema(struct store *st, int read_only, char *err, size_t errlen)
@@ -123,12 +132,8 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 	int64_t ver = 0, ntab = 0;
 
 	if (store_user_version(st, &ver) < 0 || store_count_tables(st, &ntab) < 0) {
-		int code = sqlite3_errcode(st->db);
-		if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
-			snprintf(err, errlen, "state %s is not an aggregator state file (%s): "
-			         "move it away or pass another --state", st->path, sqlite3_errmsg(st->db));
-		else
-			store_fail(st, err, errlen, "cannot read the schema");
+		store_fail(st, err, errlen, "cannot read the schema");
+		store_not_ours(st, err, errlen);
 		return -1;
 	}
 	if (ver == STORE_VERSION)
@@ -243,8 +248,10 @@ int store_open(struct store **out, const char *path, const struct store_settings
 	sqlite3_extended_result_codes(st->db, 0);
 	if (!read_only &&
 	    (store_exec(st, "PRAGMA journal_mode = WAL", err, errlen, "cannot enable WAL") < 0 ||
-	     store_exec(st, "PRAGMA synchronous = FULL", err, errlen, "cannot set synchronous") < 0))
+	     store_exec(st, "PRAGMA synchronous = FULL", err, errlen, "cannot set synchronous") < 0)) {
+		store_not_ours(st, err, errlen);
 		goto fail;
+	}
 	if (store_schema(st, read_only, err, errlen) < 0)
 		goto fail;
 	for (int i = 0; i < ST__COUNT; i++) {

@@ -56,17 +56,17 @@ static int tk_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* Copies at most TK_QUOTE_MAX bytes of s[0..n) into dst as printable ASCII,
- * escaping everything else (and '"', '\\') as \xNN, adding "..." when cut.
- * dst must hold TK_QUOTE_MAX * 4 + 4 bytes. */
-static void tk_quote(char *dst, const char *s, size_t n)
+/* Copies at most max bytes of s[0..n) into dst as printable ASCII, escaping
+ * everything else as \xNN (and '"', '\\' too when quoted: the text goes
+ * between quotes), adding "..." when cut.  dst must hold max * 4 + 4 bytes. */
+static void tk_sanitize(char *dst, const char *s, size_t n, size_t max, int quoted)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i, o = 0;
 
-	for (i = 0; i < n && i < TK_QUOTE_MAX; i++) {
+	for (i = 0; i < n && i < max; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+		if (c >= 0x20 && c < 0x7f && !(quoted && (c == '"' || c == '\\'))) {
 			dst[o++] = (char)c;
 		} else {
 			dst[o++] = '\\';
@@ -82,6 +82,12 @@ static void tk_quote(char *dst, const char *s, size_t n)
 	dst[o] = '\0';
 }
 #define TK_QUOTE_BUF (TK_QUOTE_MAX * 4 + 4)
+
+/* An input value echoed inside "..." in a reason. */
+static void tk_quote(char *dst, const char *s, size_t n)
+{
+	tk_sanitize(dst, s, n, TK_QUOTE_MAX, 1);
+}
 
 static const char *tk_type_name(const json_t *v)
 {
@@ -296,8 +302,11 @@ int tick_parse(const char *buf, size_t len, struct tick *t, char *err, size_t er
 
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root) {
-		char q[TK_QUOTE_BUF];
-		tk_quote(q, jerr.text, strnlen(jerr.text, sizeof jerr.text));
+		/* jansson's text quotes the offending input ("near '...'"),
+		 * so it is sanitised like any echoed value. */
+		char q[JSON_ERROR_TEXT_LENGTH * 4 + 4];
+		tk_sanitize(q, jerr.text, strnlen(jerr.text, sizeof jerr.text),
+		            JSON_ERROR_TEXT_LENGTH, 0);
 		return tk_fail(err, errlen, "not JSON: %s at line %d col %d", q, jerr.line,
 		               jerr.column);
 	}

@@ -1,0 +1,216 @@
+/* Unit tests: the state file (schema, views, lock, versions, settings) and the
+ * CSV export with its crash recovery. */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "export.h"
+#include "store.h"
+
+#define S 1000000LL
+
+static char dir[64];
+
+static const char *path(const char *name)
+{
+	static char buf[4][128];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+	return buf[i];
+}
+
+static int collect(const struct store_row *r, void *arg)
+{
+	struct store_row *out = arg;
+	int i = 0;
+	while (out[i].product_id)
+		i++;
+	out[i] = *r;
+	out[i].product_id = "x"; /* the text is only valid during the callback */
+	return 0;
+}
+
+static char *slurp(const char *p)
+{
+	static char buf[8192];
+	FILE *f = fopen(p, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return buf;
+}
+
+static void test_schema_and_rows(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL, *st2 = NULL;
+	char err[512];
+	struct win_agg a = { 2, 200.0, 20.0, 61 * S, 99.0, 101.0 };
+	struct win_agg b = { 1, 103.0, 40.0, 62 * S, 98.0, 105.0 };
+	struct win_agg got;
+
+	T_OK(store_open(&st, path("a.db"), &s, 0, err, sizeof(err)) == 0, "create a state file");
+	T_OK(store_open(&st2, path("a.db"), &s, 0, err, sizeof(err)) < 0, "a second writer is refused");
+	T_OK(strstr(err, "in use by another aggregator") != NULL, "with a clear message");
+	T_OK(store_begin(st, err, sizeof(err)) == 0, "begin");
+	struct store_wkey k0 = { "BTC-USD", 0, "BTC-USD", 60 * S, 120 * S };
+	struct store_wkey k1 = { "BTC-USD", 1, "BTC-USD", 60 * S, 120 * S };
+	T_OK(store_window_put(st, &k0, &a, err, sizeof(err)) == 0, "put partition 0's window");
+	T_OK(store_window_put(st, &k1, &b, err, sizeof(err)) == 0, "put partition 1's window");
+	T_INT(store_window_get(st, &k1, &got), 1, "get it back");
+	T_DBL(got.sum_price, 103.0, 0, "exact sum");
+	struct store_partition p = { 42, 62 * S, 3 };
+	T_OK(store_partition_put(st, "BTC-USD", 1, &p, 5, err, sizeof(err)) == 0, "put a partition");
+	T_OK(store_meta_set(st, "watermark_us", 120 * S, err, sizeof(err)) == 0, "set the watermark");
+	T_OK(store_commit(st, err, sizeof(err)) == 0, "commit");
+
+	struct store_partition q;
+	T_INT(store_partition_get(st, "BTC-USD", 1, &q), 1, "partition found");
+	T_INT(q.next_offset, 42, "next offset kept");
+	T_INT(store_partition_get(st, "BTC-USD", 7, &q), 0, "unknown partition");
+	T_INT(q.next_offset, -1, "unknown partition has no offset");
+
+	struct store_row rows[4];
+	memset(rows, 0, sizeof(rows));
+	T_INT(store_rows_each(st, WM_NONE, 120 * S, collect, rows, err, sizeof(err)), 1,
+	      "partitions merge into one row");
+	T_DBL(rows[0].avg_price, 101.0, 0, "avg(price) over both partitions");
+	T_DBL(rows[0].avg_volume_24h, 20.0, 0, "avg(volume_24h)");
+	T_INT(rows[0].max_time, 62 * S, "max(timestamp)");
+	T_DBL(rows[0].max_best_bid, 99.0, 0, "max(best_bid)");
+	T_DBL(rows[0].max_best_ask, 105.0, 0, "max(best_ask)");
+	T_INT(store_rows_each(st, 120 * S, 180 * S, collect, rows, err, sizeof(err)), 0, "range excludes its start");
+	store_close(st);
+
+	/* The views, read as a user would with sqlite3 while the aggregator runs. */
+	sqlite3 *db;
+	sqlite3_stmt *q1;
+	sqlite3_open_v2(path("a.db"), &db, SQLITE_OPEN_READONLY, NULL);
+	T_OK(sqlite3_prepare_v2(db, "SELECT window_start, window_end, product_id, \"max(timestamp)\", \"avg(price)\","
+	     " ticks, closed, exported FROM window_aggregates", -1, &q1, NULL) == SQLITE_OK, "window_aggregates view");
+	T_INT(sqlite3_step(q1), SQLITE_ROW, "one row");
+	T_STR((const char *)sqlite3_column_text(q1, 0), "1970-01-01T00:01:00.000Z", "readable window_start");
+	T_STR((const char *)sqlite3_column_text(q1, 3), "1970-01-01T00:01:02.000Z", "readable max(timestamp)");
+	T_DBL(sqlite3_column_double(q1, 4), 101.0, 0, "same avg as the export");
+	T_INT(sqlite3_column_int(q1, 5), 3, "ticks");
+	T_INT(sqlite3_column_int(q1, 6), 1, "closed");
+	T_INT(sqlite3_column_type(q1, 7), SQLITE_NULL, "not exported (nothing exported yet)");
+	sqlite3_finalize(q1);
+	T_OK(sqlite3_prepare_v2(db, "SELECT topic, partition, next_offset, rejected, watermark FROM progress"
+	     " ORDER BY partition", -1, &q1, NULL) == SQLITE_OK, "progress view");
+	T_INT(sqlite3_step(q1), SQLITE_ROW, "a progress row");
+	T_INT(sqlite3_column_int(q1, 2), 42, "progress: next offset");
+	T_STR((const char *)sqlite3_column_text(q1, 4), "1970-01-01T00:02:00.000Z", "progress: watermark");
+	sqlite3_finalize(q1);
+	sqlite3_close(db);
+
+	struct store_settings other = { 30 * S, 30 * S, 120 * S };
+	T_OK(store_open(&st, path("a.db"), &other, 0, err, sizeof(err)) < 0, "other settings refused");
+	T_OK(strstr(err, "--window 1m") != NULL && strstr(err, "30s") != NULL, "message names both settings");
+}
+
+static void test_bad_files(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL;
+	char err[512];
+	int fd;
+
+	fd = open(path("junk.db"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	T_OK(write(fd, "this is not a database, not at all, really not, not even close to it.....", 74) == 74, "junk written");
+	close(fd);
+	T_OK(store_open(&st, path("junk.db"), &s, 0, err, sizeof(err)) < 0, "a file that is not SQLite is refused");
+	T_OK(strstr(err, "not an aggregator state file") != NULL, "clear message for junk");
+
+	sqlite3 *db;
+	sqlite3_open(path("v9.db"), &db);
+	sqlite3_exec(db, "CREATE TABLE x(a); PRAGMA user_version = 9;", NULL, NULL, NULL);
+	sqlite3_close(db);
+	T_OK(store_open(&st, path("v9.db"), &s, 0, err, sizeof(err)) < 0, "a newer schema version is refused");
+	T_OK(strstr(err, "version 9") != NULL, "message names the version");
+
+	sqlite3_open(path("other.db"), &db);
+	sqlite3_exec(db, "CREATE TABLE x(a);", NULL, NULL, NULL);
+	sqlite3_close(db);
+	T_OK(store_open(&st, path("other.db"), &s, 0, err, sizeof(err)) < 0, "someone else's SQLite file is refused");
+
+	T_OK(store_open(&st, "/nonexistent-dir/x.db", &s, 0, err, sizeof(err)) < 0, "missing directory");
+	T_OK(strstr(err, "directory exist") != NULL, "message points at the directory");
+}
+
+static void test_export(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL;
+	struct export_csv x;
+	char err[512];
+	int64_t bytes = 0, rows = 0;
+	const char *hdr = EXPORT_COLUMNS_DEFAULT "\n";
+	const char *row1 = "1970-01-01T00:01:00.000Z,1970-01-01T00:02:00.000Z,ETH-USD,1970-01-01T00:01:01.234Z,"
+	                   "1853.55,1853.43,1853.55,98528.66344819\n";
+
+	store_open(&st, path("e.db"), &s, 0, err, sizeof(err));
+	struct store_wkey k = { "ETH-USD", 0, "ETH-USD", 60 * S, 120 * S };
+	struct win_agg a = { 1, 1853.55, 98528.66344819, 61 * S + 234567, 1853.43, 1853.55 };
+	store_begin(st, err, sizeof(err));
+	store_window_put(st, &k, &a, err, sizeof(err));
+	store_commit(st, err, sizeof(err));
+
+	T_OK(export_open(&x, path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, WM_NONE, &bytes, err, sizeof(err)) == 0,
+	     "open a new CSV");
+	T_OK(export_append(&x, st, WM_NONE, 120 * S, &rows, err, sizeof(err)) == 0, "append");
+	T_INT(rows, 1, "one row");
+	char want[1024];
+	snprintf(want, sizeof(want), "%s%s", hdr, row1);
+	T_STR(slurp(path("out.csv")), want, "header once, timestamps in ms, shortest doubles");
+	T_INT(x.bytes, (long long)strlen(want), "length tracked");
+	export_close(&x);
+
+	/* An interrupted export left a tail: it is cut back to the recorded length. */
+	FILE *f = fopen(path("out.csv"), "a");
+	fputs("1970-01-01T00:02:00.000Z,1970-01-01T00:03:00.000Z,ETH-US", f);
+	fclose(f);
+	bytes = (int64_t)strlen(want);
+	T_OK(export_open(&x, path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, 120 * S, &bytes, err, sizeof(err)) == 0,
+	     "reopen after a crash");
+	T_STR(slurp(path("out.csv")), want, "the tail of the interrupted export is gone");
+	export_close(&x);
+
+	/* Deleted: rebuilt from the state. */
+	unlink(path("out.csv"));
+	T_OK(export_open(&x, path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, 120 * S, &bytes, err, sizeof(err)) == 0,
+	     "reopen a deleted CSV");
+	T_STR(slurp(path("out.csv")), want, "rebuilt from the state");
+	export_close(&x);
+
+	T_OK(export_rewrite(path("lab.csv"), "max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)",
+	                    st, 120 * S, &bytes, &rows, err, sizeof(err)) == 0, "rewrite with the lab's five columns");
+	T_STR(slurp(path("lab.csv")),
+	      "max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)\n"
+	      "1970-01-01T00:01:01.234Z,1853.55,1853.43,1853.55,98528.66344819\n", "lab columns");
+	int cols[8], n;
+	T_OK(export_parse_columns("avg(price),nope", cols, &n, err, sizeof(err)) < 0, "unknown column refused");
+	T_OK(export_parse_columns("avg(price),avg(price)", cols, &n, err, sizeof(err)) < 0, "repeated column refused");
+	store_close(st);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/test_store.XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	test_schema_and_rows();
+	test_bad_files();
+	test_export();
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+	return t_done();
+}

@@ -1,0 +1,122 @@
+/* Unit tests: window assignment, the watermark over partitions, the window table. */
+#include "harness.h"
+
+#include "window.h"
+
+#define S 1000000LL /* one second in us */
+
+static void test_assign(void)
+{
+	int64_t st[WIN_MAX_PER_TICK];
+	int n;
+
+	n = win_assign(90 * S, 60 * S, 60 * S, st, WIN_MAX_PER_TICK);
+	T_INT(n, 1, "tumbling: one window");
+	T_INT(st[0], 60 * S, "tumbling: [60s, 120s)");
+	n = win_assign(60 * S, 60 * S, 60 * S, st, WIN_MAX_PER_TICK);
+	T_INT(st[0], 60 * S, "tumbling: start is inclusive");
+	n = win_assign(60 * S - 1, 60 * S, 60 * S, st, WIN_MAX_PER_TICK);
+	T_INT(st[0], 0, "tumbling: end is exclusive");
+	n = win_assign(-1, 60 * S, 60 * S, st, WIN_MAX_PER_TICK);
+	T_INT(st[0], -60 * S, "tumbling: before the epoch floors");
+
+	n = win_assign(95 * S, 30 * S, 10 * S, st, WIN_MAX_PER_TICK);
+	T_INT(n, 3, "sliding 30s/10s: three windows");
+	T_INT(st[0], 90 * S, "sliding: latest [90, 120)");
+	T_INT(st[1], 80 * S, "sliding: [80, 110)");
+	T_INT(st[2], 70 * S, "sliding: [70, 100)");
+	n = win_assign(90 * S, 30 * S, 10 * S, st, WIN_MAX_PER_TICK);
+	T_INT(n, 3, "sliding: on a boundary, still three");
+	T_INT(st[2], 70 * S, "sliding: [60, 90) excluded at its end");
+	n = win_assign(95 * S, 25 * S, 10 * S, st, WIN_MAX_PER_TICK);
+	T_INT(n, 2, "sliding 25s/10s: [70, 95) ends at t: excluded");
+	n = win_assign(5 * S, 600 * S, 1 * S, st, 4);
+	T_INT(n, 4, "capped at max");
+}
+
+static void test_watermark(void)
+{
+	struct wm_input p[3] = {
+		{ .max_time = 500 * S }, { .max_time = 300 * S }, { .max_time = WM_NONE },
+	};
+	int64_t d = 120 * S, idle = 30 * S, now = 1000 * S;
+
+	T_INT(wm_compute(p, 2, d, now, idle, 0, WM_NONE), 180 * S, "min over partitions minus delay");
+	T_INT(wm_compute(p, 3, d, now, idle, 0, WM_NONE), WM_NONE, "an active partition without ticks holds it");
+	p[2].eof = 1;
+	p[2].eof_since = now;
+	T_INT(wm_compute(p, 3, d, now, idle, 0, WM_NONE), WM_NONE, "empty at its end, not yet idle");
+	T_INT(wm_compute(p, 3, d, now, idle, 1, WM_NONE), 180 * S, "available-now: empty at its end does not hold");
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, WM_NONE), 180 * S, "idle after the timeout");
+	p[1].eof = 1;
+	p[1].eof_since = now;
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, WM_NONE), 380 * S, "an idle slow partition stops holding");
+	T_INT(wm_compute(p, 3, d, now + idle - 1, idle, 0, WM_NONE), WM_NONE, "nothing idle before the timeout: the empty one holds");
+	p[0].eof = 1;
+	p[0].eof_since = now;
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, WM_NONE), 380 * S, "all idle: the largest counts");
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, 400 * S), 400 * S, "never moves back");
+	T_INT(wm_compute(p, 0, d, now, idle, 0, 7), 7, "no partitions: unchanged");
+}
+
+static int drop_before(const struct win_entry *e, void *arg)
+{
+	return e->key.start < *(int64_t *)arg;
+}
+
+static void test_table(void)
+{
+	struct win_table t;
+	int ok = 1;
+
+	T_OK(win_table_init(&t, 4) == 0, "table init");
+	for (int i = 0; i < 1000; i++) {
+		struct win_key k = { .part = (uint32_t)(i % 3), .product = (uint32_t)(i % 2), .start = i * S };
+		struct win_entry *e = win_table_get(&t, &k);
+		if (!e || e->agg.ticks != 0)
+			ok = 0;
+		else
+			e->agg.ticks = i + 1;
+	}
+	T_OK(ok, "1000 distinct keys inserted");
+	T_INT(t.count, 1000, "count");
+	for (int i = 0; i < 1000; i++) {
+		struct win_key k = { .part = (uint32_t)(i % 3), .product = (uint32_t)(i % 2), .start = i * S };
+		struct win_entry *e = win_table_get(&t, &k);
+		if (!e || e->agg.ticks != i + 1)
+			ok = 0;
+	}
+	T_OK(ok, "every key found again with its value");
+	T_INT(t.count, 1000, "lookups do not insert");
+	int64_t cut = 500 * S;
+	win_table_evict(&t, drop_before, &cut);
+	T_INT(t.count, 500, "evict drops the closed half");
+	struct win_key k = { .part = 600 % 3, .product = 600 % 2, .start = 600 * S };
+	T_INT(win_table_get(&t, &k)->agg.ticks, 601, "survivors keep their values");
+	win_table_free(&t);
+}
+
+static void test_agg(void)
+{
+	struct win_agg a = { 0 };
+	struct tick t1 = { "BTC-USD", 10, 100.5, 7, 100, 101, 1 };
+	struct tick t2 = { "BTC-USD", 5, 99.5, 9, 99, 102, 2 };
+
+	win_agg_add(&a, &t1);
+	win_agg_add(&a, &t2);
+	T_INT(a.ticks, 2, "ticks counted");
+	T_DBL(a.sum_price / a.ticks, 100.0, 0, "mean price");
+	T_DBL(a.sum_volume_24h / a.ticks, 8.0, 0, "mean volume");
+	T_INT(a.max_time, 10, "max time is not the last time");
+	T_DBL(a.max_best_bid, 100, 0, "max bid");
+	T_DBL(a.max_best_ask, 102, 0, "max ask");
+}
+
+int main(void)
+{
+	test_assign();
+	test_watermark();
+	test_table();
+	test_agg();
+	return t_done();
+}
