@@ -33,6 +33,8 @@ static const char cli_usage[] =
 "      --max-skew DUR      reject ticks this far ahead of their partition (1h)\n"
 "      --columns LIST      CSV columns and order (default: all eight)\n"
 "      --available-now     process what the topics hold now, export, exit 0\n"
+"      --assign            read every partition of --topics without joining the\n"
+"                          group (one instance; no rebalance wait at restart)\n"
 "      --batch-max N       messages per transaction at most (20000)\n"
 "      --batch-time DUR    a transaction at least this often (100ms)\n"
 "      --progress-interval DUR  progress line period, 0 = off (5s)\n"
@@ -103,7 +105,7 @@ static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t 
 
 int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
 {
-	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON };
+	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN };
 	static const struct option opts[] = {
 		{ "brokers", required_argument, NULL, 'b' },
 		{ "group", required_argument, NULL, 'g' },
@@ -117,6 +119,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		{ "max-skew", required_argument, NULL, O_SKEW },
 		{ "columns", required_argument, NULL, O_COLS },
 		{ "available-now", no_argument, NULL, O_NOW },
+		{ "assign", no_argument, NULL, O_ASSIGN },
 		{ "batch-max", required_argument, NULL, O_BMAX },
 		{ "batch-time", required_argument, NULL, O_BTIME },
 		{ "progress-interval", required_argument, NULL, O_PROG },
@@ -171,6 +174,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_SKEW: r = cli_duration("--max-skew", optarg, &c->max_skew_us, 0, err, errlen); break;
 		case O_COLS: c->columns = optarg; break;
 		case O_NOW: c->available_now = 1; break;
+		case O_ASSIGN: c->assign = 1; break;
 		case O_BMAX:
 			c->batch_max = atoi(optarg);
 			if (c->batch_max <= 0) {

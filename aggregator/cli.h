@@ -34,6 +34,7 @@ struct agg_config {
 	int64_t progress_us;        /* --progress-interval, 0 = off */
 	int progress_json;          /* --progress-json */
 	int available_now;          /* --available-now */
+	int assign;                 /* --assign: all partitions, no group membership */
 	int verbosity;              /* 0 quiet, 1 normal, 2+ verbose */
 	const char *props[CLI_MAX_PROPS][2]; /* -X key=value (pointers into argv copies) */
 	int nprops;

@@ -54,6 +54,54 @@ static int consume_set(rd_kafka_conf_t *conf, const char *k, const char *v, char
 	return 0;
 }
 
+/* --assign: every partition of the topics, without group membership (no
+ * rebalance to wait for at start or after a crash). Offsets are still
+ * committed under the group id, for lag tools. */
+static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_hooks *hooks,
+                              char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
+	int ret = -1;
+
+	for (int i = 0; i < cfg->ntopics; i++) {
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_topic_t *rkt;
+		rd_kafka_resp_err_t merr;
+
+		if (cfg->topics[i][0] == '^') {
+			snprintf(err, errlen, "--assign takes topic names, not patterns (%s)", cfg->topics[i]);
+			goto out;
+		}
+		rkt = rd_kafka_topic_new(rk, cfg->topics[i], NULL);
+		merr = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+		rd_kafka_topic_destroy(rkt);
+		if (!merr && md->topic_cnt == 1 && md->topics[0].err)
+			merr = md->topics[0].err;
+		if (merr) {
+			snprintf(err, errlen, "topic %s: %s", cfg->topics[i], rd_kafka_err2str(merr));
+			if (md)
+				rd_kafka_metadata_destroy(md);
+			goto out;
+		}
+		for (int p = 0; p < md->topics[0].partition_cnt; p++)
+			rd_kafka_topic_partition_list_add(parts, cfg->topics[i], md->topics[0].partitions[p].id);
+		rd_kafka_metadata_destroy(md);
+	}
+	if (hooks->on_assign(hooks->opaque, parts) < 0) {
+		snprintf(err, errlen, "cannot read the state of the partitions");
+		goto out;
+	}
+	rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
+	if (aerr) {
+		snprintf(err, errlen, "cannot assign partitions: %s", rd_kafka_err2str(aerr));
+		goto out;
+	}
+	ret = 0;
+out:
+	rd_kafka_topic_partition_list_destroy(parts);
+	return ret;
+}
+
 rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hooks,
                          char *err, size_t errlen)
 {
@@ -73,6 +121,10 @@ rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hoo
 		{ "fetch.wait.max.ms", "100" },
 		{ "client.id", "aggregator" },
 		{ "log.connection.close", "false" },
+		/* A restart after a crash waits for the dead member's session to
+		 * expire: keep that short (brokers' default minimum is 6 s). */
+		{ "session.timeout.ms", "6000" },
+		{ "heartbeat.interval.ms", "1000" },
 	};
 
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
@@ -96,6 +148,9 @@ rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hoo
 	}
 	conf = NULL; /* now owned by rk */
 	rd_kafka_poll_set_consumer(rk);
+
+	if (cfg->assign)
+		return consume_assign_all(rk, cfg, hooks, err, errlen) < 0 ? (rd_kafka_destroy(rk), NULL) : rk;
 
 	subs = rd_kafka_topic_partition_list_new(cfg->ntopics);
 	for (int i = 0; i < cfg->ntopics; i++)

@@ -635,6 +635,8 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	}
 	if (eng_open(&e) < 0)
 		goto out;
+	eng_log(&e, 1, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
+	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_path);
 	e.hooks.opaque = &e;
 	e.hooks.on_assign = eng_on_assign;
 	e.hooks.on_revoke = eng_on_revoke;
@@ -643,8 +645,6 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		eng_fatal(&e, AGG_EXIT_RUNTIME, err);
 		goto out;
 	}
-	eng_log(&e, 1, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
-	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_path);
 
 	e.started = e.last_progress = eng_mono();
 	int64_t batch_deadline = e.started + cfg->batch_us;
