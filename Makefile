@@ -25,11 +25,12 @@ else
   EXTRA  :=
 endif
 
-DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && command -v kcat >/dev/null && \
-                   command -v sqlite3 >/dev/null && command -v prove >/dev/null && echo yes)
-ifneq ($(DEPS_OK),yes)
-  $(info make: dependencies missing, running scripts/install-deps.sh)
-  $(shell scripts/install-deps.sh >&2)
+# Installs missing Debian packages (a quick no-op when everything is there).
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+  DEPS_STATUS := $(shell scripts/install-deps.sh >&2 && echo ok)
+  ifneq ($(DEPS_STATUS),ok)
+    $(error scripts/install-deps.sh failed: install the packages it names, then run make again)
+  endif
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -6,14 +6,16 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config
   librdkafka-dev libwebsockets-dev libjansson-dev libsqlite3-dev libssl-dev
-  sqlite3 kcat openssl perl ca-certificates
+  sqlite3 kcat openssl perl ca-certificates jq
   procps psmisc iproute2 coreutils util-linux
   gnuplot-nox valgrind clang
 )
 
+# One dpkg-query for all: installed packages print "name ok installed".
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null | awk '/ ok installed$/ {print $1}')
 missing=()
 for p in "${pkgs[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+  if ! grep -qx -- "$p" <<<"$installed"; then
     missing+=("$p")
   fi
 done
