@@ -677,10 +677,10 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		eng_watermark(&e, eng_now());
 		eng_flush(&e, 1);
 	}
-	consume_close(e.rk); /* revokes through the hooks: settles what is left */
-	e.rk = NULL;
 	if (!e.exit_code)
 		eng_progress(&e, eng_mono(), 1);
+	consume_close(e.rk); /* revokes through the hooks: settles what is left */
+	e.rk = NULL;
 out:
 	if (e.exit_code)
 		fprintf(stderr, "%% error: %s\n", e.err);

@@ -7,7 +7,8 @@
 # maxima exact, means within 1e-9 relative (the aggregator sums in offset
 # order; this sums in SQLite's order). Prints the differences; exit 0 if none.
 # The watermark is the smallest per-product largest event time minus the delay
-# (each product in a partition of its own, as the producer keys them).
+# (each product in a partition of its own, as the producer keys them), unless
+# WATERMARK_US gives it.
 set -euo pipefail
 ticks=$1 csv=$2 win=${3:-60} slide=${4:-${3:-60}} delay=${5:-120}
 tmp=$(mktemp -d)
@@ -27,7 +28,7 @@ SELECT json_extract(value, '\$.product_id') AS p,
 FROM json_each(readfile('$tmp/ticks.json'))
 WHERE json_extract(value, '\$.type') = 'ticker';
 CREATE TABLE k AS WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ($win + $slide - 1) / $slide) SELECT i FROM n;
-CREATE TABLE wm AS SELECT min(mx) - $delay * 1000000 AS w FROM (SELECT max(ts) AS mx FROM t GROUP BY p);
+CREATE TABLE wm AS SELECT coalesce(${WATERMARK_US:-NULL}, min(mx) - $delay * 1000000) AS w FROM (SELECT max(ts) AS mx FROM t GROUP BY p);
 CREATE TABLE want AS
 SELECT p, s AS ws, s + $win * 1000000 AS we, max(ts) AS mt, avg(price) AS ap, max(bid) AS mb, max(ask) AS ma, avg(vol) AS av
 FROM (SELECT t.*, (ts - ((ts % ($slide * 1000000)) + ($slide * 1000000)) % ($slide * 1000000)) - k.i * $slide * 1000000 AS s FROM t, k)
