@@ -52,6 +52,10 @@ static const char cli_usage[] =
 
 static int cli_duration(const char *opt, const char *arg, int64_t *us, int allow_zero, char *err, size_t errlen)
 {
+	if (allow_zero && strcmp(arg, "0") == 0) {
+		*us = 0;
+		return 0;
+	}
 	if (fmt_parse_duration(arg, us) < 0 || *us < 0 || (!allow_zero && *us == 0)) {
 		snprintf(err, errlen, "%s: '%s' is not a %sduration (like 30s, 1m, 2h, \"10 minutes\")",
 		         opt, arg, allow_zero ? "" : "positive ");

@@ -1,0 +1,1399 @@
+/*
+ * producer.c - Coinbase Exchange WebSocket ticker feed -> Kafka, one topic per
+ * product.
+ *
+ * One libwebsockets service loop owns everything: the feed connection (with
+ * reconnect backoff, pings and a silence watchdog), a 50 ms timer that serves
+ * librdkafka delivery reports and prints the status line, and the shutdown
+ * sequence.  Every ticker message is published byte for byte to
+ * <prefix><product_id>, keyed by product id, timestamped with the tick's own
+ * `time`.  State lives in one struct prod_ctx reached through
+ * lws_context_user(); the only global is the signal flag.
+ */
+#include <libwebsockets.h>
+#include <librdkafka/rdkafka.h>
+#include <jansson.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef PIPELINE_VERSION
+#define PIPELINE_VERSION "dev"
+#endif
+
+/* Exit codes, also listed in --help. */
+#define EX_OK          0 /* stopped by a signal, every message delivered */
+#define EX_UNDELIVERED 1 /* undelivered/failed messages, or Kafka fatal error */
+#define EX_USAGE       2 /* bad command line or configuration */
+#define EX_FEED        3 /* feed refused us: subscription, hostname, certificate */
+#define EX_INIT        4 /* could not start (lws/librdkafka init, memory) */
+
+#define DEFAULT_URL       "wss://ws-feed.exchange.coinbase.com"
+#define RETIRED_HOST      "ws-feed.pro.coinbase.com"
+#define DEFAULT_PRODUCTS  "BTC-USD,ETH-USD"
+#define DEFAULT_BROKERS   "localhost:9092"
+#define MAX_PRODUCTS      64
+#define PRODUCT_MAX       32          /* longest product id, incl. NUL */
+#define TOPIC_MAX         250         /* Kafka's limit is 249 chars */
+#define MSG_MAX           (64 * 1024) /* reassembly bound for one ws message */
+#define TICK_MS           50          /* poll/status/watchdog timer period */
+#define FLUSH_MS          10000       /* bound on the final rd_kafka_flush */
+#define CLOSE_WAIT_MS     2000        /* bound on the ws close handshake */
+#define CREATE_TOPICS_MS  10000       /* bound on CreateTopics */
+#define BACKOFF_BASE_MS   250         /* first reconnect delay */
+#define MAX_XPROPS        64
+
+enum { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+static volatile sig_atomic_t stop_signal; /* set by SIGINT/SIGTERM */
+
+struct xprop {
+	const char *key;   /* -X key (points into argv copy) */
+	const char *val;   /* -X value */
+};
+
+struct prod_conf {
+	const char *url;            /* --url */
+	const char *products;       /* --products, comma separated */
+	const char *brokers;        /* --brokers / $KAFKA_BROKERS */
+	const char *topic_prefix;   /* --topic-prefix, "" = none */
+	const char *ca_file;        /* --ca-file, NULL = system store only */
+	int partitions;             /* --partitions for created topics, -1 broker default */
+	int replication;            /* --replication for created topics, -1 broker default */
+	int insecure;               /* --insecure: accept any certificate */
+	int verbosity;              /* 0 -q, 2 default, 3+ -v */
+	int silence_s;              /* --silence-timeout */
+	int status_s;               /* --status-interval, 0 = off */
+	int max_backoff_s;          /* --max-backoff */
+	struct xprop xprops[MAX_XPROPS]; /* -X passthrough, in order */
+	int nxprops;                /* entries used in xprops */
+	int dump_conf;              /* -X dump */
+};
+
+struct product {
+	char id[PRODUCT_MAX];       /* "BTC-USD" */
+	char topic[TOPIC_MAX];      /* prefix + id */
+	rd_kafka_topic_t *rkt;      /* topic handle, owned */
+	int64_t last_seq;           /* highest sequence published, -1 none */
+	int64_t last_trade;         /* highest trade_id seen, -1 none */
+	uint64_t published;         /* enqueued to librdkafka */
+	uint64_t dups;              /* dropped as duplicate/stale */
+	uint64_t missed;            /* trade_id gap total */
+};
+
+/* A simple log rate limiter: at most RL_BURST lines per RL_WINDOW_US. */
+#define RL_BURST     5
+#define RL_WINDOW_US (10 * LWS_US_PER_SEC)
+struct ratelimit {
+	lws_usec_t window_start;    /* start of the current window */
+	unsigned used;              /* lines logged in the window */
+	uint64_t suppressed;        /* lines dropped in the window */
+};
+
+struct counters {
+	uint64_t frames;            /* complete ws messages received */
+	uint64_t ticks;             /* ticker messages received */
+	uint64_t heartbeats;        /* heartbeat messages received */
+	uint64_t published;         /* ticks enqueued to librdkafka */
+	uint64_t delivered;         /* successful delivery reports */
+	uint64_t failed;            /* failed delivery reports */
+	uint64_t unqueued;          /* ticks librdkafka refused to enqueue */
+	uint64_t dups;              /* duplicate/stale ticks dropped */
+	uint64_t missed;            /* trades missed (trade_id gaps) */
+	uint64_t malformed;         /* unparseable or invalid messages */
+	uint64_t oversized;         /* messages over MSG_MAX */
+	uint64_t unknown;           /* ticks of products not subscribed */
+	uint64_t feed_errors;       /* feed "error" messages */
+	uint64_t reconnects;        /* connection attempts after the first */
+	uint64_t silences;          /* connections dropped by the watchdog */
+	uint64_t queue_full;        /* QUEUE_FULL waits */
+};
+
+struct prod_ctx {
+	struct prod_conf conf;      /* parsed options */
+	struct product prod[MAX_PRODUCTS]; /* subscribed products */
+	int nprod;                  /* entries used in prod */
+	struct counters n;          /* counters for status and exit */
+
+	rd_kafka_t *rk;             /* producer, owned */
+	int kafka_fatal;            /* error_cb saw __FATAL */
+	rd_kafka_queue_t *admin_q;  /* pending CreateTopics result, owned */
+
+	struct lws_context *lws;    /* lws context, owned */
+	struct lws *wsi;            /* feed connection, NULL when down */
+	lws_sorted_usec_list_t sul_connect; /* (re)connect timer */
+	lws_sorted_usec_list_t sul_tick;    /* TICK_MS housekeeping timer */
+	lws_retry_bo_t retry;       /* backoff + ping/hangup policy */
+	uint32_t backoff_ms[16];    /* retry.retry_ms_table */
+	uint16_t retry_count;       /* consecutive failed attempts */
+	uint64_t attempts;          /* connection attempts so far */
+
+	char url_buf[512];          /* --url, cut up by lws_parse_uri */
+	const char *host;           /* points into url_buf */
+	char path[512];             /* "/" + path */
+	int port;                   /* from the URL or 80/443 */
+	int use_ssl;                /* wss:// */
+	int ssl_flags;              /* LCCSCF_* */
+
+	unsigned char *sub;         /* LWS_PRE + subscribe message, owned */
+	unsigned char *sub_tx;      /* its copy handed to lws_write, owned */
+	size_t sub_len;             /* length after LWS_PRE */
+	char *msg;                  /* reassembly buffer, MSG_MAX + 1, owned */
+	size_t msg_len;             /* bytes in msg */
+	int msg_oversized;          /* current message exceeded MSG_MAX */
+
+	int established;            /* ws handshake done, watchdog armed */
+	int cert_rejected;          /* OpenSSL failed the server certificate */
+	int need_subscribe;         /* subscribe pending for WRITEABLE */
+	int subscribed;             /* "subscriptions" ack seen on this conn */
+	int closing;                /* close requested for WRITEABLE */
+	lws_usec_t last_rx;         /* last valid feed message (watchdog) */
+
+	int stopping;               /* shutdown in progress */
+	lws_usec_t stop_deadline;   /* give up waiting for the close */
+	int done;                   /* leave the service loop */
+	int exit_code;              /* EX_FEED etc. decided on the way */
+
+	lws_usec_t last_status;     /* time of last status line */
+	uint64_t last_status_ticks; /* n.ticks at last status line */
+	struct ratelimit rl_bad;    /* malformed/oversized/unknown logs */
+	struct ratelimit rl_dr;     /* failed delivery logs */
+};
+
+/*
+ * Logging: "% LEVEL: message" on stderr, filtered by verbosity.
+ */
+static void plog(const struct prod_ctx *c, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void plog(const struct prod_ctx *c, int level, const char *fmt, ...)
+{
+	static const char *const names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+	char line[1024];
+	va_list ap;
+
+	if (level > c->conf.verbosity && level != LOG_ERR)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%% %s: %s\n", names[level], line);
+}
+
+/* Returns 1 when a rate-limited line may be logged now (and reports how many
+ * were suppressed in the previous window). */
+static int rl_allow(struct prod_ctx *c, struct ratelimit *rl, const char *what)
+{
+	lws_usec_t now = lws_now_usecs();
+
+	if (now - rl->window_start > RL_WINDOW_US) {
+		if (rl->suppressed)
+			plog(c, LOG_WARN, "%" PRIu64 " more %s messages suppressed",
+			     rl->suppressed, what);
+		rl->window_start = now;
+		rl->used = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->used < RL_BURST) {
+		rl->used++;
+		return 1;
+	}
+	rl->suppressed++;
+	return 0;
+}
+
+/* lws's own log lines go through our prefix; they end in '\n'. */
+static void lws_log_emit(int level, const char *line)
+{
+	(void)level;
+	fprintf(stderr, "%% LWS: %s", line);
+}
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/*
+ * Tick time: strict "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" -> ms since the epoch,
+ * fraction truncated.  No libc time zone machinery involved.
+ */
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int parse_time_ms(const char *s, size_t len, int64_t *ms)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h, mi, sec, frac = 0, fd = 0, dim;
+	size_t i = 19;
+
+	if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':')
+		return -1;
+	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
+	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
+	    digits(s + 17, 2, &sec))
+		return -1;
+	if (mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 59)
+		return -1;
+	dim = mdays[mo - 1];
+	if (mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		dim = 29;
+	if (d < 1 || d > dim)
+		return -1;
+	if (s[i] == '.') {
+		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, fd++)
+			if (fd < 3)
+				frac = frac * 10 + (s[i] - '0');
+		if (fd < 1 || fd > 9)
+			return -1;
+		for (int k = fd; k < 3; k++)
+			frac *= 10;
+	}
+	if (i + 1 != len || s[i] != 'Z')
+		return -1;
+	*ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL +
+	      sec * 1000LL + frac;
+	return 0;
+}
+
+/*
+ * Kafka side.
+ */
+
+/* Delivery report: every message ends here exactly once. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct prod_ctx *c = opaque;
+
+	(void)rk;
+	if (!m->err) {
+		c->n.delivered++;
+		return;
+	}
+	c->n.failed++;
+	if (rl_allow(c, &c->rl_dr, "delivery failure"))
+		plog(c, LOG_ERR, "delivery to %s [%" PRId32 "] failed: %s",
+		     rd_kafka_topic_name(m->rkt), m->partition,
+		     rd_kafka_err2str(m->err));
+}
+
+/* Client-level errors: fatal ones stop the producer, others are logged. */
+static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct prod_ctx *c = opaque;
+	char buf[512];
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_fatal_error(rk, buf, sizeof(buf));
+		plog(c, LOG_ERR, "kafka fatal error: %s", buf);
+		c->kafka_fatal = 1;
+		return;
+	}
+	plog(c, LOG_WARN, "kafka: %s: %s",
+	     rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* Builds the rd_kafka_conf: our defaults first, then -X in order. */
+static rd_kafka_conf_t *kafka_conf(struct prod_ctx *c, char *err, size_t errlen)
+{
+	static const char *const defaults[][2] = {
+		{ "enable.idempotence", "true" },
+		{ "acks", "all" },
+		{ "linger.ms", "5" },
+		{ "client.id", "coinbase-producer" },
+	};
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	size_t i;
+
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", c->conf.brokers, err,
+			      errlen) != RD_KAFKA_CONF_OK)
+		goto error;
+	for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], err,
+				      errlen) != RD_KAFKA_CONF_OK)
+			goto error;
+	for (i = 0; i < (size_t)c->conf.nxprops; i++)
+		if (rd_kafka_conf_set(conf, c->conf.xprops[i].key,
+				      c->conf.xprops[i].val, err, errlen) !=
+		    RD_KAFKA_CONF_OK)
+			goto error;
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+	rd_kafka_conf_set_opaque(conf, c);
+	return conf;
+error:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+/* -X dump: print the effective configuration as key=value, like kcat. */
+static void kafka_conf_dump(rd_kafka_conf_t *conf)
+{
+	rd_kafka_topic_conf_t *tconf;
+	size_t cnt, i;
+	const char **arr = rd_kafka_conf_dump(conf, &cnt);
+
+	for (i = 0; i + 1 < cnt; i += 2)
+		printf("%s = %s\n", arr[i], arr[i + 1]);
+	rd_kafka_conf_dump_free(arr, cnt);
+	tconf = rd_kafka_conf_get_default_topic_conf(conf);
+	if (!tconf)
+		return;
+	arr = rd_kafka_topic_conf_dump(tconf, &cnt);
+	for (i = 0; i + 1 < cnt; i += 2)
+		printf("%s = %s\n", arr[i], arr[i + 1]);
+	rd_kafka_conf_dump_free(arr, cnt);
+}
+
+/*
+ * Topic creation with CreateTopics, asynchronous so that the feed is not kept
+ * waiting: the result is picked up by on_tick (finish_create_topics) within
+ * CREATE_TOPICS_MS.  Never fatal: a broker without the API (the mock cluster
+ * has none and never names a controller), or no answer, leaves the topics to
+ * auto-creation; ticks produced meanwhile wait in librdkafka for the topic.
+ */
+static void start_create_topics(struct prod_ctx *c)
+{
+	rd_kafka_NewTopic_t *nt[MAX_PRODUCTS];
+	rd_kafka_AdminOptions_t *opts;
+	char err[256];
+	size_t n = 0;
+
+	for (int i = 0; i < c->nprod; i++) {
+		nt[n] = rd_kafka_NewTopic_new(c->prod[i].topic, c->conf.partitions,
+					      c->conf.replication, err, sizeof(err));
+		if (!nt[n]) {
+			plog(c, LOG_WARN, "topic %s: %s", c->prod[i].topic, err);
+			continue;
+		}
+		n++;
+	}
+	if (!n)
+		return;
+	opts = rd_kafka_AdminOptions_new(c->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_set_request_timeout(opts, CREATE_TOPICS_MS, err,
+						  sizeof(err));
+	rd_kafka_AdminOptions_set_operation_timeout(opts, CREATE_TOPICS_MS / 2,
+						    err, sizeof(err));
+	c->admin_q = rd_kafka_queue_new(c->rk);
+	rd_kafka_CreateTopics(c->rk, nt, n, opts, c->admin_q);
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_NewTopic_destroy_array(nt, n);
+}
+
+/* Logs the CreateTopics outcome once it is there. */
+static void finish_create_topics(struct prod_ctx *c)
+{
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(c->admin_q, 0);
+	const rd_kafka_CreateTopics_result_t *res;
+	const rd_kafka_topic_result_t **tr;
+	size_t cnt = 0;
+
+	if (!ev)
+		return;
+	if (rd_kafka_event_error(ev)) {
+		plog(c, LOG_INFO, "CreateTopics not available (%s): topics left "
+		     "to auto-creation", rd_kafka_event_error_string(ev));
+		goto done;
+	}
+	res = rd_kafka_event_CreateTopics_result(ev);
+	tr = res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+	for (size_t i = 0; tr && i < cnt; i++) {
+		rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+		const char *name = rd_kafka_topic_result_name(tr[i]);
+		const char *why = rd_kafka_topic_result_error_string(tr[i]);
+
+		if (!e)
+			plog(c, LOG_INFO, "created topic %s", name);
+		else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+			plog(c, LOG_DEBUG, "topic %s exists", name);
+		else
+			plog(c, LOG_INFO, "topic %s not created (%s): left to "
+			     "auto-creation", name, why ? why : rd_kafka_err2str(e));
+	}
+done:
+	rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(c->admin_q);
+	c->admin_q = NULL;
+}
+
+/*
+ * Enqueues one tick.  QUEUE_FULL waits in rd_kafka_poll and retries: nothing
+ * is dropped, the feed socket simply is not read meanwhile.  Only after a stop
+ * request and FLUSH_MS of waiting does it give up and count a failure.
+ */
+static void publish(struct prod_ctx *c, struct product *p, const char *buf,
+		    size_t len, int64_t ts_ms)
+{
+	lws_usec_t waited_since = 0;
+	rd_kafka_resp_err_t err;
+
+	for (;;) {
+		err = rd_kafka_producev(c->rk, RD_KAFKA_V_RKT(p->rkt),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					RD_KAFKA_V_KEY(p->id, strlen(p->id)),
+					RD_KAFKA_V_VALUE((void *)buf, len),
+					RD_KAFKA_V_TIMESTAMP(ts_ms),
+					RD_KAFKA_V_END);
+		if (!err) {
+			c->n.published++;
+			p->published++;
+			return;
+		}
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		if (!waited_since) {
+			waited_since = lws_now_usecs();
+			c->n.queue_full++;
+			plog(c, LOG_WARN, "producer queue full, waiting for "
+			     "deliveries (%d in queue)", rd_kafka_outq_len(c->rk));
+		}
+		rd_kafka_poll(c->rk, 100);
+		if ((stop_signal || c->kafka_fatal) &&
+		    lws_now_usecs() - waited_since > FLUSH_MS * LWS_US_PER_MS)
+			break;
+	}
+	c->n.unqueued++;
+	plog(c, LOG_ERR, "%s: could not enqueue tick: %s", p->topic,
+	     rd_kafka_err2str(err));
+}
+
+/*
+ * Feed messages.
+ */
+static struct product *find_product(struct prod_ctx *c, const char *id)
+{
+	for (int i = 0; i < c->nprod; i++)
+		if (!strcmp(c->prod[i].id, id))
+			return &c->prod[i];
+	return NULL;
+}
+
+/* Shows at most 80 bytes of a bad message, non-printables as '.'. */
+static void snippet(const char *buf, size_t len, char out[84])
+{
+	size_t i, n = len < 80 ? len : 80;
+
+	for (i = 0; i < n; i++)
+		out[i] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '.';
+	out[i] = '\0';
+}
+
+static void bad_message(struct prod_ctx *c, const char *why, const char *buf,
+			size_t len)
+{
+	char s[84];
+
+	c->n.malformed++;
+	if (!rl_allow(c, &c->rl_bad, "bad-message"))
+		return;
+	snippet(buf, len, s);
+	plog(c, LOG_WARN, "malformed message (%s), %zu bytes: %s", why, len, s);
+}
+
+/* Reads an optional integer member: 1 found, 0 absent, -1 wrong type. */
+static int get_int(json_t *o, const char *key, int64_t *v)
+{
+	json_t *j = json_object_get(o, key);
+
+	if (!j || json_is_null(j))
+		return 0;
+	if (!json_is_integer(j))
+		return -1;
+	*v = json_integer_value(j);
+	return 1;
+}
+
+/* A ticker: dedup on sequence, gap check on trade_id, then publish. */
+static void handle_ticker(struct prod_ctx *c, json_t *root, const char *buf,
+			  size_t len)
+{
+	json_t *jp = json_object_get(root, "product_id");
+	json_t *jt = json_object_get(root, "time");
+	struct product *p;
+	int64_t seq = -1, trade = -1, ts;
+	int hs, ht;
+
+	c->n.ticks++;
+	if (!json_is_string(jp) || !json_is_string(jt)) {
+		bad_message(c, "ticker without product_id or time", buf, len);
+		return;
+	}
+	p = find_product(c, json_string_value(jp));
+	if (!p) {
+		c->n.unknown++;
+		if (rl_allow(c, &c->rl_bad, "bad-message"))
+			plog(c, LOG_WARN, "tick of unsubscribed product %s dropped",
+			     json_string_value(jp));
+		return;
+	}
+	if (parse_time_ms(json_string_value(jt), json_string_length(jt), &ts)) {
+		bad_message(c, "bad time", buf, len);
+		return;
+	}
+	hs = get_int(root, "sequence", &seq);
+	ht = get_int(root, "trade_id", &trade);
+	if (hs < 0 || ht < 0) {
+		bad_message(c, "sequence/trade_id not integers", buf, len);
+		return;
+	}
+	if (hs && p->last_seq >= 0 && seq <= p->last_seq) {
+		c->n.dups++;
+		p->dups++;
+		plog(c, LOG_DEBUG, "%s: duplicate/stale tick sequence %" PRId64
+		     " (last %" PRId64 ") dropped", p->id, seq, p->last_seq);
+		return;
+	}
+	if (ht && p->last_trade >= 0 && trade > p->last_trade + 1) {
+		uint64_t gap = (uint64_t)(trade - p->last_trade - 1);
+
+		c->n.missed += gap;
+		p->missed += gap;
+		plog(c, LOG_WARN, "%s: missed %" PRIu64 " trade(s): trade_id %"
+		     PRId64 " -> %" PRId64 " (%" PRIu64 " missed so far)", p->id,
+		     gap, p->last_trade, trade, p->missed);
+	}
+	if (ht && trade > p->last_trade)
+		p->last_trade = trade;
+	if (hs)
+		p->last_seq = seq;
+	publish(c, p, buf, len, ts);
+}
+
+/* A feed "error": logged; one that rejects the subscription is fatal. */
+static void handle_error(struct prod_ctx *c, json_t *root)
+{
+	const char *msg = json_string_value(json_object_get(root, "message"));
+	const char *reason = json_string_value(json_object_get(root, "reason"));
+
+	c->n.feed_errors++;
+	msg = msg ? msg : "(no message)";
+	reason = reason ? reason : "(no reason)";
+	if (!c->subscribed || strstr(msg, "ubscri") || strstr(reason, "ubscri")) {
+		plog(c, LOG_ERR, "feed rejected the subscription: %s: %s", msg,
+		     reason);
+		c->exit_code = EX_FEED;
+		stop_signal = stop_signal ? stop_signal : -1;
+		return;
+	}
+	plog(c, LOG_ERR, "feed error: %s: %s", msg, reason);
+}
+
+/* One complete ws message from the feed. */
+static void handle_message(struct prod_ctx *c, struct lws *wsi, const char *buf,
+			   size_t len)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(buf, len, 0, &jerr);
+	const char *type;
+
+	c->n.frames++;
+	if (!root || !json_is_object(root) ||
+	    !(type = json_string_value(json_object_get(root, "type")))) {
+		bad_message(c, root ? "no type" : jerr.text, buf, len);
+		goto done;
+	}
+	/* any well-formed feed message proves the feed alive */
+	c->last_rx = lws_now_usecs();
+	lws_validity_confirmed(wsi);
+	if (!strcmp(type, "ticker")) {
+		handle_ticker(c, root, buf, len);
+	} else if (!strcmp(type, "heartbeat")) {
+		c->n.heartbeats++;
+	} else if (!strcmp(type, "subscriptions")) {
+		char *s = json_dumps(json_object_get(root, "channels"), JSON_COMPACT);
+
+		c->subscribed = 1;
+		c->retry_count = 0;
+		plog(c, LOG_INFO, "subscribed: %s", s ? s : "?");
+		free(s);
+	} else if (!strcmp(type, "error")) {
+		handle_error(c, root);
+	} else {
+		plog(c, LOG_DEBUG, "ignoring feed message type %s", type);
+	}
+done:
+	json_decref(root);
+}
+
+/* {"type":"subscribe","channels":[{"name":"ticker","product_ids":[..]},
+ *  {"name":"heartbeat","product_ids":[..]}]} with LWS_PRE headroom. */
+static int build_subscribe(struct prod_ctx *c)
+{
+	json_t *ids = json_array(), *root;
+	char *s;
+
+	for (int i = 0; i < c->nprod; i++)
+		json_array_append_new(ids, json_string(c->prod[i].id));
+	root = json_pack("{s:s, s:[{s:s, s:O}, {s:s, s:O}]}", "type", "subscribe",
+			 "channels", "name", "ticker", "product_ids", ids, "name",
+			 "heartbeat", "product_ids", ids);
+	json_decref(ids);
+	if (!root)
+		return -1;
+	s = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (!s)
+		return -1;
+	c->sub_len = strlen(s);
+	c->sub = malloc(LWS_PRE + c->sub_len);
+	c->sub_tx = malloc(LWS_PRE + c->sub_len);
+	if (c->sub)
+		memcpy(c->sub + LWS_PRE, s, c->sub_len);
+	free(s);
+	return c->sub && c->sub_tx ? 0 : -1;
+}
+
+/*
+ * Connection management.
+ */
+static void connect_feed(lws_sorted_usec_list_t *sul);
+
+static void schedule_reconnect(struct prod_ctx *c)
+{
+	if (c->stopping || stop_signal)
+		return;
+	lws_retry_sul_schedule(c->lws, 0, &c->sul_connect, &c->retry,
+			       connect_feed, &c->retry_count);
+}
+
+static void connect_feed(lws_sorted_usec_list_t *sul)
+{
+	struct prod_ctx *c = lws_container_of(sul, struct prod_ctx, sul_connect);
+	struct lws_client_connect_info i;
+
+	if (c->stopping)
+		return;
+	memset(&i, 0, sizeof(i));
+	i.context = c->lws;
+	i.address = c->host;
+	i.port = c->port;
+	i.path = c->path;
+	i.host = c->host;
+	i.origin = c->host;
+	i.ssl_connection = c->ssl_flags;
+	i.local_protocol_name = "coinbase-feed";
+	i.pwsi = &c->wsi;
+	i.retry_and_idle_policy = &c->retry;
+	if (c->attempts++)
+		c->n.reconnects++;
+	c->cert_rejected = 0;
+	plog(c, LOG_INFO, "connecting to %s (attempt %" PRIu64 ")", c->conf.url,
+	     c->attempts);
+	if (!lws_client_connect_via_info(&i)) {
+		c->wsi = NULL;
+		plog(c, LOG_WARN, "connect to %s failed immediately", c->conf.url);
+		schedule_reconnect(c);
+	}
+}
+
+/* Retrying cannot fix an untrusted certificate. */
+static int is_cert_failure(const char *msg)
+{
+	return msg && (strstr(msg, "cert") || strstr(msg, "X509") ||
+		       strstr(msg, "verify"));
+}
+
+static int on_ws_event(struct lws *wsi, enum lws_callback_reasons reason,
+		       void *user, void *in, size_t len)
+{
+	struct prod_ctx *c = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		/* len is OpenSSL's preverify_ok; lws 4.1 reports the failure
+		 * only as "connect SSL err 1" later, so remember it here */
+		if (!len)
+			c->cert_rejected = 1;
+		return 0;
+
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		c->wsi = NULL;
+		c->established = 0;
+		if (c->use_ssl && (c->cert_rejected || is_cert_failure(in))) {
+			plog(c, LOG_ERR, "TLS: the certificate of %s failed "
+			     "verification (unknown CA, self-signed, expired or "
+			     "wrong hostname): %s", c->host,
+			     in ? (const char *)in : "");
+			plog(c, LOG_ERR, "give --ca-file FILE to trust its CA "
+			     "(or --insecure for a test server); not retrying");
+			c->exit_code = EX_FEED;
+			stop_signal = stop_signal ? stop_signal : -1;
+			break;
+		}
+		plog(c, LOG_WARN, "connection to %s failed: %s", c->conf.url,
+		     in ? (const char *)in : "(no reason)");
+		schedule_reconnect(c);
+		break;
+
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		plog(c, LOG_INFO, "connected to %s", c->conf.url);
+		c->established = 1;
+		c->cert_rejected = 0;
+		c->subscribed = 0;
+		c->msg_len = 0;
+		c->msg_oversized = 0;
+		c->last_rx = lws_now_usecs();
+		c->need_subscribe = 1;
+		lws_callback_on_writable(wsi);
+		break;
+
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (c->closing) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL,
+					 (unsigned char *)"bye", 3);
+			return -1;
+		}
+		if (c->need_subscribe) {
+			c->need_subscribe = 0;
+			/* lws_write masks the payload in place: send a copy */
+			memcpy(c->sub_tx + LWS_PRE, c->sub + LWS_PRE, c->sub_len);
+			if (lws_write(wsi, c->sub_tx + LWS_PRE, c->sub_len,
+				      LWS_WRITE_TEXT) < (int)c->sub_len) {
+				plog(c, LOG_WARN, "sending subscribe failed");
+				return -1;
+			}
+			plog(c, LOG_DEBUG, "sent %.*s", (int)c->sub_len,
+			     c->sub + LWS_PRE);
+		}
+		break;
+
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (!c->msg_oversized && c->msg_len + len > MSG_MAX)
+			c->msg_oversized = 1;
+		if (!c->msg_oversized) {
+			memcpy(c->msg + c->msg_len, in, len);
+			c->msg_len += len;
+		}
+		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+			break;
+		if (c->msg_oversized) {
+			c->n.oversized++;
+			if (rl_allow(c, &c->rl_bad, "bad-message"))
+				plog(c, LOG_WARN, "message over %d bytes dropped",
+				     MSG_MAX);
+		} else {
+			c->msg[c->msg_len] = '\0';
+			handle_message(c, wsi, c->msg, c->msg_len);
+		}
+		c->msg_len = 0;
+		c->msg_oversized = 0;
+		break;
+
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
+		const unsigned char *p = in;
+		char why[128] = "";
+		int code = len >= 2 ? (p[0] << 8 | p[1]) : 0;
+
+		if (len > 2)
+			snprintf(why, sizeof(why), "%.*s", (int)(len - 2),
+				 (const char *)p + 2);
+		if (strstr(why, "deprecated hostname")) {
+			plog(c, LOG_ERR, "feed closed the connection: \"%s\": the "
+			     "hostname %s is retired, use --url %s", why, c->host,
+			     DEFAULT_URL);
+			c->exit_code = EX_FEED;
+			stop_signal = stop_signal ? stop_signal : -1;
+		} else {
+			plog(c, LOG_WARN, "feed closed the connection (code %d%s%s)",
+			     code, why[0] ? ": " : "", why);
+		}
+		break;
+	}
+
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		plog(c, c->stopping ? LOG_INFO : LOG_WARN, "disconnected from %s",
+		     c->conf.url);
+		c->wsi = NULL;
+		c->established = 0;
+		c->closing = 0;
+		schedule_reconnect(c);
+		break;
+
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "coinbase-feed", on_ws_event, 0, 16384, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/*
+ * Housekeeping every TICK_MS: delivery reports, stop requests, the silence
+ * watchdog and the status line.
+ */
+static void print_status(struct prod_ctx *c, const char *label, double secs)
+{
+	uint64_t inflight = c->n.published - c->n.delivered - c->n.failed;
+	double rate = secs > 0 ? (double)(c->n.ticks - c->last_status_ticks) / secs : 0;
+
+	fprintf(stderr, "%% %s: ticks/s %.1f ticks %" PRIu64 " published %" PRIu64
+		" delivered %" PRIu64 " in-flight %" PRIu64 " failed %" PRIu64
+		" unqueued %" PRIu64 " reconnects %" PRIu64 " duplicates %" PRIu64 " missed-trades %"
+		PRIu64 " malformed %" PRIu64 " oversized %" PRIu64 " unknown %"
+		PRIu64 "\n", label, rate, c->n.ticks, c->n.published,
+		c->n.delivered, inflight, c->n.failed, c->n.unqueued, c->n.reconnects, c->n.dups,
+		c->n.missed, c->n.malformed, c->n.oversized, c->n.unknown);
+}
+
+static void begin_stop(struct prod_ctx *c)
+{
+	c->stopping = 1;
+	c->stop_deadline = lws_now_usecs() + CLOSE_WAIT_MS * LWS_US_PER_MS;
+	lws_sul_cancel(&c->sul_connect);
+	if (stop_signal > 0)
+		plog(c, LOG_INFO, "signal %d: closing the feed, flushing Kafka",
+		     (int)stop_signal);
+	if (c->wsi) {
+		c->closing = 1;
+		lws_callback_on_writable(c->wsi);
+	}
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	struct prod_ctx *c = lws_container_of(sul, struct prod_ctx, sul_tick);
+	lws_usec_t now = lws_now_usecs();
+
+	rd_kafka_poll(c->rk, 0);
+	if (c->admin_q)
+		finish_create_topics(c);
+	if (c->kafka_fatal && !stop_signal)
+		stop_signal = -1;
+	if (stop_signal && !c->stopping)
+		begin_stop(c);
+	if (c->stopping && (!c->wsi || now > c->stop_deadline)) {
+		c->done = 1;
+		lws_cancel_service(c->lws);
+		return;
+	}
+	if (!c->stopping && c->wsi && c->established &&
+	    now - c->last_rx > (lws_usec_t)c->conf.silence_s * LWS_US_PER_SEC) {
+		plog(c, LOG_WARN, "feed silent for %d s: reconnecting",
+		     c->conf.silence_s);
+		c->n.silences++;
+		c->established = 0;
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+	if (c->conf.status_s > 0 && c->conf.verbosity > 0 &&
+	    now - c->last_status >= (lws_usec_t)c->conf.status_s * LWS_US_PER_SEC) {
+		print_status(c, "STATUS", (double)(now - c->last_status) / 1e6);
+		c->last_status = now;
+		c->last_status_ticks = c->n.ticks;
+	}
+	lws_sul_schedule(c->lws, 0, &c->sul_tick, on_tick, TICK_MS * LWS_US_PER_MS);
+}
+
+/*
+ * Setup.
+ */
+
+/* Splits --products into c->prod and names the topics. */
+static int setup_products(struct prod_ctx *c, char *err, size_t errlen)
+{
+	const char *s = c->conf.products;
+
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		struct product *p;
+
+		if (!n || n >= PRODUCT_MAX) {
+			snprintf(err, errlen, "bad product id in --products '%s'",
+				 c->conf.products);
+			return -1;
+		}
+		if (c->nprod == MAX_PRODUCTS) {
+			snprintf(err, errlen, "more than %d products", MAX_PRODUCTS);
+			return -1;
+		}
+		p = &c->prod[c->nprod];
+		memcpy(p->id, s, n);
+		p->id[n] = '\0';
+		for (size_t k = 0; k < n; k++)
+			if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789-_.", p->id[k])) {
+				snprintf(err, errlen, "bad product id '%s'", p->id);
+				return -1;
+			}
+		if (find_product(c, p->id)) {
+			snprintf(err, errlen, "product '%s' given twice", p->id);
+			return -1;
+		}
+		if (strlen(c->conf.topic_prefix) + n >= TOPIC_MAX) {
+			snprintf(err, errlen, "topic name too long for %s", p->id);
+			return -1;
+		}
+		memcpy(p->topic, c->conf.topic_prefix, strlen(c->conf.topic_prefix));
+		memcpy(p->topic + strlen(c->conf.topic_prefix), p->id, n + 1);
+		for (const char *t = p->topic; *t; t++)
+			if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789-_.", *t)) {
+				snprintf(err, errlen, "illegal character '%c' in "
+					 "topic %s", *t, p->topic);
+				return -1;
+			}
+		p->last_seq = -1;
+		p->last_trade = -1;
+		c->nprod++;
+		s += n;
+		if (*s == ',' && *++s == '\0') {
+			snprintf(err, errlen, "trailing comma in --products");
+			return -1;
+		}
+	}
+	if (!c->nprod) {
+		snprintf(err, errlen, "--products is empty");
+		return -1;
+	}
+	return 0;
+}
+
+/* ws:// or wss://host[:port][/path] into host/port/path/ssl flags. */
+static int setup_url(struct prod_ctx *c, char *err, size_t errlen)
+{
+	const char *prot, *path;
+
+	if (strlen(c->conf.url) >= sizeof(c->url_buf)) {
+		snprintf(err, errlen, "--url too long");
+		return -1;
+	}
+	strcpy(c->url_buf, c->conf.url);
+	if (lws_parse_uri(c->url_buf, &prot, &c->host, &c->port, &path) ||
+	    !*c->host) {
+		snprintf(err, errlen, "cannot parse --url '%s'", c->conf.url);
+		return -1;
+	}
+	if (!strcmp(prot, "wss")) {
+		c->use_ssl = 1;
+	} else if (strcmp(prot, "ws")) {
+		snprintf(err, errlen, "--url must start with ws:// or wss://");
+		return -1;
+	}
+	snprintf(c->path, sizeof(c->path), "/%s", path);
+	if (c->use_ssl) {
+		c->ssl_flags = LCCSCF_USE_SSL;
+		if (c->conf.insecure)
+			c->ssl_flags |= LCCSCF_ALLOW_SELFSIGNED |
+					LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+					LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+	}
+	return 0;
+}
+
+/* Backoff table BACKOFF_BASE_MS * 2^k capped at --max-backoff, retried
+ * forever, 20% jitter; ping after a third of the silence timeout. */
+static void setup_retry(struct prod_ctx *c)
+{
+	uint32_t cap = (uint32_t)c->conf.max_backoff_s * 1000, ms = BACKOFF_BASE_MS;
+	uint16_t n = 0;
+
+	if (cap < BACKOFF_BASE_MS)
+		cap = BACKOFF_BASE_MS;
+	while (n < 16) {
+		c->backoff_ms[n++] = ms < cap ? ms : cap;
+		if (ms >= cap)
+			break;
+		ms *= 2;
+	}
+	c->retry.retry_ms_table = c->backoff_ms;
+	c->retry.retry_ms_table_count = n;
+	c->retry.conceal_count = LWS_RETRY_CONCEAL_ALWAYS;
+	c->retry.secs_since_valid_ping = (uint16_t)(c->conf.silence_s / 3 ?
+						    c->conf.silence_s / 3 : 1);
+	c->retry.secs_since_valid_hangup = (uint16_t)(c->conf.silence_s * 2 + 1);
+	c->retry.jitter_percent = 20;
+}
+
+/* --ca-file: every PEM certificate in it becomes an extra trust anchor of the
+ * client TLS context, on top of the system store. */
+static int load_ca_file(struct prod_ctx *c, char *err, size_t errlen)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	static const char end[] = "-----END CERTIFICATE-----";
+	struct lws_vhost *vh = lws_get_vhost_by_name(c->lws, "default");
+	char *pem = NULL, *der = NULL, *p, *q;
+	long size;
+	int rc = -1, count = 0, n;
+	FILE *f = fopen(c->conf.ca_file, "rb");
+
+	if (!f) {
+		snprintf(err, errlen, "--ca-file %s: %s", c->conf.ca_file,
+			 strerror(errno));
+		return -1;
+	}
+	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
+	    size > 4 * 1024 * 1024 || !(pem = malloc((size_t)size + 1)) ||
+	    !(der = malloc((size_t)size + 1)) ||
+	    fread(pem, 1, (size_t)size, f) != (size_t)size) {
+		snprintf(err, errlen, "--ca-file %s: cannot read", c->conf.ca_file);
+		goto cleanup;
+	}
+	pem[size] = '\0';
+	if (!vh) {
+		snprintf(err, errlen, "no client TLS context to add --ca-file to");
+		goto cleanup;
+	}
+	for (p = strstr(pem, begin); p; p = strstr(q, begin)) {
+		p += sizeof(begin) - 1;
+		if (!(q = strstr(p, end)))
+			break;
+		n = lws_b64_decode_string_len(p, (int)(q - p), der, (int)size);
+		if (n <= 0 || lws_tls_client_vhost_extra_cert_mem(vh,
+				(const uint8_t *)der, (size_t)n)) {
+			snprintf(err, errlen, "--ca-file %s: bad certificate #%d",
+				 c->conf.ca_file, count + 1);
+			goto cleanup;
+		}
+		count++;
+	}
+	if (!count) {
+		snprintf(err, errlen, "--ca-file %s: no PEM certificate in it",
+			 c->conf.ca_file);
+		goto cleanup;
+	}
+	plog(c, LOG_DEBUG, "trusting %d certificate(s) from %s", count,
+	     c->conf.ca_file);
+	rc = 0;
+cleanup:
+	free(pem);
+	free(der);
+	fclose(f);
+	return rc;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: producer [options]\n"
+"Coinbase Exchange ticker feed (WebSocket) -> Kafka, one topic per product.\n"
+"  -u, --url URL             feed (default " DEFAULT_URL ")\n"
+"  -p, --products LIST       products (default " DEFAULT_PRODUCTS ")\n"
+"  -b, --brokers LIST        bootstrap servers (env KAFKA_BROKERS, default "
+DEFAULT_BROKERS ")\n"
+"  -t, --topic-prefix STR    topic = STR + product id (default none)\n"
+"      --partitions N        for created topics (default -1: broker default)\n"
+"      --replication N       for created topics (default -1: broker default)\n"
+"      --ca-file PEM         extra trusted CA for wss://\n"
+"      --insecure            accept any server certificate (tests only)\n"
+"  -X key=value              librdkafka property (repeatable); -X dump\n"
+"      --silence-timeout S   reconnect after S s without feed data (15)\n"
+"      --status-interval S   status line every S s, 0 = off (5)\n"
+"      --max-backoff S       reconnect backoff cap in seconds (30)\n"
+"  -q, --quiet               errors only, no status line\n"
+"  -v, --verbose             more logging (repeat for lws internals)\n"
+"  -h, --help | -V, --version\n"
+"Exit: 0 stopped by SIGINT/SIGTERM, all delivered; 1 undelivered/failed\n"
+"messages or Kafka fatal error; 2 usage; 3 feed refused us (subscription\n"
+"error, retired hostname, untrusted certificate); 4 startup failure.\n"
+"Example:\n"
+"  KAFKA_BROKERS=localhost:9092 producer -p BTC-USD,ETH-USD -t coinbase.\n");
+}
+
+/* Positive integer option in [lo, hi]. */
+static int int_arg(const char *opt, const char *s, int lo, int hi, int *out)
+{
+	char *e;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &e, 10);
+	if (errno || e == s || *e || v < lo || v > hi) {
+		fprintf(stderr, "%% ERROR: %s: expected an integer in [%d, %d], "
+			"got '%s'\n", opt, lo, hi, s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* Parses argv into c->conf; returns -1 (usage error), 0 (run) or 1 (done:
+ * --help/--version printed). */
+static int parse_args(struct prod_ctx *c, int argc, char **argv)
+{
+	enum { O_PART = 256, O_REPL, O_CA, O_INSECURE, O_SILENCE, O_STATUS,
+	       O_BACKOFF };
+	static const struct option longopts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "products", required_argument, NULL, 'p' },
+		{ "brokers", required_argument, NULL, 'b' },
+		{ "topic-prefix", required_argument, NULL, 't' },
+		{ "partitions", required_argument, NULL, O_PART },
+		{ "replication", required_argument, NULL, O_REPL },
+		{ "ca-file", required_argument, NULL, O_CA },
+		{ "insecure", no_argument, NULL, O_INSECURE },
+		{ "silence-timeout", required_argument, NULL, O_SILENCE },
+		{ "status-interval", required_argument, NULL, O_STATUS },
+		{ "max-backoff", required_argument, NULL, O_BACKOFF },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct prod_conf *k = &c->conf;
+	const char *env = getenv("KAFKA_BROKERS");
+	int o;
+
+	k->url = DEFAULT_URL;
+	k->products = DEFAULT_PRODUCTS;
+	k->brokers = env && *env ? env : DEFAULT_BROKERS;
+	k->topic_prefix = "";
+	k->partitions = -1;
+	k->replication = -1;
+	k->verbosity = LOG_INFO;
+	k->silence_s = 15;
+	k->status_s = 5;
+	k->max_backoff_s = 30;
+	while ((o = getopt_long(argc, argv, "u:p:b:t:X:qvhV", longopts, NULL)) != -1) {
+		switch (o) {
+		case 'u': k->url = optarg; break;
+		case 'p': k->products = optarg; break;
+		case 'b': k->brokers = optarg; break;
+		case 't': k->topic_prefix = optarg; break;
+		case O_CA: k->ca_file = optarg; break;
+		case O_INSECURE: k->insecure = 1; break;
+		case 'q': k->verbosity = 0; break;
+		case 'v': k->verbosity++; break;
+		case 'h': usage(stdout); return 1;
+		case 'V': printf("producer %s (librdkafka %s, libwebsockets %s, "
+				 "jansson %s)\n", PIPELINE_VERSION,
+				 rd_kafka_version_str(), lws_get_library_version(),
+				 JANSSON_VERSION);
+			return 1;
+		case O_PART:
+			if (int_arg("--partitions", optarg, -1, 100000, &k->partitions) ||
+			    !k->partitions)
+				return -1;
+			break;
+		case O_REPL:
+			if (int_arg("--replication", optarg, -1, 1000, &k->replication) ||
+			    !k->replication)
+				return -1;
+			break;
+		case O_SILENCE:
+			if (int_arg("--silence-timeout", optarg, 1, 3600, &k->silence_s))
+				return -1;
+			break;
+		case O_STATUS:
+			if (int_arg("--status-interval", optarg, 0, 86400, &k->status_s))
+				return -1;
+			break;
+		case O_BACKOFF:
+			if (int_arg("--max-backoff", optarg, 1, 3600, &k->max_backoff_s))
+				return -1;
+			break;
+		case 'X': {
+			char *eq = strchr(optarg, '=');
+
+			if (!strcmp(optarg, "dump")) {
+				k->dump_conf = 1;
+				break;
+			}
+			if (!eq || eq == optarg) {
+				fprintf(stderr, "%% ERROR: -X expects key=value, "
+					"got '%s'\n", optarg);
+				return -1;
+			}
+			if (k->nxprops == MAX_XPROPS) {
+				fprintf(stderr, "%% ERROR: too many -X\n");
+				return -1;
+			}
+			*eq = '\0'; /* argv strings are writable */
+			k->xprops[k->nxprops].key = optarg;
+			k->xprops[k->nxprops++].val = eq + 1;
+			break;
+		}
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%% ERROR: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct lws_context_creation_info info;
+	struct prod_ctx *c = calloc(1, sizeof(*c));
+	rd_kafka_conf_t *kconf = NULL;
+	struct sigaction sa;
+	char err[512];
+	int rc = EX_INIT, r, lwslevel;
+
+	if (!c) {
+		fprintf(stderr, "%% ERROR: out of memory\n");
+		return EX_INIT;
+	}
+	r = parse_args(c, argc, argv);
+	if (r) {
+		if (r < 0)
+			fprintf(stderr, "%% ERROR: try 'producer --help'\n");
+		rc = r < 0 ? EX_USAGE : EX_OK;
+		goto cleanup;
+	}
+	rc = EX_USAGE;
+	if (setup_products(c, err, sizeof(err)) || setup_url(c, err, sizeof(err))) {
+		plog(c, LOG_ERR, "%s", err);
+		goto cleanup;
+	}
+	if (!(kconf = kafka_conf(c, err, sizeof(err)))) {
+		plog(c, LOG_ERR, "kafka config: %s", err);
+		goto cleanup;
+	}
+	if (c->conf.dump_conf) {
+		kafka_conf_dump(kconf);
+		rc = EX_OK;
+		goto cleanup;
+	}
+	if (!strcmp(c->host, RETIRED_HOST))
+		plog(c, LOG_WARN, "%s is the retired name of the feed; use %s",
+		     RETIRED_HOST, DEFAULT_URL);
+	setup_retry(c);
+
+	rc = EX_INIT;
+	if (build_subscribe(c) || !(c->msg = malloc(MSG_MAX + 1))) {
+		plog(c, LOG_ERR, "out of memory");
+		goto cleanup;
+	}
+	c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, sizeof(err));
+	if (!c->rk) {
+		plog(c, LOG_ERR, "cannot create producer: %s", err);
+		goto cleanup;
+	}
+	kconf = NULL; /* now owned by rk */
+	for (int i = 0; i < c->nprod; i++) {
+		c->prod[i].rkt = rd_kafka_topic_new(c->rk, c->prod[i].topic, NULL);
+		if (!c->prod[i].rkt) {
+			plog(c, LOG_ERR, "topic %s: %s", c->prod[i].topic,
+			     rd_kafka_err2str(rd_kafka_last_error()));
+			goto cleanup;
+		}
+	}
+
+	lwslevel = LLL_ERR | LLL_USER;
+	if (c->conf.verbosity == 0)
+		lwslevel = 0;
+	else if (c->conf.verbosity >= 4)
+		lwslevel |= LLL_WARN | LLL_NOTICE | LLL_INFO;
+	lws_set_log_level(lwslevel, lws_log_emit);
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.fd_limit_per_thread = 16;
+	info.user = c;
+	c->lws = lws_create_context(&info);
+	if (!c->lws) {
+		plog(c, LOG_ERR, "cannot create the libwebsockets context");
+		goto cleanup;
+	}
+	if (c->conf.ca_file && load_ca_file(c, err, sizeof(err))) {
+		plog(c, LOG_ERR, "%s", err);
+		rc = EX_USAGE;
+		goto cleanup;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	plog(c, LOG_INFO, "producer %s: %s -> %s, %d product(s), topics %s%s...",
+	     PIPELINE_VERSION, c->conf.url, c->conf.brokers, c->nprod,
+	     c->conf.topic_prefix, c->prod[0].id);
+	start_create_topics(c);
+
+	c->last_status = lws_now_usecs();
+	lws_sul_schedule(c->lws, 0, &c->sul_connect, connect_feed, 1);
+	lws_sul_schedule(c->lws, 0, &c->sul_tick, on_tick, TICK_MS * LWS_US_PER_MS);
+	while (!c->done)
+		if (lws_service(c->lws, 0) < 0) {
+			plog(c, LOG_ERR, "lws_service failed");
+			break;
+		}
+	lws_sul_cancel(&c->sul_tick);
+	lws_sul_cancel(&c->sul_connect);
+	lws_context_destroy(c->lws);
+	c->lws = NULL;
+
+	if (rd_kafka_flush(c->rk, FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		plog(c, LOG_ERR, "%d message(s) still undelivered after %d ms",
+		     rd_kafka_outq_len(c->rk), FLUSH_MS);
+	rd_kafka_poll(c->rk, 0);
+	print_status(c, "FINAL", 0);
+	for (int i = 0; i < c->nprod; i++)
+		if (c->prod[i].published || c->prod[i].dups || c->prod[i].missed)
+			plog(c, LOG_INFO, "%s: published %" PRIu64 " duplicates %"
+			     PRIu64 " missed-trades %" PRIu64, c->prod[i].id,
+			     c->prod[i].published, c->prod[i].dups,
+			     c->prod[i].missed);
+	if (c->exit_code)
+		rc = c->exit_code;
+	else if (c->kafka_fatal || c->n.failed || c->n.unqueued ||
+		 c->n.delivered != c->n.published)
+		rc = EX_UNDELIVERED;
+	else
+		rc = EX_OK;
+	if (rc == EX_UNDELIVERED)
+		plog(c, LOG_ERR, "%" PRIu64 " of %" PRIu64 " tick(s) not "
+		     "delivered", c->n.published + c->n.unqueued - c->n.delivered,
+		     c->n.published + c->n.unqueued);
+
+cleanup:
+	if (c->admin_q)
+		rd_kafka_queue_destroy(c->admin_q);
+	if (c->lws)
+		lws_context_destroy(c->lws);
+	for (int i = 0; i < c->nprod; i++)
+		if (c->prod[i].rkt)
+			rd_kafka_topic_destroy(c->prod[i].rkt);
+	if (c->rk)
+		rd_kafka_destroy(c->rk);
+	if (kconf)
+		rd_kafka_conf_destroy(kconf);
+	free(c->sub);
+	free(c->sub_tx);
+	free(c->msg);
+	free(c);
+	return rc;
+}

@@ -1,0 +1,1510 @@
+/*
+ * feed-server - a local WebSocket server that speaks the Coinbase Exchange
+ * market data feed protocol (subscribe -> subscriptions -> ticker/heartbeat),
+ * replaying a JSON-lines file of ticker messages, with knobs to misbehave
+ * (drops, stalls, garbage, fragmentation, errors) for the producer's tests.
+ *
+ *   feed-server --file tests/data/ticks.jsonl --port 0 --port-file /tmp/p --speed 0
+ *
+ * The replay cursor is global: it models the live market.  It only moves while
+ * at least one connection is streaming (subscribed, not stalled, not being
+ * dropped); when the last one goes away the lines released but not yet sent
+ * on it are taken back, then --lose-on-drop K lines are skipped, so that a
+ * reconnecting client continues where its stream left off (minus K).  Each
+ * new subscription first gets the last ticker already sent of each subscribed
+ * product (a stale duplicate, as the real feed does), then the live stream.
+ * Tick lines are sent as their exact raw bytes (no re-serialization).
+ *
+ * lws usage: writes only from LWS_CALLBACK_SERVER_WRITEABLE, one message (or
+ * one fragment of one message) per callback; timers are lws_sul.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#ifndef PIPELINE_VERSION
+#define PIPELINE_VERSION "dev"
+#endif
+
+#define MAX_PRODUCTS   64          /* products are bits of a uint64_t mask */
+#define PRODUCT_MAX    32          /* longest product id + NUL */
+#define MAX_CONNS      64          /* concurrent connections */
+#define RX_MAX         65536       /* largest client message accepted */
+#define TICK_PERIOD_US (200 * LWS_US_PER_MS) /* wakes lws_service for the stop flag */
+
+static volatile sig_atomic_t stop_flag;
+
+enum drop_mode { DROP_RESET, DROP_CLOSE };
+enum close_kind { CLOSE_NONE, CLOSE_FRAME, CLOSE_RESET };
+enum conn_state { C_WAIT_SUB, C_STREAM, C_CLOSING };
+
+struct opts {
+	const char *file;
+	int port;
+	const char *port_file;
+	double speed;
+	int tls;
+	const char *cert_out;
+	long drop_after;
+	int drop_mode;
+	long stall_after;
+	long lose_on_drop;
+	const char *error_on_subscribe;
+	const char *close_reason;
+	int close_code;
+	long garbage_every;
+	int fragment;
+	long heartbeat_ms;
+	long subscribe_timeout_ms;
+	long max_connections;
+	int exit_at_eof;
+	int verbose;
+};
+
+struct line {
+	size_t off;        /* into app.data */
+	size_t len;        /* without the line end */
+	int64_t t_us;      /* event time */
+	int64_t seq;       /* "sequence", -1 if absent */
+	int64_t trade_id;  /* "trade_id", -1 if absent */
+	int prod;
+};
+
+struct product {
+	char name[PRODUCT_MAX];
+	long last_rel;     /* index of the last line released, -1 */
+	long last_sent;    /* index of the last line sent on any connection, -1 */
+	long first;        /* index of its first line */
+};
+
+struct conn;
+
+struct app {
+	struct opts o;
+	struct lws_context *ctx;
+	char *data;
+	size_t data_len;
+	struct line *lines;
+	size_t nlines;
+	struct product prod[MAX_PRODUCTS];
+	int nprod;
+	/* replay */
+	size_t cursor;          /* next line to release */
+	size_t hw;              /* lines below this were sent at least once */
+	size_t distinct_sent;
+	size_t lost;
+	lws_usec_t anchor_wall;
+	int64_t anchor_t;
+	int64_t last_rel_t;
+	lws_usec_t last_rel_wall;
+	int active;             /* connections streaming */
+	int eof_logged;
+	int eof_closing;
+	int stop;
+	/* connections */
+	struct conn *conns[MAX_CONNS];
+	int nconns;
+	long accepted;
+	long next_id;
+	lws_sorted_usec_list_t sul_release, sul_tick, sul_eof;
+	/* tls */
+	char *cert_pem, *key_pem;
+	size_t cert_len, key_len;
+};
+
+/* per-session data (lws allocates and zeroes it) */
+struct conn {
+	struct app *app;
+	struct lws *wsi;
+	long id;
+	int state;
+	int active;
+	int stalled;
+	int close_kind;
+	int close_code;
+	char close_text[124];
+	uint64_t tick_mask, hb_mask, dup_mask, hb_pending;
+	size_t pos;             /* next line of the replay for this connection */
+	long fresh;             /* live ticks sent */
+	long garbage_n;
+	int garbage_pending;
+	long last_tick;         /* index of the last tick sent here, -1 */
+	char *ctrl;             /* pending reply / error (json_dumps) */
+	int close_after_ctrl;
+	/* the message being sent */
+	char *msg;
+	size_t msg_len, msg_cap;
+	size_t frag_off[4];
+	int nfrag, frag_i;
+	unsigned char *tx;      /* LWS_PRE + msg_cap */
+	long nmsg;
+	/* receive */
+	char *rx;
+	size_t rx_len;
+	int rx_overflow;
+	lws_sorted_usec_list_t sul_hb, sul_sub, sul_drain;
+};
+
+static const char *const usage_text =
+"usage: feed-server --file TICKS.jsonl [options]\n"
+"A local WebSocket server speaking the Coinbase Exchange feed protocol on\n"
+"127.0.0.1, replaying the ticker messages of a JSON-lines file.\n"
+"\n"
+"  -f, --file F                 JSON lines of ticker messages (required)\n"
+"  -p, --port N                 port, 0 = ephemeral (default 0)\n"
+"      --port-file F            write the bound port to F (atomically) once listening\n"
+"  -s, --speed X                1 = recorded pace from the time fields (default),\n"
+"                               60 = 60x faster, 0 = as fast as the client reads\n"
+"      --tls                    serve wss:// with a self-signed certificate made at start\n"
+"                               (CN/SAN localhost, SAN IP 127.0.0.1)\n"
+"      --cert-out F             write that certificate (PEM) to F, for a client CA file\n"
+"      --drop-after N           drop each connection after N live ticker messages\n"
+"      --drop-mode close|reset  close = close frame 1011, reset = TCP RST without a\n"
+"                               close frame (default reset)\n"
+"      --stall-after N          after N live ticker messages send nothing more on the\n"
+"                               connection (no heartbeats either) but keep it open\n"
+"      --lose-on-drop K         skip K lines of the replay each time the last streaming\n"
+"                               connection goes away (trades missed while disconnected)\n"
+"      --error-on-subscribe R   answer every subscribe with an error, reason R, and close\n"
+"      --close-reason TEXT      right after the handshake, close with TEXT as reason\n"
+"      --close-code N           the code for --close-reason (default 1008)\n"
+"      --garbage-every N        after every N ticker messages also send a non-JSON text\n"
+"                               frame (odd times) or a truncated ticker (even times)\n"
+"      --fragment               send each message in 2-3 frames (continuations)\n"
+"      --heartbeat-ms N         heartbeat period per subscribed product (default 1000,\n"
+"                               0 = none)\n"
+"      --subscribe-timeout-ms N close connections that do not subscribe within N ms\n"
+"                               (default 5000)\n"
+"      --max-connections N      serve N connections, exit 0 when the last one closed\n"
+"                               (default -1 = forever)\n"
+"      --exit-at-eof            once the whole file was sent, exit 0 when no client is\n"
+"                               left, or close them after 2 s and exit 0\n"
+"  -v, --verbose                more logging (repeat for lws notices)\n"
+"  -h, --help                   this help\n"
+"  -V, --version                print the version\n"
+"\n"
+"Stale duplicate: each subscription first gets the last ticker already sent of\n"
+"each subscribed product.  The replay cursor is shared by all connections and\n"
+"only moves while one is streaming.  Exits 0 on SIGTERM/SIGINT.\n";
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("% ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+	(void)level;
+	fprintf(stderr, "%% lws: %s", line);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static struct lws_protocols protocols[];
+
+/* ---- time ---- */
+
+static int digits(const char *s, int n, int *v)
+{
+	int i;
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
+static int64_t days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* "2023-04-24T15:01:47.940047Z" (any number of fraction digits, 'Z' or
+ * "+00:00") -> microseconds since the epoch. */
+static int parse_iso_time(const char *s, size_t len, int64_t *us)
+{
+	int Y, M, D, h, mi, sec;
+	int64_t frac = 0, mul = 100000;
+	size_t i = 19;
+
+	if (len < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
+	    digits(s + 8, 2, &D) || s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' ||
+	    digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec) || M < 1 || M > 12 ||
+	    D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	if (s[i] == '.') {
+		if (++i >= len || s[i] < '0' || s[i] > '9')
+			return -1;
+		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+			frac += (s[i] - '0') * mul;
+			mul /= 10;
+		}
+	}
+	if (!((len - i == 1 && s[i] == 'Z') || (len - i == 6 && memcmp(s + i, "+00:00", 6) == 0)))
+		return -1;
+	*us = ((days_from_civil(Y, M, D) * 86400) + h * 3600 + mi * 60 + sec) * 1000000 + frac;
+	return 0;
+}
+
+static void format_time(int64_t us, char out[40])
+{
+	time_t sec = (time_t)(us / 1000000);
+	long frac = (long)(us % 1000000);
+	struct tm tm;
+	if (frac < 0) {
+		frac += 1000000;
+		sec--;
+	}
+	gmtime_r(&sec, &tm);
+	snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+/* ---- the file ---- */
+
+static int product_index(struct app *app, const char *name, int add)
+{
+	int i;
+	for (i = 0; i < app->nprod; i++)
+		if (strcmp(app->prod[i].name, name) == 0)
+			return i;
+	if (!add || app->nprod == MAX_PRODUCTS || strlen(name) >= PRODUCT_MAX)
+		return -1;
+	snprintf(app->prod[i].name, PRODUCT_MAX, "%s", name);
+	app->prod[i].last_rel = -1;
+	app->prod[i].last_sent = -1;
+	app->prod[i].first = -1;
+	return app->nprod++;
+}
+
+/* What the replay needs of one ticker line. */
+struct scanned {
+	char pid[PRODUCT_MAX];
+	char time[40];
+	int64_t seq, trade_id;
+};
+
+/* Copies the string value of "key":"..." (compact JSON, no escapes) to out. */
+static int scan_str(const char *s, size_t len, const char *key, char *out, size_t outlen)
+{
+	const char *p = memmem(s, len, key, strlen(key)), *e;
+	size_t n;
+	if (!p)
+		return -1;
+	p += strlen(key);
+	e = memchr(p, '"', len - (size_t)(p - s));
+	if (!e || (n = (size_t)(e - p)) >= outlen || memchr(p, '\\', n))
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int64_t scan_int(const char *s, size_t len, const char *key)
+{
+	const char *p = memmem(s, len, key, strlen(key)), *end = s + len;
+	int64_t v = 0;
+	if (!p)
+		return -1;
+	for (p += strlen(key); p < end && *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (*p - '0');
+	return (p < end && (*p == ',' || *p == '}')) ? v : -1;
+}
+
+/* Fast path for compact lines as the feed sends them. */
+static int scan_line(const char *s, size_t len, struct scanned *sc)
+{
+	if (len < 2 || s[0] != '{' || s[len - 1] != '}' ||
+	    !memmem(s, len, "\"type\":\"ticker\"", 15) ||
+	    scan_str(s, len, "\"product_id\":\"", sc->pid, sizeof sc->pid) ||
+	    scan_str(s, len, "\"time\":\"", sc->time, sizeof sc->time))
+		return -1;
+	sc->seq = scan_int(s, len, "\"sequence\":");
+	sc->trade_id = scan_int(s, len, "\"trade_id\":");
+	return 0;
+}
+
+/* Any other JSON form of a ticker message. */
+static int json_line(const char *s, size_t len, struct scanned *sc)
+{
+	json_error_t err;
+	json_t *root = json_loadb(s, len, 0, &err), *v;
+	const char *type, *pid, *tm;
+	int rc = -1;
+	type = json_string_value(json_object_get(root, "type"));
+	pid = json_string_value(json_object_get(root, "product_id"));
+	tm = json_string_value(json_object_get(root, "time"));
+	if (type && strcmp(type, "ticker") == 0 && pid && tm && strlen(pid) < sizeof sc->pid &&
+	    strlen(tm) < sizeof sc->time) {
+		snprintf(sc->pid, sizeof sc->pid, "%s", pid);
+		snprintf(sc->time, sizeof sc->time, "%s", tm);
+		v = json_object_get(root, "sequence");
+		sc->seq = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+		v = json_object_get(root, "trade_id");
+		sc->trade_id = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+		rc = 0;
+	}
+	json_decref(root);
+	return rc;
+}
+
+static int load_file(struct app *app)
+{
+	FILE *f = fopen(app->o.file, "rb");
+	size_t cap = 0, n, skipped = 0, lineno = 0, off, cap_lines = 0;
+	int rc = -1;
+
+	if (!f) {
+		logmsg("feed-server: %s: %s", app->o.file, strerror(errno));
+		return -1;
+	}
+	if (fseek(f, 0, SEEK_END) == 0 && (n = (size_t)ftell(f)) != (size_t)-1) {
+		cap = n + 65536; /* room to see the end of file without growing */
+		rewind(f);
+	}
+	for (;;) {
+		if (!app->data || app->data_len + 1 >= cap) {
+			char *d;
+			if (app->data)
+				cap *= 2;
+			else if (cap < (1 << 20))
+				cap = 1 << 20;
+			d = realloc(app->data, cap);
+			if (!d)
+				goto out;
+			app->data = d;
+		}
+		n = fread(app->data + app->data_len, 1, cap - app->data_len - 1, f);
+		app->data_len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		logmsg("feed-server: %s: read error", app->o.file);
+		goto out;
+	}
+	app->data[app->data_len] = '\0';
+
+	for (off = 0; off < app->data_len;) {
+		char *s = app->data + off, *nl = memchr(s, '\n', app->data_len - off);
+		size_t len = nl ? (size_t)(nl - s) : app->data_len - off;
+		struct scanned sc;
+		struct line *L;
+		int p;
+
+		off += len + (nl ? 1 : 0);
+		lineno++;
+		if (len && s[len - 1] == '\r')
+			len--;
+		if (len == 0)
+			continue;
+		if (scan_line(s, len, &sc) && json_line(s, len, &sc)) {
+			if (skipped++ < 3)
+				logmsg("feed-server: %s:%zu: not a ticker message, skipped",
+				       app->o.file, lineno);
+			continue;
+		}
+		p = product_index(app, sc.pid, 1);
+		if (p < 0) {
+			logmsg("feed-server: %s:%zu: too many products or id too long",
+			       app->o.file, lineno);
+			goto out;
+		}
+		if (app->nlines == cap_lines) {
+			struct line *nlines;
+			cap_lines = cap_lines ? cap_lines * 2 : 4096;
+			nlines = realloc(app->lines, cap_lines * sizeof *nlines);
+			if (!nlines)
+				goto out;
+			app->lines = nlines;
+		}
+		L = &app->lines[app->nlines];
+		L->off = (size_t)(s - app->data);
+		L->len = len;
+		L->prod = p;
+		L->seq = sc.seq;
+		L->trade_id = sc.trade_id;
+		if (parse_iso_time(sc.time, strlen(sc.time), &L->t_us)) {
+			logmsg("feed-server: %s:%zu: bad time '%s'", app->o.file, lineno, sc.time);
+			goto out;
+		}
+		if (app->prod[p].first < 0)
+			app->prod[p].first = (long)app->nlines;
+		app->nlines++;
+	}
+	if (skipped)
+		logmsg("feed-server: %s: %zu lines skipped", app->o.file, skipped);
+	if (app->nlines == 0) {
+		logmsg("feed-server: %s: no ticker messages", app->o.file);
+		goto out;
+	}
+	app->last_rel_t = app->lines[0].t_us - 1000000;
+	rc = 0;
+out:
+	if (rc && !ferror(f) && app->nlines == 0 && !app->data)
+		logmsg("feed-server: out of memory");
+	fclose(f);
+	return rc;
+}
+
+/* ---- tls: a self-signed certificate for localhost / 127.0.0.1 ---- */
+
+static int add_ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ex;
+	int ok;
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ex = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+	if (!ex)
+		return -1;
+	ok = X509_add_ext(x, ex, -1);
+	X509_EXTENSION_free(ex);
+	return ok ? 0 : -1;
+}
+
+static char *bio_to_string(BIO *b, size_t *len)
+{
+	char *p, *s;
+	long n = BIO_get_mem_data(b, &p);
+	if (n <= 0 || !(s = malloc((size_t)n + 1)))
+		return NULL;
+	memcpy(s, p, (size_t)n);
+	s[n] = '\0';
+	*len = (size_t)n;
+	return s;
+}
+
+static int make_cert(struct app *app)
+{
+	EVP_PKEY *pkey = NULL;
+	X509 *x = NULL;
+	X509_NAME *name;
+	BIGNUM *bn = NULL;
+	BIO *cb = NULL, *kb = NULL;
+	int rc = -1;
+
+	pkey = EVP_EC_gen("P-256");
+	x = X509_new();
+	bn = BN_new();
+	cb = BIO_new(BIO_s_mem());
+	kb = BIO_new(BIO_s_mem());
+	if (!pkey || !x || !bn || !cb || !kb)
+		goto out;
+	if (!X509_set_version(x, 2) || !BN_rand(bn, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
+	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400) || !X509_set_pubkey(x, pkey))
+		goto out;
+	name = X509_get_subject_name(x);
+	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+					(const unsigned char *)"localhost", -1, -1, 0) ||
+	    !X509_set_issuer_name(x, name))
+		goto out;
+	if (add_ext(x, NID_basic_constraints, "critical,CA:TRUE") ||
+	    add_ext(x, NID_key_usage, "critical,digitalSignature,keyCertSign") ||
+	    add_ext(x, NID_ext_key_usage, "serverAuth") ||
+	    add_ext(x, NID_subject_key_identifier, "hash") ||
+	    add_ext(x, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"))
+		goto out;
+	if (!X509_sign(x, pkey, EVP_sha256()))
+		goto out;
+	if (!PEM_write_bio_X509(cb, x) ||
+	    !PEM_write_bio_PrivateKey(kb, pkey, NULL, NULL, 0, NULL, NULL))
+		goto out;
+	app->cert_pem = bio_to_string(cb, &app->cert_len);
+	app->key_pem = bio_to_string(kb, &app->key_len);
+	if (app->cert_pem && app->key_pem)
+		rc = 0;
+out:
+	if (rc) {
+		char e[256];
+		ERR_error_string_n(ERR_get_error(), e, sizeof e);
+		logmsg("feed-server: certificate generation failed: %s", e);
+	}
+	BIO_free(cb);
+	BIO_free(kb);
+	BN_free(bn);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+/* Writes len bytes to path through path.tmp + rename. */
+static int write_atomic(const char *path, const char *buf, size_t len)
+{
+	char tmp[4096];
+	FILE *f;
+	int bad;
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		return -1;
+	f = fopen(tmp, "w");
+	if (!f) {
+		logmsg("feed-server: %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	bad = fwrite(buf, 1, len, f) != len;
+	bad |= fflush(f) != 0;
+	bad |= fsync(fileno(f)) != 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path)) {
+		logmsg("feed-server: %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the replay ---- */
+
+static uint64_t bit(int p)
+{
+	return (uint64_t)1 << p;
+}
+
+static lws_usec_t due_of(const struct app *app, size_t i)
+{
+	double d = (double)(app->lines[i].t_us - app->anchor_t) / app->o.speed;
+	return app->anchor_wall + (lws_usec_t)d;
+}
+
+static void release_one(struct app *app)
+{
+	const struct line *L = &app->lines[app->cursor];
+	app->prod[L->prod].last_rel = (long)app->cursor;
+	if (L->t_us > app->last_rel_t)
+		app->last_rel_t = L->t_us;
+	app->last_rel_wall = lws_now_usecs();
+	app->cursor++;
+}
+
+/* event time "now" of the replay, for heartbeats */
+static int64_t replay_now(const struct app *app)
+{
+	int64_t t = app->last_rel_t;
+	if (app->o.speed > 0) {
+		t += (int64_t)((double)(lws_now_usecs() - app->last_rel_wall) * app->o.speed);
+		if (app->cursor < app->nlines && t >= app->lines[app->cursor].t_us)
+			t = app->lines[app->cursor].t_us - 1;
+		if (t < app->last_rel_t)
+			t = app->last_rel_t;
+	}
+	return t;
+}
+
+static void stop_soon(struct app *app)
+{
+	app->stop = 1;
+	lws_cancel_service(app->ctx);
+}
+
+static void eof_cb(lws_sorted_usec_list_t *sul);
+
+static void check_eof(struct app *app)
+{
+	int i;
+	if (app->eof_logged || app->cursor < app->nlines)
+		return;
+	for (i = 0; i < app->nconns; i++)
+		if (app->conns[i]->active && app->conns[i]->pos < app->nlines)
+			return;
+	app->eof_logged = 1;
+	if (app->lost)
+		logmsg("replay done: %zu ticks (%zu lost on drops)", app->distinct_sent, app->lost);
+	else
+		logmsg("replay done: %zu ticks", app->distinct_sent);
+	if (app->o.exit_at_eof && !app->stop) {
+		if (app->nconns == 0)
+			stop_soon(app);
+		else
+			lws_sul_schedule(app->ctx, 0, &app->sul_eof, eof_cb, 2 * LWS_US_PER_SEC);
+	}
+}
+
+static void release_cb(lws_sorted_usec_list_t *sul)
+{
+	struct app *app = lws_container_of(sul, struct app, sul_release);
+	lws_usec_t now = lws_now_usecs();
+	int n = 0;
+
+	while (app->cursor < app->nlines && due_of(app, app->cursor) <= now) {
+		release_one(app);
+		n++;
+	}
+	if (n)
+		lws_callback_on_writable_all_protocol(app->ctx, &protocols[0]);
+	if (app->cursor < app->nlines && app->active > 0)
+		lws_sul_schedule(app->ctx, 0, &app->sul_release, release_cb,
+				 due_of(app, app->cursor) - now);
+	else
+		check_eof(app);
+}
+
+static void activate(struct conn *c)
+{
+	struct app *app = c->app;
+	c->active = 1;
+	if (app->active++ == 0 && app->o.speed > 0 && app->cursor < app->nlines) {
+		/* (re)start the clock: the next line is due now */
+		app->anchor_t = app->lines[app->cursor].t_us;
+		app->anchor_wall = lws_now_usecs();
+		lws_sul_schedule(app->ctx, 0, &app->sul_release, release_cb, 1);
+	}
+}
+
+static void deactivate(struct conn *c)
+{
+	struct app *app = c->app;
+	long k;
+	if (!c->active)
+		return;
+	c->active = 0;
+	if (--app->active == 0) {
+		lws_sul_cancel(&app->sul_release);
+		/* take back what was released but never sent on this stream */
+		if (c->pos < app->cursor)
+			app->cursor = c->pos;
+		for (k = 0; k < app->o.lose_on_drop && app->cursor < app->nlines; k++) {
+			release_one(app);
+			app->lost++;
+		}
+		if (app->o.lose_on_drop > 0 && app->o.verbose)
+			logmsg("conn %ld: replay now at line %zu", c->id, app->cursor + 1);
+	}
+	check_eof(app);
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	struct app *app = lws_container_of(sul, struct app, sul_tick);
+	if (stop_flag)
+		stop_soon(app);
+	lws_sul_schedule(app->ctx, 0, &app->sul_tick, tick_cb, TICK_PERIOD_US);
+}
+
+static void close_all(struct app *app, int code, const char *why)
+{
+	int i;
+	for (i = 0; i < app->nconns; i++) {
+		struct conn *c = app->conns[i];
+		deactivate(c);
+		c->state = C_CLOSING;
+		c->stalled = 0;
+		c->close_kind = CLOSE_FRAME;
+		c->close_code = code;
+		snprintf(c->close_text, sizeof c->close_text, "%s", why);
+		lws_callback_on_writable(c->wsi);
+	}
+}
+
+static void eof_cb(lws_sorted_usec_list_t *sul)
+{
+	struct app *app = lws_container_of(sul, struct app, sul_eof);
+	if (app->eof_closing || app->nconns == 0) {
+		stop_soon(app);
+		return;
+	}
+	logmsg("replay done, closing %d connection(s)", app->nconns);
+	app->eof_closing = 1;
+	close_all(app, LWS_CLOSE_STATUS_NORMAL, "replay done");
+	lws_sul_schedule(app->ctx, 0, &app->sul_eof, eof_cb, LWS_US_PER_SEC);
+}
+
+/* ---- connections ---- */
+
+static void hb_cb(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, sul_hb);
+	if (c->stalled || c->state != C_STREAM)
+		return;
+	c->hb_pending |= c->hb_mask;
+	lws_callback_on_writable(c->wsi);
+	lws_sul_schedule(c->app->ctx, 0, &c->sul_hb, hb_cb,
+			 (lws_usec_t)c->app->o.heartbeat_ms * LWS_US_PER_MS);
+}
+
+static void sub_timeout_cb(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, sul_sub);
+	if (c->state != C_WAIT_SUB)
+		return;
+	logmsg("conn %ld: no subscribe within %ld ms, closing", c->id,
+	       c->app->o.subscribe_timeout_ms);
+	c->state = C_CLOSING;
+	c->close_kind = CLOSE_FRAME;
+	c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+	snprintf(c->close_text, sizeof c->close_text, "no subscribe message received");
+	lws_callback_on_writable(c->wsi);
+}
+
+static void drain_cb(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, sul_drain);
+	lws_callback_on_writable(c->wsi);
+}
+
+/* Queues a control message (reply or error), taking ownership of s. */
+static void queue_ctrl(struct conn *c, char *s, int close_after)
+{
+	free(c->ctrl);
+	c->ctrl = s;
+	c->close_after_ctrl = close_after;
+	lws_callback_on_writable(c->wsi);
+}
+
+static void send_error(struct conn *c, const char *reason)
+{
+	json_t *j = json_pack("{s:s,s:s,s:s}", "type", "error", "message",
+			      "Failed to subscribe", "reason", reason);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	logmsg("conn %ld: error: %s", c->id, reason);
+	c->state = C_CLOSING;
+	c->close_code = LWS_CLOSE_STATUS_NORMAL;
+	c->close_text[0] = '\0';
+	if (!s) {
+		c->close_kind = CLOSE_FRAME;
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
+	queue_ctrl(c, s, 1);
+}
+
+/* Adds the product ids of arr (array of strings) to *mask; on an unknown or
+ * bad id writes the error reason and returns -1. */
+static int add_products(struct app *app, json_t *arr, uint64_t *mask, char *why, size_t whylen)
+{
+	size_t i;
+	json_t *v;
+	if (!json_is_array(arr)) {
+		snprintf(why, whylen, "product_ids must be an array of strings");
+		return -1;
+	}
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		int p = s ? product_index(app, s, 0) : -1;
+		if (!s) {
+			snprintf(why, whylen, "product_ids must be an array of strings");
+			return -1;
+		}
+		if (p < 0) {
+			snprintf(why, whylen, "%.64s is not a valid product", s);
+			return -1;
+		}
+		*mask |= bit(p);
+	}
+	return 0;
+}
+
+static json_t *product_array(const struct app *app, uint64_t mask)
+{
+	json_t *a = json_array();
+	int p;
+	for (p = 0; a && p < app->nprod; p++)
+		if (mask & bit(p))
+			json_array_append_new(a, json_string(app->prod[p].name));
+	return a;
+}
+
+static void on_subscribe(struct conn *c, const char *buf, size_t len)
+{
+	struct app *app = c->app;
+	json_t *root, *top, *chans, *ch, *reply, *list;
+	json_error_t jerr;
+	const char *type;
+	char why[160] = "";
+	uint64_t tick = 0, hb = 0;
+	size_t i;
+	char *s;
+	int p;
+
+	if (app->o.error_on_subscribe) {
+		send_error(c, app->o.error_on_subscribe);
+		return;
+	}
+	root = json_loadb(buf, len, 0, &jerr);
+	if (!root || !json_is_object(root)) {
+		json_decref(root);
+		send_error(c, "Malformed JSON");
+		return;
+	}
+	type = json_string_value(json_object_get(root, "type"));
+	if (!type || strcmp(type, "subscribe") != 0) {
+		json_decref(root);
+		send_error(c, "Type has to be either subscribe or unsubscribe");
+		return;
+	}
+	top = json_object_get(root, "product_ids");
+	chans = json_object_get(root, "channels");
+	if (!json_is_array(chans) || json_array_size(chans) == 0) {
+		snprintf(why, sizeof why, "No channels provided");
+		goto bad;
+	}
+	json_array_foreach(chans, i, ch) {
+		const char *name = json_is_string(ch) ? json_string_value(ch)
+			: json_string_value(json_object_get(ch, "name"));
+		json_t *prods = json_is_object(ch) && json_object_get(ch, "product_ids")
+			? json_object_get(ch, "product_ids") : top;
+		uint64_t m = 0;
+		if (!name) {
+			snprintf(why, sizeof why, "channels must be names or {name, product_ids}");
+			goto bad;
+		}
+		if (!prods) {
+			snprintf(why, sizeof why, "No product ids provided for %.40s", name);
+			goto bad;
+		}
+		if (add_products(app, prods, &m, why, sizeof why))
+			goto bad;
+		if (strcmp(name, "ticker") == 0)
+			tick |= m;
+		else if (strcmp(name, "heartbeat") == 0)
+			hb |= m;
+		else
+			logmsg("conn %ld: channel '%.40s' ignored", c->id, name);
+	}
+	if (!tick && !hb) {
+		snprintf(why, sizeof why, "No product ids provided");
+		goto bad;
+	}
+	json_decref(root);
+
+	reply = json_pack("{s:s,s:[]}", "type", "subscriptions", "channels");
+	list = reply ? json_object_get(reply, "channels") : NULL;
+	if (list && tick)
+		json_array_append_new(list, json_pack("{s:s,s:o}", "name", "ticker", "product_ids",
+						      product_array(app, tick)));
+	if (list && hb)
+		json_array_append_new(list, json_pack("{s:s,s:o}", "name", "heartbeat",
+						      "product_ids", product_array(app, hb)));
+	s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+	json_decref(reply);
+	if (!s) {
+		send_error(c, "internal error");
+		return;
+	}
+	logmsg("conn %ld: subscribed %s", c->id, s);
+	lws_sul_cancel(&c->sul_sub);
+	c->state = C_STREAM;
+	c->tick_mask = tick;
+	c->hb_mask = hb;
+	c->dup_mask = 0;
+	for (p = 0; p < app->nprod; p++)
+		if ((tick & bit(p)) && app->prod[p].last_sent >= 0)
+			c->dup_mask |= bit(p);
+	c->pos = app->cursor;
+	queue_ctrl(c, s, 0);
+	if (hb && app->o.heartbeat_ms > 0)
+		lws_sul_schedule(app->ctx, 0, &c->sul_hb, hb_cb,
+				 (lws_usec_t)app->o.heartbeat_ms * LWS_US_PER_MS);
+	if (tick)
+		activate(c);
+	return;
+bad:
+	json_decref(root);
+	send_error(c, why);
+}
+
+/* Makes buf[0..len) the message to send next. */
+static int set_msg(struct conn *c, const char *buf, size_t len)
+{
+	int k, i;
+	if (len > c->msg_cap) {
+		size_t cap = len + 256;
+		char *m = realloc(c->msg, cap);
+		unsigned char *t;
+		if (!m)
+			return -1;
+		c->msg = m;
+		t = realloc(c->tx, LWS_PRE + cap);
+		if (!t)
+			return -1;
+		c->tx = t;
+		c->msg_cap = cap;
+	}
+	memcpy(c->msg, buf, len);
+	c->msg_len = len;
+	k = 1;
+	if (c->app->o.fragment)
+		k = 2 + (int)(c->nmsg % 2);
+	if ((size_t)k > len)
+		k = len ? (int)len : 1;
+	for (i = 0; i <= k; i++)
+		c->frag_off[i] = len * (size_t)i / (size_t)k;
+	c->nfrag = k;
+	c->frag_i = 0;
+	c->nmsg++;
+	return 0;
+}
+
+/* Sends the next frame of the current message. */
+static int send_frame(struct conn *c)
+{
+	size_t a = c->frag_off[c->frag_i], b = c->frag_off[c->frag_i + 1];
+	int flags = c->frag_i == 0 ? LWS_WRITE_TEXT : LWS_WRITE_CONTINUATION;
+	int n;
+	if (c->frag_i + 1 < c->nfrag)
+		flags |= LWS_WRITE_NO_FIN;
+	memcpy(c->tx + LWS_PRE, c->msg + a, b - a);
+	n = lws_write(c->wsi, c->tx + LWS_PRE, b - a, (enum lws_write_protocol)flags);
+	if (n < (int)(b - a)) {
+		logmsg("conn %ld: write failed", c->id);
+		return -1;
+	}
+	c->frag_i++;
+	/* the next fragment, or whatever comes next */
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+/* After a live tick was queued: counters and the misbehaviour knobs. */
+static void after_tick(struct conn *c)
+{
+	struct app *app = c->app;
+	c->fresh++;
+	if (app->o.garbage_every > 0 && c->fresh % app->o.garbage_every == 0)
+		c->garbage_pending = 1;
+	if (app->o.drop_after > 0 && c->fresh == app->o.drop_after) {
+		logmsg("conn %ld: dropping after %ld ticks (%s)", c->id, c->fresh,
+		       app->o.drop_mode == DROP_CLOSE ? "close 1011" : "reset");
+		deactivate(c);
+		c->state = C_CLOSING;
+		c->close_kind = app->o.drop_mode == DROP_CLOSE ? CLOSE_FRAME : CLOSE_RESET;
+		c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+		snprintf(c->close_text, sizeof c->close_text, "dropped by feed-server");
+	} else if (app->o.stall_after > 0 && c->fresh == app->o.stall_after) {
+		logmsg("conn %ld: stalling after %ld ticks", c->id, c->fresh);
+		deactivate(c);
+		c->stalled = 1;
+		lws_sul_cancel(&c->sul_hb);
+	}
+}
+
+/* RST without a close frame, once the kernel has sent everything. */
+static int do_reset(struct conn *c)
+{
+	int fd = (int)lws_get_socket_fd(c->wsi), outq = 0;
+	struct linger lg = {1, 0};
+	struct sockaddr sa;
+	if (fd >= 0 && ioctl(fd, SIOCOUTQ, &outq) == 0 && outq > 0) {
+		lws_sul_schedule(c->app->ctx, 0, &c->sul_drain, drain_cb, 2 * LWS_US_PER_MS);
+		return 0;
+	}
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+		/* connect(AF_UNSPEC) disconnects a TCP socket with a RST */
+		memset(&sa, 0, sizeof sa);
+		sa.sa_family = AF_UNSPEC;
+		if (connect(fd, &sa, sizeof sa))
+			logmsg("conn %ld: disconnect: %s", c->id, strerror(errno));
+	}
+	return -1;
+}
+
+static int on_writeable(struct conn *c)
+{
+	struct app *app = c->app;
+	char hb[512], when[40];
+	int p;
+
+	if (c->frag_i < c->nfrag)
+		return send_frame(c);
+	if (c->ctrl) {
+		int rc = set_msg(c, c->ctrl, strlen(c->ctrl));
+		free(c->ctrl);
+		c->ctrl = NULL;
+		if (rc)
+			return -1;
+		if (c->close_after_ctrl)
+			c->close_kind = CLOSE_FRAME;
+		lws_callback_on_writable(c->wsi);
+		return send_frame(c);
+	}
+	if (c->close_kind == CLOSE_RESET)
+		return do_reset(c);
+	if (c->close_kind == CLOSE_FRAME) {
+		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+				 (unsigned char *)c->close_text, strlen(c->close_text));
+		return -1;
+	}
+	if (c->state != C_STREAM || c->stalled)
+		return 0;
+
+	if (c->garbage_pending) {
+		c->garbage_pending = 0;
+		if (c->garbage_n++ % 2 == 0 || c->last_tick < 0) {
+			static const char junk[] = "garbage: this is not JSON {]";
+			if (set_msg(c, junk, sizeof junk - 1))
+				return -1;
+		} else {
+			const struct line *L = &app->lines[c->last_tick];
+			if (set_msg(c, app->data + L->off, L->len / 2))
+				return -1;
+		}
+		lws_callback_on_writable(c->wsi);
+		return send_frame(c);
+	}
+	for (p = 0; c->dup_mask && p < app->nprod; p++) {
+		if (c->dup_mask & bit(p)) {
+			const struct line *L = &app->lines[app->prod[p].last_sent];
+			c->dup_mask &= ~bit(p);
+			if (set_msg(c, app->data + L->off, L->len))
+				return -1;
+			lws_callback_on_writable(c->wsi);
+			return send_frame(c);
+		}
+	}
+	for (p = 0; c->hb_pending && p < app->nprod; p++) {
+		if (c->hb_pending & bit(p)) {
+			long li = app->prod[p].last_rel >= 0 ? app->prod[p].last_rel : app->prod[p].first;
+			const struct line *L = &app->lines[li];
+			int adj = app->prod[p].last_rel >= 0 ? 0 : 1;
+			int n;
+			c->hb_pending &= ~bit(p);
+			format_time(replay_now(app), when);
+			n = snprintf(hb, sizeof hb,
+				     "{\"type\":\"heartbeat\",\"last_trade_id\":%" PRId64
+				     ",\"product_id\":\"%s\",\"sequence\":%" PRId64 ",\"time\":\"%s\"}",
+				     L->trade_id >= 0 ? L->trade_id - adj : 0, app->prod[p].name,
+				     L->seq >= 0 ? L->seq - adj : 0, when);
+			if (n < 0 || (size_t)n >= sizeof hb || set_msg(c, hb, (size_t)n))
+				return -1;
+			lws_callback_on_writable(c->wsi);
+			return send_frame(c);
+		}
+	}
+	if (!c->active)
+		return 0;
+	while (c->pos < app->nlines) {
+		const struct line *L;
+		size_t idx = c->pos;
+		if (idx >= app->cursor) {
+			if (app->o.speed > 0)
+				break;
+			release_one(app);
+		}
+		L = &app->lines[idx];
+		c->pos++;
+		if (!(c->tick_mask & bit(L->prod)))
+			continue;
+		if (set_msg(c, app->data + L->off, L->len))
+			return -1;
+		c->last_tick = (long)idx;
+		app->prod[L->prod].last_sent = (long)idx;
+		if (idx >= app->hw) {
+			app->hw = idx + 1;
+			app->distinct_sent++;
+		}
+		after_tick(c);
+		lws_callback_on_writable(c->wsi);
+		if (send_frame(c))
+			return -1;
+		check_eof(app);
+		return 0;
+	}
+	check_eof(app);
+	return 0;
+}
+
+static void conn_remove(struct app *app, struct conn *c)
+{
+	int i;
+	for (i = 0; i < app->nconns; i++) {
+		if (app->conns[i] == c) {
+			app->conns[i] = app->conns[--app->nconns];
+			break;
+		}
+	}
+}
+
+static int callback_feed(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			 void *in, size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct app *app = ctx ? lws_context_user(ctx) : NULL;
+	struct conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		if (app->stop || app->eof_closing || app->nconns >= MAX_CONNS ||
+		    (app->o.max_connections >= 0 && app->accepted >= app->o.max_connections)) {
+			logmsg("refusing a connection");
+			return 1;
+		}
+		return 0;
+
+	case LWS_CALLBACK_ESTABLISHED:
+		memset(c, 0, sizeof *c);
+		c->app = app;
+		c->wsi = wsi;
+		c->id = ++app->next_id;
+		c->last_tick = -1;
+		c->state = C_WAIT_SUB;
+		app->conns[app->nconns++] = c;
+		app->accepted++;
+		if (!(c->rx = malloc(RX_MAX)))
+			return -1;
+		logmsg("conn %ld: connected", c->id);
+		if (app->o.close_reason) {
+			c->state = C_CLOSING;
+			c->close_kind = CLOSE_FRAME;
+			c->close_code = app->o.close_code;
+			snprintf(c->close_text, sizeof c->close_text, "%s", app->o.close_reason);
+			lws_callback_on_writable(wsi);
+		} else if (app->o.subscribe_timeout_ms > 0) {
+			lws_sul_schedule(ctx, 0, &c->sul_sub, sub_timeout_cb,
+					 (lws_usec_t)app->o.subscribe_timeout_ms * LWS_US_PER_MS);
+		}
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE:
+		if (!c->app)
+			return 0;
+		if (c->rx_len + len > RX_MAX)
+			c->rx_overflow = 1;
+		else {
+			memcpy(c->rx + c->rx_len, in, len);
+			c->rx_len += len;
+		}
+		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+			return 0;
+		if (c->rx_overflow) {
+			logmsg("conn %ld: message over %d bytes ignored", c->id, RX_MAX);
+		} else if (c->state == C_WAIT_SUB) {
+			on_subscribe(c, c->rx, c->rx_len);
+		} else if (app->o.verbose) {
+			logmsg("conn %ld: message ignored: %.*s", c->id, (int)c->rx_len, c->rx);
+		}
+		c->rx_len = 0;
+		c->rx_overflow = 0;
+		return 0;
+
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!c->app)
+			return 0;
+		return on_writeable(c);
+
+	case LWS_CALLBACK_CLOSED:
+		if (!c->app)
+			return 0;
+		deactivate(c);
+		lws_sul_cancel(&c->sul_hb);
+		lws_sul_cancel(&c->sul_sub);
+		lws_sul_cancel(&c->sul_drain);
+		conn_remove(app, c);
+		logmsg("conn %ld: closed after %ld live ticks", c->id, c->fresh);
+		free(c->ctrl);
+		free(c->msg);
+		free(c->tx);
+		free(c->rx);
+		c->app = NULL;
+		if (app->nconns == 0 && !app->stop &&
+		    ((app->o.exit_at_eof && app->eof_logged) ||
+		     (app->o.max_connections >= 0 && app->accepted >= app->o.max_connections)))
+			stop_soon(app);
+		return 0;
+
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static struct lws_protocols protocols[] = {
+	{"coinbase-feed", callback_feed, sizeof(struct conn), 4096, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---- options ---- */
+
+static int parse_long(const char *s, long min, long *v)
+{
+	char *e;
+	errno = 0;
+	*v = strtol(s, &e, 10);
+	return (errno || e == s || *e || *v < min) ? -1 : 0;
+}
+
+enum {
+	O_PORT_FILE = 256, O_TLS, O_CERT_OUT, O_DROP_AFTER, O_DROP_MODE, O_STALL_AFTER,
+	O_LOSE, O_ERR_SUB, O_CLOSE_REASON, O_CLOSE_CODE, O_GARBAGE, O_FRAGMENT, O_HB_MS,
+	O_SUB_TO, O_MAX_CONN, O_EXIT_EOF,
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"file", required_argument, NULL, 'f'},
+		{"port", required_argument, NULL, 'p'},
+		{"port-file", required_argument, NULL, O_PORT_FILE},
+		{"speed", required_argument, NULL, 's'},
+		{"tls", no_argument, NULL, O_TLS},
+		{"cert-out", required_argument, NULL, O_CERT_OUT},
+		{"drop-after", required_argument, NULL, O_DROP_AFTER},
+		{"drop-mode", required_argument, NULL, O_DROP_MODE},
+		{"stall-after", required_argument, NULL, O_STALL_AFTER},
+		{"lose-on-drop", required_argument, NULL, O_LOSE},
+		{"error-on-subscribe", required_argument, NULL, O_ERR_SUB},
+		{"close-reason", required_argument, NULL, O_CLOSE_REASON},
+		{"close-code", required_argument, NULL, O_CLOSE_CODE},
+		{"garbage-every", required_argument, NULL, O_GARBAGE},
+		{"fragment", no_argument, NULL, O_FRAGMENT},
+		{"heartbeat-ms", required_argument, NULL, O_HB_MS},
+		{"subscribe-timeout-ms", required_argument, NULL, O_SUB_TO},
+		{"max-connections", required_argument, NULL, O_MAX_CONN},
+		{"exit-at-eof", no_argument, NULL, O_EXIT_EOF},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	long v;
+	char *e;
+
+	while ((c = getopt_long(argc, argv, "f:p:s:vhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->file = optarg; break;
+		case 'p':
+			if (parse_long(optarg, 0, &v) || v > 65535)
+				goto bad;
+			o->port = (int)v;
+			break;
+		case O_PORT_FILE: o->port_file = optarg; break;
+		case 's':
+			errno = 0;
+			o->speed = strtod(optarg, &e);
+			if (errno || e == optarg || *e || !(o->speed >= 0) || !isfinite(o->speed))
+				goto bad;
+			break;
+		case O_TLS: o->tls = 1; break;
+		case O_CERT_OUT: o->cert_out = optarg; break;
+		case O_DROP_AFTER:
+			if (parse_long(optarg, 1, &o->drop_after))
+				goto bad;
+			break;
+		case O_DROP_MODE:
+			if (strcmp(optarg, "close") == 0)
+				o->drop_mode = DROP_CLOSE;
+			else if (strcmp(optarg, "reset") == 0)
+				o->drop_mode = DROP_RESET;
+			else
+				goto bad;
+			break;
+		case O_STALL_AFTER:
+			if (parse_long(optarg, 1, &o->stall_after))
+				goto bad;
+			break;
+		case O_LOSE:
+			if (parse_long(optarg, 0, &o->lose_on_drop))
+				goto bad;
+			break;
+		case O_ERR_SUB: o->error_on_subscribe = optarg; break;
+		case O_CLOSE_REASON: o->close_reason = optarg; break;
+		case O_CLOSE_CODE:
+			if (parse_long(optarg, 1000, &v) || v > 4999)
+				goto bad;
+			o->close_code = (int)v;
+			break;
+		case O_GARBAGE:
+			if (parse_long(optarg, 1, &o->garbage_every))
+				goto bad;
+			break;
+		case O_FRAGMENT: o->fragment = 1; break;
+		case O_HB_MS:
+			if (parse_long(optarg, 0, &o->heartbeat_ms))
+				goto bad;
+			break;
+		case O_SUB_TO:
+			if (parse_long(optarg, 0, &o->subscribe_timeout_ms))
+				goto bad;
+			break;
+		case O_MAX_CONN:
+			if (parse_long(optarg, -1, &o->max_connections) || o->max_connections == 0)
+				goto bad;
+			break;
+		case O_EXIT_EOF: o->exit_at_eof = 1; break;
+		case 'v': o->verbose++; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		case 'V':
+			printf("feed-server %s\n", PIPELINE_VERSION);
+			return 1;
+		default:
+			fputs(usage_text, stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		logmsg("feed-server: unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (!o->file) {
+		logmsg("feed-server: --file is required (see --help)");
+		return -1;
+	}
+	return 0;
+bad:
+	for (v = 0; lo[v].name && lo[v].val != c; v++)
+		;
+	logmsg("feed-server: bad value '%s' for --%s", optarg, lo[v].name ? lo[v].name : "?");
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct lws_context_creation_info info;
+	struct lws_vhost *vh;
+	struct sigaction sa;
+	struct app *app;
+	char portbuf[32];
+	int rc = 1, n, port;
+
+	app = calloc(1, sizeof *app);
+	if (!app) {
+		logmsg("feed-server: out of memory");
+		return 1;
+	}
+	app->o.speed = 1.0;
+	app->o.drop_mode = DROP_RESET;
+	app->o.close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+	app->o.heartbeat_ms = 1000;
+	app->o.subscribe_timeout_ms = 5000;
+	app->o.max_connections = -1;
+	n = parse_opts(argc, argv, &app->o);
+	if (n) {
+		rc = n > 0 ? 0 : 2;
+		goto out;
+	}
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (load_file(app))
+		goto out;
+	logmsg("feed-server: %zu ticks of %d product(s) from %s", app->nlines, app->nprod,
+	       app->o.file);
+	if (app->o.tls) {
+		if (make_cert(app))
+			goto out;
+		if (app->o.cert_out && write_atomic(app->o.cert_out, app->cert_pem, app->cert_len))
+			goto out;
+	}
+
+	lws_set_log_level(app->o.verbose > 1 ? LLL_ERR | LLL_WARN | LLL_NOTICE
+			  : LLL_ERR | LLL_WARN, lws_log_emit);
+
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6 |
+		       LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	if (app->o.tls)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.user = app;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	app->ctx = lws_create_context(&info);
+	if (!app->ctx) {
+		logmsg("feed-server: lws_create_context failed");
+		goto out;
+	}
+
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	info.vhost_name = "feed";
+	info.port = app->o.port;
+	info.iface = "127.0.0.1";
+	info.protocols = protocols;
+	if (app->o.tls) {
+		info.server_ssl_cert_mem = app->cert_pem;
+		info.server_ssl_cert_mem_len = (unsigned int)app->cert_len;
+		info.server_ssl_private_key_mem = app->key_pem;
+		info.server_ssl_private_key_mem_len = (unsigned int)app->key_len;
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	}
+	vh = lws_create_vhost(app->ctx, &info);
+	if (!vh) {
+		logmsg("feed-server: cannot listen on 127.0.0.1:%d", app->o.port);
+		goto out;
+	}
+	port = lws_get_vhost_listen_port(vh);
+	if (port <= 0) {
+		logmsg("feed-server: cannot find the listening port");
+		goto out;
+	}
+	logmsg("listening on %s://127.0.0.1:%d", app->o.tls ? "wss" : "ws", port);
+	if (app->o.port_file) {
+		n = snprintf(portbuf, sizeof portbuf, "%d\n", port);
+		if (write_atomic(app->o.port_file, portbuf, (size_t)n))
+			goto out;
+	}
+
+	lws_sul_schedule(app->ctx, 0, &app->sul_tick, tick_cb, TICK_PERIOD_US);
+	while (!stop_flag && !app->stop)
+		if (lws_service(app->ctx, 0) < 0)
+			break;
+	logmsg("feed-server: exiting (%zu ticks sent%s)", app->distinct_sent,
+	       stop_flag ? ", signal" : "");
+	rc = 0;
+out:
+	if (app->ctx) {
+		app->stop = 1;
+		lws_sul_cancel(&app->sul_tick);
+		lws_sul_cancel(&app->sul_release);
+		lws_sul_cancel(&app->sul_eof);
+		lws_context_destroy(app->ctx);
+	}
+	free(app->lines);
+	free(app->data);
+	free(app->cert_pem);
+	free(app->key_pem);
+	free(app);
+	return rc;
+}

@@ -1,0 +1,66 @@
+/*
+ * fuzz_tick.c - libFuzzer target for tick_parse and tick_parse_time.
+ *
+ * Not built by the Makefile (it needs clang's libFuzzer).  From the repo root:
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iaggregator \
+ *         tests/fuzz_tick.c aggregator/tick.c -ljansson -o /tmp/fuzz_tick
+ *   mkdir -p /tmp/fuzz_corpus
+ *   /tmp/fuzz_tick -max_total_time=60 -max_len=4096 /tmp/fuzz_corpus tests/data/bad
+ *
+ * libFuzzer writes new inputs into the FIRST directory only, so the scratch
+ * directory goes first and tests/data/bad stays a read-only seed.  A crashing
+ * input is saved as crash-<sha1>: add it to tests/data/bad with an .expect.
+ *
+ * Besides "no crash, no sanitizer report", the target checks the contract
+ * itself and aborts when it is broken: a result of exactly 0 or -1, a
+ * NUL-terminated one-line reason on failure, and on success values inside the
+ * documented ranges.
+ */
+#include "tick.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fz_check_reason(const char *err, size_t cap)
+{
+	const char *nul = memchr(err, '\0', cap);
+	if (!nul || nul == err || memchr(err, '\n', (size_t)(nul - err)))
+		abort(); /* reason missing, empty, unterminated or multi-line */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct tick t;
+	char err[256];
+	int64_t us;
+	int rc;
+
+	memset(err, 'x', sizeof err); /* no NUL unless tick_parse writes one */
+	rc = tick_parse((const char *)data, size, &t, err, sizeof err);
+	if (rc == 0) {
+		size_t n = strnlen(t.product_id, TICK_PRODUCT_MAX);
+		if (n == 0 || n >= TICK_PRODUCT_MAX)
+			abort();
+		if (!(t.price > 0) || !isfinite(t.price) || !(t.volume_24h >= 0) ||
+		    !isfinite(t.volume_24h) || !(t.best_bid >= 0) || !isfinite(t.best_bid) ||
+		    !(t.best_ask >= 0) || !isfinite(t.best_ask) || t.sequence < -1)
+			abort();
+	} else if (rc == -1) {
+		fz_check_reason(err, sizeof err);
+	} else {
+		abort();
+	}
+
+	/* The same bytes as a timestamp: most are rejected, which is the point. */
+	rc = tick_parse_time((const char *)data, size, &us);
+	if (rc != 0 && rc != -1)
+		abort();
+	/* accepted times lie within year 1970..9999 give or take the offset */
+	if (rc == 0 && (us < -86400LL * 1000000 || us >= 253402387200LL * 1000000))
+		abort();
+	return 0;
+}

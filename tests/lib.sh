@@ -1,0 +1,509 @@
+# shellcheck shell=bash
+# tests/lib.sh - sourced by every end-to-end test tests/t/*.t (TAP, run by prove).
+#
+#   #!/usr/bin/env bash
+#   . "$(dirname "$0")/../lib.sh"
+#   plan 3                          # or call done_testing at the end
+#   start_broker -t ticks:3         # exports BROKERS
+#   ok_cmd "produce" sh -c "seq 10 | kcat -b $BROKERS -P -t ticks"
+#   is "$(topic_count ticks)" 10 "all messages there"
+#   broker_cmd "down 1"; pass "broker down"
+#
+# Environment: ROOT (repo top), BIN (binaries: $ROOT/build/san/bin when it
+# exists, else $ROOT/bin), DATA ($ROOT/tests/data), T (this test's temp dir,
+# removed at exit unless KEEP_TMP=1).  Every process started with spawn is
+# killed at exit (TERM, then KILL after 3 s), also on failure or interrupt.
+# Failure diagnostics go to stderr with a "# " prefix; nothing but TAP goes
+# to stdout.  The exit status is the number of failed tests (max 254).
+#
+# TAP:       plan N | done_testing | skip_all WHY | bail WHY | diag MSG | note MSG
+#            ok STATUS NAME | pass NAME | fail NAME | skip WHY [N]
+#            ok_cmd NAME CMD... | not_ok_cmd NAME CMD... | is GOT WANT NAME
+#            isnt GOT WANT NAME | like GOT ERE NAME | cmp_ok A -op B NAME
+# processes: spawn NAME CMD... | stop NAME [SIG] | wait_exit NAME SECS
+#            running NAME | pid_of NAME        (logs: $T/NAME.out, $T/NAME.err)
+# services:  start_broker [kafka-mock args] (BROKERS) | broker_cmd "down 1"
+#            start_feed [feed-server args] (FEED_PORT, FEED_URL)
+# helpers:   wait_for SECS CMD... | topic_dump TOPIC [PART] | topic_count TOPIC
+#            free_port | t_tmp
+#
+# Without a plan, reaching the end of the script counts as done_testing; an
+# explicit non-zero exit (or set -e/-u abort) leaves no plan, so prove flags it.
+#
+# kafka-mock consumer groups: after the last member leaves (or times out), the
+# mock admits a new member only after session.timeout.ms - 1 s of the previous
+# member; use e.g. -X session.timeout.ms=6000 for consumers that restart.
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+if [[ -z ${BIN:-} ]]; then
+	if [[ -d $ROOT/build/san/bin ]]; then BIN=$ROOT/build/san/bin; else BIN=$ROOT/bin; fi
+fi
+BIN=$(cd "$BIN" 2>/dev/null && pwd || echo "$BIN")
+DATA=${DATA:-$ROOT/tests/data}
+export ROOT BIN DATA
+
+# Sanitizers: ASan errors exit 23; a tests/lsan.supp, when present, holds
+# LeakSanitizer suppressions.  Callers may override any of these variables.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=23}
+if [[ -z ${LSAN_OPTIONS:-} && -f $ROOT/tests/lsan.supp ]]; then
+	export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
+fi
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# --- state -------------------------------------------------------------------
+_T_RUN=0         # tests run
+_T_FAILED=0      # tests failed
+_T_PLANNED=""    # number from plan, or "done" after done_testing
+_T_CLEANED=0
+_T_LAST_FAIL=""  # number of the last failed test
+declare -A _PIDS=()   # spawn name -> pid
+_BROKER_FD=""
+_BROKER_ANS=0    # answers read from the broker so far
+
+# --- temp dir ------------------------------------------------------------------
+# t_tmp: creates (once) and prints this test's temp dir; also sets T.
+t_tmp() {
+	if [[ -z ${T:-} || ! -d $T ]]; then
+		T=$(mktemp -d "${TMPDIR:-/tmp}/t.$(basename "$0" .t).XXXXXX") || bail "mktemp failed"
+		export T
+	fi
+	printf '%s\n' "$T"
+}
+T=""
+t_tmp >/dev/null
+
+# --- TAP -------------------------------------------------------------------------
+# diag MSG...: each argument (and each line in it) as a "# " line on stderr.
+diag() {
+	local arg line
+	for arg in "$@"; do
+		while IFS= read -r line; do printf '# %s\n' "$line" >&2; done <<<"$arg"
+	done
+}
+# note MSG...: the same on stdout (part of the TAP stream, shown by prove -v).
+note() {
+	local arg line
+	for arg in "$@"; do
+		while IFS= read -r line; do printf '# %s\n' "$line"; done <<<"$arg"
+	done
+}
+plan() {
+	[[ -n $_T_PLANNED ]] && bail "plan given twice"
+	_T_PLANNED=$1
+	printf '1..%d\n' "$1"
+}
+done_testing() {
+	[[ -n $_T_PLANNED ]] && return 0
+	_T_PLANNED=done
+	printf '1..%d\n' "$_T_RUN"
+}
+skip_all() {
+	_T_PLANNED=skip
+	printf '1..0 # SKIP %s\n' "$*"
+	exit 0
+}
+bail() {
+	printf 'Bail out! %s\n' "$*"
+	_T_PLANNED=bail
+	exit 255
+}
+# ok STATUS NAME: passes when STATUS is 0 (e.g. ok $? "name", ok "$((a == b))" is wrong: use ok_cmd/is).
+ok() {
+	local st=$1; shift
+	_T_RUN=$((_T_RUN + 1))
+	if [[ $st == 0 ]]; then
+		printf 'ok %d - %s\n' "$_T_RUN" "$*"
+		return 0
+	fi
+	_T_FAILED=$((_T_FAILED + 1))
+	_T_LAST_FAIL=$_T_RUN
+	printf 'not ok %d - %s\n' "$_T_RUN" "$*"
+	# Report the first caller outside this file.
+	local i where=""
+	for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+		if [[ ${BASH_SOURCE[i]} != "${BASH_SOURCE[0]}" ]]; then
+			where="${BASH_SOURCE[i]} line ${BASH_LINENO[i - 1]}"
+			break
+		fi
+	done
+	diag "  Failed test '$*'${where:+$'\n'  at $where.}"
+	return 1
+}
+pass() { ok 0 "$*"; }
+fail() { ok 1 "$*"; }
+skip() { # skip REASON [COUNT]
+	local i n=${2:-1}
+	for ((i = 0; i < n; i++)); do
+		_T_RUN=$((_T_RUN + 1))
+		printf 'ok %d # skip %s\n' "$_T_RUN" "$1"
+	done
+}
+# ok_cmd NAME CMD...: passes when CMD exits 0.  CMD's output is kept out of
+# the TAP stream and shown (tail) on failure.
+ok_cmd() {
+	local name=$1 st out=$T/.ok_cmd.out; shift
+	"$@" >"$out" 2>&1
+	st=$?
+	if ok "$st" "$name"; then return 0; fi
+	diag "  command: $*" "  exit status: $st"
+	[[ -s $out ]] && diag "$(tail -n 20 "$out")"
+	return 1
+}
+# not_ok_cmd NAME CMD...: passes when CMD exits non-zero.
+not_ok_cmd() {
+	local name=$1 st out=$T/.ok_cmd.out; shift
+	"$@" >"$out" 2>&1
+	st=$?
+	if [[ $st != 0 ]]; then ok 0 "$name"; return 0; fi
+	ok 1 "$name"
+	diag "  command unexpectedly succeeded: $*"
+	return 1
+}
+# is GOT WANT NAME
+is() {
+	local got=$1 want=$2; shift 2
+	if [[ $got == "$want" ]]; then ok 0 "$*"; return 0; fi
+	ok 1 "$*"
+	if [[ $got == *$'\n'* || $want == *$'\n'* ]]; then
+		diag "  diff -u want got:"
+		diag "$(diff -u <(printf '%s\n' "$want") <(printf '%s\n' "$got") | tail -n +3 | head -n 40)"
+	else
+		diag "         got: '$got'" "    expected: '$want'"
+	fi
+	return 1
+}
+isnt() {
+	local got=$1 notwant=$2; shift 2
+	if [[ $got != "$notwant" ]]; then ok 0 "$*"; return 0; fi
+	ok 1 "$*"
+	diag "         got: '$got'" "    expected: anything else"
+	return 1
+}
+# like GOT REGEX NAME (bash extended regex)
+like() {
+	local got=$1 re=$2; shift 2
+	if [[ $got =~ $re ]]; then ok 0 "$*"; return 0; fi
+	ok 1 "$*"
+	diag "                  '$got'" "    doesn't match '$re'"
+	return 1
+}
+# cmp_ok A OP B NAME with OP one of -eq -ne -lt -le -gt -ge
+cmp_ok() {
+	local a=$1 op=$2 b=$3; shift 3
+	if [ "$a" "$op" "$b" ] 2>/dev/null; then ok 0 "$*"; return 0; fi
+	ok 1 "$*"
+	diag "    '$a'" "        $op" "    '$b'"
+	return 1
+}
+
+# --- processes -------------------------------------------------------------------
+# _alive PID: running and not a zombie.
+_alive() {
+	local f
+	kill -0 "$1" 2>/dev/null || return 1
+	f=$(_procstat "$1") || return 1
+	[[ ${f%% *} != Z ]]
+}
+# _procstat PID: /proc/PID/stat from the state field on ("S ppid pgrp ...").
+_procstat() {
+	local line
+	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
+	printf '%s\n' "${line##*) }"
+}
+
+_SETSID=$(command -v setsid || true)
+# _signal SIG PID: to the process group of PID when it leads one, else PID.
+_signal() {
+	if [[ -n $_SETSID ]] && kill -s "$1" -- "-$2" 2>/dev/null; then return 0; fi
+	kill -s "$1" "$2" 2>/dev/null
+}
+
+# spawn NAME CMD...: runs CMD in the background, stdout/stderr to $T/NAME.out
+# and $T/NAME.err, stdin from $SPAWN_STDIN (default /dev/null).  Sets the
+# pid in SPAWNED_PID and remembers it for stop/wait_exit/cleanup.
+spawn() {
+	local name=$1; shift
+	[[ -n ${_PIDS[$name]:-} ]] && _alive "${_PIDS[$name]}" && bail "spawn: '$name' already running"
+	# Own session and process group (setsid execs in place: same pid), so
+	# signals reach whatever CMD forks too.
+	$_SETSID "$@" <"${SPAWN_STDIN:-/dev/null}" >"$T/$name.out" 2>"$T/$name.err" &
+	SPAWNED_PID=$!
+	_PIDS[$name]=$SPAWNED_PID
+	# Until setsid has run, a signal would hit the forked shell (which can
+	# lose it); wait (up to 2 s) for the new process group.
+	if [[ -n $_SETSID ]]; then
+		local i f
+		for ((i = 0; i < 200; i++)); do
+			f=$(_procstat "$SPAWNED_PID") || break
+			read -r _ _ f _ <<<"$f"
+			[[ $f == "$SPAWNED_PID" ]] && break
+			sleep 0.01
+		done
+	fi
+	return 0
+}
+# pid_of NAME
+pid_of() { printf '%s\n' "${_PIDS[$1]:-}"; }
+# running NAME: the spawned process is still alive.
+running() { [[ -n ${_PIDS[$1]:-} ]] && _alive "${_PIDS[$1]}"; }
+
+# wait_exit NAME TIMEOUT: waits for the process to exit; returns its exit
+# status (128+N when killed by signal N), or 124 after TIMEOUT seconds
+# (process left running).
+wait_exit() {
+	local name=$1 timeout=${2:-10} pid deadline
+	pid=${_PIDS[$name]:-}
+	[[ -z $pid ]] && { diag "wait_exit: no process '$name'"; return 127; }
+	deadline=$(_deadline "$timeout")
+	while _alive "$pid"; do
+		if _past "$deadline"; then
+			diag "wait_exit: '$name' (pid $pid) still running after ${timeout}s"
+			return 124
+		fi
+		sleep 0.05
+	done
+	wait "$pid" 2>/dev/null
+	local st=$?
+	_PIDS[$name]=""
+	unset "_PIDS[$name]"
+	return $st
+}
+# stop NAME [SIGNAL]: sends SIGNAL (default TERM), waits up to 10 s (then
+# KILLs); returns the exit status.
+stop() {
+	local name=$1 sig=${2:-TERM} pid st
+	pid=${_PIDS[$name]:-}
+	[[ -z $pid ]] && { diag "stop: no process '$name'"; return 127; }
+	_signal "$sig" "$pid"
+	wait_exit "$name" "${STOP_TIMEOUT:-10}"
+	st=$?
+	if [[ $st == 124 ]]; then
+		_signal KILL "$pid"
+		wait "$pid" 2>/dev/null
+		unset "_PIDS[$name]"
+	fi
+	return $st
+}
+
+_cleanup() { # [EXIT_STATUS]
+	local name pid st=${1:-0} deadline left
+	((_T_CLEANED)) && return
+	_T_CLEANED=1
+	[[ -n $_BROKER_FD ]] && exec {_BROKER_FD}>&-
+	# TERM everyone, then KILL stragglers after 3 s.
+	for name in "${!_PIDS[@]}"; do
+		pid=${_PIDS[$name]}
+		[[ -n $pid ]] && _signal TERM "$pid"
+	done
+	deadline=$(_deadline 3)
+	while :; do
+		left=0
+		for name in "${!_PIDS[@]}"; do
+			pid=${_PIDS[$name]}
+			[[ -n $pid ]] && _alive "$pid" && left=1
+		done
+		((left)) || break
+		if _past "$deadline"; then
+			for name in "${!_PIDS[@]}"; do
+				pid=${_PIDS[$name]}
+				if [[ -n $pid ]] && _alive "$pid"; then
+					printf '# %s (pid %s) ignored SIGTERM, killing\n' "$name" "$pid" >&2
+					_signal KILL "$pid"
+				fi
+			done
+			break
+		fi
+		sleep 0.05
+	done
+	for name in "${!_PIDS[@]}"; do
+		pid=${_PIDS[$name]}
+		[[ -n $pid ]] || continue
+		# Leftovers of the process group (children of an exited leader).
+		[[ -n $_SETSID ]] && kill -s KILL -- "-$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	# Show what the helpers said when something went wrong.
+	if ((_T_FAILED)) || [[ $st != 0 && $_T_PLANNED != skip ]]; then
+		local f
+		for f in "$T"/*.err; do
+			[[ -s $f ]] || continue
+			printf '# --- %s (last 15 lines) ---\n' "${f##*/}" >&2
+			tail -n 15 "$f" | sed 's/^/#   /' >&2
+		done
+	fi
+	if [[ ${KEEP_TMP:-0} == 1 ]]; then
+		printf '# KEEP_TMP=1: kept %s\n' "$T" >&2
+	elif [[ -n $T && -d $T ]]; then
+		rm -rf -- "$T"
+	fi
+}
+_on_exit() {
+	local st=$? cmd=$BASH_COMMAND
+	_cleanup "$st"
+	case $_T_PLANNED in
+	skip | bail) exit "$st" ;;
+	"")
+		# No plan: reaching the end of the script means done_testing.  The
+		# end may be a failed assertion as the last command; anything else
+		# non-zero (exit N, set -e/-u abort) is a death: no plan, so prove
+		# reports it.
+		if [[ $st == 0 || ($st == 1 && $cmd == "return 1" && $_T_LAST_FAIL == "$_T_RUN") ]]; then
+			printf '1..%d\n' "$_T_RUN"
+		else
+			printf '# test script died (exit %d) after %d test(s)\n' "$st" "$_T_RUN" >&2
+			exit "$st"
+		fi
+		;;
+	done) ;;
+	*)
+		if [[ $_T_PLANNED != "$_T_RUN" ]]; then
+			printf '# planned %s test(s) but ran %d\n' "$_T_PLANNED" "$_T_RUN" >&2
+			((_T_FAILED == 0)) && exit 255
+		fi
+		;;
+	esac
+	if ((_T_FAILED)); then
+		printf '# failed %d of %d test(s)\n' "$_T_FAILED" "$_T_RUN" >&2
+		exit $((_T_FAILED > 254 ? 254 : _T_FAILED))
+	fi
+	exit "$st"
+}
+_on_signal() {
+	printf '# interrupted by SIG%s\n' "$1" >&2
+	trap - "$1"
+	_cleanup 1
+	_T_PLANNED=bail   # no plan line: prove reports the interruption
+	exit $((128 + $2))
+}
+trap _on_exit EXIT
+trap '_on_signal INT 2' INT
+trap '_on_signal TERM 15' TERM
+trap '_on_signal HUP 1' HUP
+
+# --- time ------------------------------------------------------------------------
+# Microsecond timestamps from $EPOCHREALTIME (bash 5).
+_now_us() { local t=${EPOCHREALTIME/./}; printf '%s\n' "$((10#$t))"; }
+_deadline() { # SECONDS (may be fractional) -> absolute deadline in us
+	local s=$1 us
+	us=$(awk -v s="$s" 'BEGIN { printf "%d", s * 1000000 }')
+	printf '%s\n' "$(($(_now_us) + us))"
+}
+_past() { (($(_now_us) >= $1)); }
+
+# wait_for TIMEOUT CMD...: retries CMD every 0.1 s until it succeeds (0) or
+# TIMEOUT seconds pass (1).
+wait_for() {
+	local deadline
+	deadline=$(_deadline "$1"); shift
+	while :; do
+		"$@" && return 0
+		_past "$deadline" && return 1
+		sleep 0.1
+	done
+}
+
+# --- broker ----------------------------------------------------------------------
+# start_broker [kafka-mock args...]: starts $BIN/kafka-mock (name "broker")
+# with its stdin on a FIFO held open here, waits up to 10 s for the
+# bootstrap line and exports BROKERS.
+start_broker() {
+	local fifo=$T/broker.in deadline
+	running broker && bail "start_broker: a broker is already running"
+	[[ -x $BIN/kafka-mock ]] || bail "no $BIN/kafka-mock (run make)"
+	rm -f "$fifo"
+	mkfifo "$fifo" || bail "mkfifo $fifo failed"
+	# Read-write open of a FIFO does not block waiting for the other side.
+	exec {_BROKER_FD}<>"$fifo"
+	_BROKER_ANS=0
+	SPAWN_STDIN=$fifo spawn broker "$BIN/kafka-mock" "$@"
+	deadline=$(_deadline 10)
+	until (($(wc -l <"$T/broker.out") >= 1)); do
+		if ! running broker; then
+			diag "kafka-mock exited early:" "$(tail -n 20 "$T/broker.err")"
+			return 1
+		fi
+		if _past "$deadline"; then
+			diag "kafka-mock printed no bootstrap address within 10 s"
+			return 1
+		fi
+		sleep 0.05
+	done
+	BROKERS=$(head -n 1 "$T/broker.out")
+	export BROKERS
+	return 0
+}
+
+# broker_cmd "COMMAND": sends one control command to the broker, waits (10 s)
+# for its answer, which is left in BROKER_REPLY.  Returns 0 on "ok".
+broker_cmd() {
+	local want deadline
+	BROKER_REPLY=""
+	[[ -n $_BROKER_FD ]] && running broker || { diag "broker_cmd: no broker running"; return 1; }
+	printf '%s\n' "$*" >&"$_BROKER_FD"
+	_BROKER_ANS=$((_BROKER_ANS + 1))
+	want=$((_BROKER_ANS + 1))   # the bootstrap line comes first
+	deadline=$(_deadline 10)
+	while (($(wc -l <"$T/broker.out") < want)); do
+		if _past "$deadline" || ! running broker; then
+			diag "broker_cmd '$*': no answer"
+			return 1
+		fi
+		sleep 0.02
+	done
+	BROKER_REPLY=$(sed -n "${want}p" "$T/broker.out")
+	[[ $BROKER_REPLY == ok ]] && return 0
+	diag "broker: $* -> $BROKER_REPLY"
+	return 1
+}
+
+# --- feed server -------------------------------------------------------------------
+# start_feed [feed-server args...]: starts $BIN/feed-server (name "feed") on a
+# free port, waits up to 10 s for its port file; exports FEED_PORT, FEED_URL.
+start_feed() {
+	local a scheme=ws deadline
+	[[ -x $BIN/feed-server ]] || bail "no $BIN/feed-server (run make)"
+	for a in "$@"; do [[ $a == --tls ]] && scheme=wss; done
+	rm -f "$T/feed.port"
+	spawn feed "$BIN/feed-server" --port 0 --port-file "$T/feed.port" "$@"
+	deadline=$(_deadline 10)
+	until [[ -s $T/feed.port && $(<"$T/feed.port") =~ ^[0-9]+$ ]]; do
+		if ! running feed; then
+			diag "feed-server exited early:" "$(tail -n 20 "$T/feed.err")"
+			return 1
+		fi
+		if _past "$deadline"; then
+			diag "feed-server wrote no port file within 10 s"
+			return 1
+		fi
+		sleep 0.05
+	done
+	FEED_PORT=$(<"$T/feed.port")
+	FEED_URL=$scheme://127.0.0.1:$FEED_PORT
+	export FEED_PORT FEED_URL
+	return 0
+}
+
+# --- Kafka helpers ---------------------------------------------------------------------
+# topic_dump TOPIC [PARTITION]: every message value, one per line.
+topic_dump() {
+	local part=()
+	[[ -n ${2:-} ]] && part=(-p "$2")
+	timeout 20 kcat -b "$BROKERS" -C -t "$1" "${part[@]}" -o beginning -e -q -f '%s\n'
+}
+# topic_count TOPIC: number of messages over all partitions.
+topic_count() {
+	timeout 20 kcat -b "$BROKERS" -C -t "$1" -o beginning -e -q -f '.\n' | wc -l
+}
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on right now.
+free_port() {
+	local p i
+	for ((i = 0; i < 100; i++)); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		if ! timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" 2>/dev/null; then
+			printf '%s\n' "$p"
+			return 0
+		fi
+	done
+	return 1
+}

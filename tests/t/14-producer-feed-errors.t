@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# producer: a feed that rejects the subscription, and the retired hostname's
+# close frame ("deprecated hostname"), end the producer with a clear message
+# and exit 3 instead of a reconnect loop.
+. "$(dirname "$0")/../lib.sh"
+plan 6
+
+FIX=$DATA/ticks.jsonl
+N=$(wc -l <"$FIX")
+counter() {
+	grep -E '^% (STATUS|FINAL):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
+}
+delivered_at_least() { [[ $(counter delivered) -ge $1 ]]; }
+total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-USD") )); }
+
+start_broker -b 1 || bail "no broker"
+
+start_feed --file "$FIX" --speed 0 --error-on-subscribe "BTC-XXX is not a valid product" || bail "no feed"
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -p BTC-USD -t t14. --max-backoff 1
+wait_exit producer 20
+is "$?" 3 "subscription rejected: exit 3"
+like "$(grep ERROR "$T/producer.err")" 'feed rejected the subscription: .*BTC-XXX is not a valid product' \
+	"the feed's reason is logged"
+is "$(grep -c 'connecting to' "$T/producer.err")" 1 "no reconnect attempt"
+stop feed
+
+start_feed --file "$FIX" --speed 0 --close-reason "deprecated hostname" || bail "no feed"
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t t14. --max-backoff 1
+wait_exit producer 20
+is "$?" 3 "deprecated hostname: exit 3"
+like "$(grep ERROR "$T/producer.err")" 'deprecated hostname.*use --url wss://ws-feed.exchange.coinbase.com' \
+	"clear message naming the current hostname"
+is "$(grep -c 'connecting to' "$T/producer.err")" 1 "no reconnect attempt"
