@@ -4,6 +4,7 @@
 #   make test       build with ASan/UBSan into build/san and run every test
 #   make bench      benchmarks (see tests/bench.sh)
 #   make demo       the whole pipeline on the embedded broker and the local feed
+#   make fuzz       libFuzzer on the tick parser for FUZZ_SECONDS (60)
 #   make clean
 
 VERSION  := 0.1.0
@@ -88,6 +89,15 @@ demo: all
 
 run: all
 	scripts/run.sh bin
+
+# libFuzzer over the tick parser (clang), bounded by FUZZ_SECONDS; new inputs
+# go to build/fuzz-corpus, seeded from the hostile-message corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build/fuzz-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iaggregator tests/fuzz_tick.c aggregator/tick.c \
+	  -ljansson -o build/fuzz_tick
+	build/fuzz_tick -max_total_time=$(FUZZ_SECONDS) -max_len=2048 build/fuzz-corpus tests/data/bad
 
 clean:
 	rm -rf build bin

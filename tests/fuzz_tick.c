@@ -1,7 +1,7 @@
 /*
  * fuzz_tick.c - libFuzzer target for tick_parse and tick_parse_time.
  *
- * Not built by the Makefile (it needs clang's libFuzzer).  From the repo root:
+ * `make fuzz` (FUZZ_SECONDS=60) builds and runs it; by hand, from the repo root:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iaggregator \
  *         tests/fuzz_tick.c aggregator/tick.c -ljansson -o /tmp/fuzz_tick
