@@ -117,7 +117,11 @@ rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hoo
 		{ "enable.partition.eof", "true" },
 		{ "auto.offset.reset", "earliest" },
 		{ "isolation.level", "read_committed" },
-		{ "queued.max.messages.kbytes", "4096" },
+		/* librdkafka 2.0 stops fetching a partition whose local queue is
+		 * full and looks again only about once a second: a small queue
+		 * starves a fast consumer (4 MB: 13 s for 160k ticks over 16
+		 * partitions, 16 MB: 3.4 s, 64 MB: 1.7 s). Per partition. */
+		{ "queued.max.messages.kbytes", "16384" },
 		{ "fetch.wait.max.ms", "100" },
 		{ "client.id", "aggregator" },
 		{ "log.connection.close", "false" },
