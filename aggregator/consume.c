@@ -37,6 +37,17 @@ static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
+static void consume_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t *offs, void *opaque)
+{
+	struct consume_hooks *h = opaque;
+	(void)rk;
+	if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+		return;
+	if (h->on_commit)
+		h->on_commit(h->opaque, err, offs);
+}
+
 static void consume_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
@@ -143,6 +154,7 @@ rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hoo
 	if (cfg->verbosity < 2)
 		rd_kafka_conf_set_log_cb(conf, cfg->verbosity ? consume_log : NULL);
 	rd_kafka_conf_set_rebalance_cb(conf, consume_rebalance);
+	rd_kafka_conf_set_offset_commit_cb(conf, consume_committed);
 	rd_kafka_conf_set_opaque(conf, hooks);
 
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
@@ -177,9 +189,9 @@ void consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, in
 {
 	rd_kafka_resp_err_t err = rd_kafka_commit(rk, offsets, !sync);
 	/* A failed group commit loses nothing: the state file's offsets win at
-	 * restart, and the next commit carries newer offsets anyway. */
+	 * restart, and the commit callback has the engine send it again. */
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-		fprintf(stderr, "%% warning: offset commit to the group failed: %s (retried with the next batch)\n",
+		fprintf(stderr, "%% warning: offset commit to the group failed: %s (sent again with the next batch)\n",
 		        rd_kafka_err2str(err));
 }
 

@@ -17,6 +17,8 @@ struct consume_hooks {
 	void *opaque;
 	int (*on_assign)(void *opaque, rd_kafka_topic_partition_list_t *parts);
 	void (*on_revoke)(void *opaque, const rd_kafka_topic_partition_list_t *parts, int lost);
+	/* The result of an offset commit (served from rd_kafka_consumer_poll). */
+	void (*on_commit)(void *opaque, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offs);
 };
 
 /* Creates the consumer and subscribes. hooks must outlive the handle. */

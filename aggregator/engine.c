@@ -42,6 +42,7 @@ struct eng_part {
 	int dirty;                    /* changed since the last commit */
 	int eof;                      /* at the end of the partition, nothing since */
 	int64_t eof_since;            /* wall clock (us) of reaching the end */
+	int64_t group_offset;         /* offset the group has confirmed (-1 unknown) */
 };
 
 struct eng_stats {
@@ -388,13 +389,17 @@ static int eng_flush(struct engine *e, int sync_commit)
 				goto fail_state;
 			p->products[j].dirty = 0;
 		}
+		/* Offsets the group has not confirmed yet go with this commit:
+		 * a failed group commit is retried by the next batch. */
+		if (p->assigned && p->s.next_offset >= 0 && p->s.next_offset != p->group_offset) {
+			if (!offs)
+				offs = rd_kafka_topic_partition_list_new(4);
+			rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
+		}
 		if (!p->dirty)
 			continue;
 		if (store_partition_put(e->st, p->topic, p->partition, &p->s, now, err, sizeof(err)) < 0)
 			goto fail_state;
-		if (!offs)
-			offs = rd_kafka_topic_partition_list_new(4);
-		rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
 		p->dirty = 0;
 	}
 	if (e->watermark != e->stored_watermark &&
@@ -441,6 +446,24 @@ fail:
 	return -1;
 }
 
+/* The group's answer to an offset commit: remember what it confirmed, so a
+ * failed commit is sent again with the next batch. */
+static void eng_on_commit(void *opaque, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offs)
+{
+	struct engine *e = opaque;
+	for (int i = 0; offs && i < offs->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &offs->elems[i];
+		struct eng_part *p = eng_part_find(e, tp->topic, tp->partition);
+		if (!p)
+			continue;
+		if (!err && !tp->err)
+			p->group_offset = tp->offset;
+		else
+			eng_log(e, 1, "offset commit of %s [%d] to the group failed: %s (sent again with the next batch)",
+			        tp->topic, tp->partition, rd_kafka_err2str(err ? err : tp->err));
+	}
+}
+
 static int eng_load_product(const struct store_product *sp, void *arg)
 {
 	struct eng_part *p = arg;
@@ -466,7 +489,13 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 			eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
 			return -1;
 		}
+		if (p->assigned) { /* assigned again without a revoke: keep what we have */
+			if (p->s.next_offset >= 0)
+				tp->offset = p->s.next_offset;
+			continue;
+		}
 		p->nproducts = 0;
+		p->group_offset = -1;
 		if (store_partition_get(e->st, p->topic, p->partition, &p->s) < 0 ||
 		    store_products_each(e->st, p->topic, p->partition, eng_load_product, p) < 0) {
 			eng_fatal(e, AGG_EXIT_STATE, "state: cannot read a partition's state");
@@ -640,6 +669,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	e.hooks.opaque = &e;
 	e.hooks.on_assign = eng_on_assign;
 	e.hooks.on_revoke = eng_on_revoke;
+	e.hooks.on_commit = eng_on_commit;
 	e.rk = consume_open(cfg, &e.hooks, err, sizeof(err));
 	if (!e.rk) {
 		eng_fatal(&e, AGG_EXIT_RUNTIME, err);

@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# scripts/demo.sh - the whole pipeline on one machine, nothing to set up.
+#
+#   scripts/demo.sh [BIN]          (make demo)  replay tests/data/ticks.jsonl
+#   scripts/demo.sh --live [BIN]   (make run)   the real Coinbase feed, until Ctrl-C
+#
+# Demo: starts the embedded broker (kafka-mock), the local feed (feed-server)
+# replaying the fixture sped up, the producer and the aggregator; shows their
+# output live, each line prefixed with the program's name; stops by itself once
+# every tick of the fixture went through Kafka into the aggregator's state;
+# leaves demo/output.csv, demo/state.db, demo/output.png and demo/logs/.
+# A new run starts from an empty demo/.
+#
+# Live (scripts/run.sh): the producer reads the real feed (its default URL, or
+# FEED_URL) into KAFKA_BROKERS when set, else into an embedded broker started
+# here, and the aggregator writes demo/live/ (RUN_DIR) until Ctrl-C.
+#
+# Ctrl-C (or SIGTERM) stops everything in order: producer and feed first, then
+# the aggregator (it finishes its batch, commits, exports and exits 0), then the
+# broker.  No process is left behind.
+#
+# Settings (environment):
+#   DEMO_SPEED=30          replay speed (30 = 22 minutes of ticks in ~45 s; 0 = flat out)
+#   DEMO_TICKS=FILE        JSON lines to replay (tests/data/ticks.jsonl)
+#   DEMO_DIR=DIR           demo output directory (demo/; removed at start)
+#   PRODUCTS=LIST          products / topics (BTC-USD,ETH-USD)
+#   WINDOW=1m WATERMARK=2m the aggregator's window and watermark
+#   PROGRESS=3             seconds between progress lines (live: 10)
+#   KAFKA_BROKERS=LIST     live only: a real cluster instead of the embedded broker
+#   FEED_URL=URL           live only: feed URL (default: the producer's, Coinbase)
+#   RUN_DIR=DIR            live only: output directory (demo/live/)
+#   PRODUCER_ARGS, AGGREGATOR_ARGS   extra arguments, split on spaces
+#                          (e.g. AGGREGATOR_ARGS="-X security.protocol=SSL")
+set -uo pipefail
+
+LIVE=0
+if [[ ${1:-} == --live ]]; then LIVE=1; shift; fi
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+BIN=${1:-bin}
+BIN=$(cd "$BIN" 2>/dev/null && pwd) || { echo "demo: no directory '${1:-bin}' (run make first)" >&2; exit 1; }
+ME=$([[ $LIVE == 1 ]] && echo run || echo demo)
+
+PRODUCTS=${PRODUCTS:-BTC-USD,ETH-USD}
+WINDOW=${WINDOW:-1m}
+WATERMARK=${WATERMARK:-2m}
+DEMO_SPEED=${DEMO_SPEED:-30}
+DEMO_TICKS=${DEMO_TICKS:-tests/data/ticks.jsonl}
+if ((LIVE)); then
+	OUT=${RUN_DIR:-demo/live}
+	PROGRESS=${PROGRESS:-10}
+else
+	OUT=${DEMO_DIR:-demo}
+	PROGRESS=${PROGRESS:-3}
+fi
+read -r -a PRODUCER_EXTRA <<<"${PRODUCER_ARGS:-}"
+read -r -a AGGREGATOR_EXTRA <<<"${AGGREGATOR_ARGS:-}"
+
+say() { printf '%s: %s\n' "$ME" "$*"; }
+rel() { printf '%s\n' "${1#"$ROOT"/}"; }   # path relative to the repository
+STATE="" CSV="" PNG="" LOGDIR=""
+die() { printf '%s: error: %s\n' "$ME" "$*" >&2; exit 1; }
+
+for p in kafka-mock feed-server producer aggregator; do
+	[[ -x $BIN/$p ]] || die "no $BIN/$p: run 'make' first"
+done
+for t in sqlite3 setsid; do
+	command -v "$t" >/dev/null 2>&1 || die "'$t' not found: run 'make' (it installs what is missing)"
+done
+[[ $DEMO_SPEED =~ ^[0-9]+([.][0-9]+)?$ ]] || die "DEMO_SPEED must be a number (30 = 30x, 0 = as fast as possible), not '$DEMO_SPEED'"
+[[ $PROGRESS =~ ^[0-9]+$ ]] || die "PROGRESS must be whole seconds, not '$PROGRESS'"
+
+# --- processes -----------------------------------------------------------------
+# Each program runs in its own session (setsid), so the terminal's Ctrl-C
+# reaches only this script, which then stops them in a safe order.  Their
+# output goes through a filter that writes $OUT/logs/NAME.log and shows the
+# line prefixed with NAME; the filters ignore INT/TERM/HUP and end when their
+# program is gone, so the last lines (final counters) are never lost.
+declare -A PID=() FILTER=() STATUS=()
+
+start() { # NAME CMD...
+	local name=$1 fd tag; shift
+	printf -v tag '%-10s|' "$name"
+	exec {fd}> >(trap '' INT TERM HUP; tee -a "$LOGDIR/$name.log" | sed -u -e 's/^% //' -e "s/^/$tag /")
+	FILTER[$name]=$!
+	setsid "$@" </dev/null >&"$fd" 2>&1 &
+	PID[$name]=$!
+	exec {fd}>&-
+}
+alive() { # NAME: running (not exited, not a zombie)
+	local pid=${PID[$1]:-} st
+	[[ -n $pid ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	read -r st </proc/"$pid"/stat 2>/dev/null || return 1
+	st=${st##*) }
+	[[ ${st%% *} != Z ]]
+}
+reap() { # NAME: collects the exit status of a process that ended
+	local pid=${PID[$1]:-}
+	[[ -n $pid ]] || return 0
+	wait "$pid" 2>/dev/null
+	STATUS[$1]=$?
+	unset "PID[$1]"
+}
+signal() { # SIG NAME: to the program's process group (falls back to the pid)
+	local pid=${PID[$2]:-}
+	[[ -n $pid ]] || return 0
+	kill -s "$1" -- "-$pid" 2>/dev/null || kill -s "$1" "$pid" 2>/dev/null
+}
+stop() { # NAME [TIMEOUT_S]: SIGTERM, wait, SIGKILL after TIMEOUT (default 15 s)
+	local name=$1 timeout=${2:-15} i
+	[[ -n ${PID[$name]:-} ]] || return 0
+	if alive "$name"; then
+		signal TERM "$name"
+		for ((i = 0; i < timeout * 10; i++)); do
+			alive "$name" || break
+			sleep 0.1
+		done
+		if alive "$name"; then
+			say "$name did not stop within ${timeout}s: killing it"
+			signal KILL "$name"
+		fi
+	fi
+	signal KILL "$name"   # leftovers of its group, if any
+	reap "$name"
+}
+stop_all() {
+	local name i
+	# Upstream first: no new ticks; then the aggregator commits what it has;
+	# the broker last.
+	stop producer 15
+	stop feed 5
+	stop aggregator 30
+	stop catch-up 30
+	stop broker 5
+	# Filters end at EOF; give them a moment to print the last lines.
+	for name in "${!FILTER[@]}"; do
+		for ((i = 0; i < 30; i++)); do
+			kill -0 "${FILTER[$name]}" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -s KILL "${FILTER[$name]}" 2>/dev/null
+		wait "${FILTER[$name]}" 2>/dev/null
+		unset "FILTER[$name]"
+	done
+}
+
+INTERRUPTED=""
+on_exit() {
+	local st=$?
+	trap '' INT TERM HUP
+	if [[ ${#PID[@]} -gt 0 ]]; then
+		[[ -n $INTERRUPTED ]] && say "stopping everything (the aggregator commits its last batch) ..."
+		stop_all
+		if [[ -n $INTERRUPTED ]]; then
+			local agg_st=""
+			[[ -n ${STATUS[aggregator]:-} ]] && agg_st=" (the aggregator committed and exited with status ${STATUS[aggregator]})"
+			say "stopped by SIG$INTERRUPTED$agg_st; results so far in $(rel "$OUT")/, logs in $(rel "$LOGDIR")/"
+			if ((LIVE)) && [[ -s $CSV ]] && (($(wc -l <"$CSV") > 1)); then
+				"$ROOT/scripts/plot" -t "make run: closed windows so far" "$CSV" "$PNG" 2>&1 | sed "s/^/$ME: /"
+			fi
+		fi
+	fi
+	exit "$st"
+}
+on_signal() { # NAME NUMBER
+	INTERRUPTED=$1
+	printf '\n' >&2
+	exit $((128 + $2))
+}
+trap on_exit EXIT
+trap 'on_signal INT 2' INT
+trap 'on_signal TERM 15' TERM
+trap 'on_signal HUP 1' HUP
+
+fail_if_dead() { # NAME...: exits with the log's tail when one of them ended
+	local name
+	for name in "$@"; do
+		[[ -n ${PID[$name]:-} ]] || continue
+		alive "$name" && continue
+		reap "$name"
+		printf '%s: error: %s exited unexpectedly (status %s); last lines of %s:\n' \
+			"$ME" "$name" "${STATUS[$name]}" "$LOGDIR/$name.log" >&2
+		tail -n 8 "$LOGDIR/$name.log" | sed 's/^/    /' >&2
+		exit 1
+	done
+}
+
+wait_file() { # FILE SECONDS NAME: until FILE holds a full line
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[[ -s $1 ]] && [[ $(tail -c 1 "$1" | od -An -c) == *'\n'* ]] && return 0
+		fail_if_dead "$3"
+		sleep 0.1
+	done
+	die "$3 did not start within $2 s (see $LOGDIR/$3.log)"
+}
+
+# sum of the aggregator's next offsets = ticks it has consumed and committed
+consumed() {
+	local n
+	[[ -s $STATE ]] || { echo 0; return; }
+	n=$(sqlite3 -readonly "$STATE" 'SELECT coalesce(sum(next_offset), 0) FROM partitions' 2>/dev/null) || n=0
+	echo "${n:-0}"
+}
+
+SUMMARY_SQL='SELECT product_id, count(*) AS windows, sum(closed) AS closed, sum(ticks) AS ticks, round(avg("avg(price)"), 2) AS avg_price, min(window_start) AS first_window, max(window_start) AS last_window FROM window_aggregates GROUP BY 1'
+summary_query() {
+	sqlite3 -readonly -header -column "$STATE" "$SUMMARY_SQL" 2>&1 | sed 's/^/    /'
+}
+
+# --- set up --------------------------------------------------------------------
+case $OUT in "" | / | . | .. | "$ROOT" | "$ROOT/") die "refusing output directory '$OUT'" ;; esac
+if ((LIVE)); then
+	# The state's offsets belong to one Kafka: resume only on the same cluster.
+	# The embedded broker starts empty every time, so its state never resumes.
+	kafka_id=${KAFKA_BROKERS:-embedded}
+	if [[ -e $OUT/state.db ]] && [[ $kafka_id == embedded || $(cat "$OUT/kafka.txt" 2>/dev/null) != "$kafka_id" ]]; then
+		rm -rf -- "$OUT.previous"
+		mv -- "$OUT" "$OUT.previous" || die "cannot move $OUT aside"
+		say "a new Kafka ($kafka_id): the previous run's files moved to $OUT.previous/"
+	elif [[ -e $OUT/state.db ]]; then
+		say "resuming $OUT/state.db (same Kafka: $kafka_id)"
+	fi
+	mkdir -p "$OUT" && printf '%s\n' "$kafka_id" >"$OUT/kafka.txt"
+else
+	# Fresh each time; a live run's files (make run: demo/live*) are kept.
+	if [[ -d $OUT ]]; then
+		find "$OUT" -mindepth 1 -maxdepth 1 ! -name live ! -name live.previous -exec rm -rf -- {} + ||
+			die "cannot empty $OUT"
+	fi
+fi
+mkdir -p "$OUT/logs" || die "cannot create $OUT/logs"
+OUT=$(cd "$OUT" && pwd)
+LOGDIR=$OUT/logs
+STATE=$OUT/state.db CSV=$OUT/output.csv PNG=$OUT/output.png
+
+topics=()
+IFS=, read -r -a prods <<<"$PRODUCTS"
+for p in "${prods[@]}"; do topics+=(-t "$p"); done
+
+if ((!LIVE)); then
+	[[ -r $DEMO_TICKS ]] || die "cannot read DEMO_TICKS=$DEMO_TICKS"
+	expected=0
+	for p in "${prods[@]}"; do
+		expected=$((expected + $(grep -c "\"type\":\"ticker\".*\"product_id\":\"$p\"" "$DEMO_TICKS")))
+	done
+	((expected > 0)) || die "$DEMO_TICKS holds no ticker message of $PRODUCTS"
+	first=$(grep -m1 -o '"time":"[^"]*"' "$DEMO_TICKS" | cut -d'"' -f4)
+	last=$(tail -n 1 "$DEMO_TICKS" | grep -o '"time":"[^"]*"' | cut -d'"' -f4)
+	span=$(($(date -d "$last" +%s) - $(date -d "$first" +%s)))
+	if [[ $DEMO_SPEED == 0 ]]; then eta="a few seconds"
+	else eta="about $(awk -v s="$span" -v x="$DEMO_SPEED" 'BEGIN { printf "%d", s / x + 0.5 }') s"; fi
+	say "replaying $DEMO_TICKS: $expected ticks of $PRODUCTS, $(((span + 30) / 60)) min of event time, at ${DEMO_SPEED}x ($eta)"
+	say "pipeline: feed-server -> producer -> kafka-mock (embedded Kafka) -> aggregator -> $(rel "$CSV")"
+fi
+
+# --- start ---------------------------------------------------------------------
+if ((LIVE)) && [[ -n ${KAFKA_BROKERS:-} ]]; then
+	BROKERS=$KAFKA_BROKERS
+	say "Kafka: $BROKERS (KAFKA_BROKERS)"
+else
+	start broker "$BIN/kafka-mock" "${topics[@]}" -f "$OUT/bootstrap.txt"
+	wait_file "$OUT/bootstrap.txt" 15 broker
+	BROKERS=$(head -n 1 "$OUT/bootstrap.txt")
+	say "embedded Kafka broker at $BROKERS"
+fi
+
+agg=("$BIN/aggregator" --brokers "$BROKERS" --topics "$PRODUCTS" --state "$STATE" --output "$CSV"
+	--window "$WINDOW" --watermark "$WATERMARK" --progress-interval "${PROGRESS}s")
+if ((LIVE)) && [[ -n ${KAFKA_BROKERS:-} ]]; then
+	# A real cluster: a consumer group (the producer creates the topics).
+	agg+=(--group "${AGGREGATOR_GROUP:-coinbase-windows}")
+else
+	agg+=(--assign)   # the embedded broker has the topics already: no group wait
+fi
+start aggregator "${agg[@]}" "${AGGREGATOR_EXTRA[@]}"
+
+prod=("$BIN/producer" --brokers "$BROKERS" --products "$PRODUCTS" --status-interval "$PROGRESS")
+if ((LIVE)); then
+	[[ -n ${FEED_URL:-} ]] && prod+=(--url "$FEED_URL")
+	say "feed: ${FEED_URL:-wss://ws-feed.exchange.coinbase.com (default)}"
+else
+	start feed "$BIN/feed-server" --file "$DEMO_TICKS" --speed "$DEMO_SPEED" \
+		--port 0 --port-file "$OUT/feed.port" --exit-at-eof
+	wait_file "$OUT/feed.port" 15 feed
+	prod+=(--url "ws://127.0.0.1:$(<"$OUT/feed.port")")
+fi
+start producer "${prod[@]}" "${PRODUCER_EXTRA[@]}"
+
+# --- live: until Ctrl-C ---------------------------------------------------------------
+if ((LIVE)); then
+	say "running; output in $(rel "$OUT")/ (output.csv, state.db, logs/). Ctrl-C stops everything cleanly."
+	while :; do
+		fail_if_dead broker aggregator producer
+		sleep 0.5
+	done
+fi
+
+# --- demo: until every tick is in the aggregator's state ---------------------------
+feed_done=""
+while :; do
+	fail_if_dead broker aggregator producer
+	n=$(consumed)
+	((n >= expected)) && break
+	if [[ -z $feed_done ]] && ! alive feed; then
+		reap feed
+		feed_done=$SECONDS
+	fi
+	if [[ -n $feed_done ]] && ((SECONDS - feed_done > 10)); then
+		say "the feed ended 10 s ago and the aggregator has $n of $expected ticks: stopping"
+		break
+	fi
+	sleep 0.3
+done
+((n >= expected)) && say "all $n ticks are in Kafka and in the aggregator's state: stopping"
+stop producer 15
+stop feed 5
+# The aggregator writes its final batch, commits, exports and exits 0.
+stop aggregator 30
+[[ ${STATUS[aggregator]:-1} == 0 ]] || die "aggregator exited with status ${STATUS[aggregator]:-?} (see $(rel "$LOGDIR")/aggregator.log)"
+n=$(consumed)
+if ((n < expected)); then
+	# The aggregator stopped fetching before the end (seen on a busy machine
+	# with the embedded broker).  A fresh instance resumes from the committed
+	# state, reads the rest and is stopped the same way once it has it all.
+	say "the aggregator has $n of $expected ticks: restarting it to catch up"
+	start catch-up "${agg[@]}" "${AGGREGATOR_EXTRA[@]}"
+	for ((i = 0; i < 600; i++)); do
+		fail_if_dead catch-up
+		(($(consumed) >= expected)) && break
+		sleep 0.1
+	done
+	stop catch-up 30
+	[[ ${STATUS[catch-up]} == 0 ]] || die "aggregator (catch-up) exited with status ${STATUS[catch-up]} (see $(rel "$LOGDIR")/catch-up.log)"
+	n=$(consumed)
+	((n >= expected)) && say "all $n ticks are in the aggregator's state"
+	((n >= expected)) || say "warning: only $n of $expected ticks reached the state (see $(rel "$LOGDIR")/)"
+fi
+stop broker 5
+stop_all   # (the filters)
+[[ ${STATUS[producer]:-0} == 0 ]] || say "warning: producer exited with status ${STATUS[producer]} (see $(rel "$LOGDIR")/producer.log)"
+
+# --- results ---------------------------------------------------------------------------
+rows=$(($(wc -l <"$CSV") - 1))
+open=$(sqlite3 -readonly "$STATE" 'SELECT count(*) FROM window_aggregates WHERE NOT closed')
+wm=$(sqlite3 -readonly "$STATE" "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', value / 1000 / 1000.0, 'unixepoch') FROM meta WHERE key = 'watermark_us'")
+plot_msg=""
+if ((rows > 0)); then
+	plot_msg=$("$ROOT/scripts/plot" -t "make demo: $rows closed windows of ${DEMO_TICKS##*/} (replayed at ${DEMO_SPEED}x)" "$CSV" "$PNG" 2>&1) ||
+		say "warning: scripts/plot failed: $plot_msg"
+fi
+echo
+say "done. Results:"
+printf '    %-22s %s\n' "$(rel "$CSV")" "$rows closed windows (one row per window and product)" \
+	"$(rel "$STATE")" "SQLite state: every window, the Kafka offsets, the watermark" \
+	"$(rel "$PNG")" "$([[ -s $PNG ]] && echo "chart (scripts/plot)" || echo "no chart")" \
+	"$(rel "$LOGDIR")/" "what each program printed"
+say "$open more window(s) stay open in state.db only: a window is closed (and written to the CSV) once"
+say "the watermark - latest event time minus $WATERMARK, here $wm - passes its end."
+echo
+say "sqlite3 $(rel "$STATE") '$SUMMARY_SQL'"
+summary_query
+echo
+say "next: head $(rel "$CSV"); sqlite3 $(rel "$STATE") 'SELECT * FROM progress'; make run (live feed)"
