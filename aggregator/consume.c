@@ -133,7 +133,7 @@ rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hoo
 		 * starves a fast consumer (4 MB: 13 s for 160k ticks over 16
 		 * partitions, 16 MB: 3.4 s, 64 MB: 1.7 s). Per partition. */
 		{ "queued.max.messages.kbytes", "16384" },
-		{ "fetch.wait.max.ms", "100" },
+		{ "fetch.wait.max.ms", "25" },   /* the embedded broker holds a fetch this long */
 		{ "client.id", "aggregator" },
 		{ "log.connection.close", "false" },
 		/* A restart after a crash waits for the dead member's session to

@@ -43,6 +43,9 @@ struct eng_part {
 	int eof;                      /* at the end of the partition, nothing since */
 	int64_t eof_since;            /* wall clock (us) of reaching the end */
 	int64_t group_offset;         /* offset the group has confirmed (-1 unknown) */
+	int64_t revoked_at;           /* wall clock (us) of its revocation, 0 if never */
+	int skew_run;                 /* consecutive ticks rejected as too far ahead */
+	int64_t skew_first;           /* event time of the first of them */
 };
 
 struct eng_stats {
@@ -66,6 +69,7 @@ struct engine {
 	int64_t batch_msgs;           /* messages in the open batch */
 	int64_t batch_start;          /* wall clock of the batch's first message */
 	int dirty;                    /* something to commit */
+	int close_pending;            /* a window closed: commit and export soon */
 	int exit_code;                /* set on a fatal error */
 	char err[1024];
 	struct eng_stats total, last; /* progress: totals, and totals at the last report */
@@ -169,17 +173,39 @@ static struct eng_product *eng_product_get(struct eng_part *p, const char *id, u
 	return pr;
 }
 
+static int64_t eng_floor_div(int64_t a, int64_t b)
+{
+	return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+/* Does moving the watermark to w close a window not yet exported? Window ends
+ * are k * slide + window; count those at or before each point. */
+static int eng_closes_window(const struct engine *e, int64_t w)
+{
+	int64_t size = e->cfg->window_us, slide = e->cfg->slide_us;
+	if (e->exported_until == WM_NONE)
+		return 1;
+	return eng_floor_div(w - size, slide) > eng_floor_div(e->exported_until - size, slide);
+}
+
 /* The watermark over the assigned partitions, at wall clock now. */
 static void eng_watermark(struct engine *e, int64_t now)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < e->nparts; i++) {
 		const struct eng_part *p = &e->parts[i];
-		if (!p->assigned)
+		if (!p->assigned && !p->revoked_at)
 			continue;
 		e->wm[n].max_time = p->s.max_time;
-		e->wm[n].eof = p->eof;
-		e->wm[n].eof_since = p->eof_since;
+		if (p->assigned) {
+			e->wm[n].eof = p->eof;
+			e->wm[n].eof_since = p->eof_since;
+		} else {
+			/* A revoked partition may come back with a backlog: it holds
+			 * the watermark like a silent one until --idle-timeout. */
+			e->wm[n].eof = 1;
+			e->wm[n].eof_since = p->revoked_at;
+		}
 		n++;
 	}
 	if (n == 0)
@@ -187,6 +213,8 @@ static void eng_watermark(struct engine *e, int64_t now)
 	int64_t w = wm_compute(e->wm, n, e->cfg->delay_us, now, e->cfg->idle_timeout_us,
 	                       e->cfg->available_now, e->watermark);
 	if (w != e->watermark) {
+		if (eng_closes_window(e, w))
+			e->close_pending = 1;
 		e->watermark = w;
 		e->dirty = 1;
 	}
@@ -275,15 +303,32 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 }
 
 /* A tick far ahead of its partition's event time would move the watermark so
- * far that every later tick is late. A jump beyond --max-skew is accepted only
- * when it is not in the future of the clock (a live feed after an outage), and
- * nothing may be more than --max-skew in the future of the clock. */
-static int eng_skewed(const struct engine *e, const struct eng_part *p, int64_t t)
+ * far that every later tick is late. Rejected: a tick more than --max-skew in
+ * the future of the clock, or more than --max-skew ahead of its partition's
+ * latest tick -- unless it is live (within --max-skew of the clock: a live feed
+ * after an outage), or the jump is confirmed by ENG_SKEW_CONFIRM consecutive
+ * ticks (a gap in recorded data), whose first ones stay rejected. */
+#define ENG_SKEW_CONFIRM 10
+static int eng_skewed(const struct engine *e, struct eng_part *p, int64_t t)
 {
-	int64_t now = eng_now();
-	if (t > now + e->cfg->max_skew_us)
+	int64_t now = eng_now(), skew = e->cfg->max_skew_us;
+
+	if (t > now + skew)
 		return 1;
-	return p->s.max_time != WM_NONE && t > p->s.max_time + e->cfg->max_skew_us && t > now;
+	if (p->s.max_time == WM_NONE || t <= p->s.max_time + skew || t >= now - skew) {
+		p->skew_run = 0;
+		return 0;
+	}
+	if (p->skew_run == 0 || t < p->skew_first || t > p->skew_first + skew) {
+		p->skew_run = 1;
+		p->skew_first = t;
+	} else {
+		p->skew_run++;
+	}
+	if (p->skew_run < ENG_SKEW_CONFIRM)
+		return 1;
+	p->skew_run = 0;
+	return 0;
 }
 
 static void eng_message(struct engine *e, rd_kafka_message_t *m)
@@ -325,8 +370,8 @@ static void eng_message(struct engine *e, rd_kafka_message_t *m)
 	if (tick_parse(m->payload, m->len, &tk, reason, sizeof(reason)) < 0) {
 		eng_reject(e, p, m, reason);
 	} else if (eng_skewed(e, p, tk.time_us)) {
-		snprintf(reason, sizeof(reason), "time is more than --max-skew ahead of its partition's "
-		         "latest tick and in the future of the clock");
+		snprintf(reason, sizeof(reason), "time too far ahead: more than --max-skew after its "
+		         "partition's latest tick or the clock");
 		eng_reject(e, p, m, reason);
 	} else {
 		eng_tick(e, p, (uint32_t)(p - e->parts), &tk);
@@ -406,8 +451,9 @@ static int eng_flush(struct engine *e, int sync_commit)
 	    store_meta_set(e->st, "watermark_us", e->watermark, err, sizeof(err)) < 0)
 		goto fail_state;
 	if (e->watermark != WM_NONE && (e->exported_until == WM_NONE || e->watermark > e->exported_until)) {
-		if (export_append(&e->csv, e->st, e->exported_until, e->watermark, &rows, err, sizeof(err)) < 0) {
-			eng_fatal(e, AGG_EXIT_OUTPUT, err);
+		int r = export_append(&e->csv, e->st, e->exported_until, e->watermark, &rows, err, sizeof(err));
+		if (r < 0) {
+			eng_fatal(e, r == EXPORT_ESTATE ? AGG_EXIT_STATE : AGG_EXIT_OUTPUT, err);
 			goto fail;
 		}
 		if (store_meta_set(e->st, "exported_until_us", e->watermark, err, sizeof(err)) < 0 ||
@@ -427,6 +473,7 @@ static int eng_flush(struct engine *e, int sync_commit)
 	if (rows > 0)
 		win_table_evict(&e->wins, eng_drop_closed, e);
 	e->dirty = 0;
+	e->close_pending = 0;
 	e->batch_msgs = 0;
 	int64_t dt = eng_mono() - t0;
 	e->total.batches++;
@@ -503,6 +550,7 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 			continue;
 		}
 		p->assigned = 1;
+		p->revoked_at = 0;
 		p->eof = 0;
 		p->dirty = 0;
 		if (p->s.next_offset >= 0)
@@ -527,10 +575,24 @@ static void eng_on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *p
 			continue;
 		uint32_t idx = (uint32_t)(p - e->parts);
 		p->assigned = 0;
+		p->revoked_at = eng_now();
 		p->nproducts = 0;
 		win_table_evict(&e->wins, eng_drop_part, &idx);
 		eng_log(e, 1, "%s %s [%d]", lost ? "lost" : "revoked", p->topic, p->partition);
 	}
+}
+
+/* --available-now: a partition is read when it reported its end, or when the
+ * next offset reached the high watermark the client last saw (an end-of-
+ * partition event is not always sent, e.g. when starting at the end). */
+static int eng_part_read(const struct engine *e, const struct eng_part *p)
+{
+	int64_t lo, hi;
+	if (p->eof)
+		return 1;
+	return p->s.next_offset >= 0 &&
+	       rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	       hi >= 0 && p->s.next_offset >= hi;
 }
 
 static int eng_all_read(const struct engine *e)
@@ -540,7 +602,7 @@ static int eng_all_read(const struct engine *e)
 		if (!e->parts[i].assigned)
 			continue;
 		assigned++;
-		if (!e->parts[i].eof)
+		if (!eng_part_read(e, &e->parts[i]))
 			return 0;
 	}
 	return assigned > 0;
@@ -624,16 +686,18 @@ static int eng_open(struct engine *e)
 	if (bytes > 0 && strcmp(cols, c->columns) != 0) {
 		int64_t rows;
 		eng_log(e, 1, "--columns changed since the last run: rewriting %s", c->output_path);
-		if (export_rewrite(c->output_path, c->columns, e->st, e->exported_until, &bytes, &rows,
-		                   err, sizeof(err)) < 0) {
-			eng_fatal(e, AGG_EXIT_OUTPUT, err);
+		int r = export_rewrite(c->output_path, c->columns, e->st, e->exported_until, &bytes, &rows,
+		                       err, sizeof(err));
+		if (r < 0) {
+			eng_fatal(e, r == EXPORT_ESTATE ? AGG_EXIT_STATE : AGG_EXIT_OUTPUT, err);
 			return -1;
 		}
 	}
 	int64_t before = bytes;
-	if (export_open(&e->csv, c->output_path, c->columns, e->st, e->exported_until, &bytes,
-	                err, sizeof(err)) < 0) {
-		eng_fatal(e, AGG_EXIT_OUTPUT, err);
+	int r = export_open(&e->csv, c->output_path, c->columns, e->st, e->exported_until, &bytes,
+	                    err, sizeof(err));
+	if (r < 0) {
+		eng_fatal(e, r == EXPORT_ESTATE ? AGG_EXIT_STATE : AGG_EXIT_OUTPUT, err);
 		return -1;
 	}
 	if (bytes != before || strcmp(cols, c->columns) != 0) {
@@ -682,13 +746,18 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	while (!*stop && !e.exit_code) {
 		int64_t mono = eng_mono();
 		int timeout = batch_deadline > mono ? (int)((batch_deadline - mono + 999) / 1000) : 0;
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(e.rk, timeout > 100 ? 100 : timeout);
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(e.rk, e.close_pending ? 0 : timeout > 100 ? 100 : timeout);
+		int drained = !m;
 		if (m) {
 			eng_message(&e, m);
 			rd_kafka_message_destroy(m);
 		}
 		mono = eng_mono();
-		if (e.batch_msgs >= cfg->batch_max || mono >= batch_deadline) {
+		/* A closed window goes out at once when nothing else is queued (live
+		 * ticks); a backlog keeps its batches. The first batch is short, so
+		 * the first commit comes early. */
+		if (e.batch_msgs >= cfg->batch_max || mono >= batch_deadline ||
+		    (e.close_pending && drained) || (e.total.batches == 0 && e.batch_msgs > 0 && drained)) {
 			eng_watermark(&e, eng_now()); /* idleness moves it without messages */
 			if (eng_flush(&e, 0) < 0)
 				break;
@@ -742,9 +811,10 @@ int engine_export(const struct agg_config *cfg)
 	}
 	if (store_meta_get(st, "exported_until_us", &until) < 0)
 		until = WM_NONE;
-	if (export_rewrite(cfg->output_path, cfg->columns, st, until, &bytes, &rows, err, sizeof(err)) < 0) {
+	int r = export_rewrite(cfg->output_path, cfg->columns, st, until, &bytes, &rows, err, sizeof(err));
+	if (r < 0) {
 		fprintf(stderr, "%% error: %s\n", err);
-		rc = AGG_EXIT_OUTPUT;
+		rc = r == EXPORT_ESTATE ? AGG_EXIT_STATE : AGG_EXIT_OUTPUT;
 	} else if (cfg->verbosity) {
 		fprintf(stderr, "%% wrote %" PRId64 " windows (%" PRId64 " bytes) to %s\n", rows, bytes,
 		        cfg->output_path);

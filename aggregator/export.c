@@ -162,8 +162,10 @@ int export_rewrite(const char *path, const char *columns, struct store *st, int6
 	export_header(&x);
 	if (until != WM_NONE) {
 		n = store_rows_each(st, WM_NONE, until, export_row, &x, err, errlen);
-		if (n < 0)
+		if (n < 0) {
+			ret = EXPORT_ESTATE;
 			goto out;
+		}
 	}
 	if (export_write_all(x.fd, x.buf, x.len) < 0 || fsync(x.fd) < 0) {
 		snprintf(err, errlen, "output %s: cannot write: %s", tmp, strerror(errno));
@@ -180,7 +182,7 @@ int export_rewrite(const char *path, const char *columns, struct store *st, int6
 out:
 	if (x.fd >= 0)
 		close(x.fd);
-	if (ret < 0)
+	if (ret != 0)
 		unlink(tmp);
 	free(x.buf);
 	return ret;
@@ -208,9 +210,10 @@ int export_open(struct export_csv *x, const char *path, const char *columns, str
 		fprintf(stderr, "%% warning: output %s %s: rewriting it from the state\n", path,
 		        !exists ? "is missing" : sb.st_size < *bytes ? "is shorter than recorded"
 		                                                    : "was not written from this state");
-		if (export_rewrite(path, columns, st, *bytes > 0 ? exported_until : WM_NONE,
-		                   bytes, &rows, err, errlen) < 0)
-			return -1;
+		int r = export_rewrite(path, columns, st, *bytes > 0 ? exported_until : WM_NONE,
+		                       bytes, &rows, err, errlen);
+		if (r < 0)
+			return r;
 	}
 	x->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (x->fd < 0) {
@@ -221,6 +224,18 @@ int export_open(struct export_csv *x, const char *path, const char *columns, str
 		close(x->fd);
 		x->fd = -1;
 		return -1;
+	}
+	if (x->bytes == 0) { /* a new CSV starts with its header */
+		x->len = 0;
+		if (export_reserve(x, 256) < 0)
+			return -1;
+		export_header(x);
+		if (export_write_all(x->fd, x->buf, x->len) < 0 || fdatasync(x->fd) < 0) {
+			snprintf(err, errlen, "output %s: cannot write: %s", path, strerror(errno));
+			return -1;
+		}
+		x->bytes = (int64_t)x->len;
+		*bytes = x->bytes;
 	}
 	return 0;
 }
@@ -254,7 +269,7 @@ int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t
 		export_header(x);
 	int64_t n = store_rows_each(st, after, until, export_row, x, err, errlen);
 	if (n < 0)
-		return -1;
+		return EXPORT_ESTATE;
 	if (x->len == 0)
 		return 0;
 	if (export_write_all(x->fd, x->buf, x->len) < 0 || fdatasync(x->fd) < 0) {

@@ -13,6 +13,7 @@
 #define EXPORT_COLUMNS_DEFAULT \
 	"window_start,window_end,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)"
 #define EXPORT_MAX_COLS 8
+#define EXPORT_ESTATE (-2) /* returned when reading the state failed (not the CSV) */
 
 struct export_csv {
 	char path[512];
@@ -37,7 +38,8 @@ void export_close(struct export_csv *x);
 
 /* Appends the windows with after < window_end <= until (header first when the
  * file is empty), then fdatasync. *rows gets how many were written. On error
- * the file is cut back to its previous length. */
+ * (-1, or EXPORT_ESTATE when the state could not be read) the file is cut back
+ * to its previous length. */
 int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t until,
                   int64_t *rows, char *err, size_t errlen);
 
@@ -45,7 +47,8 @@ int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t
 int export_truncate(struct export_csv *x, int64_t len, char *err, size_t errlen);
 
 /* Writes the whole CSV for every window with window_end <= until to path,
- * atomically (temporary file, fsync, rename). *bytes gets its length. */
+ * atomically (temporary file, fsync, rename). *bytes gets its length.
+ * Returns 0, -1 (the CSV), or EXPORT_ESTATE (reading the state). */
 int export_rewrite(const char *path, const char *columns, struct store *st, int64_t until,
                    int64_t *bytes, int64_t *rows, char *err, size_t errlen);
 

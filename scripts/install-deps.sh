@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config
   librdkafka-dev libwebsockets-dev libjansson-dev libsqlite3-dev libssl-dev
-  sqlite3 kcat openssl perl ca-certificates jq
+  sqlite3 kcat openssl perl ca-certificates jq time
   procps psmisc iproute2 coreutils util-linux
   gnuplot-nox valgrind clang
 )

@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# tests/bench.sh [BIN] - `make bench`: how close producer and aggregator come to
+# what this machine and Kafka (the embedded broker) allow, from one run.
+#
+# Prints one markdown table (medians over BENCH_RUNS runs) and writes it to
+# bench/results.md.  Never part of `make test`.
+#
+#   BENCH_N=200000      generated ticks loaded into the broker (4 products)
+#   BENCH_RUNS=3        runs; each number is the median over them
+#   BENCH_LAT_N=150     windows closed per latency measurement
+#   BENCH_AGG_TIMEOUT=120  seconds one --available-now run may take
+#   BENCH_PARTS=        partitions per product topic (default: enough to keep
+#                       each partition under ~3 MB; the mock keeps ~5 MB)
+#   KEEP_TMP=1          keep the temp dir (logs, state files, CSVs)
+#
+# Needs: kcat, sqlite3, jq, awk, cc + pkg-config (builds tests/bench/benchtool.c
+# into bench/.tools), /usr/bin/time (package `time`) for peak RSS.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=$(cd "${1:-$ROOT/bin}" && pwd) || { echo "bench: no binaries in ${1:-bin} (run make)" >&2; exit 2; }
+export ROOT BIN
+# shellcheck source=tests/lib.sh
+. "$ROOT/tests/lib.sh"
+# lib.sh's EXIT trap speaks TAP; here we only want its process cleanup.
+trap '_cleanup $?' EXIT
+trap 'echo "bench: interrupted" >&2; _cleanup 1; exit 130' INT TERM HUP
+
+N=${BENCH_N:-200000}
+RUNS=${BENCH_RUNS:-3}
+LAT_N=${BENCH_LAT_N:-150}
+BENCH_AGG_TIMEOUT=${BENCH_AGG_TIMEOUT:-120}
+PRODUCTS=(BTC-USD ETH-USD SOL-USD DOGE-USD)
+TOPICS=$(IFS=,; echo "${PRODUCTS[*]}")
+OUT_DIR=$ROOT/bench
+TOOLS=$OUT_DIR/.tools
+mkdir -p "$OUT_DIR" "$TOOLS"
+
+# first_commit FILE: wall-clock ms of the first --progress-json line after a committed batch
+first_commit() { grep -m 1 '"batches":[1-9]' "$1" 2>/dev/null | sed -n 's/^{"timestamp":\([0-9]*\),.*/\1/p'; }
+# ticks_at_least FILE N: the last --progress-json line in FILE counts >= N ticks
+ticks_at_least() {
+	local n
+	n=$(grep -o '"ticks":[0-9]*' "$1" 2>/dev/null | tail -n 1 | cut -d: -f2)
+	[[ -n $n ]] && ((n >= $2))
+}
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
+# median of the numbers on stdin ("" when none)
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# pct P: the P-th percentile (nearest rank) of the numbers on stdin
+pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {if (NR) {i=int(NR*p/100+0.999999); if (i<1) i=1; if (i>NR) i=NR; print a[i]}}'; }
+fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "") print "n/a"; else printf "%.*f\n", d, v }'; }
+calc() { awk "BEGIN { printf \"%.6f\n\", $* }"; }
+# record KEY VALUE: one sample of KEY for this run
+declare -A S=()
+record() { S[$1]+="$2"$'\n'; }
+med() { printf '%s' "${S[$1]:-}" | grep -v '^$' | median; }
+
+for tool in kcat sqlite3 jq awk cc pkg-config timeout; do
+	command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh)"
+done
+TIME=/usr/bin/time
+[[ -x $TIME ]] || { log "/usr/bin/time missing (Debian package 'time'): peak RSS will read n/a"; TIME=""; }
+for b in aggregator producer kafka-mock feed-server gen-ticks; do
+	[[ -x $BIN/$b ]] || die "no $BIN/$b (run make)"
+done
+
+# --- helper binary ----------------------------------------------------------------
+BT=$TOOLS/benchtool
+if [[ ! -x $BT || $BT -ot $ROOT/tests/bench/benchtool.c || $BT -ot $ROOT/aggregator/tick.c ]]; then
+	log "building $BT"
+	# shellcheck disable=SC2046
+	cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -I"$ROOT/aggregator" \
+		"$ROOT/tests/bench/benchtool.c" "$ROOT/aggregator/tick.c" \
+		$(pkg-config --cflags --libs jansson rdkafka) -lm -o "$BT" || die "cannot build benchtool"
+fi
+
+# --- data ---------------------------------------------------------------------------
+log "generating $N ticks"
+DATA_FILE=$T/ticks.jsonl
+"$BIN/gen-ticks" --products "$TOPICS" --count "$N" --rate 50 --seed 7 >"$DATA_FILE" || die "gen-ticks"
+N=$(wc -l <"$DATA_FILE")
+BYTES=$(wc -c <"$DATA_FILE")
+PAYLOAD_BYTES=$((BYTES - N))   # without the newlines
+# Partitions: the biggest product (~43 %) must stay under ~3 MB per partition.
+if [[ -n ${BENCH_PARTS:-} ]]; then
+	P=$BENCH_PARTS
+else
+	P=$(awk -v b="$BYTES" 'BEGIN { p = int(b * 0.45 / 3e6) + 1; if (p < 16) p = 16; print p }')
+fi
+mkdir -p "$T/parts"
+# One file per topic and partition, round-robin per product: each partition
+# keeps event-time order and all partitions advance together.
+awk -v P="$P" -v d="$T/parts" 'match($0, /"product_id":"[^"]*"/) {
+	p = substr($0, RSTART + 14, RLENGTH - 15); n = c[p]++; f = d "/" p "." (n % P)
+	print > f; if (n < P) files[f] = 1 } END { for (f in files) close(f) }' "$DATA_FILE"
+
+topic_args=()
+for p in "${PRODUCTS[@]}"; do topic_args+=(-t "$p:$P"); done
+start_broker -b 1 "${topic_args[@]}" || die "kafka-mock"
+log "broker $BROKERS; loading $N ticks ($((BYTES / 1000000)) MB) into ${#PRODUCTS[@]} topics x $P partitions"
+
+# end_offsets TOPIC PARTS: sum of the partitions' end offsets
+end_offsets() {
+	local t=$1 n=$2 i a=()
+	for ((i = 0; i < n; i++)); do a+=(-t "$t:$i:-1"); done
+	timeout 20 kcat -b "$BROKERS" -Q "${a[@]}" 2>/dev/null | awk '/ offset / {s += $NF} END {print s + 0}'
+}
+
+for f in "$T"/parts/*; do
+	b=${f##*/}
+	timeout 60 kcat -b "$BROKERS" -P -t "${b%.*}" -p "${b##*.}" -X linger.ms=20 <"$f" || die "kcat -P $b"
+done
+declare -A WANT=()
+for p in "${PRODUCTS[@]}"; do
+	WANT[$p]=$(grep -c "\"product_id\":\"$p\"" "$DATA_FILE")
+	got=$(end_offsets "$p" "$P")
+	[[ $got == "${WANT[$p]}" ]] || die "topic $p holds $got messages, expected ${WANT[$p]}"
+done
+log "loaded and verified: $(for p in "${PRODUCTS[@]}"; do printf '%s=%s ' "$p" "${WANT[$p]}"; done)"
+
+# --- measurements -------------------------------------------------------------------
+
+# kcat_consume: every topic read from the beginning to its end, one after the other.
+kcat_consume() {
+	local p t0 t1 n total=0 us=0
+	for p in "${PRODUCTS[@]}"; do
+		t0=$(now_us)
+		n=$(timeout 120 kcat -b "$BROKERS" -C -t "$p" -o beginning -e -q -f '%s\n' | wc -l)
+		t1=$(now_us)
+		[[ $n == "${WANT[$p]}" ]] || die "kcat -C $p read $n, expected ${WANT[$p]}"
+		us=$((us + t1 - t0)); total=$((total + n))
+	done
+	record kcat_rate "$(calc "$total / ($us / 1e6)")"
+	record kcat_mbs "$(calc "$PAYLOAD_BYTES / ($us / 1e6) / 1e6")"
+}
+
+# agg_backlog KEY [aggregator options]: --available-now over the loaded topics,
+# fresh state file and group.  Records KEY_rate (msgs/s), KEY_rss (KiB) and
+# KEY_first (ms from start to the first committed batch).
+agg_backlog() {
+	local key=$1 dir t0 t1 ticks first rows; shift
+	dir=$T/$key.$RANDOM; mkdir -p "$dir"
+	t0=$(now_us)
+	timeout "$BENCH_AGG_TIMEOUT" ${TIME:+$TIME -f '%M' -o "$dir/time"} "$BIN/aggregator" -q -b "$BROKERS" -t "$TOPICS" \
+		--assign --available-now --batch-time 100ms -s "$dir/state.db" -o "$dir/out.csv" \
+		-g "bench-$key-$RANDOM$RANDOM" --progress-interval 1ms --progress-json "$@" \
+		>"$dir/progress.json" 2>"$dir/err"
+	local st=$?
+	t1=$(now_us)
+	if [[ $st == 124 ]]; then
+		# Seen on the mock: every tick read (lag 0) but --available-now does not
+		# exit.  Counted, reported, and the run goes on.
+		log "  $key: TIMEOUT after ${BENCH_AGG_TIMEOUT}s: $(tail -n 1 "$dir/progress.json")"
+		record "${key}_timeouts" 1
+		return 0
+	fi
+	((st == 0)) || die "aggregator $key: exit $st ($(tail -n 3 "$dir/err"))"
+	ticks=$(tail -n 1 "$dir/progress.json" | jq -r .ticks)
+	[[ $ticks == "$N" ]] || die "aggregator $key counted $ticks ticks, expected $N"
+	rows=$(($(wc -l <"$dir/out.csv") - 1))
+	first=$(first_commit "$dir/progress.json")
+	record "${key}_rate" "$(calc "$N / (($t1 - $t0) / 1e6)")"
+	record "${key}_rows" "$rows"
+	log "  $key: $(fmt "$(calc "($t1 - $t0) / 1e3")") ms, $rows rows"
+	[[ -n $first ]] && record "${key}_first" "$((first - t0 / 1000))"
+	[[ -n $TIME && -s $dir/time ]] && record "${key}_rss" "$(tail -n 1 "$dir/time")"
+	[[ ${KEEP_TMP:-0} == 1 ]] || rm -rf "$dir"
+}
+
+parse_only() {
+	local out
+	out=$("$BT" parse "$DATA_FILE" 1) || die "benchtool parse"
+	record parse_rate "$(awk '{ printf "%.1f", $1 / $3 }' <<<"$out")"
+}
+
+# producer_run R: local feed at full speed -> producer -> broker, until every
+# tick is in its topic (end offsets); then kcat -P of the same lines.
+producer_run() {
+	local r=$1 pre t0 t1 total p tpid cpid i
+	pre=pr$r-
+	start_feed -f "$DATA_FILE" --speed 0 || die "feed-server"
+	t0=$(now_us)
+	spawn producer ${TIME:+$TIME -f '%M' -o "$T/producer.$r.time"} "$BIN/producer" --url "$FEED_URL" \
+		--products "$TOPICS" --brokers "$BROKERS" --topic-prefix "$pre" --status-interval 0
+	tpid=$SPAWNED_PID
+	total=0
+	for ((i = 0; i < 2400; i++)); do   # 120 s
+		total=0
+		for p in "${PRODUCTS[@]}"; do total=$((total + $(end_offsets "$pre$p" 4))); done
+		((total >= N)) && break
+		running producer || break
+		sleep 0.05
+	done
+	t1=$(now_us)
+	((total >= N)) || die "producer delivered $total of $N ($(tail -n 3 "$T/producer.err"))"
+	record prod_rate "$(calc "$N / (($t1 - $t0) / 1e6)")"
+	# SIGTERM to the producer itself (GNU time would die of it before reporting).
+	cpid=$tpid
+	[[ -n $TIME ]] && cpid=$(awk -v pp="$tpid" '$4 == pp { print $1 }' /proc/[0-9]*/stat 2>/dev/null | head -n 1)
+	[[ -n $cpid ]] && kill -TERM "$cpid" 2>/dev/null
+	wait_exit producer 15 || log "producer run $r: exit status $?"
+	[[ -n $TIME && -s $T/producer.$r.time ]] && record prod_rss "$(tail -n 1 "$T/producer.$r.time")"
+	stop feed >/dev/null 2>&1
+
+	# The limit: one kcat -P of the same lines into one partition.
+	broker_cmd "topic kp$r 1" || die "topic kp$r"
+	t0=$(now_us)
+	timeout 120 kcat -b "$BROKERS" -P -t "kp$r" -p 0 <"$DATA_FILE" || die "kcat -P"
+	t1=$(now_us)
+	record kcatp_rate "$(calc "$N / (($t1 - $t0) / 1e6)")"
+}
+
+# latency R KEY [aggregator options]: continuous aggregator, --window 1s
+# --watermark 0s; benchtool produces ticks that each close one window and
+# times the row's appearance in the CSV.
+latency() {
+	local r=$1 key=$2 topic dir; shift 2
+	topic=lat$key$r
+	dir=$T/$topic; mkdir -p "$dir"
+	broker_cmd "topic $topic 1" || die "topic $topic"
+	spawn "agg_$topic" "$BIN/aggregator" -q -b "$BROKERS" -t "$topic" --assign --window 1s \
+		--watermark 0s -s "$dir/state.db" -o "$dir/out.csv" -g "bench-$topic-$RANDOM" "$@"
+	timeout 300 "$BT" latency "$BROKERS" "$topic" "$dir/out.csv" "$LAT_N" 20 >"$dir/lat" 2>"$dir/lat.err" ||
+		die "latency $key: $(tail -n 3 "$dir/lat.err") $(tail -n 3 "$T/agg_$topic.err")"
+	stop "agg_$topic" >/dev/null
+	record "${key}_p50" "$(pct 50 <"$dir/lat")"
+	record "${key}_p99" "$(pct 99 <"$dir/lat")"
+	record "${key}_max" "$(pct 100 <"$dir/lat")"
+	record "${key}_n" "$(wc -l <"$dir/lat")"
+}
+
+# recovery R: continuous aggregator on a topic fed at 500 ticks/s; after 1000
+# ticks are committed, kill -9; restart; time to the restart's first commit.
+recovery() {
+	local r=$1 topic dir t0 first i
+	topic=rec$r
+	dir=$T/$topic; mkdir -p "$dir"
+	broker_cmd "topic $topic 4" || die "topic $topic"
+	spawn "feed_$topic" "$BT" feed "$BROKERS" "$topic" 4 500 60
+	local args=(-q -b "$BROKERS" -t "$topic" --assign -s "$dir/state.db" -o "$dir/out.csv"
+		-g "bench-$topic" --progress-interval 1ms --progress-json)
+	t0=$(now_us)
+	spawn "agg_$topic" "$BIN/aggregator" "${args[@]}"
+	wait_for 30 ticks_at_least "$T/agg_$topic.out" 1000 ||
+		die "recovery: aggregator made no progress ($(tail -n 3 "$T/agg_$topic.err"))"
+	first=$(first_commit "$T/agg_$topic.out")
+	[[ -n $first ]] && record cont_first "$((first - t0 / 1000))"
+	stop "agg_$topic" KILL >/dev/null
+	sleep 0.2
+	t0=$(now_us)
+	spawn "agg2_$topic" "$BIN/aggregator" "${args[@]}"
+	for ((i = 0; i < 1000; i++)); do   # 10 s
+		first=$(first_commit "$T/agg2_$topic.out")
+		[[ -n $first ]] && break
+		sleep 0.01
+	done
+	[[ -n $first ]] || die "recovery: no commit within 10 s of the restart ($(tail -n 3 "$T/agg2_$topic.err"))"
+	record recovery "$((first - t0 / 1000))"
+	stop "agg2_$topic" >/dev/null
+	stop "feed_$topic" >/dev/null
+}
+
+for ((run = 1; run <= RUNS; run++)); do
+	log "run $run/$RUNS: kcat -C"
+	kcat_consume
+	log "run $run/$RUNS: aggregator --available-now (default 1m windows, export on)"
+	agg_backlog e2e
+	log "run $run/$RUNS: aggregator stages"
+	agg_backlog noexport --watermark 100000h
+	agg_backlog fewwin --window 100000h --watermark 100000h
+	agg_backlog manywin --window 1s
+	parse_only
+	log "run $run/$RUNS: producer and kcat -P"
+	producer_run "$run"
+	log "run $run/$RUNS: latency"
+	latency "$run" lat
+	latency "$run" latfast --batch-time 10ms -X fetch.wait.max.ms=10
+	log "run $run/$RUNS: kill -9 recovery"
+	recovery "$run"
+done
+
+# --- state size: windows, not ticks --------------------------------------------------
+# A: rate R over 10 min; B: 2x the ticks over the same 10 min; C: the same number
+# of ticks as A over 20 min.  --window 1s, so the windows follow the time span.
+state_size() {
+	local name=$1 minutes=$2 rate=$3 f dir p
+	f=$T/size-$name.jsonl; dir=$T/size-$name; mkdir -p "$dir"
+	"$BIN/gen-ticks" --products BTC-USD,ETH-USD --minutes "$minutes" --rate "$rate" --seed 11 >"$f" ||
+		die "gen-ticks size $name"
+	for p in BTC-USD ETH-USD; do
+		broker_cmd "topic sz$name-$p 1" || die "topic sz$name-$p"
+		grep "\"product_id\":\"$p\"" "$f" | timeout 60 kcat -b "$BROKERS" -P -t "sz$name-$p" -p 0 || die "kcat -P size"
+	done
+	timeout 120 "$BIN/aggregator" -q -b "$BROKERS" -t "sz$name-BTC-USD,sz$name-ETH-USD" --assign --available-now \
+		--window 1s --watermark 2s -s "$dir/state.db" -o "$dir/out.csv" -g "bench-sz$name-$RANDOM" ||
+		die "aggregator size $name"
+	sqlite3 "$dir/state.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+	SZ_TICKS[$name]=$(wc -l <"$f")
+	SZ_WINS[$name]=$(sqlite3 "$dir/state.db" 'SELECT count(*) FROM windows')
+	SZ_BYTES[$name]=$(stat -c %s "$dir/state.db")
+}
+declare -A SZ_TICKS=() SZ_WINS=() SZ_BYTES=()
+log "state size: A (10 min), B (2x ticks, same span), C (same ticks, 2x span)"
+state_size A 10 4
+state_size B 10 8
+state_size C 20 2
+
+# --- report -----------------------------------------------------------------------------
+verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "") print "n/a";
+	else if ((op == ">=" && v + 0 >= t + 0) || (op == "<=" && v + 0 <= t + 0)) print "PASS"; else print "MISS" }'; }
+
+kr=$(med kcat_rate); kmb=$(med kcat_mbs)
+e2e=$(med e2e_rate); ratio_e2e=$(calc "$e2e / $kr")
+pr=$(med prod_rate); kpr=$(med kcatp_rate); ratio_p=$(calc "$pr / $kpr")
+mib() { [[ -n $1 ]] && calc "$1 / 1024" || echo ""; }
+rss_a=$(mib "$(med e2e_rss)"); rss_p=$(mib "$(med prod_rss)")
+lat_p50=$(calc "$(med lat_p50) / 1000"); lat_p99=$(calc "$(med lat_p99) / 1000"); lat_max=$(calc "$(med lat_max) / 1000")
+lf_p50=$(calc "$(med latfast_p50) / 1000"); lf_p99=$(calc "$(med latfast_p99) / 1000"); lf_max=$(calc "$(med latfast_max) / 1000")
+first=$(med e2e_first); cfirst=$(med cont_first); rec=$(med recovery)
+szA=${SZ_BYTES[A]} szB=${SZ_BYTES[B]} szC=${SZ_BYTES[C]}
+ratio_B=$(calc "$szB / $szA"); ratio_C=$(calc "$szC / $szA")
+wins_ratio_C=$(calc "${SZ_WINS[C]} / ${SZ_WINS[A]}")
+# "grows with windows, not ticks": 2x ticks -> < 1.25x size; 2x windows-ish -> > 1.25x
+size_ok=$(awk -v b="$ratio_B" -v c="$ratio_C" 'BEGIN { print (b < 1.25 && c > 1.25) ? "PASS" : "MISS" }')
+rel() { calc "$1 / $kr"; }
+
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+report=$(
+	cat <<EOF
+## Benchmark results
+
+Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; $(uname -sr); $(date -u +%Y-%m-%dT%H:%MZ).
+Data: $N ticks from \`gen-ticks --products $TOPICS --rate 50 --seed 7\` ($(fmt "$(calc "$BYTES / 1e6")" 1) MB),
+one topic per product, $P partitions each (round-robin, event-time order kept per partition),
+embedded broker \`kafka-mock -b 1\` on 127.0.0.1. Medians of $RUNS runs (BENCH_RUNS), BENCH_N=$N.
+Rates include each process's start-up and shutdown (wall clock from exec to exit).
+
+| # | what is measured | median | ratio | target | |
+|---|---|---:|---:|---|---|
+| 1 | **limit**: \`kcat -C -e -o beginning\` each topic in turn, all $N messages | $(fmt "$kr") msg/s, $(fmt "$kmb" 1) MB/s | 1.00 | | |
+| 2 | **aggregator e2e**: \`--available-now --assign --batch-time 100ms\`, 1m windows, 2m watermark, export on, fresh state and group | $(fmt "$e2e") msg/s | $(fmt "$ratio_e2e" 2)x kcat | >= 0.6x | $(verdict "$ratio_e2e" ">=" 0.6) |
+| 3a | stage: tick parse only (\`tick_parse\` on the lines in memory, tests/bench/benchtool.c) | $(fmt "$(med parse_rate)") msg/s | $(fmt "$(rel "$(med parse_rate)")" 2)x | | |
+| 3b | stage: e2e without export (\`--watermark 100000h\`: no window closes) | $(fmt "$(med noexport_rate)") msg/s | $(fmt "$(rel "$(med noexport_rate)")" 2)x | | |
+| 3c | stage: consume+parse+commit floor (\`--window 100000h --watermark 100000h\`: ~1 window per partition, no export) | $(fmt "$(med fewwin_rate)") msg/s | $(fmt "$(rel "$(med fewwin_rate)")" 2)x | | |
+| 3d | stage: many windows (\`--window 1s\`, export on: $(med manywin_rows) rows vs $(med e2e_rows) with 1m) | $(fmt "$(med manywin_rate)") msg/s | $(fmt "$(rel "$(med manywin_rate)")" 2)x | | |
+| 4 | **producer**: feed-server \`--speed 0\` -> \`producer\` -> broker, until all $N are in the topics | $(fmt "$pr") msg/s | $(fmt "$ratio_p" 2)x kcat -P | >= 0.5x | $(verdict "$ratio_p" ">=" 0.5) |
+| 4' | limit: \`kcat -P\` of the same lines into one partition | $(fmt "$kpr") msg/s | 1.00 | | |
+| 5 | **latency** closing tick produced -> its row in output.csv (continuous, \`--window 1s --watermark 0s\`, default \`--batch-time 100ms\`), $(med lat_n) windows/run: p50 / p99 / max | $(fmt "$lat_p50" 1) / $(fmt "$lat_p99" 1) / $(fmt "$lat_max" 1) ms | | p99 <= 50 ms | $(verdict "$lat_p99" "<=" 50) |
+| 5' | same with \`--batch-time 10ms -X fetch.wait.max.ms=10\` (reference only) | $(fmt "$lf_p50" 1) / $(fmt "$lf_p99" 1) / $(fmt "$lf_max" 1) ms | | | |
+| 6a | peak RSS aggregator (row 2, \`/usr/bin/time\` max RSS) | $(fmt "$rss_a" 1) MiB | | <= 32 MiB | $(verdict "$rss_a" "<=" 32) |
+| 6b | peak RSS producer (row 4) | $(fmt "$rss_p" 1) MiB | | <= 32 MiB | $(verdict "$rss_p" "<=" 32) |
+| 6c | aggregator start -> first commit (row 2: exec -> first batch committed, from \`--progress-json\`) | $(fmt "$first") ms | | <= 100 ms | $(verdict "$first" "<=" 100) |
+| 6d | same, continuous mode, fresh state, ticks arriving (row 7's first start) | $(fmt "$cfirst") ms | | <= 100 ms | $(verdict "$cfirst" "<=" 100) |
+| 7 | **recovery**: restart after \`kill -9\` (continuous, \`--assign\`, 500 ticks/s arriving) -> first new commit | $(fmt "$rec") ms | | <= 1000 ms | $(verdict "$rec" "<=" 1000) |
+| 8 | state size (\`--window 1s\`, WAL checkpointed): A ${SZ_TICKS[A]} ticks/10 min, ${SZ_WINS[A]} windows: $(fmt "$(calc "$szA / 1024")") KiB; B 2x ticks/same span (${SZ_TICKS[B]}, ${SZ_WINS[B]} windows): $(fmt "$(calc "$szB / 1024")") KiB; C same ticks/2x span (${SZ_TICKS[C]}, ${SZ_WINS[C]} windows): $(fmt "$(calc "$szC / 1024")") KiB | B/A $(fmt "$ratio_B" 2), C/A $(fmt "$ratio_C" 2) | windows C/A $(fmt "$wins_ratio_C" 2) | grows with windows, not ticks (B/A < 1.25, C/A > 1.25) | $size_ok |
+
+Runs of \`--available-now\` that did not exit within BENCH_AGG_TIMEOUT (left out of the medians): $(printf '%s' "${S[e2e_timeouts]:-}${S[noexport_timeouts]:-}${S[fewwin_timeouts]:-}${S[manywin_timeouts]:-}" | grep -c 1).
+
+Reproduce: \`make bench\` (BENCH_N=, BENCH_RUNS=, BENCH_LAT_N=); raw samples below.
+EOF
+	echo
+	echo '<details><summary>samples per run</summary>'
+	echo
+	for k in $(printf '%s\n' "${!S[@]}" | sort); do
+		printf -- '- %s: %s\n' "$k" "$(printf '%s' "${S[$k]}" | grep -v '^$' | tr '\n' ' ')"
+	done
+	echo
+	echo '</details>'
+)
+printf '%s\n' "$report" | tee "$OUT_DIR/results.md"
+log "written to bench/results.md"
