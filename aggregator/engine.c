@@ -743,6 +743,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	e.started = e.last_progress = eng_mono();
 	int64_t batch_deadline = e.started + cfg->batch_us;
 	int warned_unassigned = 0;
+	int64_t first_msg = 0; /* when the first batch got its first message */
 	while (!*stop && !e.exit_code) {
 		int64_t mono = eng_mono();
 		int timeout = batch_deadline > mono ? (int)((batch_deadline - mono + 999) / 1000) : 0;
@@ -756,8 +757,10 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		/* A closed window goes out at once when nothing else is queued (live
 		 * ticks); a backlog keeps its batches. The first batch is short, so
 		 * the first commit comes early. */
-		if (e.batch_msgs >= cfg->batch_max || mono >= batch_deadline ||
-		    (e.close_pending && drained) || (e.total.batches == 0 && e.batch_msgs > 0 && drained)) {
+		if (e.total.batches == 0 && e.batch_msgs > 0 && !first_msg)
+			first_msg = mono;
+		if (e.batch_msgs >= cfg->batch_max || mono >= batch_deadline || (e.close_pending && drained) ||
+		    (e.total.batches == 0 && first_msg && (drained || mono - first_msg >= 5000))) {
 			eng_watermark(&e, eng_now()); /* idleness moves it without messages */
 			if (eng_flush(&e, 0) < 0)
 				break;

@@ -209,7 +209,12 @@ static const char *const usage_text =
 "\n"
 "Stale duplicate: each subscription first gets the last ticker already sent of\n"
 "each subscribed product.  The replay cursor is shared by all connections and\n"
-"only moves while one is streaming.  Exits 0 on SIGTERM/SIGINT.\n";
+"only moves while one is streaming.\n"
+"Example:\n"
+"  feed-server --file tests/data/ticks.jsonl --speed 30 --port 8765\n"
+"  producer --url ws://127.0.0.1:8765 --brokers localhost:9092\n"
+"Exit: 0 stopped by SIGTERM/SIGINT (or --exit-at-eof), 1 failure (e.g. port in use),\n"
+"2 usage.\n";
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...)

@@ -100,7 +100,11 @@ static const char *const usage_text =
 "      --no-sizes-before MIN  ticks in the first MIN minutes lack best_bid_size\n"
 "                             and best_ask_size (like older captures)\n"
 "  -h, --help                 this help\n"
-"  -V, --version              print the version\n";
+"  -V, --version              print the version\n"
+"Example:\n"
+"  gen-ticks --minutes 22 --rate 2 --seed 1 > ticks.jsonl\n"
+"  gen-ticks --count 1000000 --products BTC-USD,ETH-USD,SOL-USD > big.jsonl\n"
+"Exit: 0 done, 1 write error, 2 usage.\n";
 
 /* ---- random numbers: xoshiro256** seeded by splitmix64 ---- */
 

@@ -156,7 +156,10 @@ static void usage(FILE *out)
 		"  down ID | up ID | rtt ID MS | topic NAME PARTITIONS\n"
 		"  leader TOPIC PARTITION ID | error APIKEY ERR [COUNT] | clear APIKEY | ping\n"
 		"Replication factor is min(3, brokers).  Unknown topics are auto-created\n"
-		"(4 partitions); CreateTopics is not supported by the mock.\n",
+		"(4 partitions); CreateTopics is not supported by the mock.\n"
+		"Example:\n"
+		"  kafka-mock -t BTC-USD -t ETH-USD:4 -f /tmp/bootstrap.txt\n"
+		"Exit: 0 stopped by SIGTERM/SIGINT, 1 failure, 2 usage.\n",
 		DEFAULT_BROKERS, MAX_BROKERS);
 }
 
