@@ -173,11 +173,6 @@ static struct eng_product *eng_product_get(struct eng_part *p, const char *id, u
 	return pr;
 }
 
-static int64_t eng_floor_div(int64_t a, int64_t b)
-{
-	return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-
 /* Does moving the watermark to w close a window not yet exported? Window ends
  * are k * slide + window; count those at or before each point. */
 static int eng_closes_window(const struct engine *e, int64_t w)
@@ -185,7 +180,7 @@ static int eng_closes_window(const struct engine *e, int64_t w)
 	int64_t size = e->cfg->window_us, slide = e->cfg->slide_us;
 	if (e->exported_until == WM_NONE)
 		return 1;
-	return eng_floor_div(w - size, slide) > eng_floor_div(e->exported_until - size, slide);
+	return win_floor_div(w - size, slide) > win_floor_div(e->exported_until - size, slide);
 }
 
 /* The watermark over the assigned partitions, at wall clock now. */

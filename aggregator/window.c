@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t win_floor_div(int64_t a, int64_t b)
+int64_t win_floor_div(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 	if ((a % b != 0) && ((a < 0) != (b < 0)))
