@@ -65,10 +65,10 @@ $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c
 $(BINDIR)/aggregator: $(OBJDIR)/aggregator/main.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
-$(BINDIR)/producer: $(OBJDIR)/producer.o
+$(BINDIR)/producer: $(OBJDIR)/producer.o $(OBJDIR)/aggregator/tick.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
-$(BINDIR)/%: $(OBJDIR)/tests/%.o
+$(BINDIR)/%: $(OBJDIR)/tests/%.o $(OBJDIR)/aggregator/tick.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
 $(BINDIR)/unit/%: $(OBJDIR)/tests/unit/%.o $(AGG_OBJS)

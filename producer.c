@@ -25,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tick.h" /* tick_parse_time, shared with the aggregator */
+
 #ifndef PIPELINE_VERSION
 #define PIPELINE_VERSION "dev"
 #endif
@@ -221,69 +223,14 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-/*
- * Tick time: strict "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" -> ms since the epoch,
- * fraction truncated.  No libc time zone machinery involved.
- */
-static int digits(const char *s, int n, int *out)
+/* Tick time -> ms since the epoch (the Kafka timestamp), with the
+ * aggregator's strict ISO-8601 parser; the fraction is truncated. */
+static int producer_time_ms(const char *s, size_t len, int64_t *ms)
 {
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int parse_time_ms(const char *s, size_t len, int64_t *ms)
-{
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h, mi, sec, frac = 0, fd = 0, dim;
-	size_t i = 19;
-
-	if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
-	    s[13] != ':' || s[16] != ':')
+	int64_t us;
+	if (tick_parse_time(s, len, &us) < 0)
 		return -1;
-	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
-	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
-	    digits(s + 17, 2, &sec))
-		return -1;
-	if (mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 59)
-		return -1;
-	dim = mdays[mo - 1];
-	if (mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		dim = 29;
-	if (d < 1 || d > dim)
-		return -1;
-	if (s[i] == '.') {
-		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, fd++)
-			if (fd < 3)
-				frac = frac * 10 + (s[i] - '0');
-		if (fd < 1 || fd > 9)
-			return -1;
-		for (int k = fd; k < 3; k++)
-			frac *= 10;
-	}
-	if (i + 1 != len || s[i] != 'Z')
-		return -1;
-	*ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL +
-	      sec * 1000LL + frac;
+	*ms = us / 1000 - (us % 1000 < 0);
 	return 0;
 }
 
@@ -558,7 +505,7 @@ static void handle_ticker(struct prod_ctx *c, json_t *root, const char *buf,
 			     json_string_value(jp));
 		return;
 	}
-	if (parse_time_ms(json_string_value(jt), json_string_length(jt), &ts)) {
+	if (producer_time_ms(json_string_value(jt), json_string_length(jt), &ts)) {
 		bad_message(c, "bad time", buf, len);
 		return;
 	}

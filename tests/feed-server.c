@@ -46,6 +46,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "tick.h" /* tick_parse_time */
+
 #ifndef PIPELINE_VERSION
 #define PIPELINE_VERSION "dev"
 #endif
@@ -243,56 +245,6 @@ static struct lws_protocols protocols[];
 
 /* ---- time ---- */
 
-static int digits(const char *s, int n, int *v)
-{
-	int i;
-	*v = 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
-static int64_t days_from_civil(int y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* "2023-04-24T15:01:47.940047Z" (any number of fraction digits, 'Z' or
- * "+00:00") -> microseconds since the epoch. */
-static int parse_iso_time(const char *s, size_t len, int64_t *us)
-{
-	int Y, M, D, h, mi, sec;
-	int64_t frac = 0, mul = 100000;
-	size_t i = 19;
-
-	if (len < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-	    digits(s + 8, 2, &D) || s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' ||
-	    digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec) || M < 1 || M > 12 ||
-	    D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	if (s[i] == '.') {
-		if (++i >= len || s[i] < '0' || s[i] > '9')
-			return -1;
-		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-			frac += (s[i] - '0') * mul;
-			mul /= 10;
-		}
-	}
-	if (!((len - i == 1 && s[i] == 'Z') || (len - i == 6 && memcmp(s + i, "+00:00", 6) == 0)))
-		return -1;
-	*us = ((days_from_civil(Y, M, D) * 86400) + h * 3600 + mi * 60 + sec) * 1000000 + frac;
-	return 0;
-}
 
 static void format_time(int64_t us, char out[40])
 {
@@ -472,7 +424,7 @@ static int load_file(struct app *app)
 		L->prod = p;
 		L->seq = sc.seq;
 		L->trade_id = sc.trade_id;
-		if (parse_iso_time(sc.time, strlen(sc.time), &L->t_us)) {
+		if (tick_parse_time(sc.time, strlen(sc.time), &L->t_us)) {
 			logmsg("feed-server: %s:%zu: bad time '%s'", app->o.file, lineno, sc.time);
 			goto out;
 		}
