@@ -51,6 +51,7 @@ struct eng_part {
 struct eng_stats {
 	int64_t msgs, ticks, late, rejected, duplicates, rows, batches;
 	int64_t batch_us_total, batch_us_max;
+	int64_t busy_us;  /* time not spent waiting in rd_kafka_consumer_poll */
 };
 
 struct engine {
@@ -638,23 +639,25 @@ static void eng_progress(struct engine *e, int64_t mono, int final)
 	}
 	eng_fmt_time(e->watermark, wm);
 	double in_rate = dt > 0 ? msgs / dt : 0;
+	double busy_s = (double)(e->total.busy_us - e->last.busy_us) / 1e6;
+	double proc_rate = busy_s > 0 ? msgs / busy_s : 0;
 	double avg_batch_ms = batches ? busy * 1000.0 / batches : 0;
 	if (c->progress_json) {
-		printf("{\"timestamp\":%" PRId64 ",\"inputRowsPerSecond\":%.1f,\"batches\":%" PRId64
+		printf("{\"timestamp\":%" PRId64 ",\"inputRowsPerSecond\":%.1f,\"processedRowsPerSecond\":%.1f,\"batches\":%" PRId64
 		       ",\"avgBatchMs\":%.2f,\"watermark\":\"%s\",\"openWindows\":%zu,\"rowsExported\":%" PRId64
 		       ",\"ticks\":%" PRId64 ",\"lateDropped\":%" PRId64 ",\"rejected\":%" PRId64
 		       ",\"duplicates\":%" PRId64 ",\"lag\":%" PRId64 "}\n",
-		       eng_now() / 1000, in_rate, batches, avg_batch_ms, wm, e->wins.count, e->total.rows,
+		       eng_now() / 1000, in_rate, proc_rate, batches, avg_batch_ms, wm, e->wins.count, e->total.rows,
 		       e->total.ticks, e->total.late, e->total.rejected, e->total.duplicates,
 		       lag_known ? lag : -1);
 		fflush(stdout);
 	} else if (c->verbosity >= 1) {
 		char lagbuf[32];
 		snprintf(lagbuf, sizeof(lagbuf), lag_known ? "%" PRId64 : "?", lag);
-		fprintf(stderr, "%% progress: %.0f msg/s in, %" PRId64 " batches (avg %.1f ms), watermark %s, "
+		fprintf(stderr, "%% progress: %.0f msg/s in, %.0f msg/s processed, %" PRId64 " batches (avg %.1f ms), watermark %s, "
 		        "%zu open windows, %" PRId64 " rows exported, late %" PRId64 ", rejected %" PRId64
 		        ", duplicates %" PRId64 ", lag %s%s\n",
-		        in_rate, batches, avg_batch_ms, wm, e->wins.count, e->total.rows, e->total.late,
+		        in_rate, proc_rate, batches, avg_batch_ms, wm, e->wins.count, e->total.rows, e->total.late,
 		        e->total.rejected, e->total.duplicates, lagbuf, final ? " (final)" : "");
 	}
 	e->last = e->total;
@@ -739,10 +742,14 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	int64_t batch_deadline = e.started + cfg->batch_us;
 	int warned_unassigned = 0;
 	int64_t first_msg = 0; /* when the first batch got its first message */
+	int64_t mono_busy = eng_mono(); /* end of the last wait in poll */
 	while (!*stop && !e.exit_code) {
 		int64_t mono = eng_mono();
 		int timeout = batch_deadline > mono ? (int)((batch_deadline - mono + 999) / 1000) : 0;
+		int64_t t_poll = eng_mono();
+		e.total.busy_us += t_poll - mono_busy;
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(e.rk, e.close_pending ? 0 : timeout > 100 ? 100 : timeout);
+		mono_busy = eng_mono();
 		int drained = !m;
 		if (m) {
 			eng_message(&e, m);
