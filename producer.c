@@ -277,6 +277,10 @@ static rd_kafka_conf_t *kafka_conf(struct prod_ctx *c, char *err, size_t errlen)
 	static const char *const defaults[][2] = {
 		{ "enable.idempotence", "true" },
 		{ "acks", "all" },
+		/* One request in flight per broker: with librdkafka 2.0's
+		 * idempotent producer, retries of several in-flight batches after
+		 * a broker outage lost acknowledged messages in our fault tests. */
+		{ "max.in.flight.requests.per.connection", "1" },
 		{ "linger.ms", "5" },
 		{ "client.id", "coinbase-producer" },
 	};

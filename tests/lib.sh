@@ -262,7 +262,7 @@ wait_exit() {
 		fi
 		sleep 0.05
 	done
-	wait "$pid" 2>/dev/null
+	{ wait "$pid"; } 2>/dev/null
 	local st=$?
 	_PIDS[$name]=""
 	unset "_PIDS[$name]"
@@ -279,7 +279,7 @@ stop() {
 	st=$?
 	if [[ $st == 124 ]]; then
 		_signal KILL "$pid"
-		wait "$pid" 2>/dev/null
+		{ wait "$pid"; } 2>/dev/null
 		unset "_PIDS[$name]"
 	fi
 	return $st
@@ -320,7 +320,7 @@ _cleanup() { # [EXIT_STATUS]
 		[[ -n $pid ]] || continue
 		# Leftovers of the process group (children of an exited leader).
 		[[ -n $_SETSID ]] && kill -s KILL -- "-$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		{ wait "$pid"; } 2>/dev/null
 	done
 	# Show what the helpers said when something went wrong.
 	if ((_T_FAILED)) || [[ $st != 0 && $_T_PLANNED != skip ]]; then
