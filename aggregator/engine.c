@@ -249,7 +249,6 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 {
 	uint32_t idx;
 	struct eng_product *pr = eng_product_get(p, tk->product_id, &idx);
-	char err[512];
 
 	if (!pr) {
 		eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
@@ -283,8 +282,7 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		if (!w->loaded) {
 			struct store_wkey k = { p->topic, p->partition, tk->product_id, key.start, end };
 			if (store_window_get(e->st, &k, &w->agg) < 0) {
-				snprintf(err, sizeof(err), "state: cannot read a window");
-				eng_fatal(e, AGG_EXIT_STATE, err);
+				eng_fatal(e, AGG_EXIT_STATE, "state: cannot read a window");
 				return;
 			}
 			w->loaded = 1;
