@@ -48,7 +48,8 @@ static const char cli_usage[] =
 "             --window 1m --watermark 2m\n"
 "  sqlite3 btc.db 'SELECT * FROM window_aggregates ORDER BY window_start_us DESC LIMIT 5'\n"
 "\n"
-"Exit: 0 done, 1 Kafka/I-O failure, 2 usage, 3 state file unusable, 4 output unwritable.\n";
+"Exit: 0 done, 1 Kafka/I-O failure that can pass (disk full), 2 usage,\n"
+"      3 state file unusable, 4 output unwritable.\n";
 
 static int cli_duration(const char *opt, const char *arg, int64_t *us, int allow_zero, char *err, size_t errlen)
 {

@@ -44,7 +44,7 @@ struct agg_config {
 /* Exit codes of the aggregator. */
 enum {
 	AGG_EXIT_OK = 0,        /* finished (stopped by a signal, or --available-now done) */
-	AGG_EXIT_RUNTIME = 1,   /* Kafka or I/O failure while running */
+	AGG_EXIT_RUNTIME = 1,   /* Kafka or I/O failure that can pass (disk full): restart later */
 	AGG_EXIT_USAGE = 2,     /* bad command line */
 	AGG_EXIT_STATE = 3,     /* state file unusable: locked, other schema/settings, corrupt, unwritable */
 	AGG_EXIT_OUTPUT = 4,    /* output.csv unwritable */

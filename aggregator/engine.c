@@ -13,6 +13,7 @@
  */
 #include "engine.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,6 +107,23 @@ static void eng_log(const struct engine *e, int level, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* Exit code for a state failure: a fault that can pass (disk full, I/O
+ * error) exits 1 so a supervisor restarts us later; the state resumes at its
+ * last commit. Anything else about the file exits 3. */
+static int eng_state_code(const struct engine *e)
+{
+	return e->st && store_transient(e->st) ? AGG_EXIT_RUNTIME : AGG_EXIT_STATE;
+}
+
+/* The same for a CSV failure (code from export_*: EXPORT_ESTATE is the state). */
+static int eng_export_code(const struct engine *e, int r)
+{
+	if (r == EXPORT_ESTATE)
+		return eng_state_code(e);
+	int en = e->csv.err_no;
+	return en == ENOSPC || en == EDQUOT || en == EIO ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
 }
 
 /* Records the first fatal error; the loop stops and main exits with code. */
@@ -223,7 +241,7 @@ static int eng_tx(struct engine *e)
 	if (store_in_tx(e->st))
 		return 0;
 	if (store_begin(e->st, err, sizeof(err)) < 0) {
-		eng_fatal(e, AGG_EXIT_STATE, err);
+		eng_fatal(e, eng_state_code(e), err);
 		return -1;
 	}
 	return 0;
@@ -234,7 +252,7 @@ static void eng_reject(struct engine *e, struct eng_part *p, const rd_kafka_mess
 	char err[512];
 	if (store_rejected_add(e->st, p->topic, p->partition, m->offset, reason, m->payload, m->len,
 	                       err, sizeof(err)) < 0) {
-		eng_fatal(e, AGG_EXIT_STATE, err);
+		eng_fatal(e, eng_state_code(e), err);
 		return;
 	}
 	p->s.rejected++;
@@ -282,7 +300,7 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		if (!w->loaded) {
 			struct store_wkey k = { p->topic, p->partition, tk->product_id, key.start, end };
 			if (store_window_get(e->st, &k, &w->agg) < 0) {
-				eng_fatal(e, AGG_EXIT_STATE, "state: cannot read a window");
+				eng_fatal(e, eng_state_code(e), "state: cannot read a window");
 				return;
 			}
 			w->loaded = 1;
@@ -447,7 +465,7 @@ static int eng_flush(struct engine *e, int sync_commit)
 	if (e->watermark != WM_NONE && (e->exported_until == WM_NONE || e->watermark > e->exported_until)) {
 		int r = export_append(&e->csv, e->st, e->exported_until, e->watermark, &rows, err, sizeof(err));
 		if (r < 0) {
-			eng_fatal(e, r == EXPORT_ESTATE ? AGG_EXIT_STATE : AGG_EXIT_OUTPUT, err);
+			eng_fatal(e, eng_export_code(e, r), err);
 			goto fail;
 		}
 		if (store_meta_set(e->st, "exported_until_us", e->watermark, err, sizeof(err)) < 0 ||
@@ -477,7 +495,7 @@ static int eng_flush(struct engine *e, int sync_commit)
 	return 0;
 
 fail_state:
-	eng_fatal(e, AGG_EXIT_STATE, err);
+	eng_fatal(e, eng_state_code(e), err);
 fail:
 	store_rollback(e->st);
 	if (e->csv.bytes != csv_before || e->csv.fd >= 0)
@@ -539,7 +557,7 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		p->group_offset = -1;
 		if (store_partition_get(e->st, p->topic, p->partition, &p->s) < 0 ||
 		    store_products_each(e->st, p->topic, p->partition, eng_load_product, p) < 0) {
-			eng_fatal(e, AGG_EXIT_STATE, "state: cannot read a partition's state");
+			eng_fatal(e, eng_state_code(e), "state: cannot read a partition's state");
 			ret = -1;
 			continue;
 		}
@@ -685,7 +703,7 @@ static int eng_open(struct engine *e)
 		int r = export_rewrite(c->output_path, c->columns, e->st, e->exported_until, &bytes, &rows,
 		                       err, sizeof(err));
 		if (r < 0) {
-			eng_fatal(e, r == EXPORT_ESTATE ? AGG_EXIT_STATE : AGG_EXIT_OUTPUT, err);
+			eng_fatal(e, eng_export_code(e, r), err);
 			return -1;
 		}
 	}
@@ -693,7 +711,7 @@ static int eng_open(struct engine *e)
 	int r = export_open(&e->csv, c->output_path, c->columns, e->st, e->exported_until, &bytes,
 	                    err, sizeof(err));
 	if (r < 0) {
-		eng_fatal(e, r == EXPORT_ESTATE ? AGG_EXIT_STATE : AGG_EXIT_OUTPUT, err);
+		eng_fatal(e, eng_export_code(e, r), err);
 		return -1;
 	}
 	if (bytes != before || strcmp(cols, c->columns) != 0) {
@@ -701,7 +719,7 @@ static int eng_open(struct engine *e)
 		    store_meta_set(e->st, "csv_bytes", bytes, err, sizeof(err)) < 0 ||
 		    store_meta_set_text(e->st, "csv_columns", c->columns, err, sizeof(err)) < 0 ||
 		    store_commit(e->st, err, sizeof(err)) < 0) {
-			eng_fatal(e, AGG_EXIT_STATE, err);
+			eng_fatal(e, eng_state_code(e), err);
 			return -1;
 		}
 	}

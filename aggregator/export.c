@@ -273,6 +273,7 @@ int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t
 	if (x->len == 0)
 		return 0;
 	if (export_write_all(x->fd, x->buf, x->len) < 0 || fdatasync(x->fd) < 0) {
+		x->err_no = errno;
 		snprintf(err, errlen, "output %s: cannot write: %s", x->path, strerror(errno));
 		if (ftruncate(x->fd, before) == 0) /* best effort: recovery cuts it at start too */
 			lseek(x->fd, before, SEEK_SET);

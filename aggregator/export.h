@@ -21,6 +21,7 @@ struct export_csv {
 	int cols[EXPORT_MAX_COLS];   /* column ids, in output order */
 	int ncols;
 	int64_t bytes;               /* file length after the last append */
+	int err_no;                  /* errno of the last failed write, 0 if none */
 	char *buf;                   /* rows formatted before one write */
 	size_t len, cap;
 };

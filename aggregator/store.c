@@ -58,6 +58,7 @@ struct store {
 	sqlite3_stmt *stmt[ST__COUNT];
 	int lock_fd;   /* holds the flock that keeps a second writer out; -1 read-only */
 	int in_tx;     /* a transaction is open */
+	int err_code;  /* SQLite result code of the last failure */
 	char path[512];
 };
 
@@ -65,6 +66,7 @@ struct store {
 
 static int store_fail(struct store *st, char *err, size_t errlen, const char *what)
 {
+	st->err_code = sqlite3_errcode(st->db);
 	snprintf(err, errlen, "state %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
 	return -1;
 }
@@ -85,6 +87,7 @@ static int store_exec(struct store *st, const char *sql, char *err, size_t errle
 {
 	char *msg = NULL;
 	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		st->err_code = sqlite3_errcode(st->db);
 		snprintf(err, errlen, "state %s: %s: %s", st->path, what, msg ? msg : sqlite3_errmsg(st->db));
 		sqlite3_free(msg);
 		return -1;
@@ -284,6 +287,19 @@ void store_close(struct store *st)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */
 	free(st);
+}
+
+int store_transient(const struct store *st)
+{
+	switch (st->err_code) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 int store_begin(struct store *st, char *err, size_t errlen)

@@ -30,6 +30,10 @@ int store_open(struct store **out, const char *path, const struct store_settings
                int read_only, char *err, size_t errlen);
 void store_close(struct store *st);
 
+/* Whether the last failure can pass by itself (disk full, I/O error, a
+ * writer holding the lock): the caller may stop and be restarted later. */
+int store_transient(const struct store *st);
+
 int store_begin(struct store *st, char *err, size_t errlen);
 int store_commit(struct store *st, char *err, size_t errlen);
 void store_rollback(struct store *st);
