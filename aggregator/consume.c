@@ -128,11 +128,10 @@ rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hoo
 		{ "enable.partition.eof", "true" },
 		{ "auto.offset.reset", "earliest" },
 		{ "isolation.level", "read_committed" },
-		/* librdkafka 2.0 stops fetching a partition whose local queue is
-		 * full and looks again only about once a second: a small queue
-		 * starves a fast consumer (4 MB: 13 s for 160k ticks over 16
-		 * partitions, 16 MB: 3.4 s, 64 MB: 1.7 s). Per partition. */
-		{ "queued.max.messages.kbytes", "16384" },
+		/* The prefetch bound, which sets the memory a backlog takes. With
+		 * librdkafka 2.0 a full queue stalls fetching for up to a second;
+		 * the engine wakes the fetcher when it runs dry (eng_nudge_fetcher). */
+		{ "queued.max.messages.kbytes", "4096" },
 		{ "fetch.wait.max.ms", "25" },   /* the embedded broker holds a fetch this long */
 		{ "client.id", "aggregator" },
 		{ "log.connection.close", "false" },

@@ -607,6 +607,26 @@ static int eng_part_read(const struct engine *e, const struct eng_part *p)
 	       hi >= 0 && p->s.next_offset >= hi;
 }
 
+/* librdkafka 2.0 counts the prefetch limit (queued.max.messages.kbytes) on
+ * the consumer queue all partitions share, stops fetching when it is reached,
+ * and looks again only when its broker thread wakes, about once a second: a
+ * consumer faster than that sits idle with a backlog. A request to the
+ * partition's leader wakes that thread; send one when the queue ran dry while a
+ * partition still lags. */
+static void eng_nudge_fetcher(struct engine *e)
+{
+	for (size_t i = 0; i < e->nparts; i++) {
+		const struct eng_part *p = &e->parts[i];
+		int64_t lo, hi;
+		if (!p->assigned || p->eof || p->s.next_offset < 0 ||
+		    rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) ||
+		    hi <= p->s.next_offset)
+			continue;
+		rd_kafka_query_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi, 100);
+		return;
+	}
+}
+
 static int eng_all_read(const struct engine *e)
 {
 	int assigned = 0;
@@ -759,6 +779,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	int warned_unassigned = 0;
 	int64_t first_msg = 0; /* when the first batch got its first message */
 	int64_t mono_busy = eng_mono(); /* end of the last wait in poll */
+	int64_t last_nudge = 0;         /* last eng_nudge_fetcher */
 	while (!*stop && !e.exit_code) {
 		int64_t mono = eng_mono();
 		int timeout = batch_deadline > mono ? (int)((batch_deadline - mono + 999) / 1000) : 0;
@@ -767,6 +788,10 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(e.rk, e.close_pending ? 0 : timeout > 100 ? 100 : timeout);
 		mono_busy = eng_mono();
 		int drained = !m;
+		if (drained && mono_busy - last_nudge > 5000) {
+			eng_nudge_fetcher(&e);
+			last_nudge = mono_busy = eng_mono();
+		}
 		if (m) {
 			eng_message(&e, m);
 			rd_kafka_message_destroy(m);
