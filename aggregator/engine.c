@@ -607,12 +607,13 @@ static int eng_part_read(const struct engine *e, const struct eng_part *p)
 	       hi >= 0 && p->s.next_offset >= hi;
 }
 
-/* librdkafka 2.0 counts the prefetch limit (queued.max.messages.kbytes) on
- * the consumer queue all partitions share, stops fetching when it is reached,
- * and looks again only when its broker thread wakes, about once a second: a
- * consumer faster than that sits idle with a backlog. A request to the
- * partition's leader wakes that thread; send one when the queue ran dry while a
- * partition still lags. */
+/* librdkafka 2.0 stops fetching a partition whose prefetch queue is full
+ * (queued.max.messages.kbytes) and looks again only when its broker thread
+ * wakes, about once a second: a consumer faster than that sits idle with a
+ * backlog. A request to the partition's leader wakes that thread; send one when
+ * the local queue runs low while a partition is ENG_BACKLOG messages behind
+ * (never in live operation, where the lag is a few messages). */
+#define ENG_BACKLOG 1000
 static void eng_nudge_fetcher(struct engine *e)
 {
 	for (size_t i = 0; i < e->nparts; i++) {
@@ -620,7 +621,7 @@ static void eng_nudge_fetcher(struct engine *e)
 		int64_t lo, hi;
 		if (!p->assigned || p->eof || p->s.next_offset < 0 ||
 		    rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) ||
-		    hi <= p->s.next_offset)
+		    hi - p->s.next_offset < ENG_BACKLOG)
 			continue;
 		rd_kafka_query_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi, 100);
 		return;
@@ -780,6 +781,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	int64_t first_msg = 0; /* when the first batch got its first message */
 	int64_t mono_busy = eng_mono(); /* end of the last wait in poll */
 	int64_t last_nudge = 0;         /* last eng_nudge_fetcher */
+	rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(e.rk);
 	while (!*stop && !e.exit_code) {
 		int64_t mono = eng_mono();
 		int timeout = batch_deadline > mono ? (int)((batch_deadline - mono + 999) / 1000) : 0;
@@ -788,7 +790,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(e.rk, e.close_pending ? 0 : timeout > 100 ? 100 : timeout);
 		mono_busy = eng_mono();
 		int drained = !m;
-		if (drained && mono_busy - last_nudge > 5000) {
+		if (mono_busy - last_nudge > 5000 && (drained || (cq && rd_kafka_queue_length(cq) < ENG_BACKLOG))) {
 			eng_nudge_fetcher(&e);
 			last_nudge = mono_busy = eng_mono();
 		}
@@ -824,6 +826,8 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	}
 	if (!e.exit_code)
 		eng_progress(&e, eng_mono(), 1);
+	if (cq)
+		rd_kafka_queue_destroy(cq);
 	consume_close(e.rk); /* revokes through the hooks: settles what is left */
 	e.rk = NULL;
 out:
