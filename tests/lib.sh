@@ -495,6 +495,29 @@ topic_count() {
 	timeout 20 kcat -b "$BROKERS" -C -t "$1" -o beginning -e -q -f '.\n' | wc -l
 }
 
+# --- the fixture and the programs' counters ---------------------------------------
+# FIX: the recorded ticks; NB, NE: how many of them are BTC-USD and ETH-USD.
+FIX=$DATA/ticks.jsonl
+NB=$(grep -c '"product_id":"BTC-USD"' "$FIX" 2>/dev/null)
+NE=$(grep -c '"product_id":"ETH-USD"' "$FIX" 2>/dev/null)
+# topics_full: topics BTC-USD and ETH-USD hold (at least) the whole fixture.
+topics_full() { [[ $(topic_count BTC-USD) -ge $NB && $(topic_count ETH-USD) -ge $NE ]]; }
+# producer_counter NAME: the last value of NAME in the producer's status/final
+# lines ($T/producer.err).
+producer_counter() {
+	grep -E '^% (STATUS|FINAL):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
+}
+# delivered_at_least N: the producer reports N or more messages delivered.
+delivered_at_least() { [[ $(producer_counter delivered) -ge $1 ]]; }
+# state_dump DB: an aggregator state's windows, offsets, counters and meta, in
+# a stable order (to compare two states).
+state_dump() {
+	sqlite3 "$1" "SELECT * FROM windows ORDER BY product_id, window_start, topic, partition;
+	              SELECT topic, partition, next_offset, max_time, rejected FROM partitions ORDER BY 1, 2;
+	              SELECT * FROM products ORDER BY 1, 2, 3;
+	              SELECT key, value FROM meta ORDER BY key"
+}
+
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now.
 free_port() {
 	local p i

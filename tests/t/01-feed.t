@@ -6,7 +6,6 @@
 . "$(dirname "$0")/../lib.sh"
 plan 20
 
-FIX=$DATA/ticks.jsonl
 SUB='{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["ticker"]}'
 REPLY='{"type":"subscriptions","channels":[{"name":"ticker","product_ids":["BTC-USD","ETH-USD"]}]}'
 

@@ -4,13 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 plan 11
 
-FIX=$DATA/ticks.jsonl
 N=$(wc -l <"$FIX")
-# counter NAME: the last value of NAME in the producer's status/final lines.
-counter() {
-	grep -E '^% (STATUS|FINAL):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
-}
-delivered_at_least() { [[ $(counter delivered) -ge $1 ]]; }
 
 start_broker -b 1 || bail "no broker"
 start_feed --file "$FIX" --speed 0 || bail "no feed"
@@ -19,8 +13,8 @@ spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" \
 ok_cmd "all $N ticks delivered within 40 s" wait_for 40 delivered_at_least "$N"
 stop producer
 is "$?" 0 "SIGTERM: exit 0 (everything delivered)"
-is "$(counter published)" "$N" "published == fixture lines"
-is "$(counter duplicates)" 0 "no duplicates on a single clean connection"
+is "$(producer_counter published)" "$N" "published == fixture lines"
+is "$(producer_counter duplicates)" 0 "no duplicates on a single clean connection"
 
 for p in BTC-USD ETH-USD; do
 	is "$(topic_dump "t10.$p")" "$(grep -F "\"product_id\":\"$p\"" "$FIX")" \
@@ -36,5 +30,5 @@ while IFS= read -r t; do
 done < <(grep -F '"product_id":"BTC-USD"' "$FIX" | head -n 3 | jq -r .time)
 got=$(timeout 20 kcat -b "$BROKERS" -C -t t10.BTC-USD -o beginning -c 3 -q -f '%T\n')
 is "$got" "${want%$'\n'}" "Kafka timestamps == tick time in ms"
-is "$(counter malformed)" 0 "no malformed messages"
+is "$(producer_counter malformed)" 0 "no malformed messages"
 is "$(grep -c '^% ERROR' "$T/producer.err")" 0 "no ERROR lines"

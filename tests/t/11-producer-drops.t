@@ -5,12 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 plan 12
 
-FIX=$DATA/ticks.jsonl
 N=$(wc -l <"$FIX")
-counter() {
-	grep -E '^% (STATUS|FINAL):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
-}
-delivered_at_least() { [[ $(counter delivered) -ge $1 ]]; }
 
 start_broker -b 1 || bail "no broker"
 for mode in close reset; do
@@ -20,8 +15,8 @@ for mode in close reset; do
 	ok_cmd "$mode: all $N ticks delivered within 45 s" wait_for 45 delivered_at_least "$N"
 	stop producer
 	is "$?" 0 "$mode: exit 0 after SIGTERM"
-	cmp_ok "$(counter reconnects)" -ge 6 "$mode: reconnected after every drop ($(counter reconnects))"
-	cmp_ok "$(counter duplicates)" -ge 6 "$mode: stale re-sent tickers dropped and counted ($(counter duplicates))"
+	cmp_ok "$(producer_counter reconnects)" -ge 6 "$mode: reconnected after every drop ($(producer_counter reconnects))"
+	cmp_ok "$(producer_counter duplicates)" -ge 6 "$mode: stale re-sent tickers dropped and counted ($(producer_counter duplicates))"
 	for p in BTC-USD ETH-USD; do
 		is "$(topic_dump "t11$mode.$p")" "$(grep -F "\"product_id\":\"$p\"" "$FIX")" \
 			"$mode: $p topic holds every tick exactly once, in order"

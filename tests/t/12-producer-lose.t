@@ -4,12 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 plan 6
 
-FIX=$DATA/ticks.jsonl
 N=$(wc -l <"$FIX")
-counter() {
-	grep -E '^% (STATUS|FINAL):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
-}
-delivered_at_least() { [[ $(counter delivered) -ge $1 ]]; }
 total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-USD") )); }
 
 start_broker -b 1 || bail "no broker"
@@ -21,8 +16,8 @@ ok_cmd "the rest of the ticks delivered within 45 s" wait_for 45 delivered_at_le
 stop producer
 is "$?" 0 "exit 0 after SIGTERM"
 on_topics=$(total_on_topics t12.)
-is "$(counter published)" "$on_topics" "topics hold what was published ($on_topics)"
-is "$(counter missed-trades)" "$((N - on_topics))" "missed trades == fixture ticks that never arrived"
+is "$(producer_counter published)" "$on_topics" "topics hold what was published ($on_topics)"
+is "$(producer_counter missed-trades)" "$((N - on_topics))" "missed trades == fixture ticks that never arrived"
 like "$(grep 'missed' "$T/producer.err" | head -n 1)" \
 	'WARN: (BTC|ETH)-USD: missed [0-9]+ trade\(s\): trade_id [0-9]+ -> [0-9]+' "gap logged with product and trade ids"
 like "$(grep -E '^% INFO: BTC-USD: ' "$T/producer.err")" 'missed-trades [1-9]' "per-product missed count in the final report"

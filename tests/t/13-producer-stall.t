@@ -4,12 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 plan 6
 
-FIX=$DATA/ticks.jsonl
 N=$(wc -l <"$FIX")
-counter() {
-	grep -E '^% (STATUS|FINAL):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
-}
-delivered_at_least() { [[ $(counter delivered) -ge $1 ]]; }
 total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-USD") )); }
 
 start_broker -b 1 || bail "no broker"
@@ -20,7 +15,7 @@ ok_cmd "all $N ticks delivered within 45 s" wait_for 45 delivered_at_least "$N"
 stop producer
 is "$?" 0 "exit 0 after SIGTERM"
 cmp_ok "$(grep -c 'feed silent for 2 s: reconnecting' "$T/producer.err")" -ge 2 "both stalls detected"
-cmp_ok "$(counter reconnects)" -ge 2 "reconnected after each stall"
+cmp_ok "$(producer_counter reconnects)" -ge 2 "reconnected after each stall"
 for p in BTC-USD ETH-USD; do
 	is "$(topic_dump "t13.$p")" "$(grep -F "\"product_id\":\"$p\"" "$FIX")" "$p: every tick once, in order"
 done

@@ -5,12 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 plan 6
 
-FIX=$DATA/ticks.jsonl
 N=$(wc -l <"$FIX")
-counter() {
-	grep -E '^% (STATUS|FINAL):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
-}
-delivered_at_least() { [[ $(counter delivered) -ge $1 ]]; }
 total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-USD") )); }
 
 start_broker -b 1 || bail "no broker"
@@ -19,8 +14,8 @@ spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t t15. --status-
 ok_cmd "ticks flowing" wait_for 30 delivered_at_least 300
 stop producer TERM
 is "$?" 0 "exit 0 after SIGTERM"
-pub=$(counter published)
-is "$(counter delivered)" "$pub" "final counters: delivered == published ($pub)"
+pub=$(producer_counter published)
+is "$(producer_counter delivered)" "$pub" "final counters: delivered == published ($pub)"
 cmp_ok "$pub" -lt "$N" "stopped mid-stream"
 is "$(total_on_topics t15.)" "$pub" "topics hold exactly the published ticks"
 is "$(topic_dump t15.BTC-USD)" "$(grep -F '"product_id":"BTC-USD"' "$FIX" | head -n "$(topic_count t15.BTC-USD)")" \

@@ -4,12 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 plan 7
 
-FIX=$DATA/ticks.jsonl
 N=$(wc -l <"$FIX")
-counter() {
-	grep -E '^% (STATUS|FINAL):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
-}
-delivered_at_least() { [[ $(counter delivered) -ge $1 ]]; }
 total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-USD") )); }
 
 start_broker -b 1 || bail "no broker"
@@ -18,8 +13,8 @@ spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t t17. --status-
 ok_cmd "all $N ticks delivered within 45 s" wait_for 45 delivered_at_least "$N"
 stop producer
 is "$?" 0 "exit 0 after SIGTERM"
-is "$(counter malformed)" "$((N / 100))" "every garbage frame counted"
-is "$(counter published)" "$N" "only real ticks published"
+is "$(producer_counter malformed)" "$((N / 100))" "every garbage frame counted"
+is "$(producer_counter published)" "$N" "only real ticks published"
 cmp_ok "$(grep -c 'malformed message' "$T/producer.err")" -le 10 "malformed log lines are rate-limited"
 for p in BTC-USD ETH-USD; do
 	is "$(topic_dump "t17.$p")" "$(grep -F "\"product_id\":\"$p\"" "$FIX")" "$p: reassembled ticks byte-identical"

@@ -5,12 +5,6 @@
 . "$(dirname "$0")/../lib.sh"
 plan 14
 
-FIX=$DATA/ticks.jsonl
-NB=$(grep -c '"product_id":"BTC-USD"' "$FIX")
-NE=$(grep -c '"product_id":"ETH-USD"' "$FIX")
-topics_full() {
-	[[ $(topic_count BTC-USD) -ge $NB && $(topic_count ETH-USD) -ge $NE ]]
-}
 
 start_broker -t BTC-USD -t ETH-USD || bail "no broker"
 start_feed --file "$FIX" --speed 0 || bail "no feed"

@@ -7,7 +7,6 @@
 . "$(dirname "$0")/../lib.sh"
 plan 13
 
-FIX=$DATA/ticks.jsonl
 start_broker -t ticks:4 -t empty:1 || bail "no broker"
 
 # BTC-USD alternates between partitions 0 and 1, ETH-USD goes to 2, 3 stays empty.

@@ -6,10 +6,6 @@
 . "$(dirname "$0")/../lib.sh"
 plan 8
 
-FIX=$DATA/ticks.jsonl
-NB=$(grep -c '"product_id":"BTC-USD"' "$FIX")
-NE=$(grep -c '"product_id":"ETH-USD"' "$FIX")
-topics_full() { [[ $(topic_count BTC-USD) -ge $NB && $(topic_count ETH-USD) -ge $NE ]]; }
 
 start_broker -t BTC-USD -t ETH-USD || bail "no broker"
 # 22 minutes of ticks at 40x: about 33 s of flow.
@@ -37,14 +33,8 @@ ok_cmd "a last run reads the rest" timeout 60 "$BIN/aggregator" "${agg_args[@]}"
 ok_cmd "an uninterrupted run (own group)" timeout 60 "$BIN/aggregator" "${agg_args[@]}" --available-now -g clean \
 	--state "$T/clean.db" --output "$T/clean.csv"
 ok_cmd "output.csv identical to the uninterrupted run's" cmp "$T/crash.csv" "$T/clean.csv"
-dump() {
-	sqlite3 "$1" "SELECT * FROM windows ORDER BY product_id, window_start, topic, partition;
-	              SELECT topic, partition, next_offset, max_time, rejected FROM partitions ORDER BY 1, 2;
-	              SELECT * FROM products ORDER BY 1, 2, 3;
-	              SELECT key, value FROM meta ORDER BY key"
-}
-dump "$T/crash.db" > "$T/crash.dump"
-dump "$T/clean.db" > "$T/clean.dump"
+state_dump "$T/crash.db" > "$T/crash.dump"
+state_dump "$T/clean.db" > "$T/clean.dump"
 ok_cmd "window table, offsets and watermark identical" diff "$T/crash.dump" "$T/clean.dump"
 ok_cmd "and both equal the offline windows" "$ROOT/tests/offline.sh" "$FIX" "$T/crash.csv"
 is "$(cut -d, -f1,3 "$T/crash.csv" | sort | uniq -d | wc -l)" 0 "no window twice in output.csv"

@@ -24,11 +24,8 @@
 # counts and closes the windows before it).
 . "$(dirname "$0")/../lib.sh"
 
-FIX=$DATA/ticks.jsonl
 BAD=$DATA/bad
 [[ -d $BAD ]] || skip_all "no $BAD"
-NB=$(grep -c '"product_id":"BTC-USD"' "$FIX")
-NE=$(grep -c '"product_id":"ETH-USD"' "$FIX")
 grep -F '"product_id":"BTC-USD"' "$FIX" >"$T/btc"
 grep -F '"product_id":"ETH-USD"' "$FIX" >"$T/eth"
 

@@ -15,13 +15,6 @@
 . "$(dirname "$0")/../lib.sh"
 plan 24
 
-FIX=$DATA/ticks.jsonl
-NB=$(grep -c '"product_id":"BTC-USD"' "$FIX")
-NE=$(grep -c '"product_id":"ETH-USD"' "$FIX")
-counter() {
-	grep -E '^% (STATUS|FINAL):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
-}
-topics_full() { [[ $(topic_count BTC-USD) -ge $NB && $(topic_count ETH-USD) -ge $NE ]]; }
 state_offsets() { sqlite3 "$T/faults.db" "SELECT group_concat(topic || ':' || next_offset, ' ') FROM (SELECT * FROM partitions ORDER BY topic)" 2>/dev/null; }
 caught_up() { [[ $(state_offsets) == "BTC-USD:$NB ETH-USD:$NE" ]]; }
 state_msgs() { sqlite3 "$T/faults.db" "SELECT coalesce(sum(next_offset), 0) FROM partitions" 2>/dev/null || echo 0; }
@@ -77,11 +70,11 @@ stop agg2 TERM
 is "$?" 0 "aggregator exits 0 on SIGTERM"
 stop producer TERM
 is "$?" 0 "producer exits 0 on SIGTERM"
-is "$(counter delivered) $(counter failed)" "$((NB + NE)) 0" "producer: every tick delivered, none failed"
-# Asynchronous group commits have no result callback in the aggregator; their
-# failures show up through librdkafka's log (COMMITFAIL). Shown, not asserted
-# (how many commits fall in the error window depends on timing).
-note "failed offset commits logged: $(cat "$T"/agg*.err | grep -cE 'COMMITFAIL|offset commit to the group failed')"
+is "$(producer_counter delivered) $(producer_counter failed)" "$((NB + NE)) 0" "producer: every tick delivered, none failed"
+# The aggregator logs each failed group commit ("offset commit of ... failed")
+# and sends it again with the next batch. Shown, not asserted (how many
+# commits fall in the error window depends on timing).
+note "failed offset commits logged: $(cat "$T"/agg*.err | grep -cE 'offset commit (of .* )?to the group failed')"
 
 # A last --available-now pass on the same state, and a fault-free run.
 ok_cmd "a last --available-now pass" timeout 60 "$BIN/aggregator" "${agg_args[@]}" -q --available-now \
@@ -89,14 +82,8 @@ ok_cmd "a last --available-now pass" timeout 60 "$BIN/aggregator" "${agg_args[@]
 ok_cmd "a fault-free run (own state)" timeout 60 "$BIN/aggregator" "${agg_args[@]}" -q --available-now -g clean \
 	--state "$T/clean.db" --output "$T/clean.csv"
 ok_cmd "output.csv identical to the fault-free run's" cmp "$T/faults.csv" "$T/clean.csv"
-dump() {
-	sqlite3 "$1" "SELECT * FROM windows ORDER BY product_id, window_start, topic, partition;
-	              SELECT topic, partition, next_offset, max_time, rejected FROM partitions ORDER BY 1, 2;
-	              SELECT * FROM products ORDER BY 1, 2, 3;
-	              SELECT key, value FROM meta ORDER BY key"
-}
-dump "$T/faults.db" >"$T/faults.dump"
-dump "$T/clean.db" >"$T/clean.dump"
+state_dump "$T/faults.db" >"$T/faults.dump"
+state_dump "$T/clean.db" >"$T/clean.dump"
 ok_cmd "window table, offsets and watermark identical" diff "$T/faults.dump" "$T/clean.dump"
 ok_cmd "output.csv == offline windows" "$ROOT/tests/offline.sh" "$FIX" "$T/faults.csv"
 is "$(sqlite3 "$T/faults.db" "SELECT sum(ticks) FROM products")" "$((NB + NE))" "sum(products.ticks) == ticks: nothing counted twice"

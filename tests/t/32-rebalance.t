@@ -15,10 +15,6 @@
 . "$(dirname "$0")/../lib.sh"
 plan 14
 
-FIX=$DATA/ticks.jsonl
-NB=$(grep -c '"product_id":"BTC-USD"' "$FIX")
-NE=$(grep -c '"product_id":"ETH-USD"' "$FIX")
-topics_full() { [[ $(topic_count BTC-USD) -ge $NB && $(topic_count ETH-USD) -ge $NE ]]; }
 state_offsets() { sqlite3 "$T/a.db" "SELECT group_concat(topic || ':' || next_offset, ' ') FROM (SELECT * FROM partitions ORDER BY topic)" 2>/dev/null; }
 caught_up() { [[ $(state_offsets) == "BTC-USD:$NB ETH-USD:$NE" ]]; }
 assigned_count() { grep -c 'info: assigned' "$T/a.err"; }

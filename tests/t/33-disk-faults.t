@@ -9,9 +9,6 @@
 # tick counted once. Mount cases (tmpfs) are skipped when mount is not allowed.
 . "$(dirname "$0")/../lib.sh"
 
-FIX=$DATA/ticks.jsonl
-NB=$(grep -c '"product_id":"BTC-USD"' "$FIX")
-NE=$(grep -c '"product_id":"ETH-USD"' "$FIX")
 grep -F '"product_id":"BTC-USD"' "$FIX" >"$T/btc"
 grep -F '"product_id":"ETH-USD"' "$FIX" >"$T/eth"
 

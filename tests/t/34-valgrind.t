@@ -11,9 +11,6 @@ REL=$ROOT/bin
 [[ -x $REL/aggregator && -x $REL/producer ]] || skip_all "no release build in $REL (run make)"
 plan 10
 
-FIX=$DATA/ticks.jsonl
-NB=$(grep -c '"product_id":"BTC-USD"' "$FIX")
-NE=$(grep -c '"product_id":"ETH-USD"' "$FIX")
 VG=(valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --num-callers=30)
 
 start_broker -t BTC-USD -t ETH-USD || bail "no broker"

@@ -8,9 +8,6 @@
 . "$(dirname "$0")/../lib.sh"
 plan 9
 
-FIX=$DATA/ticks.jsonl
-NB=$(grep -c '"product_id":"BTC-USD"' "$FIX")
-NE=$(grep -c '"product_id":"ETH-USD"' "$FIX")
 start_broker -t BTC-USD -t ETH-USD || bail "no broker"
 ok_cmd "load the fixture" sh -c "grep -F '\"product_id\":\"BTC-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t BTC-USD -p 0 &&
 	grep -F '\"product_id\":\"ETH-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t ETH-USD -p 0"
