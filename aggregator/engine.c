@@ -63,6 +63,7 @@ struct engine {
 	struct consume_hooks hooks;
 	struct eng_part *parts;       /* every partition ever assigned; indices are stable */
 	size_t nparts, capparts;
+	size_t last_part;             /* index eng_part_find found last */
 	struct wm_input *wm;          /* scratch for wm_compute */
 	struct win_table wins;        /* open windows */
 	int64_t watermark;            /* current, in memory */
@@ -135,11 +136,18 @@ static void eng_fatal(struct engine *e, int code, const char *msg)
 	snprintf(e->err, sizeof(e->err), "%s", msg);
 }
 
+/* Consecutive messages mostly come from the same partition: try the last
+ * one found before searching. */
 static struct eng_part *eng_part_find(struct engine *e, const char *topic, int32_t partition)
 {
+	struct eng_part *p = e->last_part < e->nparts ? &e->parts[e->last_part] : NULL;
+	if (p && p->partition == partition && strcmp(p->topic, topic) == 0)
+		return p;
 	for (size_t i = 0; i < e->nparts; i++)
-		if (e->parts[i].partition == partition && strcmp(e->parts[i].topic, topic) == 0)
+		if (e->parts[i].partition == partition && strcmp(e->parts[i].topic, topic) == 0) {
+			e->last_part = i;
 			return &e->parts[i];
+		}
 	return NULL;
 }
 
@@ -263,7 +271,7 @@ static void eng_reject(struct engine *e, struct eng_part *p, const rd_kafka_mess
 }
 
 /* Adds a valid tick to every window it falls in that is still open. */
-static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const struct tick *tk)
+static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const struct tick *tk, int64_t now)
 {
 	uint32_t idx;
 	struct eng_product *pr = eng_product_get(p, tk->product_id, &idx);
@@ -310,7 +318,7 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 	}
 	if (p->s.max_time == WM_NONE || tk->time_us > p->s.max_time) {
 		p->s.max_time = tk->time_us;
-		eng_watermark(e, eng_now());
+		eng_watermark(e, now);
 	}
 }
 
@@ -321,9 +329,9 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
  * after an outage), or the jump is confirmed by ENG_SKEW_CONFIRM consecutive
  * ticks (a gap in recorded data), whose first ones stay rejected. */
 #define ENG_SKEW_CONFIRM 10
-static int eng_skewed(const struct engine *e, struct eng_part *p, int64_t t)
+static int eng_skewed(const struct engine *e, struct eng_part *p, int64_t t, int64_t now)
 {
-	int64_t now = eng_now(), skew = e->cfg->max_skew_us;
+	int64_t skew = e->cfg->max_skew_us;
 
 	if (t > now + skew)
 		return 1;
@@ -379,14 +387,15 @@ static void eng_message(struct engine *e, rd_kafka_message_t *m)
 
 	struct tick tk;
 	char reason[256];
+	int64_t now = eng_now();
 	if (tick_parse(m->payload, m->len, &tk, reason, sizeof(reason)) < 0) {
 		eng_reject(e, p, m, reason);
-	} else if (eng_skewed(e, p, tk.time_us)) {
+	} else if (eng_skewed(e, p, tk.time_us, now)) {
 		snprintf(reason, sizeof(reason), "time too far ahead: more than --max-skew after its "
 		         "partition's latest tick or the clock");
 		eng_reject(e, p, m, reason);
 	} else {
-		eng_tick(e, p, (uint32_t)(p - e->parts), &tk);
+		eng_tick(e, p, (uint32_t)(p - e->parts), &tk, now);
 	}
 	p->s.next_offset = m->offset + 1;
 	p->dirty = 1;

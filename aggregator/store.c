@@ -95,22 +95,11 @@ static int store_exec(struct store *st, const char *sql, char *err, size_t errle
 	return 0;
 }
 
-static int store_count_tables(struct store *st, int64_t *n)
+/* Runs a query that returns one integer. */
+static int store_scalar(struct store *st, const char *sql, int64_t *v)
 {
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_schema", -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-static int store_user_version(struct store *st, int64_t *v)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
@@ -134,7 +123,8 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 {
 	int64_t ver = 0, ntab = 0;
 
-	if (store_user_version(st, &ver) < 0 || store_count_tables(st, &ntab) < 0) {
+	if (store_scalar(st, "PRAGMA user_version", &ver) < 0 ||
+	    store_scalar(st, "SELECT count(*) FROM sqlite_schema", &ntab) < 0) {
 		store_fail(st, err, errlen, "cannot read the schema");
 		store_not_ours(st, err, errlen);
 		return -1;
