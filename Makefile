@@ -93,11 +93,13 @@ run: all
 # libFuzzer over the tick parser (clang), bounded by FUZZ_SECONDS; new inputs
 # go to build/fuzz-corpus, seeded from the hostile-message corpus.
 FUZZ_SECONDS ?= 60
+# Seeds: the hostile corpus and 20 fixture ticks (these take the fast path).
 fuzz:
-	@mkdir -p build/fuzz-corpus
+	@mkdir -p build/fuzz-corpus build/fuzz-seed
+	head -n 20 tests/data/ticks.jsonl | split -l 1 - build/fuzz-seed/tick-
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iaggregator tests/fuzz_tick.c aggregator/tick.c \
 	  -ljansson -o build/fuzz_tick
-	build/fuzz_tick -max_total_time=$(FUZZ_SECONDS) -max_len=2048 build/fuzz-corpus tests/data/bad
+	build/fuzz_tick -max_total_time=$(FUZZ_SECONDS) -max_len=2048 build/fuzz-corpus tests/data/bad build/fuzz-seed
 
 clean:
 	rm -rf build bin

@@ -21,8 +21,17 @@ struct tick {
 	int64_t sequence;    /* feed sequence number, -1 when absent */
 };
 
-/* Parses buf[0..len) into *t. Returns 0, or -1 with a one-line reason in err. */
+/* Parses buf[0..len) into *t. Returns 0, or -1 with a one-line reason in err.
+ * = tick_parse_fast, and tick_parse_json when the fast path declines. */
 int tick_parse(const char *buf, size_t len, struct tick *t, char *err, size_t errlen);
+
+/* The two parsers behind tick_parse, exported for the differential tests.
+ * tick_parse_json: the reference (jansson); every rejection and its reason.
+ * tick_parse_fast: flat, escape-free ASCII ticker objects only; returns 1 with
+ * *t exactly as tick_parse_json would set it, or 0 (declined, *t untouched):
+ * never a verdict on its own. */
+int tick_parse_json(const char *buf, size_t len, struct tick *t, char *err, size_t errlen);
+int tick_parse_fast(const char *buf, size_t len, struct tick *t);
 
 /* ISO-8601 UTC ("2023-04-24T15:01:47.940047Z", 0..9 fraction digits, 'Z' or
  * "+00:00"-style offset) -> microseconds since the epoch (fraction truncated).

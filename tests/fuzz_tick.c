@@ -14,8 +14,10 @@
  *
  * Besides "no crash, no sanitizer report", the target checks the contract
  * itself and aborts when it is broken: a result of exactly 0 or -1, a
- * NUL-terminated one-line reason on failure, and on success values inside the
- * documented ranges.
+ * NUL-terminated one-line reason on failure, on success values inside the
+ * documented ranges, and the fast path against jansson: whenever
+ * tick_parse_fast takes a message, tick_parse_json must accept it with the
+ * same values, bit for bit.
  */
 #include "tick.h"
 
@@ -53,6 +55,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_check_reason(err, sizeof err);
 	} else {
 		abort();
+	}
+
+	/* The fast path never disagrees with the reference parser. */
+	{
+		struct tick f, j;
+		char jerr[256];
+		int rf = tick_parse_fast((const char *)data, size, &f);
+		int rj = tick_parse_json((const char *)data, size, &j, jerr, sizeof jerr);
+		if (rf != 0 && rf != 1)
+			abort();
+		if ((rc == 0) != (rj == 0))
+			abort();
+		if (rf == 1 && (rj != 0 || strcmp(f.product_id, j.product_id) != 0 ||
+		                f.time_us != j.time_us || f.sequence != j.sequence ||
+		                memcmp(&f.price, &j.price, sizeof f.price) != 0 ||
+		                memcmp(&f.volume_24h, &j.volume_24h, sizeof f.volume_24h) != 0 ||
+		                memcmp(&f.best_bid, &j.best_bid, sizeof f.best_bid) != 0 ||
+		                memcmp(&f.best_ask, &j.best_ask, sizeof f.best_ask) != 0))
+			abort();
 	}
 
 	/* The same bytes as a timestamp: most are rejected, which is the point. */
