@@ -65,6 +65,43 @@ static int consume_set(rd_kafka_conf_t *conf, const char *k, const char *v, char
 	return 0;
 }
 
+/* Partitions the state has not seen (offset still INVALID) start at the
+ * group's committed offset, else where auto.offset.reset says.  Resolved here
+ * with one OffsetFetch instead of by librdkafka after the assignment: there
+ * "no committed offset" reaches the reset with an error code, which delays the
+ * ListOffsets by 100 ms (rd_kafka_offset_reset's backoff), a third of the time
+ * to the first commit.  On any failure the offsets stay INVALID and librdkafka
+ * resolves them as before. */
+static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
+	char reset[32] = "";
+	size_t rlen = sizeof(reset);
+	int64_t logical = RD_KAFKA_OFFSET_INVALID;
+
+	if (rd_kafka_conf_get(rd_kafka_conf(rk), "auto.offset.reset", reset, &rlen) == RD_KAFKA_CONF_OK) {
+		if (!strcmp(reset, "smallest") || !strcmp(reset, "earliest") || !strcmp(reset, "beginning"))
+			logical = RD_KAFKA_OFFSET_BEGINNING;
+		else if (!strcmp(reset, "largest") || !strcmp(reset, "latest") || !strcmp(reset, "end"))
+			logical = RD_KAFKA_OFFSET_END;
+	}
+	for (int i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
+			rd_kafka_topic_partition_list_add(q, parts->elems[i].topic, parts->elems[i].partition);
+	if (q->cnt == 0 || logical == RD_KAFKA_OFFSET_INVALID || rd_kafka_committed(rk, q, 10000))
+		goto out;
+	for (int i = 0; i < q->cnt; i++) {
+		rd_kafka_topic_partition_t *c = &q->elems[i], *t;
+		if (c->err)
+			continue;
+		t = rd_kafka_topic_partition_list_find(parts, c->topic, c->partition);
+		if (t)
+			t->offset = c->offset >= 0 ? c->offset : logical;
+	}
+out:
+	rd_kafka_topic_partition_list_destroy(q);
+}
+
 /* --assign: every partition of the topics, without group membership (no
  * rebalance to wait for at start or after a crash). Offsets are still
  * committed under the group id, for lag tools. */
@@ -102,6 +139,7 @@ static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, stru
 		snprintf(err, errlen, "cannot read the state of the partitions");
 		goto out;
 	}
+	consume_resolve_unset(rk, parts);
 	rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
 	if (aerr) {
 		snprintf(err, errlen, "cannot assign partitions: %s", rd_kafka_err2str(aerr));
@@ -113,11 +151,10 @@ out:
 	return ret;
 }
 
-rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hooks,
-                         char *err, size_t errlen)
+rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hooks,
+                        char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_topic_partition_list_t *subs = NULL;
 	rd_kafka_t *rk = NULL;
 	char e[512];
 	/* Defaults chosen for exactly-once by the state file and a small footprint;
@@ -163,9 +200,20 @@ rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hoo
 	}
 	conf = NULL; /* now owned by rk */
 	rd_kafka_poll_set_consumer(rk);
+	return rk;
+fail:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+int consume_start(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_hooks *hooks,
+                  char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *subs;
 
 	if (cfg->assign)
-		return consume_assign_all(rk, cfg, hooks, err, errlen) < 0 ? (rd_kafka_destroy(rk), NULL) : rk;
+		return consume_assign_all(rk, cfg, hooks, err, errlen);
 
 	subs = rd_kafka_topic_partition_list_new(cfg->ntopics);
 	for (int i = 0; i < cfg->ntopics; i++)
@@ -174,14 +222,9 @@ rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hoo
 	rd_kafka_topic_partition_list_destroy(subs);
 	if (rerr) {
 		snprintf(err, errlen, "cannot subscribe to %s: %s", cfg->topics_arg, rd_kafka_err2str(rerr));
-		rd_kafka_destroy(rk);
-		return NULL;
+		return -1;
 	}
-	return rk;
-fail:
-	if (conf)
-		rd_kafka_conf_destroy(conf);
-	return NULL;
+	return 0;
 }
 
 void consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync)

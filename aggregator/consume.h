@@ -21,9 +21,15 @@ struct consume_hooks {
 	void (*on_commit)(void *opaque, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offs);
 };
 
-/* Creates the consumer and subscribes. hooks must outlive the handle. */
-rd_kafka_t *consume_open(const struct agg_config *cfg, struct consume_hooks *hooks,
-                         char *err, size_t errlen);
+/* Creates the consumer; it starts connecting at once, so the caller can open
+ * its state meanwhile. hooks must outlive the handle. */
+rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hooks,
+                        char *err, size_t errlen);
+
+/* Subscribes (group mode) or assigns every partition (--assign, offsets from
+ * hooks->on_assign). 0, or -1 with err set; the caller destroys rk. */
+int consume_start(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_hooks *hooks,
+                  char *err, size_t errlen);
 
 /* Commits offsets (next offsets to read) to the group; async unless sync. */
 void consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync);

@@ -770,16 +770,22 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		eng_fatal(&e, AGG_EXIT_RUNTIME, "out of memory");
 		goto out;
 	}
-	if (eng_open(&e) < 0)
-		goto out;
-	eng_log(&e, 1, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
-	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_path);
+	/* The consumer first: it connects and reads metadata while the state
+	 * file opens; partitions are assigned only once the state is read. */
 	e.hooks.opaque = &e;
 	e.hooks.on_assign = eng_on_assign;
 	e.hooks.on_revoke = eng_on_revoke;
 	e.hooks.on_commit = eng_on_commit;
-	e.rk = consume_open(cfg, &e.hooks, err, sizeof(err));
+	e.rk = consume_new(cfg, &e.hooks, err, sizeof(err));
 	if (!e.rk) {
+		eng_fatal(&e, AGG_EXIT_RUNTIME, err);
+		goto out;
+	}
+	if (eng_open(&e) < 0)
+		goto out;
+	eng_log(&e, 1, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
+	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_path);
+	if (consume_start(e.rk, cfg, &e.hooks, err, sizeof(err)) < 0) {
 		eng_fatal(&e, AGG_EXIT_RUNTIME, err);
 		goto out;
 	}

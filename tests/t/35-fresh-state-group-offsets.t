@@ -4,9 +4,11 @@
 # issue specifies: a partition the state has never seen starts at the group's
 # committed offset, else at the earliest. So a fresh state in the same group
 # resumes where the group is (nothing twice), a fresh state in a new group
-# reads everything, and output.csv always has its header.
+# reads everything (or nothing with auto.offset.reset=latest), and output.csv
+# always has its header.  --assign resolves these offsets itself (one
+# OffsetFetch, then auto.offset.reset), so both settings are checked there.
 . "$(dirname "$0")/../lib.sh"
-plan 9
+plan 13
 
 start_broker -t BTC-USD -t ETH-USD || bail "no broker"
 ok_cmd "load the fixture" sh -c "grep -F '\"product_id\":\"BTC-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t BTC-USD -p 0 &&
@@ -24,3 +26,11 @@ ok_cmd "a fresh state, new group, group mode" agg -g g35b --state "$T/fresh2.db"
 is "$(sqlite3 "$T/fresh2.db" "SELECT coalesce(sum(ticks), 0) FROM products")" "$((NB + NE))" \
 	"a new group starts at the earliest offset: every tick counted"
 ok_cmd "new group: output == offline" "$ROOT/tests/offline.sh" "$FIX" "$T/fresh2.csv"
+
+ok_cmd "a fresh state, new group, --assign" agg --assign -g g35c --state "$T/fresh3.db" --output "$T/fresh3.csv"
+is "$(sqlite3 "$T/fresh3.db" "SELECT coalesce(sum(ticks), 0) FROM products")" "$((NB + NE))" \
+	"--assign, new group: starts at the earliest offset, every tick counted"
+ok_cmd "a fresh state, new group, --assign, -X auto.offset.reset=latest" \
+	agg --assign -g g35d -X auto.offset.reset=latest --state "$T/fresh4.db" --output "$T/fresh4.csv"
+is "$(sqlite3 "$T/fresh4.db" "SELECT coalesce(sum(ticks), 0) FROM products")" 0 \
+	"--assign, new group, latest: starts at the end, nothing counted"
