@@ -619,22 +619,34 @@ static int eng_part_read(const struct engine *e, const struct eng_part *p)
 /* librdkafka 2.0 stops fetching a partition whose prefetch queue is full
  * (queued.max.messages.kbytes) and looks again only when its broker thread
  * wakes, about once a second: a consumer faster than that sits idle with a
- * backlog. A request to the partition's leader wakes that thread; send one when
- * the local queue runs low while a partition is ENG_BACKLOG messages behind
- * (never in live operation, where the lag is a few messages). */
+ * backlog. A request to a partition's leader wakes that thread; send one, to
+ * the partition furthest behind, when the local queue runs low while the
+ * assigned partitions are ENG_BACKLOG messages behind in all (never in live
+ * operation, where the lag is a few messages).  A partition that has not
+ * delivered a message yet counts from its log start, as the progress lag does. */
 #define ENG_BACKLOG 1000
+#define ENG_QUEUE_LOW 250 /* messages left in the local queue: ~1 ms of work */
 static void eng_nudge_fetcher(struct engine *e)
 {
+	const struct eng_part *behind = NULL;
+	int64_t total = 0, most = 0, lo, hi;
+
 	for (size_t i = 0; i < e->nparts; i++) {
 		const struct eng_part *p = &e->parts[i];
-		int64_t lo, hi;
-		if (!p->assigned || p->eof || p->s.next_offset < 0 ||
-		    rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) ||
-		    hi - p->s.next_offset < ENG_BACKLOG)
+		if (!p->assigned || p->eof ||
+		    rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi))
 			continue;
-		rd_kafka_query_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi, 100);
-		return;
+		int64_t pos = p->s.next_offset >= 0 ? p->s.next_offset : lo;
+		if (pos < 0 || hi <= pos)
+			continue;
+		total += hi - pos;
+		if (hi - pos > most) {
+			most = hi - pos;
+			behind = p;
+		}
 	}
+	if (behind && total >= ENG_BACKLOG)
+		rd_kafka_query_watermark_offsets(e->rk, behind->topic, behind->partition, &lo, &hi, 100);
 }
 
 static int eng_all_read(const struct engine *e)
@@ -798,14 +810,14 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	int64_t last_nudge = 0;         /* last eng_nudge_fetcher */
 	rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(e.rk);
 	while (!*stop && !e.exit_code) {
+		/* Two clock reads per message: before and after the poll. */
 		int64_t mono = eng_mono();
 		int timeout = batch_deadline > mono ? (int)((batch_deadline - mono + 999) / 1000) : 0;
-		int64_t t_poll = eng_mono();
-		e.total.busy_us += t_poll - mono_busy;
+		e.total.busy_us += mono - mono_busy;
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(e.rk, e.close_pending ? 0 : timeout > 100 ? 100 : timeout);
 		mono_busy = eng_mono();
 		int drained = !m;
-		if (mono_busy - last_nudge > 5000 && (drained || (cq && rd_kafka_queue_length(cq) < ENG_BACKLOG))) {
+		if (mono_busy - last_nudge > 5000 && (drained || (cq && rd_kafka_queue_length(cq) < ENG_QUEUE_LOW))) {
 			eng_nudge_fetcher(&e);
 			last_nudge = mono_busy = eng_mono();
 		}
@@ -813,7 +825,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 			eng_message(&e, m);
 			rd_kafka_message_destroy(m);
 		}
-		mono = eng_mono();
+		mono = mono_busy;
 		/* A closed window goes out at once when nothing else is queued (live
 		 * ticks); a backlog keeps its batches. The first batch is short, so
 		 * the first commit comes early. */
