@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tick.h" /* tick_parse_time, shared with the aggregator */
+#include "tick.h" /* tick_parse_time, tick_parse_fast: shared with the aggregator */
 
 #ifndef PIPELINE_VERSION
 #define PIPELINE_VERSION "dev"
@@ -46,6 +46,7 @@
 #define PRODUCT_MAX       32          /* longest product id, incl. NUL */
 #define TOPIC_MAX         250         /* Kafka's limit is 249 chars */
 #define MSG_MAX           (64 * 1024) /* reassembly bound for one ws message */
+#define RX_CHUNK          (64 * 1024) /* bytes lws reads from the socket at once */
 #define TICK_MS           50          /* poll/status/watchdog timer period */
 #define FLUSH_MS          10000       /* bound on the final rd_kafka_flush */
 #define CLOSE_WAIT_MS     2000        /* bound on the ws close handshake */
@@ -223,6 +224,13 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+/* Microseconds -> milliseconds since the epoch, rounded down (also before
+ * 1970): the Kafka timestamp of a tick. */
+static int64_t producer_us_to_ms(int64_t us)
+{
+	return us / 1000 - (us % 1000 < 0);
+}
+
 /* Tick time -> ms since the epoch (the Kafka timestamp), with the
  * aggregator's strict ISO-8601 parser; the fraction is truncated. */
 static int producer_time_ms(const char *s, size_t len, int64_t *ms)
@@ -230,7 +238,7 @@ static int producer_time_ms(const char *s, size_t len, int64_t *ms)
 	int64_t us;
 	if (tick_parse_time(s, len, &us) < 0)
 		return -1;
-	*ms = us / 1000 - (us % 1000 < 0);
+	*ms = producer_us_to_ms(us);
 	return 0;
 }
 
@@ -473,6 +481,14 @@ static void bad_message(struct prod_ctx *c, const char *why, const char *buf,
 	plog(c, LOG_WARN, "malformed message (%s), %zu bytes: %s", why, len, s);
 }
 
+/* Any well-formed feed message proves the feed alive: resets the silence
+ * watchdog and lws's ping timer. */
+static void feed_alive(struct prod_ctx *c, struct lws *wsi)
+{
+	c->last_rx = lws_now_usecs();
+	lws_validity_confirmed(wsi);
+}
+
 /* Reads an optional integer member: 1 found, 0 absent, -1 wrong type. */
 static int get_int(json_t *o, const char *key, int64_t *v)
 {
@@ -486,39 +502,16 @@ static int get_int(json_t *o, const char *key, int64_t *v)
 	return 1;
 }
 
-/* A ticker: dedup on sequence, gap check on trade_id, then publish. */
-static void handle_ticker(struct prod_ctx *c, json_t *root, const char *buf,
-			  size_t len)
+/*
+ * The checks every ticker of a subscribed product passes once its fields are
+ * read, by either parser: drop it as a duplicate when its sequence (hs: one
+ * is present) is not above the last one published, count a trade_id gap (ht:
+ * one is present), then publish buf unchanged with timestamp ts_ms.
+ */
+static void accept_ticker(struct prod_ctx *c, struct product *p, const char *buf,
+			  size_t len, int64_t ts_ms, int hs, int64_t seq, int ht,
+			  int64_t trade)
 {
-	json_t *jp = json_object_get(root, "product_id");
-	json_t *jt = json_object_get(root, "time");
-	struct product *p;
-	int64_t seq = -1, trade = -1, ts;
-	int hs, ht;
-
-	c->n.ticks++;
-	if (!json_is_string(jp) || !json_is_string(jt)) {
-		bad_message(c, "ticker without product_id or time", buf, len);
-		return;
-	}
-	p = find_product(c, json_string_value(jp));
-	if (!p) {
-		c->n.unknown++;
-		if (rl_allow(c, &c->rl_bad, "bad-message"))
-			plog(c, LOG_WARN, "tick of unsubscribed product %s dropped",
-			     json_string_value(jp));
-		return;
-	}
-	if (producer_time_ms(json_string_value(jt), json_string_length(jt), &ts)) {
-		bad_message(c, "bad time", buf, len);
-		return;
-	}
-	hs = get_int(root, "sequence", &seq);
-	ht = get_int(root, "trade_id", &trade);
-	if (hs < 0 || ht < 0) {
-		bad_message(c, "sequence/trade_id not integers", buf, len);
-		return;
-	}
 	if (hs && p->last_seq >= 0 && seq <= p->last_seq) {
 		c->n.dups++;
 		p->dups++;
@@ -539,7 +532,129 @@ static void handle_ticker(struct prod_ctx *c, json_t *root, const char *buf,
 		p->last_trade = trade;
 	if (hs)
 		p->last_seq = seq;
-	publish(c, p, buf, len, ts);
+	publish(c, p, buf, len, ts_ms);
+}
+
+/* A ticker of a subscribed product?  Counts and logs the ones that are not. */
+static struct product *ticker_product(struct prod_ctx *c, const char *id)
+{
+	struct product *p = find_product(c, id);
+
+	if (!p) {
+		c->n.unknown++;
+		if (rl_allow(c, &c->rl_bad, "bad-message"))
+			plog(c, LOG_WARN, "tick of unsubscribed product %s dropped",
+			     id);
+	}
+	return p;
+}
+
+/* A ticker parsed by jansson: dedup on sequence, gap check on trade_id, then
+ * publish. */
+static void handle_ticker(struct prod_ctx *c, json_t *root, const char *buf,
+			  size_t len)
+{
+	json_t *jp = json_object_get(root, "product_id");
+	json_t *jt = json_object_get(root, "time");
+	struct product *p;
+	int64_t seq = -1, trade = -1, ts;
+	int hs, ht;
+
+	c->n.ticks++;
+	if (!json_is_string(jp) || !json_is_string(jt)) {
+		bad_message(c, "ticker without product_id or time", buf, len);
+		return;
+	}
+	if (!(p = ticker_product(c, json_string_value(jp))))
+		return;
+	if (producer_time_ms(json_string_value(jt), json_string_length(jt), &ts)) {
+		bad_message(c, "bad time", buf, len);
+		return;
+	}
+	hs = get_int(root, "sequence", &seq);
+	ht = get_int(root, "trade_id", &trade);
+	if (hs < 0 || ht < 0) {
+		bad_message(c, "sequence/trade_id not integers", buf, len);
+		return;
+	}
+	accept_ticker(c, p, buf, len, ts, hs, seq, ht, trade);
+}
+
+/*
+ * "trade_id" of a message tick_parse_fast accepted, as get_int reads it from
+ * jansson's tree: 1 an integer (in *v), 0 absent, -1 anything else (a string:
+ * left to the jansson path, which reports it).  In such a message every '"'
+ * delimits a string without escapes, and letters occur only inside strings,
+ * so a match of "trade_id" is a whole string; it is the key when a ':'
+ * follows (keys are unique there), else a value and the search goes on.
+ * Integers have at most 18 digits (tick_parse_fast declines longer ones).
+ * The search runs backwards: the feed puts trade_id near the end.
+ */
+static int fast_trade_id(const char *buf, size_t len, int64_t *v)
+{
+	static const char key[] = "\"trade_id\"";
+	const size_t klen = sizeof(key) - 1;
+	const char *end = buf + len, *q, *p;
+	size_t i = len >= klen ? len - klen + 1 : 0;
+
+	while (i-- > 0) {
+		int neg = 0;
+		int64_t x = 0;
+
+		q = buf + i;
+		if (*q != '"' || memcmp(q, key, klen))
+			continue;
+		for (p = q + klen; p < end && (*p == ' ' || *p == '\t' ||
+					       *p == '\n' || *p == '\r'); p++)
+			;
+		if (p == end || *p != ':')
+			continue;
+		for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\n' ||
+				      *p == '\r'); p++)
+			;
+		if (p < end && *p == '-') {
+			neg = 1;
+			p++;
+		}
+		if (p == end || *p < '0' || *p > '9')
+			return -1;
+		for (; p < end && *p >= '0' && *p <= '9'; p++)
+			x = x * 10 + (*p - '0');
+		*v = neg ? -x : x;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The fast path for what the feed sends most: a flat, escape-free ticker that
+ * the aggregator's tick_parse_fast accepts (see tick.h), with an integer or
+ * absent trade_id.  Returns 1 when the message was handled exactly as
+ * handle_message + handle_ticker would have (same counters, same checks, same
+ * bytes, key and timestamp published), 0 to leave it to jansson.  Declining
+ * is never a verdict: ticks the aggregator would reject still go through
+ * handle_ticker and are published as before.
+ */
+static int handle_ticker_fast(struct prod_ctx *c, struct lws *wsi,
+			      const char *buf, size_t len)
+{
+	struct tick t;
+	struct product *p;
+	int64_t trade = -1;
+	int ht;
+
+	if (!tick_parse_fast(buf, len, &t) ||
+	    (ht = fast_trade_id(buf, len, &trade)) < 0)
+		return 0;
+	c->n.frames++;
+	feed_alive(c, wsi);
+	c->n.ticks++;
+	if (!(p = ticker_product(c, t.product_id)))
+		return 1;
+	/* tick_parse_fast: sequence is -1 when absent, never negative else */
+	accept_ticker(c, p, buf, len, producer_us_to_ms(t.time_us),
+		      t.sequence >= 0, t.sequence, ht, trade);
+	return 1;
 }
 
 /* A feed "error": logged; one that rejects the subscription is fatal. */
@@ -566,18 +681,19 @@ static void handle_message(struct prod_ctx *c, struct lws *wsi, const char *buf,
 			   size_t len)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb(buf, len, 0, &jerr);
+	json_t *root;
 	const char *type;
 
+	if (handle_ticker_fast(c, wsi, buf, len))
+		return;
+	root = json_loadb(buf, len, 0, &jerr);
 	c->n.frames++;
 	if (!root || !json_is_object(root) ||
 	    !(type = json_string_value(json_object_get(root, "type")))) {
 		bad_message(c, root ? "no type" : jerr.text, buf, len);
 		goto done;
 	}
-	/* any well-formed feed message proves the feed alive */
-	c->last_rx = lws_now_usecs();
-	lws_validity_confirmed(wsi);
+	feed_alive(c, wsi);
 	if (!strcmp(type, "ticker")) {
 		handle_ticker(c, root, buf, len);
 	} else if (!strcmp(type, "heartbeat")) {
@@ -799,7 +915,9 @@ static int on_ws_event(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "coinbase-feed", on_ws_event, 0, 16384, 0, NULL, 0 },
+	/* rx_buffer_size: with the context's pt_serv_buf_size, how much lws
+	 * reads per recv() (a busy feed sends many ticks per segment) */
+	{ "coinbase-feed", on_ws_event, 0, RX_CHUNK, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -1265,10 +1383,14 @@ int main(int argc, char **argv)
 		lwslevel |= LLL_WARN | LLL_NOTICE | LLL_INFO;
 	lws_set_log_level(lwslevel, lws_log_emit);
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* OpenSSL and the client TLS context (~30 ms at start) only for wss://
+	 * or --ca-file */
+	info.options = c->use_ssl || c->conf.ca_file ?
+		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.fd_limit_per_thread = 16;
+	info.pt_serv_buf_size = RX_CHUNK;
 	info.user = c;
 	c->lws = lws_create_context(&info);
 	if (!c->lws) {

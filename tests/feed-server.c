@@ -15,8 +15,9 @@
  * product (a stale duplicate, as the real feed does), then the live stream.
  * Tick lines are sent as their exact raw bytes (no re-serialization).
  *
- * lws usage: writes only from LWS_CALLBACK_SERVER_WRITEABLE, one message (or
- * one fragment of one message) per callback; timers are lws_sul.
+ * lws usage: writes only from LWS_CALLBACK_SERVER_WRITEABLE, a burst of
+ * frames per callback while the socket takes them (bounded), framed here and
+ * written with LWS_WRITE_RAW in large writes; timers are lws_sul.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -57,6 +58,8 @@
 #define MAX_CONNS      64          /* concurrent connections */
 #define RX_MAX         65536       /* largest client message accepted */
 #define TICK_PERIOD_US (200 * LWS_US_PER_MS) /* wakes lws_service for the stop flag */
+#define WRITE_BURST_FRAMES 2048    /* frames per WRITEABLE callback (~800 KB of ticks) */
+#define WRITE_FLUSH_BYTES  65536   /* framed output written once it reaches this */
 
 static volatile sig_atomic_t stop_flag;
 
@@ -162,7 +165,8 @@ struct conn {
 	size_t msg_len, msg_cap;
 	size_t frag_off[4];
 	int nfrag, frag_i;
-	unsigned char *tx;      /* LWS_PRE + msg_cap */
+	unsigned char *out;     /* LWS_PRE + framed output not yet written */
+	size_t out_len, out_cap; /* bytes after LWS_PRE; out_cap excludes LWS_PRE */
 	long nmsg;
 	/* receive */
 	char *rx;
@@ -575,7 +579,8 @@ static void release_one(struct app *app)
 	app->prod[L->prod].last_rel = (long)app->cursor;
 	if (L->t_us > app->last_rel_t)
 		app->last_rel_t = L->t_us;
-	app->last_rel_wall = lws_now_usecs();
+	if (app->o.speed > 0) /* replay_now's clock; --speed 0 needs none */
+		app->last_rel_wall = lws_now_usecs();
 	app->cursor++;
 }
 
@@ -913,14 +918,9 @@ static int set_msg(struct conn *c, const char *buf, size_t len)
 	if (len > c->msg_cap) {
 		size_t cap = len + 256;
 		char *m = realloc(c->msg, cap);
-		unsigned char *t;
 		if (!m)
 			return -1;
 		c->msg = m;
-		t = realloc(c->tx, LWS_PRE + cap);
-		if (!t)
-			return -1;
-		c->tx = t;
 		c->msg_cap = cap;
 	}
 	memcpy(c->msg, buf, len);
@@ -938,23 +938,69 @@ static int set_msg(struct conn *c, const char *buf, size_t len)
 	return 0;
 }
 
-/* Sends the next frame of the current message. */
+/*
+ * Frames the next fragment of the current message onto c->out, exactly as
+ * lws_write would put it on the wire (a server's frames are unmasked, and no
+ * extension is negotiated): on_writeable writes c->out with one lws_write per
+ * WRITE_FLUSH_BYTES instead of one per frame, as a busy feed fills its TCP
+ * segments.
+ */
 static int send_frame(struct conn *c)
 {
-	size_t a = c->frag_off[c->frag_i], b = c->frag_off[c->frag_i + 1];
-	int flags = c->frag_i == 0 ? LWS_WRITE_TEXT : LWS_WRITE_CONTINUATION;
-	int n;
-	if (c->frag_i + 1 < c->nfrag)
-		flags |= LWS_WRITE_NO_FIN;
-	memcpy(c->tx + LWS_PRE, c->msg + a, b - a);
-	n = lws_write(c->wsi, c->tx + LWS_PRE, b - a, (enum lws_write_protocol)flags);
-	if (n < (int)(b - a)) {
-		logmsg("conn %ld: write failed", c->id);
-		return -1;
+	size_t a = c->frag_off[c->frag_i], b = c->frag_off[c->frag_i + 1], n = b - a;
+	unsigned char *h;
+	size_t hl, i;
+
+	if (c->out_len + 10 + n > c->out_cap) {
+		size_t cap = c->out_len + 10 + n + WRITE_FLUSH_BYTES;
+		unsigned char *o = realloc(c->out, LWS_PRE + cap);
+		if (!o) {
+			logmsg("conn %ld: out of memory", c->id);
+			return -1;
+		}
+		c->out = o;
+		c->out_cap = cap;
 	}
+	h = c->out + LWS_PRE + c->out_len;
+	/* FIN on the last fragment; TEXT first, CONTINUATION after */
+	h[0] = (unsigned char)((c->frag_i + 1 == c->nfrag ? 0x80 : 0) |
+			       (c->frag_i == 0 ? 0x1 : 0x0));
+	if (n < 126) {
+		h[1] = (unsigned char)n;
+		hl = 2;
+	} else if (n < 65536) {
+		h[1] = 126;
+		h[2] = (unsigned char)(n >> 8);
+		h[3] = (unsigned char)n;
+		hl = 4;
+	} else {
+		h[1] = 127;
+		for (i = 0; i < 8; i++)
+			h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+		hl = 10;
+	}
+	memcpy(h + hl, c->msg + a, n);
+	c->out_len += hl + n;
 	c->frag_i++;
 	/* the next fragment, or whatever comes next */
 	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+/* Writes the framed output to the socket: lws sends what the kernel takes and
+ * keeps the rest, which it sends before the next WRITEABLE. */
+static int flush_out(struct conn *c)
+{
+	int n;
+
+	if (!c->out_len)
+		return 0;
+	n = lws_write(c->wsi, c->out + LWS_PRE, c->out_len, LWS_WRITE_RAW);
+	if (n < (int)c->out_len) {
+		logmsg("conn %ld: write failed", c->id);
+		return -1;
+	}
+	c->out_len = 0;
 	return 0;
 }
 
@@ -1002,14 +1048,23 @@ static int do_reset(struct conn *c)
 	return -1;
 }
 
-static int on_writeable(struct conn *c)
+/*
+ * One step of the connection's output: the next frame of the current message,
+ * else the next message due (control reply, close, garbage, stale duplicate,
+ * heartbeat, live tick, in that order).  *sent is set when a frame was
+ * written; -1 closes the connection.
+ */
+static int write_step(struct conn *c, int *sent)
 {
 	struct app *app = c->app;
 	char hb[512], when[40];
 	int p;
 
-	if (c->frag_i < c->nfrag)
+	*sent = 0;
+	if (c->frag_i < c->nfrag) {
+		*sent = 1;
 		return send_frame(c);
+	}
 	if (c->ctrl) {
 		int rc = set_msg(c, c->ctrl, strlen(c->ctrl));
 		free(c->ctrl);
@@ -1019,6 +1074,7 @@ static int on_writeable(struct conn *c)
 		if (c->close_after_ctrl)
 			c->close_kind = CLOSE_FRAME;
 		lws_callback_on_writable(c->wsi);
+		*sent = 1;
 		return send_frame(c);
 	}
 	if (c->close_kind == CLOSE_RESET)
@@ -1043,6 +1099,7 @@ static int on_writeable(struct conn *c)
 				return -1;
 		}
 		lws_callback_on_writable(c->wsi);
+		*sent = 1;
 		return send_frame(c);
 	}
 	for (p = 0; c->dup_mask && p < app->nprod; p++) {
@@ -1052,6 +1109,7 @@ static int on_writeable(struct conn *c)
 			if (set_msg(c, app->data + L->off, L->len))
 				return -1;
 			lws_callback_on_writable(c->wsi);
+			*sent = 1;
 			return send_frame(c);
 		}
 	}
@@ -1071,6 +1129,7 @@ static int on_writeable(struct conn *c)
 			if (n < 0 || (size_t)n >= sizeof hb || set_msg(c, hb, (size_t)n))
 				return -1;
 			lws_callback_on_writable(c->wsi);
+			*sent = 1;
 			return send_frame(c);
 		}
 	}
@@ -1098,6 +1157,7 @@ static int on_writeable(struct conn *c)
 		}
 		after_tick(c);
 		lws_callback_on_writable(c->wsi);
+		*sent = 1;
 		if (send_frame(c))
 			return -1;
 		check_eof(app);
@@ -1105,6 +1165,35 @@ static int on_writeable(struct conn *c)
 	}
 	check_eof(app);
 	return 0;
+}
+
+/*
+ * LWS_CALLBACK_SERVER_WRITEABLE: as many steps as the socket takes, so that
+ * --speed 0 is not one frame per poll round trip.  Frames collect in c->out
+ * and go out in writes of WRITE_FLUSH_BYTES; the burst ends when the socket
+ * is choked after such a write, after WRITE_BURST_FRAMES frames, or at a step
+ * that writes nothing (paced replay with nothing due, a stall) or starts a
+ * close.  Every step asks for the next WRITEABLE itself, so ending early
+ * loses nothing, and whatever was framed is written before returning.
+ */
+static int on_writeable(struct conn *c)
+{
+	int n, rc = 0, sent;
+
+	for (n = 0; n < WRITE_BURST_FRAMES; n++) {
+		if (c->out_len >= WRITE_FLUSH_BYTES) {
+			if (flush_out(c))
+				return -1;
+			if (lws_send_pipe_choked(c->wsi))
+				break;
+		}
+		rc = write_step(c, &sent);
+		if (rc || !sent || c->close_kind != CLOSE_NONE)
+			break;
+	}
+	if (flush_out(c))
+		return -1;
+	return rc;
 }
 
 static void conn_remove(struct app *app, struct conn *c)
@@ -1196,7 +1285,7 @@ static int callback_feed(struct lws *wsi, enum lws_callback_reasons reason, void
 		logmsg("conn %ld: closed after %ld live ticks", c->id, c->fresh);
 		free(c->ctrl);
 		free(c->msg);
-		free(c->tx);
+		free(c->out);
 		free(c->rx);
 		c->app = NULL;
 		if (app->nconns == 0 && !app->stop &&
@@ -1212,7 +1301,9 @@ static int callback_feed(struct lws *wsi, enum lws_callback_reasons reason, void
 }
 
 static struct lws_protocols protocols[] = {
-	{"coinbase-feed", callback_feed, sizeof(struct conn), 4096, 0, NULL, 0},
+	/* tx_packet_size: lws sends up to that much of one lws_write at once */
+	{"coinbase-feed", callback_feed, sizeof(struct conn), 4096, 0, NULL,
+	 WRITE_FLUSH_BYTES + 4096},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # feed-server: starts on a free port and writes its port file, refuses a port
 # in use, speaks the subscribe protocol (reply, raw fixture lines, errors, the
-# stale duplicate after a drop, close reasons) and exits 0 on SIGTERM.
+# stale duplicate after a drop, close reasons) and exits 0 on SIGTERM.  At
+# --speed 0 it writes frames in bursts: the whole fixture still arrives once,
+# in order, byte-identical, also fragmented; a paced replay sends only what is
+# due.
 # The client is a tiny Perl WebSocket client (Perl is there: prove needs it).
 . "$(dirname "$0")/../lib.sh"
-plan 20
+plan 27
 
 SUB='{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["ticker"]}'
 REPLY='{"type":"subscriptions","channels":[{"name":"ticker","product_ids":["BTC-USD","ETH-USD"]}]}'
@@ -115,3 +118,28 @@ ok_cmd "starts with --close-reason" start_feed --file "$FIX" --close-reason "dep
 is "$(wsc "$FEED_PORT" - 5)" "CLOSE 1008 deprecated hostname" "close frame with the reason right after the handshake"
 stop feed
 is "$?" 0 "SIGTERM: exit 0"
+
+# --- bursts and pacing -------------------------------------------------------------
+N=$(wc -l <"$FIX")
+ok_cmd "starts at --speed 0" start_feed --file "$FIX" --speed 0 --heartbeat-ms 0
+is "$(wsc "$FEED_PORT" "$SUB" "$((N + 1))")" "MSG $REPLY
+$(fixture_lines 1,\$p)" "speed 0: all $N lines once, in order, byte-identical"
+stop feed
+ok_cmd "starts at --speed 0 --fragment" start_feed --file "$FIX" --speed 0 --heartbeat-ms 0 --fragment
+is "$(wsc "$FEED_PORT" "$SUB" "$((N + 1))")" "MSG $REPLY
+$(fixture_lines 1,\$p)" "fragmented: all $N lines reassembled, in order, byte-identical"
+stop feed
+# --speed 60 for 3-4 s (wsc.pl's deadline counts whole seconds): about the
+# first 180-240 s of event time, never the whole file.
+# due SECS: fixture lines within SECS of event time after the first one.
+due() {
+	grep -o '"time":"[^"]*"' "$FIX" | awk -F'[T:Z"]' -v s="$1" '
+		{ t = $6 * 3600 + $7 * 60 + $8; if (NR == 1) t0 = t; if (t - t0 <= s) n++ }
+		END { print n }'
+}
+ok_cmd "starts at --speed 60" start_feed --file "$FIX" --speed 60 --heartbeat-ms 0
+out=$(timeout 20 perl "$T/wsc.pl" "$FEED_PORT" "$SUB" "$N" 4 | grep -c '^MSG ')
+got=$((out - 1))
+cmp_ok "$got" -ge "$(due 60)" "speed 60, 4 s: the lines due are sent ($got of $N)"
+cmp_ok "$got" -le "$(due 300)" "speed 60, 4 s: nothing far ahead of time is sent ($got of $N)"
+stop feed
