@@ -37,6 +37,8 @@ static const char cli_usage[] =
 "                          group (one instance; no rebalance wait at restart)\n"
 "      --batch-max N       messages per transaction at most (20000)\n"
 "      --batch-time DUR    a transaction at least this often (100ms)\n"
+"      --cache-windows N   open windows kept in memory beyond the ones not yet\n"
+"                          stored; others are read back from the state (16384)\n"
 "      --progress-interval DUR  progress line period, 0 = off (5s)\n"
 "      --progress-json     progress as JSON lines on stdout\n"
 "  -X KEY=VALUE            librdkafka consumer property (repeatable)\n"
@@ -110,7 +112,7 @@ static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t 
 
 int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
 {
-	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN };
+	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE };
 	static const struct option opts[] = {
 		{ "brokers", required_argument, NULL, 'b' },
 		{ "group", required_argument, NULL, 'g' },
@@ -129,6 +131,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		{ "batch-time", required_argument, NULL, O_BTIME },
 		{ "progress-interval", required_argument, NULL, O_PROG },
 		{ "progress-json", no_argument, NULL, O_PJSON },
+		{ "cache-windows", required_argument, NULL, O_CACHE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -152,6 +155,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	c->max_skew_us = 3600000000LL;
 	c->batch_max = 20000;
 	c->batch_us = 100000;
+	c->cache_windows = 16384;
 	c->progress_us = 5000000;
 	c->verbosity = 1;
 	if (cli_topics(c, "BTC-USD,ETH-USD", err, errlen) < 0)
@@ -190,6 +194,13 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_BTIME: r = cli_duration("--batch-time", optarg, &c->batch_us, 0, err, errlen); break;
 		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;
 		case O_PJSON: c->progress_json = 1; break;
+		case O_CACHE:
+			c->cache_windows = atoi(optarg);
+			if (c->cache_windows <= 0) {
+				snprintf(err, errlen, "--cache-windows: '%s' is not a positive count", optarg);
+				r = -1;
+			}
+			break;
 		case 'X': r = cli_prop(c, optarg, err, errlen); break;
 		case 'q': c->verbosity = 0; break;
 		case 'v': c->verbosity++; break;

@@ -31,6 +31,7 @@ struct agg_config {
 	int64_t max_skew_us;        /* --max-skew */
 	int batch_max;              /* --batch-max messages */
 	int64_t batch_us;           /* --batch-time */
+	int cache_windows;          /* --cache-windows: open windows kept in memory */
 	int64_t progress_us;        /* --progress-interval, 0 = off */
 	int progress_json;          /* --progress-json */
 	int available_now;          /* --available-now */

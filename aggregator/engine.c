@@ -66,6 +66,7 @@ struct engine {
 	size_t last_part;             /* index eng_part_find found last */
 	struct wm_input *wm;          /* scratch for wm_compute */
 	struct win_table wins;        /* open windows */
+	size_t win_cache;             /* more than this many: drop stored ones (eng_drop_passed) */
 	int64_t watermark;            /* current, in memory */
 	int64_t stored_watermark;     /* as in the state */
 	int64_t exported_until;       /* every window ending at or before it is in the CSV */
@@ -419,6 +420,22 @@ static int eng_drop_closed(const struct win_entry *w, void *arg)
 	return !w->dirty && w->key.start + e->cfg->window_us <= e->watermark;
 }
 
+/*
+ * The open windows kept in memory are a cache of the state file.  Past
+ * --cache-windows of them, the ones already stored that their partition has
+ * moved past (its latest tick is after their end) are dropped after the
+ * commit; a tick that still falls in one reads it back (store_window_get).
+ * This bounds memory and the per-batch scan when the watermark is held back
+ * while windows pile up: a backlog over hundreds of partitions, where
+ * librdkafka starts some partitions long after the others, or a partition
+ * that stays behind.
+ */
+static int eng_drop_passed(const struct win_entry *w, void *arg)
+{
+	const struct engine *e = arg;
+	return !w->dirty && w->key.start + e->cfg->window_us <= e->parts[w->key.part].s.max_time;
+}
+
 static int eng_drop_part(const struct win_entry *w, void *arg)
 {
 	return w->key.part == *(const uint32_t *)arg;
@@ -493,6 +510,15 @@ static int eng_flush(struct engine *e, int sync_commit)
 	}
 	if (rows > 0)
 		win_table_evict(&e->wins, eng_drop_closed, e);
+	if (e->wins.count > e->win_cache) {
+		size_t before = e->wins.count;
+		win_table_evict(&e->wins, eng_drop_passed, e);
+		eng_log(e, 2, "open windows: %zu kept in memory, %zu stored ones dropped", e->wins.count,
+		        before - e->wins.count);
+	}
+	if (rows > 0 || e->wins.count > e->win_cache) /* next time at twice what is left */
+		e->win_cache = e->wins.count * 2 > (size_t)e->cfg->cache_windows ? e->wins.count * 2
+		                                                               : (size_t)e->cfg->cache_windows;
 	e->dirty = 0;
 	e->close_pending = 0;
 	e->batch_msgs = 0;
@@ -777,6 +803,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	e.cfg = cfg;
 	e.csv.fd = -1;
 	e.watermark = e.stored_watermark = e.exported_until = WM_NONE;
+	e.win_cache = (size_t)cfg->cache_windows;
 	e.starts = malloc(WIN_MAX_PER_TICK * sizeof(*e.starts));
 	if (!e.starts || win_table_init(&e.wins, 1024) < 0) {
 		eng_fatal(&e, AGG_EXIT_RUNTIME, "out of memory");

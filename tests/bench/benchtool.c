@@ -20,6 +20,13 @@
  *       Produces synthetic BTC-USD ticks at RATE/s for SECONDS, round-robin
  *       over PARTITIONS, event time 1000/RATE ms apart (from BASE), and exits.
  *
+ *   benchtool wait BROKERS COUNT PARTITIONS SECONDS TOPIC...
+ *       Polls the end offsets of partitions 0..PARTITIONS-1 of each TOPIC (one
+ *       client, every 5 ms; a topic that does not exist yet counts 0) until
+ *       they add up to COUNT, then prints the wall clock in microseconds at
+ *       which they did.  Exit 1 after SECONDS.  One light client instead of a
+ *       kcat per poll, so the measurement does not compete for the CPU.
+ *
  *   benchtool ms
  *       Prints the wall clock in microseconds (like $EPOCHREALTIME).
  */
@@ -237,6 +244,42 @@ static int cmd_feed(const char *brokers, const char *topic, int parts, double ra
 	return 0;
 }
 
+static int cmd_wait(const char *brokers, long long count, int parts, double secs,
+		    char **topics, int ntopics)
+{
+	char err[512];
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	rd_kafka_t *rk;
+	int64_t deadline = now_us() + (int64_t)(secs * 1e6);
+	int rc = 1;
+
+	if (rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof(err)) != RD_KAFKA_CONF_OK ||
+	    !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err)))) {
+		fprintf(stderr, "benchtool: %s\n", err);
+		return 1;
+	}
+	while (now_us() < deadline) {
+		long long total = 0;
+		for (int t = 0; t < ntopics; t++)
+			for (int p = 0; p < parts; p++) {
+				int64_t lo, hi;
+				if (rd_kafka_query_watermark_offsets(rk, topics[t], p, &lo, &hi, 1000) ==
+				    RD_KAFKA_RESP_ERR_NO_ERROR)
+					total += hi;
+			}
+		if (total >= count) {
+			printf("%" PRId64 "\n", now_us());
+			rc = 0;
+			break;
+		}
+		sleep_us(5000);
+	}
+	if (rc)
+		fprintf(stderr, "benchtool wait: fewer than %lld messages after %.0f s\n", count, secs);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "parse") == 0)
@@ -245,11 +288,14 @@ int main(int argc, char **argv)
 		return cmd_latency(argv[2], argv[3], argv[4], atoi(argv[5]), argc > 6 ? atoi(argv[6]) : 20);
 	if (argc >= 7 && strcmp(argv[1], "feed") == 0)
 		return cmd_feed(argv[2], argv[3], atoi(argv[4]), atof(argv[5]), atof(argv[6]));
+	if (argc >= 7 && strcmp(argv[1], "wait") == 0)
+		return cmd_wait(argv[2], atoll(argv[3]), atoi(argv[4]), atof(argv[5]), argv + 6, argc - 6);
 	if (argc == 2 && strcmp(argv[1], "ms") == 0) {
 		printf("%" PRId64 "\n", now_us());
 		return 0;
 	}
 	fprintf(stderr, "usage: benchtool parse FILE [REPEAT] | latency BROKERS TOPIC CSV COUNT [GAP_MS]\n"
-	                "       | feed BROKERS TOPIC PARTITIONS RATE SECONDS | ms\n");
+	                "       | feed BROKERS TOPIC PARTITIONS RATE SECONDS | ms\n"
+	                "       | wait BROKERS COUNT PARTITIONS SECONDS TOPIC...\n");
 	return 2;
 }
