@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct eng_part {
 	int assigned;                 /* currently assigned to us */
 	int dirty;                    /* changed since the last commit */
 	int eof;                      /* at the end of the partition, nothing since */
+	int fetched;                  /* delivered a message since it was assigned */
 	int64_t eof_since;            /* wall clock (us) of reaching the end */
 	int64_t group_offset;         /* offset the group has confirmed (-1 unknown) */
 	int64_t revoked_at;           /* wall clock (us) of its revocation, 0 if never */
@@ -55,12 +57,26 @@ struct eng_stats {
 	int64_t busy_us;  /* time not spent waiting in rd_kafka_consumer_poll */
 };
 
+/* The thread that sends eng_nudge_fetcher's request: the call blocks until
+ * the broker answers, which at the start of a backlog over hundreds of
+ * partitions is behind their offset lookups (~140 ms). */
+struct eng_nudger {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	rd_kafka_t *rk;
+	char topic[256];
+	int32_t partition;
+	int pending, busy, stop, running;
+};
+
 struct engine {
 	const struct agg_config *cfg;
 	struct store *st;
 	struct export_csv csv;
 	rd_kafka_t *rk;
 	struct consume_hooks hooks;
+	struct eng_nudger nudger;
 	struct eng_part *parts;       /* every partition ever assigned; indices are stable */
 	size_t nparts, capparts;
 	size_t last_part;             /* index eng_part_find found last */
@@ -68,6 +84,7 @@ struct engine {
 	struct win_table wins;        /* open windows */
 	size_t win_cache;             /* more than this many: drop stored ones (eng_drop_passed) */
 	int64_t watermark;            /* current, in memory */
+	int64_t wm_floor;             /* wm_compute_floor's floor at the last eng_watermark */
 	int64_t stored_watermark;     /* as in the state */
 	int64_t exported_until;       /* every window ending at or before it is in the CSV */
 	int64_t batch_msgs;           /* messages in the open batch */
@@ -231,10 +248,11 @@ static void eng_watermark(struct engine *e, int64_t now)
 		}
 		n++;
 	}
+	e->wm_floor = INT64_MAX;
 	if (n == 0)
 		return;
-	int64_t w = wm_compute(e->wm, n, e->cfg->delay_us, now, e->cfg->idle_timeout_us,
-	                       e->cfg->available_now, e->watermark);
+	int64_t w = wm_compute_floor(e->wm, n, e->cfg->delay_us, now, e->cfg->idle_timeout_us,
+	                             e->cfg->available_now, e->watermark, &e->wm_floor);
 	if (w != e->watermark) {
 		if (eng_closes_window(e, w))
 			e->close_pending = 1;
@@ -318,8 +336,14 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		w->dirty = 1;
 	}
 	if (p->s.max_time == WM_NONE || tk->time_us > p->s.max_time) {
+		int64_t old = p->s.max_time;
 		p->s.max_time = tk->time_us;
-		eng_watermark(e, now);
+		/* Only a partition at the floor (or back from its end) can move
+		 * the watermark: the others skip the O(partitions) computation.
+		 * Idleness, which depends on the clock, is looked at again at
+		 * every batch, as before. */
+		if (p->eof || old == WM_NONE || e->wm_floor == INT64_MAX || old <= e->wm_floor)
+			eng_watermark(e, now);
 	}
 }
 
@@ -401,6 +425,7 @@ static void eng_message(struct engine *e, rd_kafka_message_t *m)
 	p->s.next_offset = m->offset + 1;
 	p->dirty = 1;
 	p->eof = 0;
+	p->fetched = 1;
 	e->dirty = 1;
 	e->batch_msgs++;
 	e->total.msgs++;
@@ -599,6 +624,7 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		p->assigned = 1;
 		p->revoked_at = 0;
 		p->eof = 0;
+		p->fetched = 0;
 		p->dirty = 0;
 		if (p->s.next_offset >= 0)
 			tp->offset = p->s.next_offset; /* the state's offset wins over the group's */
@@ -652,6 +678,78 @@ static int eng_part_read(const struct engine *e, const struct eng_part *p)
  * delivered a message yet counts from its log start, as the progress lag does. */
 #define ENG_BACKLOG 1000
 #define ENG_QUEUE_LOW 250 /* messages left in the local queue: ~1 ms of work */
+static void *eng_nudger_main(void *arg)
+{
+	struct eng_nudger *n = arg;
+	char topic[sizeof(n->topic)];
+	int64_t lo, hi;
+
+	pthread_mutex_lock(&n->lock);
+	for (;;) {
+		while (!n->stop && !n->pending)
+			pthread_cond_wait(&n->cond, &n->lock);
+		if (n->stop)
+			break;
+		memcpy(topic, n->topic, sizeof(topic));
+		int32_t partition = n->partition;
+		n->pending = 0;
+		n->busy = 1;
+		pthread_mutex_unlock(&n->lock);
+		rd_kafka_query_watermark_offsets(n->rk, topic, partition, &lo, &hi, 1000);
+		pthread_mutex_lock(&n->lock);
+		n->busy = 0;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return NULL;
+}
+
+static int eng_nudger_start(struct eng_nudger *n, rd_kafka_t *rk)
+{
+	n->rk = rk;
+	if (pthread_mutex_init(&n->lock, NULL))
+		return -1;
+	if (pthread_cond_init(&n->cond, NULL)) {
+		pthread_mutex_destroy(&n->lock);
+		return -1;
+	}
+	if (pthread_create(&n->thread, NULL, eng_nudger_main, n)) {
+		pthread_cond_destroy(&n->cond);
+		pthread_mutex_destroy(&n->lock);
+		return -1;
+	}
+	n->running = 1;
+	return 0;
+}
+
+static void eng_nudger_stop(struct eng_nudger *n)
+{
+	if (!n->running)
+		return;
+	pthread_mutex_lock(&n->lock);
+	n->stop = 1;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	pthread_join(n->thread, NULL);
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+	n->running = 0;
+}
+
+/* Hands a request to the nudger unless one is still on its way. */
+static void eng_nudger_post(struct eng_nudger *n, const char *topic, int32_t partition)
+{
+	if (!n->running)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (!n->pending && !n->busy) {
+		snprintf(n->topic, sizeof(n->topic), "%s", topic);
+		n->partition = partition;
+		n->pending = 1;
+		pthread_cond_signal(&n->cond);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
 static void eng_nudge_fetcher(struct engine *e)
 {
 	const struct eng_part *behind = NULL;
@@ -666,13 +764,17 @@ static void eng_nudge_fetcher(struct engine *e)
 		if (pos < 0 || hi <= pos)
 			continue;
 		total += hi - pos;
-		if (hi - pos > most) {
+		if (p->fetched && hi - pos > most) {
 			most = hi - pos;
 			behind = p;
 		}
 	}
+	/* Sending the request is what wakes the broker thread; the answer is
+	 * not needed, and the call that sends it waits for one: the nudger
+	 * thread makes it, only to a partition that has delivered since it was
+	 * assigned (its leader is known). */
 	if (behind && total >= ENG_BACKLOG)
-		rd_kafka_query_watermark_offsets(e->rk, behind->topic, behind->partition, &lo, &hi, 100);
+		eng_nudger_post(&e->nudger, behind->topic, behind->partition);
 }
 
 static int eng_all_read(const struct engine *e)
@@ -803,6 +905,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	e.cfg = cfg;
 	e.csv.fd = -1;
 	e.watermark = e.stored_watermark = e.exported_until = WM_NONE;
+	e.wm_floor = INT64_MAX;
 	e.win_cache = (size_t)cfg->cache_windows;
 	e.starts = malloc(WIN_MAX_PER_TICK * sizeof(*e.starts));
 	if (!e.starts || win_table_init(&e.wins, 1024) < 0) {
@@ -820,6 +923,10 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		eng_fatal(&e, AGG_EXIT_RUNTIME, err);
 		goto out;
 	}
+	if (eng_nudger_start(&e.nudger, e.rk) < 0) {
+		eng_fatal(&e, AGG_EXIT_RUNTIME, "cannot start a thread");
+		goto out;
+	}
 	if (eng_open(&e) < 0)
 		goto out;
 	eng_log(&e, 1, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
@@ -835,6 +942,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	int64_t first_msg = 0; /* when the first batch got its first message */
 	int64_t mono_busy = eng_mono(); /* end of the last wait in poll */
 	int64_t last_nudge = 0;         /* last eng_nudge_fetcher */
+	int64_t last_commit = 0;        /* when the last batch was committed */
 	rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(e.rk);
 	while (!*stop && !e.exit_code) {
 		/* Two clock reads per message: before and after the poll. */
@@ -849,8 +957,15 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 			last_nudge = mono_busy = eng_mono();
 		}
 		if (m) {
+			int64_t had = e.batch_msgs;
 			eng_message(&e, m);
 			rd_kafka_message_destroy(m);
+			/* A batch that starts after a pause in the input is due
+			 * --batch-time after the last commit, not after the last
+			 * (empty) deadline: a commit at least every --batch-time
+			 * while ticks come. */
+			if (!had && e.batch_msgs && last_commit && batch_deadline > last_commit + cfg->batch_us)
+				batch_deadline = last_commit + cfg->batch_us;
 		}
 		mono = mono_busy;
 		/* A closed window goes out at once when nothing else is queued (live
@@ -860,10 +975,13 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 			first_msg = mono;
 		if (e.batch_msgs >= cfg->batch_max || mono >= batch_deadline || (e.close_pending && drained) ||
 		    (e.total.batches == 0 && first_msg && (drained || mono - first_msg >= 5000))) {
+			int64_t batches = e.total.batches;
 			eng_watermark(&e, eng_now()); /* idleness moves it without messages */
 			if (eng_flush(&e, 0) < 0)
 				break;
 			batch_deadline = mono + cfg->batch_us;
+			if (e.total.batches != batches)
+				last_commit = mono;
 			eng_progress(&e, mono, 0);
 			if (cfg->available_now && eng_all_read(&e))
 				break;
@@ -882,11 +1000,13 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		eng_progress(&e, eng_mono(), 1);
 	if (cq)
 		rd_kafka_queue_destroy(cq);
+	eng_nudger_stop(&e.nudger);
 	consume_close(e.rk); /* revokes through the hooks: settles what is left */
 	e.rk = NULL;
 out:
 	if (e.exit_code)
 		fprintf(stderr, "%% error: %s\n", e.err);
+	eng_nudger_stop(&e.nudger);
 	if (e.rk)
 		consume_close(e.rk);
 	export_close(&e.csv);

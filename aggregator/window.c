@@ -35,12 +35,13 @@ static int wm_idle(const struct wm_input *p, int64_t now, int64_t idle_timeout, 
 	return now - p->eof_since >= idle_timeout;
 }
 
-int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
-                   int64_t idle_timeout, int available_now, int64_t prev)
+int64_t wm_compute_floor(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
+                         int64_t idle_timeout, int available_now, int64_t prev, int64_t *floor)
 {
 	int64_t lo = INT64_MAX, hi = WM_NONE;
 	int active = 0;
 
+	*floor = INT64_MAX;
 	for (size_t i = 0; i < n; i++) {
 		const struct wm_input *p = &parts[i];
 		if (p->max_time != WM_NONE && p->max_time > hi)
@@ -48,16 +49,26 @@ int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_
 		if (wm_idle(p, now, idle_timeout, available_now))
 			continue;
 		active++;
-		if (p->max_time == WM_NONE)
+		if (p->max_time == WM_NONE) {
+			*floor = WM_NONE;
 			return prev; /* an active partition without a tick holds everything */
+		}
 		if (p->max_time < lo)
 			lo = p->max_time;
 	}
+	*floor = lo;
 	int64_t w = active ? lo : hi;
 	if (w == WM_NONE || w == INT64_MAX)
 		return prev;
 	w -= delay;
 	return w > prev ? w : prev;
+}
+
+int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
+                   int64_t idle_timeout, int available_now, int64_t prev)
+{
+	int64_t floor;
+	return wm_compute_floor(parts, n, delay, now, idle_timeout, available_now, prev, &floor);
 }
 
 static uint64_t win_hash(const struct win_key *k)

@@ -35,6 +35,12 @@ struct wm_input {
  * largest partition watermark counts. Never below prev (it never moves back). */
 int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
                    int64_t idle_timeout, int available_now, int64_t prev);
+/* wm_compute, also setting *floor to the smallest max_time of the partitions
+ * that are not idle (WM_NONE when one of them has no tick yet, INT64_MAX when
+ * all are idle): while no partition becomes idle, a tick moving a partition
+ * whose max_time was above the floor cannot move the watermark. */
+int64_t wm_compute_floor(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
+                         int64_t idle_timeout, int available_now, int64_t prev, int64_t *floor);
 
 /* One window of one product from one partition. */
 struct win_key {

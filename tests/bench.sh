@@ -5,7 +5,8 @@
 # Prints one markdown table (medians over BENCH_RUNS runs) and writes it to
 # bench/results.md.  Never part of `make test`.
 #
-#   BENCH_N=200000      generated ticks loaded into the broker (4 products)
+#   BENCH_N=3000000     generated ticks loaded into the broker (4 products; ~10 s
+#                       of kcat -C, 1.2 GB; the default runs take ~10 min)
 #   BENCH_RUNS=3        runs; each number is the median over them
 #   BENCH_LAT_N=150     windows closed per latency measurement
 #   BENCH_AGG_TIMEOUT=120  seconds one --available-now run may take
@@ -26,7 +27,7 @@ export ROOT BIN
 trap '_cleanup $?' EXIT
 trap 'echo "bench: interrupted" >&2; _cleanup 1; exit 130' INT TERM HUP
 
-N=${BENCH_N:-200000}
+N=${BENCH_N:-3000000}
 RUNS=${BENCH_RUNS:-3}
 LAT_N=${BENCH_LAT_N:-150}
 BENCH_AGG_TIMEOUT=${BENCH_AGG_TIMEOUT:-120}

@@ -57,6 +57,39 @@ static void test_watermark(void)
 	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, WM_NONE), 380 * S, "all idle: the largest counts");
 	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, 400 * S), 400 * S, "never moves back");
 	T_INT(wm_compute(p, 0, d, now, idle, 0, 7), 7, "no partitions: unchanged");
+
+	/* The floor: the smallest max_time that holds the watermark. */
+	struct wm_input q[3] = {
+		{ .max_time = 500 * S }, { .max_time = 300 * S }, { .max_time = WM_NONE },
+	};
+	int64_t floor = 0;
+	T_INT(wm_compute_floor(q, 2, d, now, idle, 0, WM_NONE, &floor), 180 * S, "same watermark as wm_compute");
+	T_INT(floor, 300 * S, "floor: the slowest active partition");
+	wm_compute_floor(q, 3, d, now, idle, 0, WM_NONE, &floor);
+	T_INT(floor, WM_NONE, "floor: an active partition without ticks");
+	q[2].eof = 1;
+	q[2].eof_since = now;
+	wm_compute_floor(q, 3, d, now, idle, 1, WM_NONE, &floor);
+	T_INT(floor, 300 * S, "floor: available-now, the empty one at its end does not count");
+	q[0].eof = q[1].eof = 1;
+	q[0].eof_since = q[1].eof_since = now;
+	T_INT(wm_compute_floor(q, 3, d, now + idle, idle, 0, WM_NONE, &floor), 380 * S, "all idle: the largest");
+	T_INT(floor, INT64_MAX, "floor: none active");
+	/* Moving a partition above the floor never moves the watermark. */
+	struct wm_input r[4] = {
+		{ .max_time = 100 * S }, { .max_time = 200 * S }, { .max_time = 300 * S }, { .max_time = 300 * S },
+	};
+	int64_t w = wm_compute_floor(r, 4, d, now, idle, 0, WM_NONE, &floor), fails = 0;
+	for (int i = 0; i < 2000; i++) {
+		int k = (i * 7 + 3) % 4;
+		int64_t old = r[k].max_time, f = floor;
+		r[k].max_time += (i % 5) * S;
+		int64_t w2 = wm_compute_floor(r, 4, d, now, idle, 0, w, &floor);
+		if (old > f && w2 != w)
+			fails++;
+		w = w2;
+	}
+	T_INT(fails, 0, "a tick above the floor never moved the watermark (2000 moves)");
 }
 
 static int drop_before(const struct win_entry *e, void *arg)
