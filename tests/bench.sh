@@ -6,7 +6,7 @@
 # bench/results.md.  Never part of `make test`.
 #
 #   BENCH_N=3000000     generated ticks loaded into the broker (4 products; ~10 s
-#                       of kcat -C, 1.2 GB; the default runs take ~10 min)
+#                       of kcat -C, 1.2 GB; the default run takes ~6 min on 2 vCPUs)
 #   BENCH_RUNS=3        runs; each number is the median over them
 #   BENCH_LAT_N=150     windows closed per latency measurement
 #   BENCH_AGG_TIMEOUT=120  seconds one --available-now run may take
