@@ -581,55 +581,9 @@ static void handle_ticker(struct prod_ctx *c, json_t *root, const char *buf,
 }
 
 /*
- * "trade_id" of a message tick_parse_fast accepted, as get_int reads it from
- * jansson's tree: 1 an integer (in *v), 0 absent, -1 anything else (a string:
- * left to the jansson path, which reports it).  In such a message every '"'
- * delimits a string without escapes, and letters occur only inside strings,
- * so a match of "trade_id" is a whole string; it is the key when a ':'
- * follows (keys are unique there), else a value and the search goes on.
- * Integers have at most 18 digits (tick_parse_fast declines longer ones).
- * The search runs backwards: the feed puts trade_id near the end.
- */
-static int fast_trade_id(const char *buf, size_t len, int64_t *v)
-{
-	static const char key[] = "\"trade_id\"";
-	const size_t klen = sizeof(key) - 1;
-	const char *end = buf + len, *q, *p;
-	size_t i = len >= klen ? len - klen + 1 : 0;
-
-	while (i-- > 0) {
-		int neg = 0;
-		int64_t x = 0;
-
-		q = buf + i;
-		if (*q != '"' || memcmp(q, key, klen))
-			continue;
-		for (p = q + klen; p < end && (*p == ' ' || *p == '\t' ||
-					       *p == '\n' || *p == '\r'); p++)
-			;
-		if (p == end || *p != ':')
-			continue;
-		for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\n' ||
-				      *p == '\r'); p++)
-			;
-		if (p < end && *p == '-') {
-			neg = 1;
-			p++;
-		}
-		if (p == end || *p < '0' || *p > '9')
-			return -1;
-		for (; p < end && *p >= '0' && *p <= '9'; p++)
-			x = x * 10 + (*p - '0');
-		*v = neg ? -x : x;
-		return 1;
-	}
-	return 0;
-}
-
-/*
  * The fast path for what the feed sends most: a flat, escape-free ticker that
- * the aggregator's tick_parse_fast accepts (see tick.h), with an integer or
- * absent trade_id.  Returns 1 when the message was handled exactly as
+ * the aggregator's tick_parse_fast accepts (see tick.h), with a non-negative
+ * integer or absent trade_id.  Returns 1 when the message was handled exactly as
  * handle_message + handle_ticker would have (same counters, same checks, same
  * bytes, key and timestamp published), 0 to leave it to jansson.  Declining
  * is never a verdict: ticks the aggregator would reject still go through
@@ -640,20 +594,18 @@ static int handle_ticker_fast(struct prod_ctx *c, struct lws *wsi,
 {
 	struct tick t;
 	struct product *p;
-	int64_t trade = -1;
-	int ht;
 
-	if (!tick_parse_fast(buf, len, &t) ||
-	    (ht = fast_trade_id(buf, len, &trade)) < 0)
+	if (!tick_parse_fast(buf, len, &t))
 		return 0;
 	c->n.frames++;
 	feed_alive(c, wsi);
 	c->n.ticks++;
 	if (!(p = ticker_product(c, t.product_id)))
 		return 1;
-	/* tick_parse_fast: sequence is -1 when absent, never negative else */
+	/* tick_parse_fast: sequence and trade_id are -1 when absent; it
+	 * declines any other form of them, left to handle_ticker */
 	accept_ticker(c, p, buf, len, producer_us_to_ms(t.time_us),
-		      t.sequence >= 0, t.sequence, ht, trade);
+		      t.sequence >= 0, t.sequence, t.trade_id >= 0, t.trade_id);
 	return 1;
 }
 

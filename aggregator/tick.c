@@ -21,7 +21,9 @@
  *  - best_bid > best_ask is accepted: crossed books do occur on the feed.
  *  - sequence is optional (-1 when absent) but, when present, must be a
  *    non-negative JSON integer; null or any other type is rejected.
- *  - Fields not listed here (best_bid_size, side, trade_id, ...) are ignored.
+ *  - trade_id is read for the producer's gap check, never validated: its
+ *    value when it is a JSON integer >= 0, else (absent, any other type) -1.
+ *  - Fields not listed here (best_bid_size, side, ...) are ignored.
  *  - Timestamps: see tick_parse_time below.
  *
  * Quoted input in a reason is sanitised (printable ASCII only, \xNN escapes,
@@ -281,6 +283,8 @@ static int tk_fields(const json_t *root, struct tick *t, char *err, size_t errle
 	} else {
 		t->sequence = (int64_t)json_integer_value(v);
 	}
+	v = json_object_get(root, "trade_id");
+	t->trade_id = json_is_integer(v) && json_integer_value(v) >= 0 ? (int64_t)json_integer_value(v) : -1;
 	return 0;
 }
 
@@ -311,7 +315,7 @@ int tick_parse(const char *buf, size_t len, struct tick *t, char *err, size_t er
 #define TK_FAST_INT_DIGITS 18 /* < 2^63: never jansson's "too big integer" */
 
 enum { TK_F_TYPE, TK_F_PRODUCT, TK_F_TIME, TK_F_PRICE, TK_F_VOLUME, TK_F_BID,
-       TK_F_ASK, TK_F_SEQUENCE, TK_F_COUNT };
+       TK_F_ASK, TK_F_SEQUENCE, TK_F_TRADE, TK_F_COUNT };
 
 struct tk_val {
 	const char *s; /* string contents (between the quotes) or integer digits */
@@ -339,6 +343,7 @@ static int tk_fast_field(const char *k, size_t n)
 		if (memcmp(k, "best_bid", 8) == 0) return TK_F_BID;
 		if (memcmp(k, "best_ask", 8) == 0) return TK_F_ASK;
 		if (memcmp(k, "sequence", 8) == 0) return TK_F_SEQUENCE;
+		if (memcmp(k, "trade_id", 8) == 0) return TK_F_TRADE;
 		break;
 	case 10:
 		if (memcmp(k, "product_id", 10) == 0) return TK_F_PRODUCT;
@@ -411,6 +416,23 @@ static int tk_fast_decimal(const struct tk_val *v, int positive, double *out)
 	if (positive ? !(x > 0) : x < 0)
 		return -1;
 	*out = x == 0 ? 0.0 : x;
+	return 0;
+}
+
+/* An optional integer field: -1 when absent or (neg_ok) negative; returns -1
+ * (declines) on a string, or on a negative number unless neg_ok. */
+static int tk_fast_count(const struct tk_val *v, int neg_ok, int64_t *out)
+{
+	int64_t x = 0;
+	if (!v->s || (neg_ok && !v->quoted && v->s[0] == '-')) {
+		*out = -1;
+		return 0;
+	}
+	if (v->quoted || v->s[0] == '-')
+		return -1;
+	for (size_t i = 0; i < v->n; i++)
+		x = x * 10 + (v->s[i] - '0');
+	*out = x;
 	return 0;
 }
 
@@ -505,16 +527,11 @@ int tick_parse_fast(const char *buf, size_t len, struct tick *t)
 	    tk_fast_decimal(&f[TK_F_BID], 0, &tmp.best_bid) ||
 	    tk_fast_decimal(&f[TK_F_ASK], 0, &tmp.best_ask))
 		return 0;
-	if (!f[TK_F_SEQUENCE].s) {
-		tmp.sequence = -1;
-	} else {
-		const struct tk_val *v = &f[TK_F_SEQUENCE];
-		if (v->quoted || v->s[0] == '-')
-			return 0;
-		tmp.sequence = 0;
-		for (i = 0; i < v->n; i++)
-			tmp.sequence = tmp.sequence * 10 + (v->s[i] - '0');
-	}
+	/* sequence: a string or a negative one is rejected, by jansson;
+	 * trade_id: a string declines too, so the producer reports it */
+	if (tk_fast_count(&f[TK_F_SEQUENCE], 0, &tmp.sequence) ||
+	    tk_fast_count(&f[TK_F_TRADE], 1, &tmp.trade_id))
+		return 0;
 	*t = tmp;
 	return 1;
 }

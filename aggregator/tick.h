@@ -19,6 +19,7 @@ struct tick {
 	double best_bid;     /* >= 0 */
 	double best_ask;     /* >= 0 */
 	int64_t sequence;    /* feed sequence number, -1 when absent */
+	int64_t trade_id;    /* never validated: the integer when it is one >= 0, else -1 */
 };
 
 /* Parses buf[0..len) into *t. Returns 0, or -1 with a one-line reason in err.

@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((rc == 0) != (rj == 0))
 			abort();
 		if (rf == 1 && (rj != 0 || strcmp(f.product_id, j.product_id) != 0 ||
-		                f.time_us != j.time_us || f.sequence != j.sequence ||
+		                f.time_us != j.time_us || f.sequence != j.sequence || f.trade_id != j.trade_id ||
 		                memcmp(&f.price, &j.price, sizeof f.price) != 0 ||
 		                memcmp(&f.volume_24h, &j.volume_24h, sizeof f.volume_24h) != 0 ||
 		                memcmp(&f.best_bid, &j.best_bid, sizeof f.best_bid) != 0 ||

@@ -30,7 +30,7 @@ static int same_tick(const struct tick *a, const struct tick *b)
 	       memcmp(&a->volume_24h, &b->volume_24h, sizeof a->volume_24h) == 0 &&
 	       memcmp(&a->best_bid, &b->best_bid, sizeof a->best_bid) == 0 &&
 	       memcmp(&a->best_ask, &b->best_ask, sizeof a->best_ask) == 0 &&
-	       a->sequence == b->sequence;
+	       a->sequence == b->sequence && a->trade_id == b->trade_id;
 }
 
 /* One input through all three entry points; returns 1 when the fast path took it. */
@@ -198,6 +198,10 @@ static void test_edges(void)
 		{ "{" BASE ",\"sequence\":-0}", 0, 0 },
 		{ "{" BASE ",\"sequence\":-1}", 0, 0 },
 		{ "{" BASE ",\"sequence\":\"42\"}", 0, 0 },
+		{ "{" BASE ",\"trade_id\":7}", 1, 0 },
+		{ "{" BASE ",\"trade_id\":\"7\"}", 0, 0 },              /* jansson: accepted, -1 */
+		{ "{" BASE ",\"trade_id\":-7}", 1, 0 },                 /* -1, as jansson's */
+		{ "{" BASE ",\"trade_id\":null}", 0, 0 },
 		{ "{" BASE ",\"sequence\":null}", 0, 0 },
 		{ "{" BASE ",\"sequence\":4.0}", 0, 0 },
 		{ "{" BASE ",\"sequence\":4e2}", 0, 0 },
