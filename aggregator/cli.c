@@ -67,6 +67,16 @@ static int cli_duration(const char *opt, const char *arg, int64_t *us, int allow
 	return 0;
 }
 
+static int cli_count(const char *opt, const char *arg, int *n, char *err, size_t errlen)
+{
+	*n = atoi(arg);
+	if (*n <= 0) {
+		snprintf(err, errlen, "%s: '%s' is not a positive count", opt, arg);
+		return -1;
+	}
+	return 0;
+}
+
 static int cli_prop(struct agg_config *c, const char *arg, char *err, size_t errlen)
 {
 	char *eq;
@@ -184,23 +194,11 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_COLS: c->columns = optarg; break;
 		case O_NOW: c->available_now = 1; break;
 		case O_ASSIGN: c->assign = 1; break;
-		case O_BMAX:
-			c->batch_max = atoi(optarg);
-			if (c->batch_max <= 0) {
-				snprintf(err, errlen, "--batch-max: '%s' is not a positive count", optarg);
-				r = -1;
-			}
-			break;
+		case O_BMAX: r = cli_count("--batch-max", optarg, &c->batch_max, err, errlen); break;
 		case O_BTIME: r = cli_duration("--batch-time", optarg, &c->batch_us, 0, err, errlen); break;
 		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;
 		case O_PJSON: c->progress_json = 1; break;
-		case O_CACHE:
-			c->cache_windows = atoi(optarg);
-			if (c->cache_windows <= 0) {
-				snprintf(err, errlen, "--cache-windows: '%s' is not a positive count", optarg);
-				r = -1;
-			}
-			break;
+		case O_CACHE: r = cli_count("--cache-windows", optarg, &c->cache_windows, err, errlen); break;
 		case 'X': r = cli_prop(c, optarg, err, errlen); break;
 		case 'q': c->verbosity = 0; break;
 		case 'v': c->verbosity++; break;
