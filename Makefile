@@ -65,15 +65,16 @@ $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c
 $(BINDIR)/aggregator: $(OBJDIR)/aggregator/main.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
-$(BINDIR)/producer: $(OBJDIR)/producer.o $(OBJDIR)/aggregator/tick.o
+$(BINDIR)/producer: $(OBJDIR)/producer.o $(OBJDIR)/wsproto.o $(OBJDIR)/feedtls.o $(OBJDIR)/aggregator/tick.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
 $(BINDIR)/%: $(OBJDIR)/tests/%.o $(OBJDIR)/aggregator/tick.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
 $(BINDIR)/unit/%: $(OBJDIR)/tests/unit/%.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
+$(BINDIR)/unit/test_wsproto: $(OBJDIR)/wsproto.o
 
 # Tests: sanitized build, unit tests and end-to-end shell tests under prove.
 test:

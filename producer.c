@@ -3,12 +3,17 @@
  * product.
  *
  * One libwebsockets service loop owns everything: the feed connection (with
- * reconnect backoff, pings and a silence watchdog), a 50 ms timer that serves
+ * reconnect backoff and a silence watchdog), a 50 ms timer that serves
  * librdkafka delivery reports and prints the status line, and the shutdown
  * sequence.  Every ticker message is published byte for byte to
  * <prefix><product_id>, keyed by product id, timestamped with the tick's own
  * `time`.  State lives in one struct prod_ctx reached through
  * lws_context_user(); the only global is the signal flag.
+ *
+ * The connection is a raw libwebsockets client (TCP, timers, retries); TLS
+ * (feedtls.c) and the WebSocket protocol (wsproto.c) on top of it are ours:
+ * lws 4.1's client parses WebSocket payload one byte at a time, and cannot
+ * start TLS on a raw client connection.
  */
 #include <libwebsockets.h>
 #include <librdkafka/rdkafka.h>
@@ -26,6 +31,8 @@
 #include <time.h>
 
 #include "tick.h" /* tick_parse_time, tick_parse_fast: shared with the aggregator */
+#include "wsproto.h" /* RFC 6455 handshake and frames over the raw connection */
+#include "feedtls.h" /* wss://: OpenSSL over the raw connection */
 
 #ifndef PIPELINE_VERSION
 #define PIPELINE_VERSION "dev"
@@ -113,6 +120,7 @@ struct counters {
 	uint64_t missed;            /* trades missed (trade_id gaps) */
 	uint64_t malformed;         /* unparseable or invalid messages */
 	uint64_t oversized;         /* messages over MSG_MAX */
+	uint64_t proto_errors;      /* connections dropped for a protocol error */
 	uint64_t unknown;           /* ticks of products not subscribed */
 	uint64_t feed_errors;       /* feed "error" messages */
 	uint64_t reconnects;        /* connection attempts after the first */
@@ -144,20 +152,27 @@ struct prod_ctx {
 	char path[512];             /* "/" + path */
 	int port;                   /* from the URL or 80/443 */
 	int use_ssl;                /* wss:// */
-	int ssl_flags;              /* LCCSCF_* */
+	struct ftls *tls;           /* client TLS context (wss://), owned */
+	struct ftls_conn *tlsc;     /* TLS of the connection, owned */
 
-	unsigned char *sub;         /* LWS_PRE + subscribe message, owned */
-	unsigned char *sub_tx;      /* its copy handed to lws_write, owned */
-	size_t sub_len;             /* length after LWS_PRE */
+	char *sub;                  /* subscribe message, owned */
+	size_t sub_len;             /* its length */
 	char *msg;                  /* reassembly buffer, MSG_MAX + 1, owned */
-	size_t msg_len;             /* bytes in msg */
-	int msg_oversized;          /* current message exceeded MSG_MAX */
+	struct wsp_rx rx;           /* frame decoder of the connection */
+	char ws_key[WSP_KEY_LEN + 1]; /* Sec-WebSocket-Key of the connection */
+	char head[WSP_HEAD_MAX];    /* handshake response read so far */
+	size_t head_len;            /* bytes in head */
+	unsigned char *tx;          /* LWS_PRE + bytes for WRITEABLE, owned */
+	size_t tx_len;              /* bytes queued after LWS_PRE */
+	size_t tx_cap;              /* room after LWS_PRE */
 
+	int attempt_live;           /* connection attempt not ended yet */
+	int connected;              /* TCP (+TLS) up: handshake under way */
 	int established;            /* ws handshake done, watchdog armed */
-	int cert_rejected;          /* OpenSSL failed the server certificate */
-	int need_subscribe;         /* subscribe pending for WRITEABLE */
 	int subscribed;             /* "subscriptions" ack seen on this conn */
-	int closing;                /* close requested for WRITEABLE */
+	int close_sent;             /* our close frame is queued or sent */
+	int peer_closed;            /* the feed's close frame arrived */
+	int close_after_tx;         /* drop the connection once tx is out */
 	lws_usec_t last_rx;         /* last valid feed message (watchdog) */
 
 	int stopping;               /* shutdown in progress */
@@ -482,7 +497,7 @@ static void bad_message(struct prod_ctx *c, const char *why, const char *buf,
 }
 
 /* Any well-formed feed message proves the feed alive: resets the silence
- * watchdog and lws's ping timer. */
+ * watchdog and lws's hang-up timer. */
 static void feed_alive(struct prod_ctx *c, struct lws *wsi)
 {
 	c->last_rx = lws_now_usecs();
@@ -667,11 +682,12 @@ done:
 }
 
 /* {"type":"subscribe","channels":[{"name":"ticker","product_ids":[..]},
- *  {"name":"heartbeat","product_ids":[..]}]} with LWS_PRE headroom. */
+ *  {"name":"heartbeat","product_ids":[..]}]}, and the transmit buffer that
+ * holds the handshake request, then the frames we send (subscribe, pongs,
+ * close), until WRITEABLE. */
 static int build_subscribe(struct prod_ctx *c)
 {
 	json_t *ids = json_array(), *root;
-	char *s;
 
 	for (int i = 0; i < c->nprod; i++)
 		json_array_append_new(ids, json_string(c->prod[i].id));
@@ -681,17 +697,15 @@ static int build_subscribe(struct prod_ctx *c)
 	json_decref(ids);
 	if (!root)
 		return -1;
-	s = json_dumps(root, JSON_COMPACT);
+	c->sub = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
-	if (!s)
+	if (!c->sub)
 		return -1;
-	c->sub_len = strlen(s);
-	c->sub = malloc(LWS_PRE + c->sub_len);
-	c->sub_tx = malloc(LWS_PRE + c->sub_len);
-	if (c->sub)
-		memcpy(c->sub + LWS_PRE, s, c->sub_len);
-	free(s);
-	return c->sub && c->sub_tx ? 0 : -1;
+	c->sub_len = strlen(c->sub);
+	/* request (URL <= 511 bytes) or subscribe + a few control frames */
+	c->tx_cap = 2048 + c->sub_len + 4 * (125 + WSP_FRAME_OVERHEAD);
+	c->tx = malloc(LWS_PRE + c->tx_cap);
+	return c->tx ? 0 : -1;
 }
 
 /*
@@ -719,29 +733,289 @@ static void connect_feed(lws_sorted_usec_list_t *sul)
 	i.address = c->host;
 	i.port = c->port;
 	i.path = c->path;
-	i.host = c->host;
-	i.origin = c->host;
-	i.ssl_connection = c->ssl_flags;
+	i.host = c->host;        /* TLS SNI and hostname check */
+	i.method = "RAW";        /* the WebSocket layer is ours (wsproto.c) */
 	i.local_protocol_name = "coinbase-feed";
 	i.pwsi = &c->wsi;
 	i.retry_and_idle_policy = &c->retry;
 	if (c->attempts++)
 		c->n.reconnects++;
-	c->cert_rejected = 0;
+	c->attempt_live = 1;
+	c->connected = 0;
+	c->established = 0;
 	plog(c, LOG_INFO, "connecting to %s (attempt %" PRIu64 ")", c->conf.url,
 	     c->attempts);
 	if (!lws_client_connect_via_info(&i)) {
 		c->wsi = NULL;
+		c->attempt_live = 0;
 		plog(c, LOG_WARN, "connect to %s failed immediately", c->conf.url);
 		schedule_reconnect(c);
 	}
 }
 
-/* Retrying cannot fix an untrusted certificate. */
-static int is_cert_failure(const char *msg)
+/* Queues bytes for the next WRITEABLE; -1 when they do not fit. */
+static int tx_raw(struct prod_ctx *c, struct lws *wsi, const void *p, size_t n)
 {
-	return msg && (strstr(msg, "cert") || strstr(msg, "X509") ||
-		       strstr(msg, "verify"));
+	if (n > c->tx_cap - c->tx_len)
+		return -1;
+	memcpy(c->tx + LWS_PRE + c->tx_len, p, n);
+	c->tx_len += n;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* Queues one client frame (masked with fresh random bytes). */
+static int tx_frame(struct prod_ctx *c, struct lws *wsi, int op, const void *p,
+		    size_t n)
+{
+	unsigned char mask[4];
+
+	if (n + WSP_FRAME_OVERHEAD > c->tx_cap - c->tx_len)
+		return -1;
+	lws_get_random(c->lws, mask, sizeof(mask));
+	c->tx_len += wsp_frame(c->tx + LWS_PRE + c->tx_len, op, p, n, mask);
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* The transport is up: send the opening handshake. */
+static int ws_connected(struct prod_ctx *c, struct lws *wsi)
+{
+	unsigned char nonce[16];
+	char req[2048];
+	int n;
+
+	c->wsi = wsi;
+	c->connected = 1;
+	c->established = 0;
+	c->head_len = 0;
+	c->tx_len = 0;
+	c->close_sent = 0;
+	c->peer_closed = 0;
+	c->close_after_tx = 0;
+	c->last_rx = lws_now_usecs(); /* the watchdog bounds the handshakes */
+	if (c->tls) {
+		char err[256];
+
+		ftls_conn_free(c->tlsc);
+		if (!(c->tlsc = ftls_conn_new(c->tls, c->host, err, sizeof(err))) ||
+		    ftls_start(c->tlsc, err, sizeof(err)) != FTLS_OK) {
+			plog(c, LOG_WARN, "TLS to %s: %s", c->conf.url, err);
+			return -1;
+		}
+	}
+	lws_get_random(c->lws, nonce, sizeof(nonce));
+	wsp_make_key(nonce, c->ws_key);
+	n = wsp_request(req, sizeof(req), c->host, c->port, c->use_ssl, c->path,
+			c->ws_key, "coinbase-producer/" PIPELINE_VERSION);
+	if (n < 0 || tx_raw(c, wsi, req, (size_t)n)) {
+		plog(c, LOG_ERR, "handshake request too long for %s", c->conf.url);
+		return -1;
+	}
+	return 0;
+}
+
+/* The handshake succeeded: subscribe. */
+static int ws_established(struct prod_ctx *c, struct lws *wsi)
+{
+	plog(c, LOG_INFO, "connected to %s", c->conf.url);
+	c->established = 1;
+	c->subscribed = 0;
+	c->last_rx = lws_now_usecs();
+	wsp_rx_init(&c->rx, c->msg, MSG_MAX);
+	if (tx_frame(c, wsi, WSP_TEXT, c->sub, c->sub_len))
+		return -1;
+	plog(c, LOG_DEBUG, "sent %s", c->sub);
+	return 0;
+}
+
+/* The feed's close frame: logged (a retired hostname is fatal), answered
+ * with the same code, then the connection is dropped once that is written.
+ * Returns 1 (drop now: our close went first) or 2 (stop reading). */
+static int ws_peer_close(struct prod_ctx *c, const char *p, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	char why[128] = "";
+	int code = len >= 2 ? (u[0] << 8 | u[1]) : 0;
+
+	if (len > 2)
+		snprintf(why, sizeof(why), "%.*s", (int)(len - 2), p + 2);
+	if (strstr(why, "deprecated hostname")) {
+		plog(c, LOG_ERR, "feed closed the connection: \"%s\": the "
+		     "hostname %s is retired, use --url %s", why, c->host,
+		     DEFAULT_URL);
+		c->exit_code = EX_FEED;
+		stop_signal = stop_signal ? stop_signal : -1;
+	} else if (!c->close_sent) {
+		plog(c, LOG_WARN, "feed closed the connection (code %d%s%s)",
+		     code, why[0] ? ": " : "", why);
+	}
+	c->peer_closed = 1;
+	if (c->close_sent)
+		return 1;
+	c->close_sent = 1;
+	c->close_after_tx = 1;
+	if (tx_frame(c, c->wsi, WSP_CLOSE, p, len >= 2 ? 2 : 0))
+		return 1;
+	return 2;
+}
+
+/* One message from the frame decoder. */
+static int on_ws_message(void *arg, int op, const char *buf, size_t len)
+{
+	struct prod_ctx *c = arg;
+
+	switch (op) {
+	case WSP_TEXT:
+	case WSP_BINARY:
+		if (buf) {
+			handle_message(c, c->wsi, buf, len);
+			return 0;
+		}
+		c->n.oversized++;
+		if (rl_allow(c, &c->rl_bad, "bad-message"))
+			plog(c, LOG_WARN, "message of %zu bytes (over %d) dropped",
+			     len, MSG_MAX);
+		return 0;
+	case WSP_PING:
+		if (tx_frame(c, c->wsi, WSP_PONG, buf, len))
+			plog(c, LOG_DEBUG, "pong not sent: transmit buffer full");
+		return 0;
+	case WSP_CLOSE:
+		return ws_peer_close(c, buf, len);
+	default: /* WSP_PONG: we send no pings */
+		return 0;
+	}
+}
+
+/* Bytes from the feed: first the handshake response, then frames.  Returns
+ * -1 to drop the connection. */
+static int ws_receive(struct prod_ctx *c, struct lws *wsi, const unsigned char *in,
+		      size_t len)
+{
+	char err[256];
+	int r;
+
+	if (c->peer_closed)
+		return 0;
+	if (!c->established) {
+		size_t before = c->head_len;
+		size_t take = len < sizeof(c->head) - before ? len :
+			      sizeof(c->head) - before;
+
+		memcpy(c->head + before, in, take);
+		c->head_len += take;
+		r = wsp_response(c->head, c->head_len, c->ws_key, err, sizeof(err));
+		if (!r)
+			return 0;
+		if (r < 0) {
+			plog(c, LOG_WARN, "WebSocket handshake with %s failed: %s",
+			     c->conf.url, err);
+			return -1;
+		}
+		/* frames may follow the head in the same read */
+		in += (size_t)r - before;
+		len -= (size_t)r - before;
+		if (ws_established(c, wsi))
+			return -1;
+	}
+	r = wsp_rx_feed(&c->rx, in, len, on_ws_message, c, err, sizeof(err));
+	if (r < 0) {
+		c->n.proto_errors++;
+		plog(c, LOG_WARN, "WebSocket protocol error from %s: %s; "
+		     "reconnecting", c->conf.url, err);
+		return -1;
+	}
+	return r == 1 ? -1 : 0;
+}
+
+/* Plaintext out of TLS: 1 (stop) when the connection is to be dropped. */
+static int tls_plain(void *arg, const unsigned char *buf, size_t len)
+{
+	struct prod_ctx *c = arg;
+
+	return ws_receive(c, c->wsi, buf, len) < 0;
+}
+
+/* Ciphertext from the feed.  A certificate that fails verification is fatal:
+ * retrying cannot fix it. */
+static int tls_receive(struct prod_ctx *c, struct lws *wsi, const unsigned char *in,
+		       size_t len)
+{
+	char err[256];
+	int r = ftls_input(c->tlsc, in, len, tls_plain, c, err, sizeof(err));
+
+	if (r == FTLS_CERT) {
+		plog(c, LOG_ERR, "TLS: the certificate of %s failed verification "
+		     "(unknown CA, self-signed, expired or wrong hostname): %s",
+		     c->host, err);
+		plog(c, LOG_ERR, "give --ca-file FILE to trust its CA (or "
+		     "--insecure for a test server); not retrying");
+		c->exit_code = EX_FEED;
+		stop_signal = stop_signal ? stop_signal : -1;
+		return -1;
+	}
+	if (r < 0) {
+		plog(c, LOG_WARN, "%s: %s", c->conf.url, err);
+		return -1;
+	}
+	if (r)
+		return -1;
+	if (ftls_pending(c->tlsc) || (c->tx_len && ftls_ready(c->tlsc)))
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* Sends what is queued: plaintext as it is, or through TLS once its
+ * handshake is done (the handshake's own records first). */
+static int ws_writeable(struct prod_ctx *c, struct lws *wsi)
+{
+	unsigned char buf[LWS_PRE + 16384];
+	char err[256];
+	size_t n;
+
+	if (!c->tlsc) {
+		if ((n = c->tx_len)) {
+			c->tx_len = 0;
+			if (lws_write(wsi, c->tx + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
+				goto fail;
+		}
+		return c->close_after_tx ? -1 : 0;
+	}
+	if (c->tx_len && ftls_ready(c->tlsc)) {
+		if (ftls_write(c->tlsc, c->tx + LWS_PRE, c->tx_len, err,
+			       sizeof(err)) != FTLS_OK) {
+			plog(c, LOG_WARN, "%s: %s", c->conf.url, err);
+			return -1;
+		}
+		c->tx_len = 0;
+	}
+	while ((n = ftls_output(c->tlsc, buf + LWS_PRE, sizeof(buf) - LWS_PRE)))
+		if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
+			goto fail;
+	return c->close_after_tx && !c->tx_len ? -1 : 0;
+fail:
+	plog(c, LOG_WARN, "write to %s failed", c->conf.url);
+	return -1;
+}
+
+/* The attempt ended (failed, closed, dropped): once per attempt, retry. */
+static void ws_closed(struct prod_ctx *c, const char *why)
+{
+	if (!c->attempt_live)
+		return;
+	if (c->established)
+		plog(c, c->stopping ? LOG_INFO : LOG_WARN, "disconnected from %s",
+		     c->conf.url);
+	else if (!c->stopping && !stop_signal)
+		plog(c, LOG_WARN, "connection to %s failed: %s", c->conf.url, why);
+	c->attempt_live = 0;
+	c->wsi = NULL;
+	c->connected = 0;
+	c->established = 0;
+	ftls_conn_free(c->tlsc);
+	c->tlsc = NULL;
+	schedule_reconnect(c);
 }
 
 static int on_ws_event(struct lws *wsi, enum lws_callback_reasons reason,
@@ -750,114 +1024,23 @@ static int on_ws_event(struct lws *wsi, enum lws_callback_reasons reason,
 	struct prod_ctx *c = lws_context_user(lws_get_context(wsi));
 
 	switch (reason) {
-	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
-		/* len is OpenSSL's preverify_ok; lws 4.1 reports the failure
-		 * only as "connect SSL err 1" later, so remember it here */
-		if (!len)
-			c->cert_rejected = 1;
-		return 0;
-
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		c->wsi = NULL;
-		c->established = 0;
-		if (c->use_ssl && (c->cert_rejected || is_cert_failure(in))) {
-			plog(c, LOG_ERR, "TLS: the certificate of %s failed "
-			     "verification (unknown CA, self-signed, expired or "
-			     "wrong hostname): %s", c->host,
-			     in ? (const char *)in : "");
-			plog(c, LOG_ERR, "give --ca-file FILE to trust its CA "
-			     "(or --insecure for a test server); not retrying");
-			c->exit_code = EX_FEED;
-			stop_signal = stop_signal ? stop_signal : -1;
-			break;
-		}
-		plog(c, LOG_WARN, "connection to %s failed: %s", c->conf.url,
-		     in ? (const char *)in : "(no reason)");
-		schedule_reconnect(c);
+		ws_closed(c, in ? (const char *)in : "(no reason)");
 		break;
 
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		plog(c, LOG_INFO, "connected to %s", c->conf.url);
-		c->established = 1;
-		c->cert_rejected = 0;
-		c->subscribed = 0;
-		c->msg_len = 0;
-		c->msg_oversized = 0;
-		c->last_rx = lws_now_usecs();
-		c->need_subscribe = 1;
-		lws_callback_on_writable(wsi);
-		break;
+	case LWS_CALLBACK_RAW_CONNECTED:
+		return ws_connected(c, wsi);
 
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		if (c->closing) {
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL,
-					 (unsigned char *)"bye", 3);
-			return -1;
-		}
-		if (c->need_subscribe) {
-			c->need_subscribe = 0;
-			/* lws_write masks the payload in place: send a copy */
-			memcpy(c->sub_tx + LWS_PRE, c->sub + LWS_PRE, c->sub_len);
-			if (lws_write(wsi, c->sub_tx + LWS_PRE, c->sub_len,
-				      LWS_WRITE_TEXT) < (int)c->sub_len) {
-				plog(c, LOG_WARN, "sending subscribe failed");
-				return -1;
-			}
-			plog(c, LOG_DEBUG, "sent %.*s", (int)c->sub_len,
-			     c->sub + LWS_PRE);
-		}
-		break;
+	case LWS_CALLBACK_RAW_RX:
+		return c->tlsc ? tls_receive(c, wsi, in, len) :
+				 ws_receive(c, wsi, in, len);
 
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (!c->msg_oversized && c->msg_len + len > MSG_MAX)
-			c->msg_oversized = 1;
-		if (!c->msg_oversized) {
-			memcpy(c->msg + c->msg_len, in, len);
-			c->msg_len += len;
-		}
-		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-			break;
-		if (c->msg_oversized) {
-			c->n.oversized++;
-			if (rl_allow(c, &c->rl_bad, "bad-message"))
-				plog(c, LOG_WARN, "message over %d bytes dropped",
-				     MSG_MAX);
-		} else {
-			c->msg[c->msg_len] = '\0';
-			handle_message(c, wsi, c->msg, c->msg_len);
-		}
-		c->msg_len = 0;
-		c->msg_oversized = 0;
-		break;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return ws_writeable(c, wsi);
 
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
-		const unsigned char *p = in;
-		char why[128] = "";
-		int code = len >= 2 ? (p[0] << 8 | p[1]) : 0;
-
-		if (len > 2)
-			snprintf(why, sizeof(why), "%.*s", (int)(len - 2),
-				 (const char *)p + 2);
-		if (strstr(why, "deprecated hostname")) {
-			plog(c, LOG_ERR, "feed closed the connection: \"%s\": the "
-			     "hostname %s is retired, use --url %s", why, c->host,
-			     DEFAULT_URL);
-			c->exit_code = EX_FEED;
-			stop_signal = stop_signal ? stop_signal : -1;
-		} else {
-			plog(c, LOG_WARN, "feed closed the connection (code %d%s%s)",
-			     code, why[0] ? ": " : "", why);
-		}
-		break;
-	}
-
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		plog(c, c->stopping ? LOG_INFO : LOG_WARN, "disconnected from %s",
-		     c->conf.url);
-		c->wsi = NULL;
-		c->established = 0;
-		c->closing = 0;
-		schedule_reconnect(c);
+	case LWS_CALLBACK_RAW_CLOSE:
+		ws_closed(c, c->connected ? "closed before the WebSocket "
+			  "handshake completed" : "closed");
 		break;
 
 	default:
@@ -899,10 +1082,18 @@ static void begin_stop(struct prod_ctx *c)
 	if (stop_signal > 0)
 		plog(c, LOG_INFO, "signal %d: closing the feed, flushing Kafka",
 		     (int)stop_signal);
-	if (c->wsi) {
-		c->closing = 1;
-		lws_callback_on_writable(c->wsi);
+	if (!c->wsi)
+		return;
+	if (c->established && !c->close_sent) {
+		/* close code 1000 "bye"; the feed's answer drops the connection */
+		static const char bye[] = "\x03\xe8" "bye";
+
+		c->close_sent = 1;
+		if (!tx_frame(c, c->wsi, WSP_CLOSE, bye, sizeof(bye) - 1))
+			return;
 	}
+	if (!c->close_sent || c->peer_closed)
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 static void on_tick(lws_sorted_usec_list_t *sul)
@@ -922,12 +1113,16 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		lws_cancel_service(c->lws);
 		return;
 	}
-	if (!c->stopping && c->wsi && c->established &&
+	if (!c->stopping && c->wsi && c->connected &&
 	    now - c->last_rx > (lws_usec_t)c->conf.silence_s * LWS_US_PER_SEC) {
-		plog(c, LOG_WARN, "feed silent for %d s: reconnecting",
-		     c->conf.silence_s);
+		if (c->established)
+			plog(c, LOG_WARN, "feed silent for %d s: reconnecting",
+			     c->conf.silence_s);
+		else
+			plog(c, LOG_WARN, "no WebSocket handshake response from %s "
+			     "in %d s: reconnecting", c->conf.url, c->conf.silence_s);
 		c->n.silences++;
-		c->established = 0;
+		c->last_rx = now; /* once per connection */
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	}
 	if (c->conf.status_s > 0 && c->conf.verbosity > 0 &&
@@ -1025,13 +1220,6 @@ static int setup_url(struct prod_ctx *c, char *err, size_t errlen)
 		return -1;
 	}
 	snprintf(c->path, sizeof(c->path), "/%s", path);
-	if (c->use_ssl) {
-		c->ssl_flags = LCCSCF_USE_SSL;
-		if (c->conf.insecure)
-			c->ssl_flags |= LCCSCF_ALLOW_SELFSIGNED |
-					LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-					LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-	}
 	return 0;
 }
 
@@ -1057,63 +1245,6 @@ static void setup_retry(struct prod_ctx *c)
 						    c->conf.silence_s / 3 : 1);
 	c->retry.secs_since_valid_hangup = (uint16_t)(c->conf.silence_s * 2 + 1);
 	c->retry.jitter_percent = 20;
-}
-
-/* --ca-file: every PEM certificate in it becomes an extra trust anchor of the
- * client TLS context, on top of the system store. */
-static int load_ca_file(struct prod_ctx *c, char *err, size_t errlen)
-{
-	static const char begin[] = "-----BEGIN CERTIFICATE-----";
-	static const char end[] = "-----END CERTIFICATE-----";
-	struct lws_vhost *vh = lws_get_vhost_by_name(c->lws, "default");
-	char *pem = NULL, *der = NULL, *p, *q;
-	long size;
-	int rc = -1, count = 0, n;
-	FILE *f = fopen(c->conf.ca_file, "rb");
-
-	if (!f) {
-		snprintf(err, errlen, "--ca-file %s: %s", c->conf.ca_file,
-			 strerror(errno));
-		return -1;
-	}
-	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
-	    size > 4 * 1024 * 1024 || !(pem = malloc((size_t)size + 1)) ||
-	    !(der = malloc((size_t)size + 1)) ||
-	    fread(pem, 1, (size_t)size, f) != (size_t)size) {
-		snprintf(err, errlen, "--ca-file %s: cannot read", c->conf.ca_file);
-		goto cleanup;
-	}
-	pem[size] = '\0';
-	if (!vh) {
-		snprintf(err, errlen, "no client TLS context to add --ca-file to");
-		goto cleanup;
-	}
-	for (p = strstr(pem, begin); p; p = strstr(q, begin)) {
-		p += sizeof(begin) - 1;
-		if (!(q = strstr(p, end)))
-			break;
-		n = lws_b64_decode_string_len(p, (int)(q - p), der, (int)size);
-		if (n <= 0 || lws_tls_client_vhost_extra_cert_mem(vh,
-				(const uint8_t *)der, (size_t)n)) {
-			snprintf(err, errlen, "--ca-file %s: bad certificate #%d",
-				 c->conf.ca_file, count + 1);
-			goto cleanup;
-		}
-		count++;
-	}
-	if (!count) {
-		snprintf(err, errlen, "--ca-file %s: no PEM certificate in it",
-			 c->conf.ca_file);
-		goto cleanup;
-	}
-	plog(c, LOG_DEBUG, "trusting %d certificate(s) from %s", count,
-	     c->conf.ca_file);
-	rc = 0;
-cleanup:
-	free(pem);
-	free(der);
-	fclose(f);
-	return rc;
 }
 
 static void usage(FILE *out)
@@ -1307,6 +1438,13 @@ int main(int argc, char **argv)
 		plog(c, LOG_WARN, "%s is the retired name of the feed; use %s",
 		     RETIRED_HOST, DEFAULT_URL);
 	setup_retry(c);
+	/* the trust store and --ca-file are read once, here */
+	if ((c->use_ssl || c->conf.ca_file) &&
+	    !(c->tls = ftls_new(c->conf.ca_file, c->conf.insecure, err,
+				sizeof(err)))) {
+		plog(c, LOG_ERR, "%s", err);
+		goto cleanup;
+	}
 
 	rc = EX_INIT;
 	if (build_subscribe(c) || !(c->msg = malloc(MSG_MAX + 1))) {
@@ -1335,10 +1473,6 @@ int main(int argc, char **argv)
 		lwslevel |= LLL_WARN | LLL_NOTICE | LLL_INFO;
 	lws_set_log_level(lwslevel, lws_log_emit);
 	memset(&info, 0, sizeof(info));
-	/* OpenSSL and the client TLS context (~30 ms at start) only for wss://
-	 * or --ca-file */
-	info.options = c->use_ssl || c->conf.ca_file ?
-		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.fd_limit_per_thread = 16;
@@ -1347,11 +1481,6 @@ int main(int argc, char **argv)
 	c->lws = lws_create_context(&info);
 	if (!c->lws) {
 		plog(c, LOG_ERR, "cannot create the libwebsockets context");
-		goto cleanup;
-	}
-	if (c->conf.ca_file && load_ca_file(c, err, sizeof(err))) {
-		plog(c, LOG_ERR, "%s", err);
-		rc = EX_USAGE;
 		goto cleanup;
 	}
 
@@ -1417,7 +1546,9 @@ cleanup:
 	if (kconf)
 		rd_kafka_conf_destroy(kconf);
 	free(c->sub);
-	free(c->sub_tx);
+	free(c->tx);
+	ftls_conn_free(c->tlsc);
+	ftls_free(c->tls);
 	free(c->msg);
 	free(c);
 	return rc;
