@@ -53,7 +53,7 @@ unit: $(UNIT_BINS)
 
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iaggregator -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) -I. -Iaggregator -MMD -MP -c $< -o $@
 
 # sql/*.sql are compiled into the aggregator as C strings.
 $(OBJDIR)/sql_embed.c: $(wildcard sql/*.sql) scripts/embed-sql.sh

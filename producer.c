@@ -167,6 +167,7 @@ struct prod_ctx {
 	size_t tx_cap;              /* room after LWS_PRE */
 
 	int attempt_live;           /* connection attempt not ended yet */
+	int fail_logged;            /* why the attempt failed is logged */
 	int connected;              /* TCP (+TLS) up: handshake under way */
 	int established;            /* ws handshake done, watchdog armed */
 	int subscribed;             /* "subscriptions" ack seen on this conn */
@@ -741,6 +742,7 @@ static void connect_feed(lws_sorted_usec_list_t *sul)
 	if (c->attempts++)
 		c->n.reconnects++;
 	c->attempt_live = 1;
+	c->fail_logged = 0;
 	c->connected = 0;
 	c->established = 0;
 	plog(c, LOG_INFO, "connecting to %s (attempt %" PRIu64 ")", c->conf.url,
@@ -911,6 +913,7 @@ static int ws_receive(struct prod_ctx *c, struct lws *wsi, const unsigned char *
 		if (r < 0) {
 			plog(c, LOG_WARN, "WebSocket handshake with %s failed: %s",
 			     c->conf.url, err);
+			c->fail_logged = 1;
 			return -1;
 		}
 		/* frames may follow the head in the same read */
@@ -957,6 +960,7 @@ static int tls_receive(struct prod_ctx *c, struct lws *wsi, const unsigned char 
 	}
 	if (r < 0) {
 		plog(c, LOG_WARN, "%s: %s", c->conf.url, err);
+		c->fail_logged = 1;
 		return -1;
 	}
 	if (r)
@@ -1007,7 +1011,7 @@ static void ws_closed(struct prod_ctx *c, const char *why)
 	if (c->established)
 		plog(c, c->stopping ? LOG_INFO : LOG_WARN, "disconnected from %s",
 		     c->conf.url);
-	else if (!c->stopping && !stop_signal)
+	else if (!c->stopping && !stop_signal && !c->fail_logged)
 		plog(c, LOG_WARN, "connection to %s failed: %s", c->conf.url, why);
 	c->attempt_live = 0;
 	c->wsi = NULL;

@@ -82,6 +82,8 @@ struct opts {
 	const char *close_reason;
 	int close_code;
 	long garbage_every;
+	long ping_every;
+	long reject_status;
 	int fragment;
 	long heartbeat_ms;
 	long subscribe_timeout_ms;
@@ -157,6 +159,8 @@ struct conn {
 	long fresh;             /* live ticks sent */
 	long garbage_n;
 	int garbage_pending;
+	int ping_pending;       /* a ping goes right after the next frame */
+	long pings, pongs;      /* sent / answered on this connection */
 	long last_tick;         /* index of the last tick sent here, -1 */
 	char *ctrl;             /* pending reply / error (json_dumps) */
 	int close_after_ctrl;
@@ -201,6 +205,9 @@ static const char *const usage_text =
 "      --garbage-every N        after every N ticker messages also send a non-JSON text\n"
 "                               frame (odd times) or a truncated ticker (even times)\n"
 "      --fragment               send each message in 2-3 frames (continuations)\n"
+"      --reject-status N        answer every WebSocket upgrade with HTTP status N\n"
+"      --ping-every N           after every N ticker messages send a ping \"ping-K\"\n"
+"                               (between fragments with --fragment); pongs are logged\n"
 "      --heartbeat-ms N         heartbeat period per subscribed product (default 1000,\n"
 "                               0 = none)\n"
 "      --subscribe-timeout-ms N close connections that do not subscribe within N ms\n"
@@ -945,14 +952,15 @@ static int set_msg(struct conn *c, const char *buf, size_t len)
  * WRITE_FLUSH_BYTES instead of one per frame, as a busy feed fills its TCP
  * segments.
  */
+#define PING_ROOM 40 /* a ping frame after the fragment */
 static int send_frame(struct conn *c)
 {
 	size_t a = c->frag_off[c->frag_i], b = c->frag_off[c->frag_i + 1], n = b - a;
 	unsigned char *h;
 	size_t hl, i;
 
-	if (c->out_len + 10 + n > c->out_cap) {
-		size_t cap = c->out_len + 10 + n + WRITE_FLUSH_BYTES;
+	if (c->out_len + 10 + n + PING_ROOM > c->out_cap) {
+		size_t cap = c->out_len + 10 + n + PING_ROOM + WRITE_FLUSH_BYTES;
 		unsigned char *o = realloc(c->out, LWS_PRE + cap);
 		if (!o) {
 			logmsg("conn %ld: out of memory", c->id);
@@ -982,6 +990,15 @@ static int send_frame(struct conn *c)
 	memcpy(h + hl, c->msg + a, n);
 	c->out_len += hl + n;
 	c->frag_i++;
+	if (c->ping_pending) {
+		/* a control frame may come between the fragments of a message */
+		int pl = snprintf((char *)h + hl + n + 2, 32, "ping-%ld", ++c->pings);
+
+		h[hl + n] = 0x89;
+		h[hl + n + 1] = (unsigned char)pl;
+		c->out_len += 2 + (size_t)pl;
+		c->ping_pending = 0;
+	}
 	/* the next fragment, or whatever comes next */
 	lws_callback_on_writable(c->wsi);
 	return 0;
@@ -1011,6 +1028,8 @@ static void after_tick(struct conn *c)
 	c->fresh++;
 	if (app->o.garbage_every > 0 && c->fresh % app->o.garbage_every == 0)
 		c->garbage_pending = 1;
+	if (app->o.ping_every > 0 && c->fresh % app->o.ping_every == 0)
+		c->ping_pending = 1;
 	if (app->o.drop_after > 0 && c->fresh == app->o.drop_after) {
 		logmsg("conn %ld: dropping after %ld ticks (%s)", c->id, c->fresh,
 		       app->o.drop_mode == DROP_CLOSE ? "close 1011" : "reset");
@@ -1216,6 +1235,12 @@ static int callback_feed(struct lws *wsi, enum lws_callback_reasons reason, void
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		if (app->o.reject_status) {
+			logmsg("rejecting an upgrade with HTTP %ld", app->o.reject_status);
+			lws_return_http_status(wsi, (unsigned int)app->o.reject_status,
+					       "refused by feed-server --reject-status");
+			return 1;
+		}
 		if (app->stop || app->eof_closing || app->nconns >= MAX_CONNS ||
 		    (app->o.max_connections >= 0 && app->accepted >= app->o.max_connections)) {
 			logmsg("refusing a connection");
@@ -1274,6 +1299,13 @@ static int callback_feed(struct lws *wsi, enum lws_callback_reasons reason, void
 			return 0;
 		return on_writeable(c);
 
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (!c->app)
+			return 0;
+		c->pongs++;
+		logmsg("conn %ld: pong %.*s", c->id, (int)len, (const char *)in);
+		return 0;
+
 	case LWS_CALLBACK_CLOSED:
 		if (!c->app)
 			return 0;
@@ -1282,7 +1314,8 @@ static int callback_feed(struct lws *wsi, enum lws_callback_reasons reason, void
 		lws_sul_cancel(&c->sul_sub);
 		lws_sul_cancel(&c->sul_drain);
 		conn_remove(app, c);
-		logmsg("conn %ld: closed after %ld live ticks", c->id, c->fresh);
+		logmsg("conn %ld: closed after %ld live ticks, %ld pings, %ld pongs",
+		       c->id, c->fresh, c->pings, c->pongs);
 		free(c->ctrl);
 		free(c->msg);
 		free(c->out);
@@ -1319,7 +1352,7 @@ static int parse_long(const char *s, long min, long *v)
 
 enum {
 	O_PORT_FILE = 256, O_TLS, O_CERT_OUT, O_DROP_AFTER, O_DROP_MODE, O_STALL_AFTER,
-	O_LOSE, O_ERR_SUB, O_CLOSE_REASON, O_CLOSE_CODE, O_GARBAGE, O_FRAGMENT, O_HB_MS,
+	O_LOSE, O_ERR_SUB, O_CLOSE_REASON, O_CLOSE_CODE, O_GARBAGE, O_PING, O_REJECT, O_FRAGMENT, O_HB_MS,
 	O_SUB_TO, O_MAX_CONN, O_EXIT_EOF,
 };
 
@@ -1341,6 +1374,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"close-code", required_argument, NULL, O_CLOSE_CODE},
 		{"garbage-every", required_argument, NULL, O_GARBAGE},
 		{"fragment", no_argument, NULL, O_FRAGMENT},
+		{"ping-every", required_argument, NULL, O_PING},
+		{"reject-status", required_argument, NULL, O_REJECT},
 		{"heartbeat-ms", required_argument, NULL, O_HB_MS},
 		{"subscribe-timeout-ms", required_argument, NULL, O_SUB_TO},
 		{"max-connections", required_argument, NULL, O_MAX_CONN},
@@ -1400,6 +1435,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_GARBAGE:
 			if (parse_long(optarg, 1, &o->garbage_every))
+				goto bad;
+			break;
+		case O_REJECT:
+			if (parse_long(optarg, 200, &o->reject_status) ||
+			    o->reject_status > 599)
+				goto bad;
+			break;
+		case O_PING:
+			if (parse_long(optarg, 1, &o->ping_every))
 				goto bad;
 			break;
 		case O_FRAGMENT: o->fragment = 1; break;
