@@ -142,7 +142,7 @@ struct prod_ctx {
 	struct lws *wsi;            /* feed connection, NULL when down */
 	lws_sorted_usec_list_t sul_connect; /* (re)connect timer */
 	lws_sorted_usec_list_t sul_tick;    /* TICK_MS housekeeping timer */
-	lws_retry_bo_t retry;       /* backoff + ping/hangup policy */
+	lws_retry_bo_t retry;       /* backoff + hang-up policy */
 	uint32_t backoff_ms[16];    /* retry.retry_ms_table */
 	uint16_t retry_count;       /* consecutive failed attempts */
 	uint64_t attempts;          /* connection attempts so far */
@@ -1228,7 +1228,9 @@ static int setup_url(struct prod_ctx *c, char *err, size_t errlen)
 }
 
 /* Backoff table BACKOFF_BASE_MS * 2^k capped at --max-backoff, retried
- * forever, 20% jitter; ping after a third of the silence timeout. */
+ * forever, 20% jitter.  lws sends no pings on a raw connection: its validity
+ * timer only hangs up after twice the silence timeout without a valid
+ * message, a backstop behind the watchdog in on_tick. */
 static void setup_retry(struct prod_ctx *c)
 {
 	uint32_t cap = (uint32_t)c->conf.max_backoff_s * 1000, ms = BACKOFF_BASE_MS;
