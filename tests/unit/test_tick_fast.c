@@ -273,6 +273,76 @@ static void test_edges(void)
 	report(&d, "edge cases incl. key counts");
 }
 
+/* A random decimal string of the shapes the feed and its mutants use: 1-19
+ * digits, a fraction of 0-25 digits, "0.000ddd", values around 2^53. */
+static uint64_t rnd_state = 0x853c49e6748fea9bULL;
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static int rnd_decimal(char *out)
+{
+	static const char *const near53[] = {
+		"9007199254740992", "9007199254740993", "9007199254740991",
+		"900719925474099.3", "90071992547409.95", "0.9007199254740993",
+	};
+	int n = 0, intd = 1 + (int)(rnd() % 19), fracd = (int)(rnd() % 26);
+
+	switch (rnd() % 8) {
+	case 0:
+		return sprintf(out, "%s", near53[rnd() % 6]);
+	case 1: /* 0.000ddd */
+		n = sprintf(out, "0.");
+		for (int k = (int)(rnd() % 8); k > 0; k--)
+			out[n++] = '0';
+		intd = 0;
+		break;
+	case 2: /* the feed's own shape */
+		intd = 1 + (int)(rnd() % 6);
+		fracd = (int)(rnd() % 9);
+		break;
+	}
+	for (int k = 0; k < intd; k++)
+		out[n++] = (char)((k == 0 ? '1' : '0') + (int)(rnd() % (k == 0 ? 9 : 10)));
+	if (fracd && intd)
+		out[n++] = '.';
+	for (int k = 0; k < fracd || (!intd && k == 0); k++)
+		out[n++] = (char)('0' + rnd() % 10);
+	out[n] = '\0';
+	return n;
+}
+
+/* The fast path's own decimal conversion against strtod (through jansson's
+ * path), bit for bit, on 100k random decimals in all four fields. */
+static void test_random_decimals(void)
+{
+	struct diff d = { 0 };
+	char buf[512], a[64], b[64], c[64], e[64], why[256];
+	long valid = 0;
+
+	for (int i = 0; i < 100000; i++) {
+		struct tick t;
+		int n;
+
+		rnd_decimal(a);
+		rnd_decimal(b);
+		rnd_decimal(c);
+		rnd_decimal(e);
+		n = snprintf(buf, sizeof buf, "{" TK "," PR "," TM ",\"price\":\"%s\","
+			     "\"volume_24h\":\"%s\",\"best_bid\":\"%s\",\"best_ask\":\"%s\"}",
+			     a, b, c, e);
+		diff_one(&d, buf, (size_t)n);
+		valid += tick_parse_json(buf, (size_t)n, &t, why, sizeof why) == 0;
+	}
+	report(&d, "random decimals");
+	T_OK(d.fast == valid && valid > 90000, "every valid one (%ld of %ld) taken by the "
+	     "fast path (%ld)", valid, d.checked, d.fast);
+}
+
 int main(void)
 {
 	char data[512], bad[512];
@@ -282,6 +352,7 @@ int main(void)
 		return 0;
 	}
 	test_edges();
+	test_random_decimals();
 	test_corpus(bad);
 	test_fixture_and_mutations(data);
 	return t_done();
