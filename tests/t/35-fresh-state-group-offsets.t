@@ -6,9 +6,10 @@
 # resumes where the group is (nothing twice), a fresh state in a new group
 # reads everything (or nothing with auto.offset.reset=latest), and output.csv
 # always has its header.  --assign resolves these offsets itself (one
-# OffsetFetch, then auto.offset.reset), so both settings are checked there.
+# OffsetFetch, then one ListOffsets for auto.offset.reset), so both settings
+# are checked there.
 . "$(dirname "$0")/../lib.sh"
-plan 13
+plan 18
 
 start_broker -t BTC-USD -t ETH-USD || bail "no broker"
 ok_cmd "load the fixture" sh -c "grep -F '\"product_id\":\"BTC-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t BTC-USD -p 0 &&
@@ -34,3 +35,18 @@ ok_cmd "a fresh state, new group, --assign, -X auto.offset.reset=latest" \
 	agg --assign -g g35d -X auto.offset.reset=latest --state "$T/fresh4.db" --output "$T/fresh4.csv"
 is "$(sqlite3 "$T/fresh4.db" "SELECT coalesce(sum(ticks), 0) FROM products")" 0 \
 	"--assign, new group, latest: starts at the end, nothing counted"
+
+# A partition whose log no longer starts at 0 (the mock keeps ~5 MB of each;
+# 10 MB of ticks move its start): a fresh state in a new group starts at the
+# log start, found with one ListOffsets for all partitions, counts exactly the
+# ticks still there, and no fetch runs out of range on the way.
+ok_cmd "10 MB of SOL-USD ticks" sh -c "'$BIN/gen-ticks' --products SOL-USD --count 25000 --rate 20 --seed 3 >'$T/sol.jsonl' &&
+	timeout 60 kcat -b $BROKERS -P -t SOL-USD -p 0 <'$T/sol.jsonl'"
+low=$(timeout 20 kcat -b "$BROKERS" -Q -t SOL-USD:0:-2 | awk '/ offset /{print $NF}')
+high=$(timeout 20 kcat -b "$BROKERS" -Q -t SOL-USD:0:-1 | awk '/ offset /{print $NF}')
+cmp_ok "${low:-0}" -gt 0 "the log of SOL-USD [0] now starts at $low, not 0"
+ok_cmd "a fresh state, new group, --assign, on it" sh -c "timeout 60 '$BIN/aggregator' -b $BROKERS -g g35e -t SOL-USD \
+	--assign --available-now --progress-interval 0 --state '$T/sol.db' --output '$T/sol.csv' 2>'$T/sol.err'"
+is "$(sqlite3 "$T/sol.db" "SELECT coalesce(sum(ticks), 0) + coalesce(sum(late), 0) FROM products")" "$((high - low))" \
+	"it reads from the log start: every retained tick ($((high - low))), none before"
+is "$(grep -ci 'out of range\|offset reset' "$T/sol.err")" 0 "no offset reset on the way"
