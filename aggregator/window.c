@@ -148,21 +148,40 @@ struct win_entry *win_table_get(struct win_table *t, const struct win_key *key)
 
 void win_table_evict(struct win_table *t, int (*drop)(const struct win_entry *, void *), void *arg)
 {
-	size_t kept = 0;
-	struct win_entry *ns = calloc(t->cap, sizeof(*ns));
+	size_t start = 0, kept = 0;
 
-	if (!ns) { /* cannot rebuild: keep everything, eviction is only an optimisation */
-		return;
-	}
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->slots[i].used || drop(&t->slots[i], arg))
+	/* In place, no second table (it doubled the peak memory).  The sweep
+	 * starts after a slot that is free before anything is dropped (load
+	 * <= 1/2: there is one), so no probe sequence crosses it: in sweep order
+	 * each survivor is re-placed on its home or the first free slot after it,
+	 * never later than where it was, as a fresh insert would put it. */
+	while (start < t->cap && t->slots[start].used)
+		start++;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i].used) {
+			if (drop(&t->slots[i], arg))
+				t->slots[i].used = 0;
+			else
+				kept++;
+		}
+	for (size_t n = 1; n < t->cap; n++) {
+		size_t i = (start + n) & (t->cap - 1);
+		struct win_entry e;
+
+		if (!t->slots[i].used)
 			continue;
-		win_table_place(ns, t->cap, &t->slots[i]);
-		kept++;
+		e = t->slots[i];
+		t->slots[i].used = 0;
+		win_table_place(t->slots, t->cap, &e);
 	}
-	free(t->slots);
-	t->slots = ns;
 	t->count = kept;
+	/* give memory back once the table is mostly empty */
+	if (t->cap > 1024 && kept * 8 < t->cap) {
+		size_t cap = 1024;
+		while (cap < kept * 4)
+			cap *= 2;
+		win_table_resize(t, cap); /* on ENOMEM the big table stays */
+	}
 }
 
 void win_agg_add(struct win_agg *a, const struct tick *tk)

@@ -129,6 +129,76 @@ static void test_table(void)
 	win_table_free(&t);
 }
 
+/* drop_mod: drops the keys whose index (start / S) is r modulo m. */
+struct mod_cut { int64_t m, r; };
+static int drop_mod(const struct win_entry *e, void *arg)
+{
+	const struct mod_cut *c = arg;
+	return (e->key.start / S) % c->m == c->r;
+}
+
+/* In-place eviction against a reference: 300 rounds of inserts and
+ * evictions of arbitrary subsets (clusters cut anywhere, wrap-around, the
+ * shrink to a smaller table), after each every surviving key found with its
+ * value and the count exact (so nothing dropped is left). */
+static void test_table_evict_random(void)
+{
+	enum { U = 6000 };
+	static long ref[U]; /* value + 1, 0 = absent */
+	struct win_table t;
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	int ok = 1, shrunk = 0;
+	size_t maxcap = 0;
+
+	memset(ref, 0, sizeof(ref));
+	T_OK(win_table_init(&t, 16) == 0, "table init (random evictions)");
+	for (int round = 0; round < 300 && ok; round++) {
+		int adds = round % 50 == 49 ? 0 : (int)(x % 3000);
+		struct mod_cut c;
+		size_t live = 0;
+
+		for (int a = 0; a < adds; a++) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			int k = (int)(x % U);
+			struct win_key key = { .part = (uint32_t)(k % 7), .product = (uint32_t)(k % 3), .start = k * S };
+			struct win_entry *e = win_table_get(&t, &key);
+			if (!e) {
+				ok = 0;
+				break;
+			}
+			e->agg.ticks = round * 10000 + a + 1;
+			ref[k] = e->agg.ticks;
+		}
+		if (t.cap > maxcap)
+			maxcap = t.cap;
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		c.m = 1 + (int64_t)(x % 5);
+		c.r = (int64_t)((x >> 8) % (uint64_t)c.m);
+		if (round % 50 == 49)
+			c.m = 1, c.r = 0; /* everything: the shrink */
+		win_table_evict(&t, drop_mod, &c);
+		if (t.cap < maxcap)
+			shrunk = 1;
+		for (int k = 0; k < U; k++) {
+			if (ref[k] && k % c.m == c.r)
+				ref[k] = 0;
+			live += ref[k] != 0;
+		}
+		if (t.count != live)
+			ok = 0;
+		for (int k = 0; k < U && ok; k++) {
+			struct win_key key = { .part = (uint32_t)(k % 7), .product = (uint32_t)(k % 3), .start = k * S };
+			if (ref[k] && win_table_get(&t, &key)->agg.ticks != ref[k])
+				ok = 0;
+		}
+		if (!ok)
+			printf("#   round %d: count %zu, expected %zu\n", round, t.count, live);
+	}
+	T_OK(ok, "300 rounds of inserts and in-place evictions: every survivor found, count exact");
+	T_OK(shrunk, "a mostly empty table shrinks (cap up to %zu, now %zu)", maxcap, t.cap);
+	win_table_free(&t);
+}
+
 static void test_agg(void)
 {
 	struct win_agg a = { 0 };
@@ -150,6 +220,7 @@ int main(void)
 	test_assign();
 	test_watermark();
 	test_table();
+	test_table_evict_random();
 	test_agg();
 	return t_done();
 }
