@@ -75,6 +75,8 @@ $(BINDIR)/unit/%: $(OBJDIR)/tests/unit/%.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
 $(BINDIR)/unit/test_wsproto: $(OBJDIR)/wsproto.o
+$(BINDIR)/unit/test_feedtls: $(OBJDIR)/feedtls.o $(OBJDIR)/tests/testcert.o
+$(BINDIR)/feed-server: $(OBJDIR)/tests/testcert.o
 
 # Tests: sanitized build, unit tests and end-to-end shell tests under prove.
 test:
