@@ -943,6 +943,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	int64_t mono_busy = eng_mono(); /* end of the last wait in poll */
 	int64_t last_nudge = 0;         /* last eng_nudge_fetcher */
 	int64_t last_commit = 0;        /* when the last batch was committed */
+	int64_t flush_est = 0;          /* a commit's duration: decaying maximum */
 	rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(e.rk);
 	while (!*stop && !e.exit_code) {
 		/* Two clock reads per message: before and after the poll. */
@@ -964,8 +965,9 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 			 * --batch-time after the last commit, not after the last
 			 * (empty) deadline: a commit at least every --batch-time
 			 * while ticks come. */
-			if (!had && e.batch_msgs && last_commit && batch_deadline > last_commit + cfg->batch_us)
-				batch_deadline = last_commit + cfg->batch_us;
+			if (!had && e.batch_msgs && last_commit &&
+			    batch_deadline > last_commit + cfg->batch_us - flush_est)
+				batch_deadline = last_commit + cfg->batch_us - flush_est;
 		}
 		mono = mono_busy;
 		/* A closed window goes out at once when nothing else is queued (live
@@ -979,9 +981,19 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 			eng_watermark(&e, eng_now()); /* idleness moves it without messages */
 			if (eng_flush(&e, 0) < 0)
 				break;
-			batch_deadline = mono + cfg->batch_us;
-			if (e.total.batches != batches)
-				last_commit = mono;
+			/* --batch-time is the promised time between two commits:
+			 * the next batch is cut early by what a commit takes (its
+			 * recent maximum), so that it is done in time. */
+			int64_t done = eng_mono();
+			if (e.total.batches != batches) {
+				int64_t took = done - mono;
+				flush_est = took > flush_est ? took : flush_est - flush_est / 8;
+				if (flush_est > cfg->batch_us / 2)
+					flush_est = cfg->batch_us / 2;
+				last_commit = done;
+			}
+			batch_deadline = done + cfg->batch_us - flush_est;
+			mono = done;
 			eng_progress(&e, mono, 0);
 			if (cfg->available_now && eng_all_read(&e))
 				break;

@@ -268,12 +268,16 @@ latency() {
 
 # recovery R: continuous aggregator on a topic fed at 500 ticks/s; after 1000
 # ticks are committed, kill -9; restart; time to the restart's first commit.
+has_messages() { (($(end_offsets "$1" "$2") > 0)); }
+
 recovery() {
 	local r=$1 topic dir t0 first i
 	topic=rec$r
 	dir=$T/$topic; mkdir -p "$dir"
 	broker_cmd "topic $topic 4" || die "topic $topic"
 	spawn "feed_$topic" "$BT" feed "$BROKERS" "$topic" 4 500 60
+	# "ticks arriving": the feeder's own start (~50 ms) is not the aggregator's
+	wait_for 10 has_messages "$topic" 4 || die "recovery: the feeder produced nothing"
 	local args=(-q -b "$BROKERS" -t "$topic" --assign -s "$dir/state.db" -o "$dir/out.csv"
 		-g "bench-$topic" --progress-interval 1ms --progress-json)
 	t0=$(now_us)
