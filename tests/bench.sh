@@ -217,7 +217,7 @@ parse_only() {
 producer_run() {
 	local r=$1 pre t0 t1 p tpid cpid
 	pre=pr$r-
-	start_feed -f "$DATA_FILE" --speed 0 || die "feed-server"
+	FEED_START_TIMEOUT=120 start_feed -f "$DATA_FILE" --speed 0 || die "feed-server"
 	t0=$(now_us)
 	spawn producer ${TIME:+$TIME -f '%M' -o "$T/producer.$r.time"} "$BIN/producer" --url "$FEED_URL" \
 		--products "$TOPICS" --brokers "$BROKERS" --topic-prefix "$pre" --status-interval 0

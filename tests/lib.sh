@@ -458,21 +458,22 @@ broker_cmd() {
 
 # --- feed server -------------------------------------------------------------------
 # start_feed [feed-server args...]: starts $BIN/feed-server (name "feed") on a
-# free port, waits up to 10 s for its port file; exports FEED_PORT, FEED_URL.
+# free port, waits up to FEED_START_TIMEOUT (10) s for its port file (it loads
+# the whole file first); exports FEED_PORT, FEED_URL.
 start_feed() {
 	local a scheme=ws deadline
 	[[ -x $BIN/feed-server ]] || bail "no $BIN/feed-server (run make)"
 	for a in "$@"; do [[ $a == --tls ]] && scheme=wss; done
 	rm -f "$T/feed.port"
 	spawn feed "$BIN/feed-server" --port 0 --port-file "$T/feed.port" "$@"
-	deadline=$(_deadline 10)
+	deadline=$(_deadline "${FEED_START_TIMEOUT:-10}")
 	until [[ -s $T/feed.port && $(<"$T/feed.port") =~ ^[0-9]+$ ]]; do
 		if ! running feed; then
 			diag "feed-server exited early:" "$(tail -n 20 "$T/feed.err")"
 			return 1
 		fi
 		if _past "$deadline"; then
-			diag "feed-server wrote no port file within 10 s"
+			diag "feed-server wrote no port file within ${FEED_START_TIMEOUT:-10} s"
 			return 1
 		fi
 		sleep 0.05
