@@ -307,11 +307,12 @@ static rd_kafka_conf_t *kafka_conf(struct prod_ctx *c, char *err, size_t errlen)
 		 * idempotent producer, retries of several in-flight batches after
 		 * a broker outage lost acknowledged messages in our fault tests. */
 		{ "max.in.flight.requests.per.connection", "1" },
-		/* With one request in flight, a batch that waits for linger.ms
-		 * after the previous answer idles the connection: 1 ms gave
-		 * ~15% more ticks/s than 5 ms on a replay at full speed (paired
-		 * runs), and a live tick reaches Kafka sooner. */
-		{ "linger.ms", "1" },
+		/* 1 ms gave ~17% more ticks/s on a replay at full speed
+		 * (paired runs), but the one CI run with it duplicated a tick
+		 * after tests/t/18's broker outage (librdkafka 2.0 idempotence
+		 * against the mock; not reproduced in 22 runs alone): kept at 5
+		 * until that is understood. */
+		{ "linger.ms", "5" },
 		/* 4 MB of ticks waiting for the broker (~10k): the default 1 GB /
 		 * 100k let a replay at full speed hold ~50 MB (peak RSS 74 MB,
 		 * not faster; make bench) */
