@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,6 +60,15 @@ static inline int t_report(int ok, const char *file, int line, const char *fmt, 
 	if (!t_report(fabs(g_ - w_) <= (tol), __FILE__, __LINE__, "%s", name)) \
 		printf("#   got %.17g, want %.17g\n", g_, w_); \
 } while (0)
+
+/* xorshift64: the tests' reproducible random numbers (state never 0). */
+static inline uint64_t t_xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
 
 static inline int t_done(void)
 {

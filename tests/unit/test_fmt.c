@@ -18,10 +18,7 @@
 static uint64_t rng = 0x243f6a8885a308d3ULL;
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return t_xorshift(&rng);
 }
 
 static const char *tm_(int64_t us)

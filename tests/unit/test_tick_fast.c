@@ -278,10 +278,7 @@ static void test_edges(void)
 static uint64_t rnd_state = 0x853c49e6748fea9bULL;
 static uint64_t rnd(void)
 {
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
+	return t_xorshift(&rnd_state);
 }
 
 static int rnd_decimal(char *out)

@@ -158,8 +158,7 @@ static void test_table_evict_random(void)
 		size_t live = 0;
 
 		for (int a = 0; a < adds; a++) {
-			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-			int k = (int)(x % U);
+			int k = (int)(t_xorshift(&x) % U);
 			struct win_key key = { .part = (uint32_t)(k % 7), .product = (uint32_t)(k % 3), .start = k * S };
 			struct win_entry *e = win_table_get(&t, &key);
 			if (!e) {
@@ -171,7 +170,7 @@ static void test_table_evict_random(void)
 		}
 		if (t.cap > maxcap)
 			maxcap = t.cap;
-		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		t_xorshift(&x);
 		c.m = 1 + (int64_t)(x % 5);
 		c.r = (int64_t)((x >> 8) % (uint64_t)c.m);
 		if (round % 50 == 49)
