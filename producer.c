@@ -519,9 +519,8 @@ static void bad_message(struct prod_ctx *c, const char *why, const char *buf,
 /* Any well-formed feed message proves the feed alive: noted here, and once
  * per read (ws_receive) the silence watchdog and lws's hang-up timer are
  * reset (a clock read and a timer move per tick cost ~5% at full speed). */
-static void feed_alive(struct prod_ctx *c, struct lws *wsi)
+static void feed_alive(struct prod_ctx *c)
 {
-	(void)wsi;
 	c->alive = 1;
 }
 
@@ -625,8 +624,7 @@ static void handle_ticker(struct prod_ctx *c, json_t *root, const char *buf,
  * is never a verdict: ticks the aggregator would reject still go through
  * handle_ticker and are published as before.
  */
-static int handle_ticker_fast(struct prod_ctx *c, struct lws *wsi,
-			      const char *buf, size_t len)
+static int handle_ticker_fast(struct prod_ctx *c, const char *buf, size_t len)
 {
 	struct tick t;
 	struct product *p;
@@ -634,7 +632,7 @@ static int handle_ticker_fast(struct prod_ctx *c, struct lws *wsi,
 	if (!tick_parse_fast(buf, len, &t))
 		return 0;
 	c->n.frames++;
-	feed_alive(c, wsi);
+	feed_alive(c);
 	c->n.ticks++;
 	if (!(p = ticker_product(c, t.product_id)))
 		return 1;
@@ -665,14 +663,13 @@ static void handle_error(struct prod_ctx *c, json_t *root)
 }
 
 /* One complete ws message from the feed. */
-static void handle_message(struct prod_ctx *c, struct lws *wsi, const char *buf,
-			   size_t len)
+static void handle_message(struct prod_ctx *c, const char *buf, size_t len)
 {
 	json_error_t jerr;
 	json_t *root;
 	const char *type;
 
-	if (handle_ticker_fast(c, wsi, buf, len))
+	if (handle_ticker_fast(c, buf, len))
 		return;
 	root = json_loadb(buf, len, 0, &jerr);
 	c->n.frames++;
@@ -681,7 +678,7 @@ static void handle_message(struct prod_ctx *c, struct lws *wsi, const char *buf,
 		bad_message(c, root ? "no type" : jerr.text, buf, len);
 		goto done;
 	}
-	feed_alive(c, wsi);
+	feed_alive(c);
 	if (!strcmp(type, "ticker")) {
 		handle_ticker(c, root, buf, len);
 	} else if (!strcmp(type, "heartbeat")) {
@@ -892,7 +889,7 @@ static int on_ws_message(void *arg, int op, const char *buf, size_t len)
 	case WSP_TEXT:
 	case WSP_BINARY:
 		if (buf) {
-			handle_message(c, c->wsi, buf, len);
+			handle_message(c, buf, len);
 			return 0;
 		}
 		c->n.oversized++;
