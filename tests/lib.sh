@@ -495,6 +495,32 @@ topic_dump() {
 topic_count() {
 	timeout 20 kcat -b "$BROKERS" -C -t "$1" -o beginning -e -q -f '.\n' | wc -l
 }
+# reappends WANT GOT: GOT (a topic's lines) is WANT (the lines published,
+# in order) where the only extra lines are re-appended batches: a run of
+# lines already in the log, in their order, repeated right where the log had
+# got to (the idempotent producer retried a batch whose ack was lost, and the
+# broker appended it again).  Prints the number of re-appended lines; exit 1
+# with a diagnostic on anything else (a line missing, out of order, or a copy
+# that is not such a run).  kafka-mock does this: librdkafka's mock broker
+# checks producer sequence numbers only for transactional producers
+# (rd_kafka_mock_validate_records); a real broker acks the retry as a
+# duplicate and appends nothing.
+reappends() {
+	awk 'BEGIN { n = k = copies = 0; copy = -1 }
+	     NR == FNR { want[n++] = $0; if (!($0 in at)) at[$0] = n - 1; next }
+	     copy >= 0 && copy < k && $0 == want[copy] { copy++; copies++; next }
+	     copy >= 0 && copy < k { printf "line %d: copy of lines %d.. breaks off at %d of %d\n", FNR, start + 1, copy + 1, k; bad = 1; exit }
+	     k < n && $0 == want[k] { k++; copy = -1; next }
+	     ($0 in at) && at[$0] < k { copy = at[$0] + 1; start = at[$0]; copies++; next }
+	     { printf "line %d: not the next line published (%d of %d): %.80s\n", FNR, k + 1, n, $0; bad = 1; exit }
+	     END { if (bad) exit 1
+	           if (copy >= 0 && copy < k) { printf "a copy breaks off at the end (%d of %d)\n", copy + 1, k; exit 1 }
+	           if (k < n) { printf "%d of %d lines missing from the end\n", n - k, n; exit 1 }
+	           print copies }' "$1" "$2" >"$T/reappends.out" 2>&1
+	local rc=$?
+	if ((rc)); then diag "reappends $2: $(cat "$T/reappends.out")"; return 1; fi
+	cat "$T/reappends.out"
+}
 
 # --- the fixture and the programs' counters ---------------------------------------
 # FIX: the recorded ticks; NB, NE: how many of them are BTC-USD and ETH-USD.
