@@ -30,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tick.h" /* tick_parse_time, tick_parse_fast: shared with the aggregator */
+#include "tick.h" /* tick_parse_time, tick_parse_head: shared with the aggregator */
 #include "wsproto.h" /* RFC 6455 handshake and frames over the raw connection */
 #include "feedtls.h" /* wss://: OpenSSL over the raw connection */
 
@@ -616,26 +616,27 @@ static void handle_ticker(struct prod_ctx *c, json_t *root, const char *buf,
 
 /*
  * The fast path for what the feed sends most: a flat, escape-free ticker that
- * the aggregator's tick_parse_fast accepts (see tick.h), with a non-negative
- * integer or absent trade_id.  Returns 1 when the message was handled exactly as
- * handle_message + handle_ticker would have (same counters, same checks, same
- * bytes, key and timestamp published), 0 to leave it to jansson.  Declining
- * is never a verdict: ticks the aggregator would reject still go through
- * handle_ticker and are published as before.
+ * the aggregator's scanner accepts (tick_parse_head: its tick_parse_fast
+ * without the decimals, which the producer never reads), with a non-negative
+ * integer or absent trade_id.  Returns 1 when the message was handled exactly
+ * as handle_message + handle_ticker would have (same counters, same checks,
+ * same bytes, key and timestamp published), 0 to leave it to jansson.
+ * Declining is never a verdict: such messages still go through handle_ticker
+ * and are published as before.
  */
 static int handle_ticker_fast(struct prod_ctx *c, const char *buf, size_t len)
 {
 	struct tick t;
 	struct product *p;
 
-	if (!tick_parse_fast(buf, len, &t))
+	if (!tick_parse_head(buf, len, &t))
 		return 0;
 	c->n.frames++;
 	feed_alive(c);
 	c->n.ticks++;
 	if (!(p = ticker_product(c, t.product_id)))
 		return 1;
-	/* tick_parse_fast: sequence and trade_id are -1 when absent; it
+	/* tick_parse_head: sequence and trade_id are -1 when absent; it
 	 * declines any other form of them, left to handle_ticker */
 	accept_ticker(c, p, buf, len, producer_us_to_ms(t.time_us),
 		      t.sequence >= 0, t.sequence, t.trade_id >= 0, t.trade_id);

@@ -479,7 +479,8 @@ static int tk_fast_count(const struct tk_val *v, int neg_ok, int64_t *out)
 	return 0;
 }
 
-int tick_parse_fast(const char *buf, size_t len, struct tick *t)
+/* tick_parse_fast, and with decimals 0 tick_parse_head. */
+static int tk_fast(const char *buf, size_t len, struct tick *t, int decimals)
 {
 	const char *p = buf, *end = buf + len;
 	struct tk_val f[TK_F_COUNT] = { { 0 } };
@@ -565,10 +566,12 @@ int tick_parse_fast(const char *buf, size_t len, struct tick *t)
 	tmp.product_id[f[TK_F_PRODUCT].n] = '\0';
 	if (!f[TK_F_TIME].quoted || tick_parse_time(f[TK_F_TIME].s, f[TK_F_TIME].n, &tmp.time_us) != 0)
 		return 0;
-	if (tk_fast_decimal(&f[TK_F_PRICE], 1, &tmp.price) ||
-	    tk_fast_decimal(&f[TK_F_VOLUME], 0, &tmp.volume_24h) ||
-	    tk_fast_decimal(&f[TK_F_BID], 0, &tmp.best_bid) ||
-	    tk_fast_decimal(&f[TK_F_ASK], 0, &tmp.best_ask))
+	if (!decimals)
+		tmp.price = tmp.volume_24h = tmp.best_bid = tmp.best_ask = 0;
+	else if (tk_fast_decimal(&f[TK_F_PRICE], 1, &tmp.price) ||
+		 tk_fast_decimal(&f[TK_F_VOLUME], 0, &tmp.volume_24h) ||
+		 tk_fast_decimal(&f[TK_F_BID], 0, &tmp.best_bid) ||
+		 tk_fast_decimal(&f[TK_F_ASK], 0, &tmp.best_ask))
 		return 0;
 	/* sequence: a string or a negative one is rejected, by jansson;
 	 * trade_id: a string declines too, so the producer reports it */
@@ -577,6 +580,16 @@ int tick_parse_fast(const char *buf, size_t len, struct tick *t)
 		return 0;
 	*t = tmp;
 	return 1;
+}
+
+int tick_parse_fast(const char *buf, size_t len, struct tick *t)
+{
+	return tk_fast(buf, len, t, 1);
+}
+
+int tick_parse_head(const char *buf, size_t len, struct tick *t)
+{
+	return tk_fast(buf, len, t, 0);
 }
 
 /* The reference parser: jansson, then the schema. */

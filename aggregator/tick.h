@@ -34,6 +34,11 @@ int tick_parse(const char *buf, size_t len, struct tick *t, char *err, size_t er
 int tick_parse_json(const char *buf, size_t len, struct tick *t, char *err, size_t errlen);
 int tick_parse_fast(const char *buf, size_t len, struct tick *t);
 
+/* tick_parse_fast without price, volume_24h, best_bid and best_ask (left 0,
+ * never looked at): for the producer, which publishes the bytes as they are
+ * and needs only product_id, time, sequence and trade_id. */
+int tick_parse_head(const char *buf, size_t len, struct tick *t);
+
 /* ISO-8601 UTC ("2023-04-24T15:01:47.940047Z", 0..9 fraction digits, 'Z' or
  * "+00:00"-style offset) -> microseconds since the epoch (fraction truncated).
  * Returns 0, or -1 when s[0..len) is not a valid timestamp. */

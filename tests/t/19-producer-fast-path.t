@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# producer: the fast ticker path (tick_parse_fast) and the jansson path give the
+# producer: the fast ticker path (tick_parse_head) and the jansson path give the
 # same result.  Ticker messages in unusual forms - spaces, keys in another
 # order, duplicate keys, escapes, null, floats and too big integers in other
 # fields, sequence or trade_id missing, null, negative or strings, a price the

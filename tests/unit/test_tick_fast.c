@@ -3,7 +3,9 @@
  *
  * tick_parse_fast may decline anything, but whenever it accepts, the tick must
  * equal what tick_parse_json gives for the same bytes (bit for bit), and
- * tick_parse must always give tick_parse_json's verdict and reason.  Inputs:
+ * tick_parse must always give tick_parse_json's verdict and reason.
+ * tick_parse_head (the producer's) takes at least what tick_parse_fast takes,
+ * and whatever it takes, jansson reads the same head fields from.  Inputs:
  * every fixture tick (all of which the fast path must take: otherwise it is
  * not the fast path), the hostile corpus, hand-made edge cases, and every
  * one-byte replacement, deletion and duplication of a sample of ticks.
@@ -14,14 +16,51 @@
 #include "harness.h"
 #include "tick.h"
 
+#include <jansson.h>
+
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct diff {
-	long checked, fast, mismatches;
+	long checked, fast, head, mismatches;
 	char first[256];
 };
+
+/* tick_parse_head's reference: what the producer's jansson path reads from the
+ * same bytes (json_loadb with no flags: the last of duplicate keys counts).
+ * 1 when h's head fields are what jansson finds there. */
+static int head_matches(const char *buf, size_t len, const struct tick *h)
+{
+	json_t *root = json_loadb(buf, len, 0, NULL), *v;
+	int64_t us;
+	int ok = 0;
+
+	if (!root || !json_is_object(root))
+		goto done;
+	v = json_object_get(root, "type");
+	if (!json_is_string(v) || strcmp(json_string_value(v), "ticker") != 0)
+		goto done;
+	v = json_object_get(root, "product_id");
+	if (!json_is_string(v) || strcmp(json_string_value(v), h->product_id) != 0)
+		goto done;
+	v = json_object_get(root, "time");
+	if (!json_is_string(v) || tick_parse_time(json_string_value(v), json_string_length(v), &us) != 0 ||
+	    us != h->time_us)
+		goto done;
+	v = json_object_get(root, "sequence");
+	if (h->sequence < 0 ? v != NULL : !json_is_integer(v) || json_integer_value(v) != h->sequence)
+		goto done;
+	/* trade_id: absent or negative (both -1 here) change nothing downstream */
+	v = json_object_get(root, "trade_id");
+	if (h->trade_id < 0 ? v && (!json_is_integer(v) || json_integer_value(v) >= 0)
+	                    : !json_is_integer(v) || json_integer_value(v) != h->trade_id)
+		goto done;
+	ok = 1;
+done:
+	json_decref(root);
+	return ok;
+}
 
 static int same_tick(const struct tick *a, const struct tick *b)
 {
@@ -36,14 +75,23 @@ static int same_tick(const struct tick *a, const struct tick *b)
 /* One input through all three entry points; returns 1 when the fast path took it. */
 static int diff_one(struct diff *d, const char *buf, size_t len)
 {
-	struct tick f, j, c;
+	struct tick f, j, c, h;
 	char ej[256] = "", ec[256] = "";
-	int rf, rj, rc, bad = 0;
+	int rf, rj, rc, rh, bad = 0;
 
 	memset(&f, 0, sizeof f);
 	memset(&j, 0, sizeof j);
 	memset(&c, 0, sizeof c);
+	memset(&h, 0, sizeof h);
 	rf = tick_parse_fast(buf, len, &f);
+	rh = tick_parse_head(buf, len, &h);
+	/* the head scanner takes all the fast path takes, with the same head,
+	 * and whatever it takes, the producer's jansson path reads the same */
+	if ((rh != 0 && rh != 1) || (rf == 1 && rh != 1) ||
+	    (rf == 1 && (strcmp(f.product_id, h.product_id) != 0 || f.time_us != h.time_us ||
+	                 f.sequence != h.sequence || f.trade_id != h.trade_id)) ||
+	    (rh == 1 && !head_matches(buf, len, &h)))
+		bad = 1;
 	rj = tick_parse_json(buf, len, &j, ej, sizeof ej);
 	rc = tick_parse(buf, len, &c, ec, sizeof ec);
 	if (rf != 0 && rf != 1)
@@ -54,16 +102,17 @@ static int diff_one(struct diff *d, const char *buf, size_t len)
 		bad = 1;
 	d->checked++;
 	d->fast += rf == 1;
+	d->head += rh == 1;
 	if (bad && !d->mismatches++)
-		snprintf(d->first, sizeof d->first, "fast %d json %d (%s) on %.*s", rf, rj, ej,
+		snprintf(d->first, sizeof d->first, "fast %d head %d json %d (%s) on %.*s", rf, rh, rj, ej,
 		         (int)(len < 160 ? len : 160), buf);
 	return rf == 1;
 }
 
 static void report(const struct diff *d, const char *what)
 {
-	if (!T_OK(d->mismatches == 0, "%s: %ld inputs, fast path took %ld, %ld mismatches",
-	          what, d->checked, d->fast, d->mismatches))
+	if (!T_OK(d->mismatches == 0, "%s: %ld inputs, fast path took %ld, head scanner %ld, "
+	          "%ld mismatches", what, d->checked, d->fast, d->head, d->mismatches))
 		printf("#   %ld mismatches, first: %s\n", d->mismatches, d->first);
 }
 
@@ -149,6 +198,9 @@ static void test_fixture_and_mutations(const char *data)
 	report(&mut, "one-byte replacements, deletions, duplications");
 	T_OK(mut.fast > 1000 && mut.fast < mut.checked, "mutations exercise both paths (%ld of %ld fast)",
 	     mut.fast, mut.checked);
+	/* a mutated decimal: the aggregator's scanner declines, the producer's takes */
+	T_OK(mut.head > mut.fast && mut.head < mut.checked,
+	     "the head scanner takes more of them (%ld), not all", mut.head);
 }
 
 static void test_corpus(const char *bad)
