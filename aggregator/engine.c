@@ -597,8 +597,17 @@ static int eng_load_product(const struct store_product *sp, void *arg)
 static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 {
 	struct engine *e = opaque;
+	char err[512];
 	int ret = 0;
+	/* The partitions' state read in one transaction (one snapshot, one lock
+	 * instead of two per partition: 724 of them took ~7 ms). Nothing is
+	 * written, so its commit costs no sync. */
+	int tx = !store_in_tx(e->st);
 
+	if (tx && store_begin(e->st, err, sizeof(err)) < 0) {
+		eng_fatal(e, eng_state_code(e), err);
+		return -1;
+	}
 	for (int i = 0; i < parts->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &parts->elems[i];
 		struct eng_part *p = eng_part_find(e, tp->topic, tp->partition);
@@ -606,7 +615,8 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 			p = eng_part_add(e, tp->topic, tp->partition);
 		if (!p) {
 			eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
-			return -1;
+			ret = -1;
+			break;
 		}
 		if (p->assigned) { /* assigned again without a revoke: keep what we have */
 			if (p->s.next_offset >= 0)
@@ -631,6 +641,12 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		eng_log(e, 1, "assigned %s [%d], starting at %s %" PRId64, p->topic, p->partition,
 		        p->s.next_offset >= 0 ? "the state's offset" : "the group's offset or the beginning,",
 		        p->s.next_offset >= 0 ? p->s.next_offset : (int64_t)0);
+	}
+	if (tx && ret == 0 && store_commit(e->st, err, sizeof(err)) < 0) {
+		eng_fatal(e, eng_state_code(e), err);
+		ret = -1;
+	} else if (tx && ret < 0) {
+		store_rollback(e->st);
 	}
 	return ret;
 }

@@ -179,23 +179,31 @@ static int store_settings_check(struct store *st, const struct store_settings *s
 	static const char *const flags[3] = { "--window", "--slide", "--watermark" };
 	const int64_t want[3] = { s->window_us, s->slide_us, s->delay_us };
 
+	/* one transaction: a new state's three settings cost one sync, not three */
+	if (store_begin(st, err, errlen) < 0)
+		return -1;
 	for (int i = 0; i < 3; i++) {
 		int64_t have;
 		int r = store_meta_get(st, keys[i], &have);
-		if (r < 0)
-			return store_fail(st, err, errlen, "cannot read settings");
+		if (r < 0) {
+			store_fail(st, err, errlen, "cannot read settings");
+			goto fail;
+		}
 		if (r == 0) {
 			if (store_meta_set(st, keys[i], want[i], err, errlen) < 0)
-				return -1;
+				goto fail;
 		} else if (have != want[i]) {
 			char a[32], b[32];
 			snprintf(err, errlen, "state %s was built with %s %s, this run asks for %s: "
 			         "use the same setting or another --state", st->path, flags[i],
 			         store_dur(have, a, sizeof(a)), store_dur(want[i], b, sizeof(b)));
-			return -1;
+			goto fail;
 		}
 	}
-	return 0;
+	return store_commit(st, err, errlen);
+fail:
+	store_rollback(st);
+	return -1;
 }
 
 /* Only one writer per state file: an flock on the file itself (SQLite's own
