@@ -4,7 +4,6 @@
 #include "consume.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -81,11 +80,6 @@ static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_
 {
 	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
-	/* where q's and l's partitions are in parts (the lists keep their
-	 * order; checked below): list_find is a linear search, and 724 of
-	 * them, twice, are ~500k comparisons */
-	int *qi = malloc(sizeof(int) * (size_t)(parts->cnt + 1));
-	int *li = malloc(sizeof(int) * (size_t)(parts->cnt + 1));
 	char reset[32] = "";
 	size_t rlen = sizeof(reset);
 	int64_t logical = RD_KAFKA_OFFSET_INVALID;
@@ -96,37 +90,34 @@ static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_
 		else if (!strcmp(reset, "largest") || !strcmp(reset, "latest") || !strcmp(reset, "end"))
 			logical = RD_KAFKA_OFFSET_END;
 	}
-	if (!qi || !li)
-		goto out;
 	for (int i = 0; i < parts->cnt; i++)
-		if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID) {
-			qi[q->cnt] = i;
+		if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
 			rd_kafka_topic_partition_list_add(q, parts->elems[i].topic, parts->elems[i].partition);
-		}
 	if (q->cnt == 0 || logical == RD_KAFKA_OFFSET_INVALID || rd_kafka_committed(rk, q, 10000))
 		goto out;
 	for (int i = 0; i < q->cnt; i++) {
-		rd_kafka_topic_partition_t *c = &q->elems[i], *t = &parts->elems[qi[i]];
-		if (c->err || c->partition != t->partition || strcmp(c->topic, t->topic) != 0)
+		rd_kafka_topic_partition_t *c = &q->elems[i], *t;
+		if (c->err)
+			continue;
+		t = rd_kafka_topic_partition_list_find(parts, c->topic, c->partition);
+		if (!t)
 			continue;
 		t->offset = c->offset >= 0 ? c->offset : logical;
-		if (c->offset < 0) {
-			li[l->cnt] = qi[i];
+		if (c->offset < 0)
 			rd_kafka_topic_partition_list_add(l, c->topic, c->partition)->offset = logical;
-		}
 	}
 	/* the timestamps -2 / -1 of ListOffsets are EARLIEST / LATEST */
 	if (l->cnt == 0 || rd_kafka_offsets_for_times(rk, l, 10000))
 		goto out;
 	for (int i = 0; i < l->cnt; i++) {
-		rd_kafka_topic_partition_t *c = &l->elems[i], *t = &parts->elems[li[i]];
-		if (c->err || c->offset < 0 || c->partition != t->partition || strcmp(c->topic, t->topic) != 0)
+		rd_kafka_topic_partition_t *c = &l->elems[i], *t;
+		if (c->err || c->offset < 0)
 			continue;
-		t->offset = c->offset;
+		t = rd_kafka_topic_partition_list_find(parts, c->topic, c->partition);
+		if (t)
+			t->offset = c->offset;
 	}
 out:
-	free(qi);
-	free(li);
 	rd_kafka_topic_partition_list_destroy(q);
 	rd_kafka_topic_partition_list_destroy(l);
 }

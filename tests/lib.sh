@@ -25,7 +25,7 @@
 # services:  start_broker [kafka-mock args] (BROKERS) | broker_cmd "down 1"
 #            start_feed [feed-server args] (FEED_PORT, FEED_URL)
 # helpers:   wait_for SECS CMD... | topic_dump TOPIC [PART] | topic_count TOPIC
-#            free_port | t_tmp
+#            reappends WANT GOT | topic_reappends TOPIC PRODUCT | free_port | t_tmp
 #
 # Without a plan, reaching the end of the script counts as done_testing; an
 # explicit non-zero exit (or set -e/-u abort) leaves no plan, so prove flags it.
@@ -520,6 +520,13 @@ reappends() {
 	local rc=$?
 	if ((rc)); then diag "reappends $2: $(cat "$T/reappends.out")"; return 1; fi
 	cat "$T/reappends.out"
+}
+# topic_reappends TOPIC PRODUCT: reappends of the fixture's PRODUCT ticks
+# ($T/want.PRODUCT) against TOPIC's messages ($T/got.TOPIC).
+topic_reappends() {
+	grep -F "\"product_id\":\"$2\"" "$FIX" >"$T/want.$2"
+	topic_dump "$1" >"$T/got.$1"
+	reappends "$T/want.$2" "$T/got.$1"
 }
 
 # --- the fixture and the programs' counters ---------------------------------------

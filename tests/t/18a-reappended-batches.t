@@ -28,9 +28,7 @@ is "$(producer_counter published)" "$N" "every tick published once"
 
 total=0
 for p in BTC-USD ETH-USD; do
-	grep -F "\"product_id\":\"$p\"" "$FIX" >"$T/want.$p"
-	topic_dump "$p" >"$T/got.$p"
-	copies=$(reappends "$T/want.$p" "$T/got.$p")
+	copies=$(topic_reappends "$p" "$p")
 	ok $? "$p: every tick in order, plus ${copies:-?} re-appended"
 	total=$((total + ${copies:-0}))
 done
