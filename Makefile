@@ -30,7 +30,7 @@ endif
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
   DEPS_STATUS := $(shell scripts/install-deps.sh >&2 && echo ok)
   ifneq ($(DEPS_STATUS),ok)
-    $(error scripts/install-deps.sh failed: install the packages it names, then run make again)
+    $(error scripts/install-deps.sh failed: its lines above say why)
   endif
 endif
 

@@ -1,39 +1,94 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project needs, only those that are missing.
-# Runs as root, or through sudo. Called by `make` when a dependency is missing.
-set -euo pipefail
+# scripts/install-deps.sh [--check] - installs the Debian packages the project
+# needs, only those that are missing.  Runs as root, or through sudo.  `make`
+# calls it; it is a quick no-op when everything is there.
+#
+#   --check   print what is missing and exit 1 if anything is; install nothing
+#
+# A package counts as present only when dpkg says "install ok installed"; one
+# dpkg has never heard of, or one left half-installed or half-configured by an
+# interrupted install, is installed (again).  Java and Maven (for the real
+# Kafka broker of the tests, scripts/kafka) count as present when `java` (17
+# or newer) and `mvn` are on PATH, whatever installed them.
+#
+# Exit: 0 all present (or installed now), 1 an install failed or is needed
+# without root or sudo (the message says which packages and why).
+set -uo pipefail
 
 pkgs=(
-  build-essential pkg-config
-  librdkafka-dev libwebsockets-dev libjansson-dev libsqlite3-dev libssl-dev
-  sqlite3 kcat openssl perl ca-certificates jq time
-  procps psmisc iproute2 coreutils util-linux
-  gnuplot-nox valgrind clang
+	build-essential pkg-config
+	librdkafka-dev libwebsockets-dev libjansson-dev libsqlite3-dev libssl-dev
+	sqlite3 kcat openssl perl ca-certificates jq time
+	procps psmisc iproute2 coreutils util-linux
+	gnuplot-nox valgrind clang
 )
+java_pkg=openjdk-17-jre-headless
+maven_pkg=maven
 
-# One dpkg-query for all: installed packages print "name ok installed".
-installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null | awk '/ ok installed$/ {print $1}')
+say() { printf 'install-deps: %s\n' "$*" >&2; }
+
+check_only=0
+case ${1:-} in
+--check) check_only=1 ;;
+"") ;;
+*) say "usage: scripts/install-deps.sh [--check]"; exit 2 ;;
+esac
+
+# java_ok: a Java runtime of version 17 or newer on PATH.
+java_ok() {
+	local v
+	command -v java >/dev/null 2>&1 || return 1
+	v=$(java -version 2>&1 | awk -F'"' '/version/ {print $2; exit}')
+	v=${v%%.*}
+	[[ $v =~ ^[0-9]+$ ]] && ((v >= 17))
+}
+
+want=("${pkgs[@]}")
+java_ok || want+=("$java_pkg")
+command -v mvn >/dev/null 2>&1 || want+=("$maven_pkg")
+
+# One dpkg-query for all.  It exits 1 when it has never heard of one of the
+# names (a package never installed on this machine): that is an answer, not
+# an error, so its status is not checked; its output lists the ones it knows.
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${want[@]}" 2>/dev/null |
+	awk '/ ok installed$/ {print $1}')
 missing=()
-for p in "${pkgs[@]}"; do
-  if ! grep -qx -- "$p" <<<"$installed"; then
-    missing+=("$p")
-  fi
+for p in "${want[@]}"; do
+	grep -qx -- "$p" <<<"$installed" || missing+=("$p")
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if ((${#missing[@]} == 0)); then
+	exit 0
+fi
+if ((check_only)); then
+	say "missing: ${missing[*]}"
+	exit 1
 fi
 
-echo "install-deps: installing ${missing[*]}" >&2
-if [ "$(id -u)" -eq 0 ]; then
-  sudo=()
+if [[ $(id -u) == 0 ]]; then
+	sudo=()
 elif command -v sudo >/dev/null 2>&1; then
-  sudo=(sudo)
+	sudo=(sudo)
 else
-  echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
-  exit 1
+	say "need root or sudo to install: ${missing[*]}"
+	say "install them (apt-get install ${missing[*]}), then run make again"
+	exit 1
 fi
 
+say "installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+log=$(mktemp "${TMPDIR:-/tmp}/install-deps.XXXXXX") || exit 1
+trap 'rm -f "$log"' EXIT
+if ! "${sudo[@]}" apt-get update -qq >"$log" 2>&1; then
+	say "apt-get update failed:"
+	tail -n 20 "$log" >&2
+	say "could not install: ${missing[*]}"
+	exit 1
+fi
+if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+	say "apt-get install failed:"
+	tail -n 20 "$log" >&2
+	say "could not install: ${missing[*]}"
+	exit 1
+fi
+say "installed ${missing[*]}"
