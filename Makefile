@@ -44,7 +44,7 @@ AGG_SRCS  := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
 AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BINDIR)/unit/%)
-TOOLS     := kafka-mock feed-server gen-ticks
+TOOLS     := kafka-mock kafka-admin feed-server gen-ticks
 BINS      := $(BINDIR)/producer $(BINDIR)/aggregator $(TOOLS:%=$(BINDIR)/%)
 
 .PHONY: all unit test bench demo run fuzz clean
