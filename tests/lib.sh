@@ -23,6 +23,7 @@
 # processes: spawn NAME CMD... | stop NAME [SIG] | wait_exit NAME SECS
 #            running NAME | pid_of NAME        (logs: $T/NAME.out, $T/NAME.err)
 # services:  start_broker [kafka-mock args] (BROKERS) | broker_cmd "down 1"
+#            on_kafka (TEST_BROKER=kafka: Apache Kafka instead of kafka-mock)
 #            start_feed [feed-server args] (FEED_PORT, FEED_URL)
 # helpers:   wait_for SECS CMD... | topic_dump TOPIC [PART] | topic_count TOPIC
 #            reappends WANT GOT | topic_reappends TOPIC PRODUCT | free_port | t_tmp
@@ -403,12 +404,27 @@ wait_for() {
 }
 
 # --- broker ----------------------------------------------------------------------
-# start_broker [kafka-mock args...]: starts $BIN/kafka-mock (name "broker")
-# with its stdin on a FIFO held open here, waits up to 10 s for the
-# bootstrap line and exports BROKERS.
+# TEST_BROKER picks the broker (tests/run.sh runs each test on every broker its
+# "# brokers:" line names):
+#   mock   $BIN/kafka-mock, librdkafka's mock cluster (default)
+#   kafka  Apache Kafka (scripts/kafka run), single node, its log in $T/kafka
+TEST_BROKER=${TEST_BROKER:-mock}
+export TEST_BROKER
+# on_kafka: this run uses the real broker.
+on_kafka() { [[ $TEST_BROKER == kafka ]]; }
+
+# start_broker [kafka-mock args...]: starts the broker (name "broker") and
+# exports BROKERS.  On the mock: $BIN/kafka-mock with its stdin on a FIFO held
+# open here, up to 10 s for the bootstrap line.  On Kafka: the same -t
+# NAME[:PARTITIONS] and -p DEFAULT topics (CreateTopics, replication 1; -b is
+# ignored: one node), KAFKA_CONFIG (broker properties, one key=value a word)
+# added; up to 60 s to answer.
 start_broker() {
-	local fifo=$T/broker.in deadline
 	running broker && bail "start_broker: a broker is already running"
+	if on_kafka; then _start_kafka "$@"; else _start_mock "$@"; fi
+}
+_start_mock() {
+	local fifo=$T/broker.in deadline
 	[[ -x $BIN/kafka-mock ]] || bail "no $BIN/kafka-mock (run make)"
 	rm -f "$fifo"
 	mkfifo "$fifo" || bail "mkfifo $fifo failed"
@@ -432,10 +448,48 @@ start_broker() {
 	export BROKERS
 	return 0
 }
+_start_kafka() {
+	local o topics=() dflt=1 kv cfg=()
+	local OPTIND=1
+	while getopts "b:t:p:" o; do
+		case $o in
+		b) ;;
+		t) topics+=("$OPTARG") ;;
+		p) dflt=$OPTARG ;;
+		*) bail "start_broker: no such option on Kafka" ;;
+		esac
+	done
+	# Retention is checked every second (Kafka's 5 minutes would outlast a test).
+	for kv in log.retention.check.interval.ms=1000 ${KAFKA_CONFIG:-}; do cfg+=(-o "$kv"); done
+	_kafka_run "${cfg[@]}" || return 1
+	for o in "${topics[@]}"; do
+		[[ $o == *:* ]] || o=$o:$dflt
+		"$BIN/kafka-admin" -b "$BROKERS" create "$o" >"$T/.admin.out" 2>&1 ||
+			{ diag "creating topic $o failed:" "$(cat "$T/.admin.out")"; return 1; }
+	done
+	return 0
+}
+# _kafka_run [-o key=value]...: (re)starts the Kafka broker of $T/kafka and
+# waits until it answers.
+_kafka_run() {
+	local deadline
+	spawn broker "$ROOT/scripts/kafka" run -d "$T/kafka" "$@"
+	BROKERS=$(KAFKA_START_TIMEOUT=60 "$ROOT/scripts/kafka" wait -d "$T/kafka" 2>"$T/.kafka-wait.err")
+	if [[ -z $BROKERS ]] || ! running broker; then
+		diag "Kafka did not start:" "$(cat "$T/.kafka-wait.err")" "$(tail -n 20 "$T/broker.err" "$T/broker.out" 2>/dev/null)"
+		return 1
+	fi
+	export BROKERS
+	return 0
+}
 
 # broker_cmd "COMMAND": sends one control command to the broker, waits (10 s)
-# for its answer, which is left in BROKER_REPLY.  Returns 0 on "ok".
+# for its answer, which is left in BROKER_REPLY.  Returns 0 on "ok".  On Kafka:
+# "down 1" kills the broker process (SIGKILL, as a crash), "up 1" restarts it
+# from its log dir on the same ports; "topic NAME N" is CreateTopics; "ping";
+# every other command exists only on the mock (an error here).
 broker_cmd() {
+	if on_kafka; then _kafka_cmd "$@"; return; fi
 	local want deadline
 	BROKER_REPLY=""
 	[[ -n $_BROKER_FD ]] && running broker || { diag "broker_cmd: no broker running"; return 1; }
@@ -452,6 +506,32 @@ broker_cmd() {
 	done
 	BROKER_REPLY=$(sed -n "${want}p" "$T/broker.out")
 	[[ $BROKER_REPLY == ok ]] && return 0
+	diag "broker: $* -> $BROKER_REPLY"
+	return 1
+}
+_kafka_cmd() {
+	local words
+	read -r -a words <<<"$*"
+	BROKER_REPLY=ok
+	case ${words[0]:-}:${words[1]:-} in
+	down:1)
+		running broker || { BROKER_REPLY="error: not running"; return 1; }
+		stop broker KILL >/dev/null
+		return 0
+		;;
+	up:1)
+		running broker && { BROKER_REPLY="error: running"; return 1; }
+		# The killed JVM's pid file names a dead process: run starts anew.
+		_kafka_run && return 0
+		BROKER_REPLY="error: restart failed"
+		;;
+	topic:*)
+		"$BIN/kafka-admin" -b "$BROKERS" create "${words[1]}:${words[2]:-1}" >"$T/.admin.out" 2>&1 && return 0
+		BROKER_REPLY="error: $(cat "$T/.admin.out")"
+		;;
+	ping:) running broker && return 0; BROKER_REPLY="error: not running" ;;
+	*) BROKER_REPLY="error: '$*' exists only on kafka-mock" ;;
+	esac
 	diag "broker: $* -> $BROKER_REPLY"
 	return 1
 }

@@ -9,15 +9,28 @@
 #
 #   PROVE_JOBS=N   parallel test programs (default 2; 1 for serial)
 #   PROVE_ARGS     extra prove arguments (e.g. -v)
-#   TESTS="..."    only these test files (paths), instead of all
+#   TESTS="..."    only these tests (paths, each optionally @mock or @kafka),
+#                  instead of all
+#   KAFKA_TESTS=mock   run no test on the real broker (says how many it skipped)
+#
+# Brokers: an end-to-end test runs once on each broker its "# brokers:" line
+# names (mock: kafka-mock; kafka: Apache Kafka from scripts/kafka; none: it
+# starts no broker), as FILE@mock and FILE@kafka; without the line, on both.
+# Kafka is fetched once before the tests (scripts/kafka fetch); when it cannot
+# be, the run fails and says why.
 set -u
 
 # Internal: prove's interpreter (--exec), so bash tests need no exec bit and
-# compiled tests run directly.
+# compiled tests run directly; FILE@BROKER runs FILE with TEST_BROKER=BROKER.
 if [[ ${1:-} == --exec1 ]]; then
-	case $2 in
-	*.t | *.sh) exec bash "$2" ;;
-	*) exec "$2" ;;
+	t=$2
+	if [[ $t == *@* ]]; then
+		export TEST_BROKER=${t##*@}
+		t=${t%@*}
+	fi
+	case $t in
+	*.t | *.sh) exec bash "$t" ;;
+	*) exec "$t" ;;
 	esac
 fi
 
@@ -48,8 +61,34 @@ else
 		[[ -f $f && -x $f ]] && tests+=("$f")
 	done
 	for f in tests/t/*.t; do
-		[[ -f $f ]] && tests+=("$f")
+		[[ -f $f ]] || continue
+		brokers=$(sed -n 's/^# brokers: *\([a-z ]*\).*/\1/p' "$f" | head -n 1)
+		for b in ${brokers:-mock kafka}; do
+			case $b in
+			none) tests+=("$f") ;;
+			mock | kafka) tests+=("$f@$b") ;;
+			*) echo "run.sh: $f: unknown broker '$b'" >&2; exit 2 ;;
+			esac
+		done
 	done
+fi
+
+# The real broker: fetched once here (the tests would race for it), or left
+# out on request.
+kafka_runs=0
+for t in "${tests[@]}"; do [[ $t == *@kafka ]] && kafka_runs=$((kafka_runs + 1)); done
+if ((kafka_runs)); then
+	if [[ ${KAFKA_TESTS:-} == mock ]]; then
+		kept=()
+		for t in "${tests[@]}"; do [[ $t == *@kafka ]] || kept+=("$t"); done
+		tests=("${kept[@]}")
+		echo "run.sh: KAFKA_TESTS=mock: skipped $kafka_runs test runs on the real Kafka broker"
+	elif ! "$ROOT/scripts/kafka" fetch >/dev/null; then
+		echo "run.sh: cannot get Apache Kafka for the $kafka_runs real-broker test runs (above: why);" \
+			"KAFKA_TESTS=mock make test runs the others only" >&2
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
 fi
 if ((${#tests[@]} == 0)); then
 	echo "run.sh: no tests found" >&2

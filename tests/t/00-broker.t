@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# brokers: mock  (kafka-mock itself; 03 is the real broker's own test)
 # 00-broker.t - the embedded broker (bin/kafka-mock) and tests/lib.sh itself:
 # topics, produce/consume with kcat, consumer groups, control commands,
 # signals, and that lib.sh cleans up its processes and temp dir.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# brokers: none
 # feed-server: starts on a free port and writes its port file, refuses a port
 # in use, speaks the subscribe protocol (reply, raw fixture lines, errors, the
 # stale duplicate after a drop, close reasons) and exits 0 on SIGTERM.  At

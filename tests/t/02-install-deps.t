@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# brokers: none
 # scripts/install-deps.sh decides what to install from dpkg's answers: run
 # against stub dpkg-query / apt-get / id / sudo / java / mvn on a PATH that
 # holds nothing else, with packages missing (dpkg has never heard of them),

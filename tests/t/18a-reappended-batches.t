@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# brokers: mock  (delayed acks: rtt; copies only the mock appends)
 # Exactly-once through a broker that appends a retried batch twice.
 # kafka-mock acks each Produce 100 ms late (rtt) and goes down five times
 # while acks are on their way; the idempotent producer retries those batches

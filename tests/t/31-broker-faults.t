@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# brokers: mock  (injected request errors, three brokers down at once; 36 kills the real one)
 # Broker faults while ticks flow: feed (22 min at 20x, ~66 s) -> producer ->
 # kafka-mock (3 brokers) -> aggregator running continuously with --assign.
 #   1. every broker goes down for 30 s, then comes back: the producer buffers

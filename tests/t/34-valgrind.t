@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# brokers: mock  (about the aggregator's memory, not the broker)
 # Memcheck over the release build ($ROOT/bin, not the sanitized $BIN: valgrind
 # and ASan do not mix): one aggregator --available-now --assign run over the
 # fixture, and the producer against the feed server stopped by SIGTERM. Each
