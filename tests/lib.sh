@@ -459,8 +459,15 @@ _start_kafka() {
 		*) bail "start_broker: no such option on Kafka" ;;
 		esac
 	done
-	# Retention is checked every second (Kafka's 5 minutes would outlast a test).
-	for kv in log.retention.check.interval.ms=1000 ${KAFKA_CONFIG:-}; do cfg+=(-o "$kv"); done
+	# No retention by time: the producer stamps each message with its tick's
+	# time, and the fixture's ticks are from 2023, far past Kafka's 7 days:
+	# the broker would delete them at once.  Retention by size (per topic)
+	# is checked every second from the first (Kafka's 5 minutes, first after
+	# 30 s, would outlast a test).
+	for kv in log.retention.ms=-1 log.retention.check.interval.ms=1000 log.initial.task.delay.ms=1000 \
+		${KAFKA_CONFIG:-}; do
+		cfg+=(-o "$kv")
+	done
 	_kafka_run "${cfg[@]}" || return 1
 	for o in "${topics[@]}"; do
 		[[ $o == *:* ]] || o=$o:$dflt
