@@ -20,7 +20,7 @@
 #            ok STATUS NAME | pass NAME | fail NAME | skip WHY [N]
 #            ok_cmd NAME CMD... | not_ok_cmd NAME CMD... | is GOT WANT NAME
 #            isnt GOT WANT NAME | like GOT ERE NAME | cmp_ok A -op B NAME
-# processes: spawn NAME CMD... | stop NAME [SIG] | wait_exit NAME SECS
+# processes: spawn NAME CMD... | stop NAME [SIG] | wait_exit NAME SECS | adopt NAME PID
 #            running NAME | pid_of NAME        (logs: $T/NAME.out, $T/NAME.err)
 # services:  start_broker [kafka-mock args] (BROKERS) | broker_cmd "down 1"
 #            on_kafka (TEST_BROKER=kafka: Apache Kafka instead of kafka-mock)
@@ -243,6 +243,9 @@ spawn() {
 	fi
 	return 0
 }
+# adopt NAME PID: a process started elsewhere (e.g. a daemon that detached)
+# is stopped and cleaned up like a spawned one.
+adopt() { _PIDS[$1]=$2; }
 # pid_of NAME
 pid_of() { printf '%s\n' "${_PIDS[$1]:-}"; }
 # running NAME: the spawned process is still alive.
