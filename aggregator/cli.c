@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <librdkafka/rdkafka.h>
+#include <sqlite3.h>
+
 #include "export.h"
 #include "fmt.h"
 #include "window.h"
@@ -203,7 +206,10 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case 'q': c->verbosity = 0; break;
 		case 'v': c->verbosity++; break;
 		case 'h': fputs(cli_usage, stdout); return 1;
-		case 'V': printf("aggregator %s\n", PIPELINE_VERSION); return 1;
+		case 'V':
+			printf("aggregator %s (librdkafka %s, SQLite %s)\n", PIPELINE_VERSION, rd_kafka_version_str(),
+			       sqlite3_libversion());
+			return 1;
 		default:
 			snprintf(err, errlen, "try 'aggregator --help'");
 			return -1;

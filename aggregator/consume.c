@@ -181,8 +181,29 @@ out:
 	return ret;
 }
 
+/* librdkafka 2.0 (Debian bookworm's) with cooperative-sticky, against Apache
+ * Kafka 4.1: when a second member joined, the first was told to revoke one of
+ * its two partitions while the second was given both; the first went on
+ * reading the other one (its commits refused with ILLEGAL_GENERATION, no
+ * revoke ever came), so two members counted the same ticks (tests/t/37).
+ * Refused there; an eager assignor (range, roundrobin) has no such window. */
+static int consume_coop_refused(rd_kafka_conf_t *conf, const struct agg_config *cfg, char *err, size_t errlen)
+{
+	char v[256];
+	size_t n = sizeof(v);
+
+	if (cfg->assign || rd_kafka_version() >= 0x02010000 ||
+	    rd_kafka_conf_get(conf, "partition.assignment.strategy", v, &n) != RD_KAFKA_CONF_OK ||
+	    !strstr(v, "cooperative-sticky"))
+		return 0;
+	snprintf(err, errlen, "partition.assignment.strategy=cooperative-sticky is refused with librdkafka %s: "
+	         "its incremental rebalance can leave a partition read by two members, counting ticks twice; "
+	         "use range or roundrobin", rd_kafka_version_str());
+	return -1;
+}
+
 rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hooks,
-                        char *err, size_t errlen)
+                        int *code, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_t *rk = NULL;
@@ -223,9 +244,13 @@ rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hook
 	if (consume_set(conf, "bootstrap.servers", cfg->brokers, err, errlen) < 0 ||
 	    consume_set(conf, "group.id", cfg->group, err, errlen) < 0)
 		goto fail;
+	*code = AGG_EXIT_USAGE;
 	for (int i = 0; i < cfg->nprops; i++)
 		if (consume_set(conf, cfg->props[i][0], cfg->props[i][1], err, errlen) < 0)
 			goto fail;
+	if (consume_coop_refused(conf, cfg, err, errlen) < 0)
+		goto fail;
+	*code = AGG_EXIT_RUNTIME;
 	if (cfg->verbosity < 2)
 		rd_kafka_conf_set_log_cb(conf, cfg->verbosity ? consume_log : NULL);
 	rd_kafka_conf_set_rebalance_cb(conf, consume_rebalance);
@@ -275,14 +300,15 @@ int consume_start(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_h
 	return 0;
 }
 
-void consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync)
+rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync)
 {
 	rd_kafka_resp_err_t err = rd_kafka_commit(rk, offsets, !sync);
 	/* A failed group commit loses nothing: the state file's offsets win at
-	 * restart, and the commit callback has the engine send it again. */
+	 * restart, and the engine sends it again (next batch, revoke, close). */
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-		fprintf(stderr, "%% warning: offset commit to the group failed: %s (sent again with the next batch)\n",
+		fprintf(stderr, "%% warning: offset commit to the group failed: %s (sent again)\n",
 		        rd_kafka_err2str(err));
+	return err == RD_KAFKA_RESP_ERR__NO_OFFSET ? RD_KAFKA_RESP_ERR_NO_ERROR : err;
 }
 
 void consume_close(rd_kafka_t *rk)

@@ -22,9 +22,10 @@ struct consume_hooks {
 };
 
 /* Creates the consumer; it starts connecting at once, so the caller can open
- * its state meanwhile. hooks must outlive the handle. */
+ * its state meanwhile. hooks must outlive the handle. On failure NULL, err
+ * set and *code AGG_EXIT_USAGE (a -X property refused) or AGG_EXIT_RUNTIME. */
 rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hooks,
-                        char *err, size_t errlen);
+                        int *code, char *err, size_t errlen);
 
 /* Subscribes (group mode) or assigns every partition (--assign, offsets from
  * hooks->on_assign). 0, or -1 with err set; the caller destroys rk. */
@@ -32,7 +33,7 @@ int consume_start(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_h
                   char *err, size_t errlen);
 
 /* Commits offsets (next offsets to read) to the group; async unless sync. */
-void consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync);
+rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync);
 
 /* Leaves the group (revoking through the hooks) and destroys the handle. */
 void consume_close(rd_kafka_t *rk);

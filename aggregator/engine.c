@@ -651,13 +651,58 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 	return ret;
 }
 
+/* Commits the state's offsets to the group and waits for the answer, up to
+ * tries times: those of parts (all of them), or with parts NULL those of every
+ * assigned partition the group has not confirmed.  Before partitions go to
+ * another member, and at close, the group must hold what the state holds: the
+ * member that gets them next starts at the group's offset, and an asynchronous
+ * commit may still be in flight or have failed (a partition that gets no more
+ * ticks would not be committed again by a later batch).  Returns 0 when the
+ * group has them all. */
+static int eng_commit_group(struct engine *e, const rd_kafka_topic_partition_list_t *parts, int tries)
+{
+	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(4);
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	for (size_t i = 0; i < e->nparts; i++) {
+		struct eng_part *p = &e->parts[i];
+		if (!p->assigned || p->s.next_offset < 0)
+			continue;
+		if (parts ? !rd_kafka_topic_partition_list_find(parts, p->topic, p->partition)
+		          : p->group_offset == p->s.next_offset)
+			continue;
+		rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
+	}
+	for (int t = 0; offs->cnt > 0 && t < tries; t++) {
+		err = consume_commit(e->rk, offs, 1);
+		if (!err) {
+			for (int i = 0; i < offs->cnt; i++) {
+				struct eng_part *p = eng_part_find(e, offs->elems[i].topic, offs->elems[i].partition);
+				if (p)
+					p->group_offset = offs->elems[i].offset;
+			}
+			break;
+		}
+	}
+	if (err)
+		eng_log(e, 0, "the group's offsets of %d partition(s) lag the state's: %s (the state's win at "
+		        "restart; a member without this state would read them again)", offs->cnt, rd_kafka_err2str(err));
+	rd_kafka_topic_partition_list_destroy(offs);
+	return err ? -1 : 0;
+}
+
 static void eng_on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts, int lost)
 {
 	struct engine *e = opaque;
 
 	/* Settle the batch first: what was read of these partitions is committed
-	 * with their offsets (even when lost: this state file is ours alone). */
+	 * with their offsets (even when lost: this state file is ours alone).
+	 * Then the group gets their offsets before the next member reads them
+	 * (not when lost: this member is out of the group, the commit would be
+	 * refused). */
 	eng_flush(e, 1);
+	if (!lost && !e->exit_code)
+		eng_commit_group(e, parts, 3);
 	for (int i = 0; i < parts->cnt; i++) {
 		struct eng_part *p = eng_part_find(e, parts->elems[i].topic, parts->elems[i].partition);
 		if (!p)
@@ -934,9 +979,10 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	e.hooks.on_assign = eng_on_assign;
 	e.hooks.on_revoke = eng_on_revoke;
 	e.hooks.on_commit = eng_on_commit;
-	e.rk = consume_new(cfg, &e.hooks, err, sizeof(err));
+	int code = AGG_EXIT_RUNTIME;
+	e.rk = consume_new(cfg, &e.hooks, &code, err, sizeof(err));
 	if (!e.rk) {
-		eng_fatal(&e, AGG_EXIT_RUNTIME, err);
+		eng_fatal(&e, code, err);
 		goto out;
 	}
 	if (eng_nudger_start(&e.nudger, e.rk) < 0) {
@@ -1028,6 +1074,8 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		eng_watermark(&e, eng_now());
 		eng_flush(&e, 1);
 	}
+	if (!e.exit_code)
+		eng_commit_group(&e, NULL, 5);
 	if (!e.exit_code)
 		eng_progress(&e, eng_mono(), 1);
 	if (cq)
