@@ -12,8 +12,10 @@
 # A new run starts from an empty demo/.
 #
 # Live (scripts/run.sh): the producer reads the real feed (its default URL, or
-# FEED_URL) into KAFKA_BROKERS when set, else into an embedded broker started
-# here, and the aggregator writes demo/live/ (RUN_DIR) until Ctrl-C.
+# FEED_URL) into KAFKA_BROKERS when set, else into a local Apache Kafka
+# (scripts/kafka) whose log is kept in RUN_DIR/kafka/, so the next run resumes
+# on the same topics; the aggregator (group coinbase-windows) writes
+# demo/live/ (RUN_DIR) until Ctrl-C.
 #
 # Ctrl-C (or SIGTERM) stops everything in order: producer and feed first, then
 # the aggregator (it finishes its batch, commits, exports and exits 0), then the
@@ -26,7 +28,7 @@
 #   PRODUCTS=LIST          products / topics (BTC-USD,ETH-USD)
 #   WINDOW=1m WATERMARK=2m the aggregator's window and watermark
 #   PROGRESS=3             seconds between progress lines (live: 10)
-#   KAFKA_BROKERS=LIST     live only: a real cluster instead of the embedded broker
+#   KAFKA_BROKERS=LIST     live only: a Kafka cluster instead of the local broker
 #   FEED_URL=URL           live only: feed URL (default: the producer's, Coinbase)
 #   RUN_DIR=DIR            live only: output directory (demo/live/)
 #   PRODUCER_ARGS, AGGREGATOR_ARGS   extra arguments, split on spaces
@@ -61,7 +63,7 @@ rel() { printf '%s\n' "${1#"$ROOT"/}"; }   # path relative to the repository
 STATE="" CSV="" PNG="" LOGDIR=""
 die() { printf '%s: error: %s\n' "$ME" "$*" >&2; exit 1; }
 
-for p in kafka-mock feed-server producer aggregator; do
+for p in kafka-mock kafka-admin feed-server producer aggregator; do
 	[[ -x $BIN/$p ]] || die "no $BIN/$p: run 'make' first"
 done
 for t in sqlite3 setsid; do
@@ -132,7 +134,7 @@ stop_all() {
 	stop feed 5
 	stop aggregator 30
 	stop catch-up 30
-	stop broker 5
+	stop broker 30
 	# Filters end at EOF; give them a moment to print the last lines.
 	for name in "${!FILTER[@]}"; do
 		for ((i = 0; i < 30; i++)); do
@@ -214,8 +216,11 @@ case $OUT in "" | / | . | .. | "$ROOT" | "$ROOT/") die "refusing output director
 if ((LIVE)); then
 	# The state's offsets belong to one Kafka: resume only on the same cluster.
 	# The embedded broker starts empty every time, so its state never resumes.
-	kafka_id=${KAFKA_BROKERS:-embedded}
-	if [[ -e $OUT/state.db ]] && [[ $kafka_id == embedded || $(cat "$OUT/kafka.txt" 2>/dev/null) != "$kafka_id" ]]; then
+	# Without KAFKA_BROKERS the local Apache Kafka keeps its log in
+	# $OUT/kafka/: the next run resumes on it.
+	kafka_id=${KAFKA_BROKERS:-local}
+	if [[ -e $OUT/state.db ]] && [[ $(cat "$OUT/kafka.txt" 2>/dev/null) != "$kafka_id" ||
+		($kafka_id == local && ! -e $OUT/kafka/data/meta.properties) ]]; then
 		rm -rf -- "$OUT.previous"
 		mv -- "$OUT" "$OUT.previous" || die "cannot move $OUT aside"
 		say "a new Kafka ($kafka_id): the previous run's files moved to $OUT.previous/"
@@ -259,6 +264,15 @@ fi
 if ((LIVE)) && [[ -n ${KAFKA_BROKERS:-} ]]; then
 	BROKERS=$KAFKA_BROKERS
 	say "Kafka: $BROKERS (KAFKA_BROKERS)"
+elif ((LIVE)); then
+	# A real Apache Kafka of our own (scripts/kafka), its log in $OUT/kafka.
+	start broker "$ROOT/scripts/kafka" run -d "$OUT/kafka"
+	BROKERS=$("$ROOT/scripts/kafka" wait -d "$OUT/kafka") || { fail_if_dead broker; die "Kafka did not start (see $LOGDIR/broker.log)"; }
+	say "Apache Kafka at $BROKERS, its log in $(rel "$OUT/kafka") (scripts/kafka)"
+	# Topics as a cluster would have them, before anyone reads them.
+	for p in "${prods[@]}"; do
+		"$BIN/kafka-admin" -b "$BROKERS" create "$p:1" >/dev/null 2>&1 || true
+	done
 else
 	start broker "$BIN/kafka-mock" "${topics[@]}" -f "$OUT/bootstrap.txt"
 	wait_file "$OUT/bootstrap.txt" 15 broker
@@ -268,8 +282,8 @@ fi
 
 agg=("$BIN/aggregator" --brokers "$BROKERS" --topics "$PRODUCTS" --state "$STATE" --output "$CSV"
 	--window "$WINDOW" --watermark "$WATERMARK" --progress-interval "${PROGRESS}s")
-if ((LIVE)) && [[ -n ${KAFKA_BROKERS:-} ]]; then
-	# A real cluster: a consumer group (the producer creates the topics).
+if ((LIVE)); then
+	# Apache Kafka: a consumer group, as on a cluster.
 	agg+=(--group "${AGGREGATOR_GROUP:-coinbase-windows}")
 else
 	agg+=(--assign)   # the embedded broker has the topics already: no group wait
@@ -337,7 +351,7 @@ if ((n < expected)); then
 	((n >= expected)) && say "all $n ticks are in the aggregator's state"
 	((n >= expected)) || say "warning: only $n of $expected ticks reached the state (see $(rel "$LOGDIR")/)"
 fi
-stop broker 5
+stop broker 30
 stop_all   # (the filters)
 [[ ${STATUS[producer]:-0} == 0 ]] || say "warning: producer exited with status ${STATUS[producer]} (see $(rel "$LOGDIR")/producer.log)"
 
