@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/bench.sh [BIN] - `make bench`: how close producer and aggregator come to
-# what this machine and Kafka (the embedded broker) allow, from one run.
+# what this machine and Kafka allow, from one run: on the embedded broker, then
+# the same data and measurements on Apache Kafka (scripts/kafka), side by side.
 #
 # Prints one markdown table (medians over BENCH_RUNS runs) and writes it to
 # bench/results.md.  Never part of `make test`.
@@ -12,6 +13,7 @@
 #   BENCH_AGG_TIMEOUT=120  seconds one --available-now run may take
 #   BENCH_PARTS=        partitions per product topic (default: enough to keep
 #                       each partition under ~3 MB; the mock keeps ~5 MB)
+#   BENCH_KAFKA=0       the embedded broker only (no Apache Kafka pass)
 #   KEEP_TMP=1          keep the temp dir (logs, state files, CSVs)
 #
 # Needs: kcat, sqlite3, jq, awk, cc + pkg-config (builds tests/bench/benchtool.c
@@ -55,8 +57,10 @@ pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {if (NR) {i=int(NR*p/100+0.99999
 fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "") print "n/a"; else printf "%.*f\n", d, v }'; }
 calc() { awk "BEGIN { printf \"%.6f\n\", $* }"; }
 # record KEY VALUE: one sample of KEY for this run
+# Samples of the Apache Kafka pass are kept under "k:KEY" (PFX=k:).
 declare -A S=()
-record() { S[$1]+="$2"$'\n'; }
+PFX=""
+record() { S[$PFX$1]+="$2"$'\n'; }
 med() { printf '%s' "${S[$1]:-}" | grep -v '^$' | median; }
 
 for tool in kcat sqlite3 jq awk cc pkg-config timeout; do
@@ -103,8 +107,6 @@ awk -v P="$P" -v d="$T/parts" 'match($0, /"product_id":"[^"]*"/) {
 
 topic_args=()
 for p in "${PRODUCTS[@]}"; do topic_args+=(-t "$p:$P"); done
-start_broker -b 1 "${topic_args[@]}" || die "kafka-mock"
-log "broker $BROKERS; loading $N ticks ($((BYTES / 1000000)) MB) into ${#PRODUCTS[@]} topics x $P partitions"
 
 # end_offsets TOPIC PARTS: sum of the partitions' end offsets
 end_offsets() {
@@ -113,17 +115,22 @@ end_offsets() {
 	timeout 20 kcat -b "$BROKERS" -Q "${a[@]}" 2>/dev/null | awk '/ offset / {s += $NF} END {print s + 0}'
 }
 
-for f in "$T"/parts/*; do
-	b=${f##*/}
-	timeout 60 kcat -b "$BROKERS" -P -t "${b%.*}" -p "${b##*.}" -X linger.ms=20 <"$f" || die "kcat -P $b"
-done
 declare -A WANT=()
-for p in "${PRODUCTS[@]}"; do
-	WANT[$p]=$(grep -c "\"product_id\":\"$p\"" "$DATA_FILE")
-	got=$(end_offsets "$p" "$P")
-	[[ $got == "${WANT[$p]}" ]] || die "topic $p holds $got messages, expected ${WANT[$p]}"
-done
-log "loaded and verified: $(for p in "${PRODUCTS[@]}"; do printf '%s=%s ' "$p" "${WANT[$p]}"; done)"
+for p in "${PRODUCTS[@]}"; do WANT[$p]=$(grep -c "\"product_id\":\"$p\"" "$DATA_FILE"); done
+# load: the data into the broker's topics, checked by their end offsets.
+load() {
+	local f b p got
+	log "broker $BROKERS ($TEST_BROKER); loading $N ticks ($((BYTES / 1000000)) MB) into ${#PRODUCTS[@]} topics x $P partitions"
+	for f in "$T"/parts/*; do
+		b=${f##*/}
+		timeout 120 kcat -b "$BROKERS" -P -t "${b%.*}" -p "${b##*.}" -X linger.ms=20 <"$f" || die "kcat -P $b"
+	done
+	for p in "${PRODUCTS[@]}"; do
+		got=$(end_offsets "$p" "$P")
+		[[ $got == "${WANT[$p]}" ]] || die "topic $p holds $got messages, expected ${WANT[$p]}"
+	done
+	log "loaded and verified: $(for p in "${PRODUCTS[@]}"; do printf '%s=%s ' "$p" "${WANT[$p]}"; done)"
+}
 
 # --- measurements -------------------------------------------------------------------
 
@@ -301,8 +308,10 @@ recovery() {
 	stop "feed_$topic" >/dev/null
 }
 
+# pass: every measurement RUNS times on the broker running now.
+pass() {
 for ((run = 1; run <= RUNS; run++)); do
-	log "run $run/$RUNS: kcat -C"
+	log "run $run/$RUNS ($TEST_BROKER): kcat -C"
 	kcat_limit
 	kcat_default
 	log "run $run/$RUNS: aggregator --available-now (default 1m windows, export on)"
@@ -320,6 +329,33 @@ for ((run = 1; run <= RUNS; run++)); do
 	log "run $run/$RUNS: kill -9 recovery"
 	recovery "$run"
 done
+}
+
+# The same data and measurements on the embedded broker, then on Apache Kafka
+# (scripts/kafka, one node, its log in the temp dir) unless BENCH_KAFKA=0.
+TEST_BROKER=mock start_broker -b 1 "${topic_args[@]}" || die "kafka-mock"
+load
+pass
+stop broker >/dev/null
+KAFKA_VERSION_SEEN="" KAFKA_START_MS=""
+if [[ ${BENCH_KAFKA:-1} != 0 ]]; then
+	TEST_BROKER=kafka
+	t0=$(now_us)
+	start_broker || die "Apache Kafka (scripts/kafka) did not start"
+	KAFKA_START_MS=$(calc "($(now_us) - $t0) / 1000")
+	for a in "${topic_args[@]}"; do
+		[[ $a == -t ]] && continue
+		"$BIN/kafka-admin" -b "$BROKERS" create "$a" >/dev/null || die "topic $a"
+	done
+	KAFKA_VERSION_SEEN=$(ls "$("$ROOT/scripts/kafka" fetch 2>/dev/null)" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p')
+	PFX=k:
+	load
+	pass
+	PFX=""
+	stop broker >/dev/null
+	TEST_BROKER=mock
+	start_broker -b 1 || die "kafka-mock"
+fi
 
 # --- state size: windows, not ticks --------------------------------------------------
 # A: rate R over 10 min; B: 2x the ticks over the same 10 min; C: the same number
@@ -366,6 +402,40 @@ wins_ratio_C=$(calc "${SZ_WINS[C]} / ${SZ_WINS[A]}")
 size_ok=$(awk -v b="$ratio_B" -v c="$ratio_C" 'BEGIN { print (b < 1.25 && c > 1.25) ? "PASS" : "MISS" }')
 rel() { calc "$1 / $kr"; }
 
+# side-by-side values: mock, then Apache Kafka (the k: samples)
+ratio_of() { local a b; a=$(med "$1"); b=$(med "$2"); [[ -n $a && -n $b ]] && calc "$a / $b" || echo ""; }
+ms3() { echo "$(fmt "$(calc "$(med "$1_p50") / 1000")" 1) / $(fmt "$(calc "$(med "$1_p99") / 1000")" 1) / $(fmt "$(calc "$(med "$1_max") / 1000")" 1)"; }
+both() { # LABEL CELL_MOCK CELL_KAFKA TARGET VERDICT_MOCK VERDICT_KAFKA
+	printf '| %s | %s | %s | %s | %s / %s |\n' "$@"
+}
+side_table() {
+	local k=k: km kk
+	echo "| what | kafka-mock | Apache Kafka ${KAFKA_VERSION_SEEN:-} | target | mock / Kafka |"
+	echo "|---|---:|---:|---|---|"
+	both "limit: kcat -C, four topics at once" "$(fmt "$(med kcat_rate)") msg/s" "$(fmt "$(med ${k}kcat_rate)") msg/s" "" "" ""
+	km=$(ratio_of e2e_rate kcat_rate); kk=$(ratio_of ${k}e2e_rate ${k}kcat_rate)
+	both "aggregator e2e (row 2), ratio to that broker's kcat" "$(fmt "$(med e2e_rate)") msg/s, $(fmt "$km" 2)x" \
+		"$(fmt "$(med ${k}e2e_rate)") msg/s, $(fmt "$kk" 2)x" ">= 0.6x" "$(verdict "$km" ">=" 0.6)" "$(verdict "$kk" ">=" 0.6)"
+	both "longest gap between commits (row 2')" "$(fmt "$(med e2e_gap)") ms" "$(fmt "$(med ${k}e2e_gap)") ms" "<= 100 ms" \
+		"$(verdict "$(med e2e_gap)" "<=" 100)" "$(verdict "$(med ${k}e2e_gap)" "<=" 100)"
+	km=$(ratio_of prod_rate kcatp_rate); kk=$(ratio_of ${k}prod_rate ${k}kcatp_rate)
+	both "producer (row 4), ratio to that broker's kcat -P" "$(fmt "$(med prod_rate)") msg/s, $(fmt "$km" 2)x" \
+		"$(fmt "$(med ${k}prod_rate)") msg/s, $(fmt "$kk" 2)x" ">= 0.5x" "$(verdict "$km" ">=" 0.5)" "$(verdict "$kk" ">=" 0.5)"
+	both "limit: kcat -P into one partition" "$(fmt "$(med kcatp_rate)") msg/s" "$(fmt "$(med ${k}kcatp_rate)") msg/s" "" "" ""
+	both "latency closing tick -> CSV row p50 / p99 / max (row 5)" "$(ms3 lat) ms" "$(ms3 ${k}lat) ms" "p99 <= 50 ms" \
+		"$(verdict "$(calc "$(med lat_p99) / 1000")" "<=" 50)" "$(verdict "$(calc "$(med ${k}lat_p99) / 1000")" "<=" 50)"
+	both "peak RSS aggregator / producer" "$(fmt "$(mib "$(med e2e_rss)")" 1) / $(fmt "$(mib "$(med prod_rss)")" 1) MiB" \
+		"$(fmt "$(mib "$(med ${k}e2e_rss)")" 1) / $(fmt "$(mib "$(med ${k}prod_rss)")" 1) MiB" "<= 32 MiB" \
+		"$(verdict "$(mib "$(med e2e_rss)")" "<=" 32)" "$(verdict "$(mib "$(med ${k}e2e_rss)")" "<=" 32)"
+	both "start -> first commit, backlog / live (rows 6c, 6d)" "$(fmt "$(med e2e_first)") / $(fmt "$(med cont_first)") ms" \
+		"$(fmt "$(med ${k}e2e_first)") / $(fmt "$(med ${k}cont_first)") ms" "<= 100 ms" \
+		"$(verdict "$(med e2e_first)" "<=" 100)" "$(verdict "$(med ${k}e2e_first)" "<=" 100)"
+	both "kill -9 -> first new commit (row 7)" "$(fmt "$(med recovery)") ms" "$(fmt "$(med ${k}recovery)") ms" "<= 1000 ms" \
+		"$(verdict "$(med recovery)" "<=" 1000)" "$(verdict "$(med ${k}recovery)" "<=" 1000)"
+	both "Kafka broker start -> answering (scripts/kafka, cached; new log dir)" "" "$(fmt "$KAFKA_START_MS") ms" "<= 15000 ms" "" \
+		"$(verdict "$KAFKA_START_MS" "<=" 15000)"
+}
+
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 report=$(
 	cat <<EOF
@@ -400,7 +470,15 @@ Rates include each process's start-up and shutdown (wall clock from exec to exit
 
 Runs of \`--available-now\` that did not exit within BENCH_AGG_TIMEOUT (left out of the medians): $(printf '%s' "${S[e2e_timeouts]:-}${S[noexport_timeouts]:-}${S[fewwin_timeouts]:-}${S[manywin_timeouts]:-}" | grep -c 1).
 
-Reproduce: \`make bench\` (BENCH_N=, BENCH_RUNS=, BENCH_LAT_N=); raw samples below.
+### The same run on Apache Kafka, beside the mock
+
+Rows 1-7 again on a real broker: Apache Kafka ${KAFKA_VERSION_SEEN:-(not run: BENCH_KAFKA=0)}, single node (KRaft), started by
+\`scripts/kafka\` with its log in the temp dir, the same data loaded the same way.
+
+$(side_table)
+
+Reproduce: \`make bench\` (BENCH_N=, BENCH_RUNS=, BENCH_LAT_N=, BENCH_KAFKA=0 for the mock only); raw samples below
+(\`k:\` = Apache Kafka).
 EOF
 	echo
 	echo '<details><summary>samples per run</summary>'

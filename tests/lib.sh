@@ -104,7 +104,9 @@ skip_all() {
 	exit 0
 }
 bail() {
-	printf 'Bail out! %s\n' "$*"
+	# _BAIL_WHY: what the failed helper (e.g. start_broker) found, so that
+	# prove's one-line report of the bail says it.
+	printf 'Bail out! %s%s\n' "$*" "${_BAIL_WHY:+ ($_BAIL_WHY)}"
 	_T_PLANNED=bail
 	exit 255
 }
@@ -438,11 +440,13 @@ _start_mock() {
 	deadline=$(_deadline 10)
 	until (($(wc -l <"$T/broker.out") >= 1)); do
 		if ! running broker; then
+			_BAIL_WHY="kafka-mock exited early: $(tail -n 2 "$T/broker.err" | tr '\n' ' ')"
 			diag "kafka-mock exited early:" "$(tail -n 20 "$T/broker.err")"
 			return 1
 		fi
 		if _past "$deadline"; then
-			diag "kafka-mock printed no bootstrap address within 10 s"
+			_BAIL_WHY="kafka-mock printed no bootstrap address within 10 s"
+			diag "$_BAIL_WHY"
 			return 1
 		fi
 		sleep 0.05
@@ -474,8 +478,11 @@ _start_kafka() {
 	_kafka_run "${cfg[@]}" || return 1
 	for o in "${topics[@]}"; do
 		[[ $o == *:* ]] || o=$o:$dflt
-		"$BIN/kafka-admin" -b "$BROKERS" create "$o" >"$T/.admin.out" 2>&1 ||
-			{ diag "creating topic $o failed:" "$(cat "$T/.admin.out")"; return 1; }
+		"$BIN/kafka-admin" -b "$BROKERS" create "$o" >"$T/.admin.out" 2>&1 || {
+			_BAIL_WHY="creating topic $o failed: $(tr '\n' ' ' <"$T/.admin.out")"
+			diag "$_BAIL_WHY"
+			return 1
+		}
 	done
 	return 0
 }
@@ -486,6 +493,7 @@ _kafka_run() {
 	spawn broker "$ROOT/scripts/kafka" run -d "$T/kafka" "$@"
 	BROKERS=$(KAFKA_START_TIMEOUT=60 "$ROOT/scripts/kafka" wait -d "$T/kafka" 2>"$T/.kafka-wait.err")
 	if [[ -z $BROKERS ]] || ! running broker; then
+		_BAIL_WHY="Kafka did not start: $(tail -n 1 "$T/.kafka-wait.err" 2>/dev/null)$(tail -n 3 "$T/broker.err" "$T/broker.out" 2>/dev/null | tr '\n' ' ')"
 		diag "Kafka did not start:" "$(cat "$T/.kafka-wait.err")" "$(tail -n 20 "$T/broker.err" "$T/broker.out" 2>/dev/null)"
 		return 1
 	fi
