@@ -403,16 +403,21 @@ static void start_create_topics(struct prod_ctx *c)
 	rd_kafka_NewTopic_destroy_array(nt, n);
 }
 
-/* Logs the CreateTopics outcome once it is there. */
-static void finish_create_topics(struct prod_ctx *c)
+/* Logs the CreateTopics outcome once it is there (waiting up to wait_ms). */
+static void finish_create_topics(struct prod_ctx *c, int wait_ms)
 {
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(c->admin_q, 0);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(c->admin_q, wait_ms);
+	int asked = c->conf.partitions > 0 || c->conf.replication > 0;
 	const rd_kafka_CreateTopics_result_t *res;
 	const rd_kafka_topic_result_t **tr;
 	size_t cnt = 0;
 
-	if (!ev)
+	if (!ev) {
+		if (wait_ms > 0)
+			plog(c, LOG_WARN, "CreateTopics: no answer within %d ms: topics left to "
+			     "auto-creation", wait_ms);
 		return;
+	}
 	if (rd_kafka_event_error(ev)) {
 		plog(c, LOG_INFO, "CreateTopics not available (%s): topics left "
 		     "to auto-creation", rd_kafka_event_error_string(ev));
@@ -428,7 +433,8 @@ static void finish_create_topics(struct prod_ctx *c)
 		if (!e)
 			plog(c, LOG_INFO, "created topic %s", name);
 		else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-			plog(c, LOG_DEBUG, "topic %s exists", name);
+			plog(c, asked ? LOG_INFO : LOG_DEBUG, "topic %s exists%s", name,
+			     asked ? " (--partitions/--replication leave it as it is)" : "");
 		else
 			plog(c, LOG_INFO, "topic %s not created (%s): left to "
 			     "auto-creation", name, why ? why : rd_kafka_err2str(e));
@@ -1136,7 +1142,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 
 	rd_kafka_poll(c->rk, 0);
 	if (c->admin_q)
-		finish_create_topics(c);
+		finish_create_topics(c, 0);
 	if (c->kafka_fatal && !stop_signal)
 		stop_signal = -1;
 	if (stop_signal && !c->stopping)
@@ -1492,6 +1498,16 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	kconf = NULL; /* now owned by rk */
+	/* With --partitions or --replication the topics are created before any
+	 * topic handle exists: the handle's metadata request would have a broker
+	 * that auto-creates topics (Kafka's default) make them first, with its
+	 * defaults, and CreateTopics would find them there.  Without, broker
+	 * defaults either way: CreateTopics runs beside the feed (below). */
+	if (c->conf.partitions > 0 || c->conf.replication > 0) {
+		start_create_topics(c);
+		if (c->admin_q)
+			finish_create_topics(c, CREATE_TOPICS_MS + 1000);
+	}
 	for (int i = 0; i < c->nprod; i++) {
 		c->prod[i].rkt = rd_kafka_topic_new(c->rk, c->prod[i].topic, NULL);
 		if (!c->prod[i].rkt) {
@@ -1530,7 +1546,8 @@ int main(int argc, char **argv)
 	plog(c, LOG_INFO, "producer %s: %s -> %s, %d product(s), topics %s%s...",
 	     PIPELINE_VERSION, c->conf.url, c->conf.brokers, c->nprod,
 	     c->conf.topic_prefix, c->prod[0].id);
-	start_create_topics(c);
+	if (c->conf.partitions <= 0 && c->conf.replication <= 0)
+		start_create_topics(c);
 
 	c->last_status = lws_now_usecs();
 	lws_sul_schedule(c->lws, 0, &c->sul_connect, connect_feed, 1);

@@ -2,14 +2,18 @@
 # producer: every fixture tick arrives on its product's topic, byte-identical,
 # keyed with the product id, in order, with the tick's time as Kafka timestamp.
 . "$(dirname "$0")/../lib.sh"
-plan 11
+plan 13
 
 N=$(wc -l <"$FIX")
 
 start_broker -b 1 || bail "no broker"
 start_feed --file "$FIX" --speed 0 || bail "no feed"
+# On Kafka the producer creates its topics with 3 partitions (CreateTopics,
+# before anything could auto-create them); the mock has no CreateTopics.
+create=()
+on_kafka && create=(--partitions 3 --replication 1)
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" \
-	-p BTC-USD,ETH-USD -t t10. --status-interval 1 --max-backoff 1
+	-p BTC-USD,ETH-USD -t t10. --status-interval 1 --max-backoff 1 "${create[@]}"
 ok_cmd "all $N ticks delivered within 40 s" wait_for 40 delivered_at_least "$N"
 stop producer
 is "$?" 0 "SIGTERM: exit 0 (everything delivered)"
@@ -30,5 +34,15 @@ while IFS= read -r t; do
 done < <(grep -F '"product_id":"BTC-USD"' "$FIX" | head -n 3 | jq -r .time)
 got=$(timeout 20 kcat -b "$BROKERS" -C -t t10.BTC-USD -o beginning -c 3 -q -f '%T\n')
 is "$got" "${want%$'\n'}" "Kafka timestamps == tick time in ms"
+# Topics: CreateTopics with --partitions/--replication on Kafka; the mock has
+# no CreateTopics and auto-creates them (4 partitions), which the producer says.
+meta=$(timeout 10 kcat -b "$BROKERS" -L -t t10.BTC-USD)
+if on_kafka; then
+	like "$(cat "$T/producer.err")" "created topic t10\.BTC-USD" "the producer created its topics (CreateTopics)"
+	like "$meta" 'topic "t10.BTC-USD" with 3 partitions' "with --partitions 3 (auto-creation would give 1)"
+else
+	like "$meta" 'topic "t10.BTC-USD" with 4 partitions' "the mock auto-created the topic (4 partitions)"
+	is "$(grep -c 'created topic' "$T/producer.err")" 0 "and the producer created none (no CreateTopics there)"
+fi
 is "$(producer_counter malformed)" 0 "no malformed messages"
 is "$(grep -c '^% ERROR' "$T/producer.err")" 0 "no ERROR lines"
