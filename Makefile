@@ -58,7 +58,7 @@ $(OBJDIR)/%.o: %.c
 # sql/*.sql are compiled into the aggregator as C strings.
 $(OBJDIR)/sql_embed.c: $(wildcard sql/*.sql) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
-	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/queries.sql > $@
+	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/queries.sql > $@
 $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c
 	$(CC) $(CFLAGS) -Iaggregator -c $< -o $@
 

@@ -38,6 +38,9 @@ static const char cli_usage[] =
 "      --available-now     process what the topics hold now, export, exit 0\n"
 "      --assign            read every partition of --topics without joining the\n"
 "                          group (one instance; no rebalance wait at restart)\n"
+"      --on-data-loss WHAT fail (default): stop (exit 5) when ticks not yet read\n"
+"                          are gone from Kafka (retention, topic recreated);\n"
+"                          skip: go on, counting them in the state (data_loss)\n"
 "      --batch-max N       messages per transaction at most (20000)\n"
 "      --batch-time DUR    a transaction at least this often (100ms)\n"
 "      --cache-windows N   open windows kept in memory beyond the ones not yet\n"
@@ -54,7 +57,7 @@ static const char cli_usage[] =
 "  sqlite3 btc.db 'SELECT * FROM window_aggregates ORDER BY window_start_us DESC LIMIT 5'\n"
 "\n"
 "Exit: 0 done, 1 Kafka/I-O failure that can pass (disk full), 2 usage,\n"
-"      3 state file unusable, 4 output unwritable.\n";
+"      3 state file unusable, 4 output unwritable, 5 ticks lost in Kafka.\n";
 
 static int cli_duration(const char *opt, const char *arg, int64_t *us, int allow_zero, char *err, size_t errlen)
 {
@@ -125,7 +128,7 @@ static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t 
 
 int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
 {
-	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE };
+	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS };
 	static const struct option opts[] = {
 		{ "brokers", required_argument, NULL, 'b' },
 		{ "group", required_argument, NULL, 'g' },
@@ -145,6 +148,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		{ "progress-interval", required_argument, NULL, O_PROG },
 		{ "progress-json", no_argument, NULL, O_PJSON },
 		{ "cache-windows", required_argument, NULL, O_CACHE },
+		{ "on-data-loss", required_argument, NULL, O_LOSS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -202,6 +206,13 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;
 		case O_PJSON: c->progress_json = 1; break;
 		case O_CACHE: r = cli_count("--cache-windows", optarg, &c->cache_windows, err, errlen); break;
+		case O_LOSS:
+			if (strcmp(optarg, "fail") && strcmp(optarg, "skip")) {
+				snprintf(err, errlen, "--on-data-loss: fail or skip, not '%s'", optarg);
+				r = -1;
+			}
+			c->data_loss_skip = !strcmp(optarg, "skip");
+			break;
 		case 'X': r = cli_prop(c, optarg, err, errlen); break;
 		case 'q': c->verbosity = 0; break;
 		case 'v': c->verbosity++; break;

@@ -36,6 +36,7 @@ struct agg_config {
 	int progress_json;          /* --progress-json */
 	int available_now;          /* --available-now */
 	int assign;                 /* --assign: all partitions, no group membership */
+	int data_loss_skip;         /* --on-data-loss=skip: go on past offsets gone from Kafka */
 	int verbosity;              /* 0 quiet, 1 normal, 2+ verbose */
 	const char *props[CLI_MAX_PROPS][2]; /* -X key=value (pointers into argv copies) */
 	int nprops;
@@ -49,6 +50,7 @@ enum {
 	AGG_EXIT_USAGE = 2,     /* bad command line */
 	AGG_EXIT_STATE = 3,     /* state file unusable: locked, other schema/settings, corrupt, unwritable */
 	AGG_EXIT_OUTPUT = 4,    /* output.csv unwritable */
+	AGG_EXIT_DATA_LOSS = 5, /* ticks not yet read are gone from Kafka (--on-data-loss=fail) */
 };
 
 /* Parses argv into cfg. Returns 0 to run, 1 when --help/--version was printed

@@ -47,12 +47,13 @@ struct eng_part {
 	int64_t eof_since;            /* wall clock (us) of reaching the end */
 	int64_t group_offset;         /* offset the group has confirmed (-1 unknown) */
 	int64_t revoked_at;           /* wall clock (us) of its revocation, 0 if never */
+	int64_t gap_ok_at;            /* next offset a gap was checked at and found in the log (-1) */
 	int skew_run;                 /* consecutive ticks rejected as too far ahead */
 	int64_t skew_first;           /* event time of the first of them */
 };
 
 struct eng_stats {
-	int64_t msgs, ticks, late, rejected, duplicates, rows, batches;
+	int64_t msgs, ticks, late, rejected, duplicates, rows, batches, lost;
 	int64_t batch_us_total, batch_us_max;
 	int64_t busy_us;  /* time not spent waiting in rd_kafka_consumer_poll */
 };
@@ -376,6 +377,71 @@ static int eng_skewed(const struct engine *e, struct eng_part *p, int64_t t, int
 	return 0;
 }
 
+/*
+ * A message that is not the partition's next offset.  Below it: normally one
+ * already in the state (skipped), unless the log now ends before the state's
+ * offset (the topic was deleted and recreated, the cluster wiped).  Above it:
+ * normally a gap the log has (transaction markers, compaction), unless the
+ * log now starts after the state's offset: retention deleted ticks before
+ * they were read, and librdkafka went on at the log start without a word.
+ * Either loss stops the aggregator (exit 5) unless --on-data-loss=skip, which
+ * records it in data_loss and goes on.  The log's ends are asked once per
+ * state offset (a gap found in the log is not asked about again).
+ * Returns 0 to process m, 1 to skip it, -1 when stopping.
+ */
+static int eng_offset_gap(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m)
+{
+	int64_t x = p->s.next_offset, o = m->offset, lo = -1, hi = -1, lost;
+	char what[512], msg[900], err[512];
+
+	if (p->gap_ok_at == x)
+		return o < x;
+	rd_kafka_resp_err_t qerr = rd_kafka_query_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi, 5000);
+	if (qerr) {
+		eng_log(e, 0, "%s [%d]: offset %" PRId64 " where %" PRId64 " was next, and the log's ends are "
+		        "unknown (%s): %s", p->topic, p->partition, o, x, rd_kafka_err2str(qerr),
+		        o < x ? "skipped as already counted" : "going on");
+		return o < x;
+	}
+	if (o < x && hi >= x) {
+		p->gap_ok_at = x;
+		return 1;
+	}
+	if (o > x && lo <= x) {
+		p->gap_ok_at = x;
+		return 0;
+	}
+	if (o < x) {
+		lost = 0;
+		snprintf(what, sizeof(what), "the log of %s [%d] now ends at offset %" PRId64 ", before the state's "
+		         "next offset %" PRId64 ": the topic was deleted and recreated, or the cluster's data wiped; "
+		         "what the old log held after %" PRId64 " was never read", p->topic, p->partition, hi, x, x - 1);
+	} else {
+		lost = o - x;
+		snprintf(what, sizeof(what), "offsets %" PRId64 "..%" PRId64 " of %s [%d] (%" PRId64 " messages) are gone "
+		         "from Kafka before they were read: its log now starts at %" PRId64 " (retention, or the topic "
+		         "recreated)", x, o - 1, p->topic, p->partition, lost, lo);
+	}
+	if (!e->cfg->data_loss_skip) {
+		snprintf(msg, sizeof(msg), "data loss: %s; windows already written stay as they are; to go on "
+		         "past it, counting it in the state, run with --on-data-loss=skip", what);
+		eng_fatal(e, AGG_EXIT_DATA_LOSS, msg);
+		return -1;
+	}
+	if (eng_tx(e) < 0)
+		return -1;
+	if (store_data_loss_add(e->st, p->topic, p->partition, x, o, lost, eng_now(), err, sizeof(err)) < 0) {
+		eng_fatal(e, eng_state_code(e), err);
+		return -1;
+	}
+	eng_log(e, 0, "data loss (--on-data-loss=skip: going on at offset %" PRId64 "): %s", o, what);
+	e->total.lost += lost;
+	p->s.next_offset = o; /* m is processed as the next one */
+	p->dirty = 1;
+	e->dirty = 1;
+	return 0;
+}
+
 static void eng_message(struct engine *e, rd_kafka_message_t *m)
 {
 	const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
@@ -405,8 +471,8 @@ static void eng_message(struct engine *e, rd_kafka_message_t *m)
 	p = eng_part_find(e, topic, m->partition);
 	if (!p || !p->assigned)
 		return; /* a message of a partition just revoked */
-	if (p->s.next_offset >= 0 && m->offset < p->s.next_offset)
-		return; /* already in the state */
+	if (p->s.next_offset >= 0 && m->offset != p->s.next_offset && eng_offset_gap(e, p, m) != 0)
+		return; /* already in the state, or the data loss stops us */
 	if (eng_tx(e) < 0)
 		return;
 
@@ -632,6 +698,7 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 			continue;
 		}
 		p->assigned = 1;
+		p->gap_ok_at = -1;
 		p->revoked_at = 0;
 		p->eof = 0;
 		p->fetched = 0;
@@ -893,19 +960,21 @@ static void eng_progress(struct engine *e, int64_t mono, int final)
 		printf("{\"timestamp\":%" PRId64 ",\"inputRowsPerSecond\":%.1f,\"processedRowsPerSecond\":%.1f,\"batches\":%" PRId64
 		       ",\"avgBatchMs\":%.2f,\"watermark\":\"%s\",\"openWindows\":%zu,\"rowsExported\":%" PRId64
 		       ",\"ticks\":%" PRId64 ",\"lateDropped\":%" PRId64 ",\"rejected\":%" PRId64
-		       ",\"duplicates\":%" PRId64 ",\"lag\":%" PRId64 "}\n",
+		       ",\"duplicates\":%" PRId64 ",\"dataLost\":%" PRId64 ",\"lag\":%" PRId64 "}\n",
 		       eng_now() / 1000, in_rate, proc_rate, batches, avg_batch_ms, wm, e->wins.count, e->total.rows,
-		       e->total.ticks, e->total.late, e->total.rejected, e->total.duplicates,
+		       e->total.ticks, e->total.late, e->total.rejected, e->total.duplicates, e->total.lost,
 		       lag_known ? lag : -1);
 		fflush(stdout);
 	} else if (c->verbosity >= 1) {
-		char lagbuf[32];
+		char lagbuf[32], lostbuf[48] = "";
 		snprintf(lagbuf, sizeof(lagbuf), lag_known ? "%" PRId64 : "?", lag);
+		if (e->total.lost)
+			snprintf(lostbuf, sizeof(lostbuf), ", LOST %" PRId64 " (data_loss)", e->total.lost);
 		fprintf(stderr, "%% progress: %.0f msg/s in, %.0f msg/s processed, %" PRId64 " batches (avg %.1f ms), watermark %s, "
 		        "%zu open windows, %" PRId64 " rows exported, late %" PRId64 ", rejected %" PRId64
-		        ", duplicates %" PRId64 ", lag %s%s\n",
+		        ", duplicates %" PRId64 "%s, lag %s%s\n",
 		        in_rate, proc_rate, batches, avg_batch_ms, wm, e->wins.count, e->total.rows, e->total.late,
-		        e->total.rejected, e->total.duplicates, lagbuf, final ? " (final)" : "");
+		        e->total.rejected, e->total.duplicates, lostbuf, lagbuf, final ? " (final)" : "");
 	}
 	e->last = e->total;
 	e->last_progress = mono;

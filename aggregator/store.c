@@ -15,6 +15,7 @@
 
 extern const char sql_schema[];
 extern const char sql_views[];
+extern const char sql_migrate_1_2[];
 
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
@@ -129,8 +130,22 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 		store_not_ours(st, err, errlen);
 		return -1;
 	}
-	if (ver == STORE_VERSION)
+	if (ver == STORE_VERSION || (ver == 1 && read_only))
 		return 0;
+	if (ver == 1) { /* adds data_loss; nothing else changes */
+		char ddl[64];
+		snprintf(ddl, sizeof(ddl), "PRAGMA user_version = %d;", STORE_VERSION);
+		if (store_exec(st, "BEGIN IMMEDIATE", err, errlen, "cannot migrate the schema") < 0)
+			return -1;
+		if (store_exec(st, sql_migrate_1_2, err, errlen, "cannot migrate the schema") < 0 ||
+		    store_exec(st, sql_views, err, errlen, "cannot migrate the views") < 0 ||
+		    store_exec(st, ddl, err, errlen, "cannot set the schema version") < 0 ||
+		    store_exec(st, "COMMIT", err, errlen, "cannot migrate the schema") < 0) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		return 0;
+	}
 	if (ver > STORE_VERSION) {
 		snprintf(err, errlen, "state %s has schema version %lld, newer than this aggregator's %d: "
 		         "use a newer aggregator", st->path, (long long)ver, STORE_VERSION);
@@ -507,6 +522,30 @@ int store_rejected_add(struct store *st, const char *topic, int32_t partition, i
 	                  SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, (int64_t)len);
 	return store_step_done(st, ST_REJ_ADD, err, errlen, "cannot record a rejected message");
+}
+
+int store_data_loss_add(struct store *st, const char *topic, int32_t partition, int64_t from, int64_t to,
+                        int64_t lost, int64_t now_us, char *err, size_t errlen)
+{
+	/* Prepared when needed: it happens rarely, if ever. */
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO data_loss (topic, partition, from_offset, "
+	                            "to_offset, lost, detected_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 2, partition);
+		sqlite3_bind_int64(s, 3, from);
+		sqlite3_bind_int64(s, 4, to);
+		sqlite3_bind_int64(s, 5, lost);
+		sqlite3_bind_int64(s, 6, now_us);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		store_fail(st, err, errlen, "cannot record a data loss");
+		return -1;
+	}
+	return 0;
 }
 
 int64_t store_rows_each(struct store *st, int64_t after, int64_t until,

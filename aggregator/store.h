@@ -11,7 +11,7 @@
 
 #include "window.h"
 
-#define STORE_VERSION 1 /* PRAGMA user_version of the schema in sql/schema.sql */
+#define STORE_VERSION 2 /* PRAGMA user_version of the schema in sql/schema.sql */
 
 struct store;
 
@@ -80,6 +80,11 @@ int store_product_put(struct store *st, const char *topic, int32_t partition,
 
 int store_rejected_add(struct store *st, const char *topic, int32_t partition, int64_t offset,
                        const char *reason, const void *payload, size_t len, char *err, size_t errlen);
+
+/* Records offsets [from, to) of a partition as not read (--on-data-loss=skip);
+ * lost is how many of them the log had. */
+int store_data_loss_add(struct store *st, const char *topic, int32_t partition, int64_t from, int64_t to,
+                        int64_t lost, int64_t now_us, char *err, size_t errlen);
 
 /* One merged row of window_aggregates, as exported. */
 struct store_row {

@@ -1,4 +1,4 @@
--- schema.sql: the aggregator's state file (SQLite, WAL mode). PRAGMA user_version = 1.
+-- schema.sql: the aggregator's state file (SQLite, WAL mode). PRAGMA user_version = 2.
 --
 -- Times are microseconds since the Unix epoch (UTC) in INTEGER columns; views.sql
 -- gives readable forms. State is kept per Kafka partition (partial aggregates),
@@ -68,4 +68,18 @@ CREATE TABLE IF NOT EXISTS rejected (
   payload   BLOB,
   bytes     INTEGER NOT NULL,          -- the message's full length
   PRIMARY KEY (topic, partition, offset)
+) WITHOUT ROWID;
+
+-- Offsets the aggregator could not read (--on-data-loss=skip went on past
+-- them): retention deleted them before they were read, or the log restarted
+-- below the state's offset (topic deleted and recreated, cluster wiped).
+-- By default the aggregator stops instead (exit 5) and writes nothing here.
+CREATE TABLE IF NOT EXISTS data_loss (
+  topic       TEXT    NOT NULL,
+  partition   INTEGER NOT NULL,
+  from_offset INTEGER NOT NULL,   -- the state's next offset
+  to_offset   INTEGER NOT NULL,   -- where reading went on
+  lost        INTEGER NOT NULL,   -- offsets skipped: to - from, or 0 when the log restarted below
+  detected_us INTEGER NOT NULL,
+  PRIMARY KEY (topic, partition, from_offset, to_offset)
 ) WITHOUT ROWID;

@@ -31,6 +31,7 @@ SELECT
   (SELECT sum(late) FROM products x WHERE x.topic = p.topic AND x.partition = p.partition) AS late,
   (SELECT sum(duplicates) FROM products x WHERE x.topic = p.topic AND x.partition = p.partition) AS duplicates,
   p.rejected,
+  (SELECT coalesce(sum(lost), 0) FROM data_loss x WHERE x.topic = p.topic AND x.partition = p.partition) AS lost,
   strftime('%Y-%m-%dT%H:%M:%fZ', p.max_time / 1000 / 1000.0, 'unixepoch') AS max_event_time,
   strftime('%Y-%m-%dT%H:%M:%fZ', (p.max_time - d.value) / 1000 / 1000.0, 'unixepoch') AS partition_watermark,
   strftime('%Y-%m-%dT%H:%M:%fZ', w.value / 1000 / 1000.0, 'unixepoch') AS watermark,

@@ -144,6 +144,40 @@ static void test_bad_files(void)
 	T_OK(strstr(err, "directory exist") != NULL, "message points at the directory");
 }
 
+/* A version 1 state file (before data_loss) is migrated when opened for
+ * writing, and read as it is for export. */
+static void test_migrate_v1(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL;
+	char err[512];
+	sqlite3 *db;
+	int64_t v = 0;
+
+	T_OK(store_open(&st, path("v1.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	store_close(st);
+	sqlite3_open(path("v1.db"), &db);
+	T_OK(sqlite3_exec(db, "DROP TABLE data_loss; DROP VIEW progress; CREATE VIEW progress AS SELECT 1 AS x;"
+	                      " PRAGMA user_version = 1;", NULL, NULL, NULL) == SQLITE_OK, "made a version 1 file");
+	sqlite3_close(db);
+	T_OK(store_open(&st, path("v1.db"), &s, 1, err, sizeof(err)) == 0, "version 1 opens read-only (export)");
+	store_close(st);
+	T_OK(store_open(&st, path("v1.db"), &s, 0, err, sizeof(err)) == 0, "version 1 opens for writing");
+	T_OK(store_begin(st, err, sizeof(err)) == 0 &&
+	     store_data_loss_add(st, "t", 0, 10, 25, 15, 1, err, sizeof(err)) == 0 &&
+	     store_commit(st, err, sizeof(err)) == 0, "and takes a data_loss row");
+	store_close(st);
+	sqlite3_open(path("v1.db"), &db);
+	sqlite3_stmt *q;
+	sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version) * 1000 + "
+	                       "(SELECT count(*) FROM pragma_table_info('progress') WHERE name = 'lost')", -1, &q, NULL);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	T_OK(v == STORE_VERSION * 1000 + 1, "now version 2, its progress view has lost");
+}
+
 static void test_export(void)
 {
 	struct store_settings s = { 60 * S, 60 * S, 120 * S };
@@ -207,6 +241,7 @@ int main(void)
 		return 1;
 	test_schema_and_rows();
 	test_bad_files();
+	test_migrate_v1();
 	test_export();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
