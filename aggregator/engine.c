@@ -988,6 +988,11 @@ static int eng_open(struct engine *e)
 	char err[700], cols[512] = "";
 	int64_t bytes = 0, v;
 
+	int chk = export_check_target(c->output_path, c->state_path, 1, err, sizeof(err));
+	if (chk < 0) {
+		eng_fatal(e, chk == EXPORT_ESAME ? AGG_EXIT_USAGE : AGG_EXIT_OUTPUT, err);
+		return -1;
+	}
 	if (store_open(&e->st, c->state_path, &s, 0, err, sizeof(err)) < 0) {
 		eng_fatal(e, AGG_EXIT_STATE, err);
 		return -1;
@@ -1178,6 +1183,11 @@ int engine_export(const struct agg_config *cfg)
 	int64_t until = WM_NONE, bytes = 0, rows = 0;
 	int rc = AGG_EXIT_OK;
 
+	int chk = export_check_target(cfg->output_path, cfg->state_path, 0, err, sizeof(err));
+	if (chk < 0) {
+		fprintf(stderr, "%% error: %s\n", err);
+		return chk == EXPORT_ESAME ? AGG_EXIT_USAGE : AGG_EXIT_OUTPUT;
+	}
 	if (store_open(&st, cfg->state_path, NULL, 1, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%% error: %s\n", err);
 		return AGG_EXIT_STATE;

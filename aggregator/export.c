@@ -188,6 +188,118 @@ out:
 	return ret;
 }
 
+/* p with its directory (and p itself, when it exists) resolved: the name two
+ * spellings of one file share. */
+static int export_canon_depth(const char *p, char *out, size_t outlen, int depth)
+{
+	char dir[4096], *slash, *r;
+	const char *base = p;
+	struct stat sb;
+
+	if ((r = realpath(p, NULL))) {
+		snprintf(out, outlen, "%s", r);
+		free(r);
+		return 0;
+	}
+	/* A dangling symlink names the file it would create: follow it. */
+	if (depth < 8 && lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+		char target[4096], joined[8200];
+		ssize_t n = readlink(p, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			snprintf(dir, sizeof(dir), "%s", p);
+			slash = strrchr(dir, '/');
+			if (target[0] == '/' || !slash)
+				snprintf(joined, sizeof(joined), "%s", target);
+			else
+				snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - dir), dir, target);
+			return export_canon_depth(joined, out, outlen, depth + 1);
+		}
+	}
+	snprintf(dir, sizeof(dir), "%s", p);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		base = slash + 1;
+		r = realpath(dir[0] ? dir : "/", NULL);
+	} else {
+		r = realpath(".", NULL);
+	}
+	if (!r)
+		return -1;
+	snprintf(out, outlen, "%s/%s", strcmp(r, "/") ? r : "", base);
+	free(r);
+	return 0;
+}
+
+static int export_canon(const char *p, char *out, size_t outlen)
+{
+	return export_canon_depth(p, out, outlen, 0);
+}
+
+int export_check_target(const char *out, const char *state, int check_state, char *err, size_t errlen)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char co[4096], cs[4096], line[1024];
+	struct stat so, ss;
+
+	if (export_canon(out, co, sizeof(co)) == 0 && export_canon(state, cs, sizeof(cs)) == 0) {
+		for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+			char name[4200];
+			snprintf(name, sizeof(name), "%s%s", cs, sfx[i]);
+			if (strcmp(co, name) == 0) {
+				snprintf(err, errlen, "output %s is the state file%s%s: refused, nothing touched",
+				         out, sfx[i][0] ? "'s " : "", sfx[i]);
+				return EXPORT_ESAME;
+			}
+		}
+	}
+	if (stat(out, &so) < 0)
+		return 0; /* a new file */
+	if (stat(state, &ss) == 0 && so.st_dev == ss.st_dev && so.st_ino == ss.st_ino) {
+		snprintf(err, errlen, "output %s is the state file %s (a link to it): refused, nothing touched", out, state);
+		return EXPORT_ESAME;
+	}
+	if (!S_ISREG(so.st_mode)) {
+		snprintf(err, errlen, "output %s is not a regular file (%s): refused", out,
+		         S_ISFIFO(so.st_mode) ? "a FIFO" : S_ISDIR(so.st_mode) ? "a directory"
+		         : S_ISCHR(so.st_mode) || S_ISBLK(so.st_mode) ? "a device" : "a special file");
+		return -1;
+	}
+	if (so.st_size == 0)
+		return 0;
+	/* Its first line: a header of known column names, as this program writes. */
+	FILE *f = fopen(out, "r");
+	if (!f) {
+		snprintf(err, errlen, "output %s: cannot read: %s", out, strerror(errno));
+		return -1;
+	}
+	int ok = fgets(line, sizeof(line), f) && strchr(line, '\n');
+	long rows = 0;
+	if (ok) {
+		int cols[EXPORT_MAX_COLS], ncols;
+		char e2[256];
+		line[strcspn(line, "\r\n")] = '\0';
+		ok = export_parse_columns(line, cols, &ncols, e2, sizeof(e2)) == 0;
+		for (int c; ok && (c = fgetc(f)) != EOF;)
+			rows += c == '\n';
+	}
+	fclose(f);
+	if (!ok) {
+		snprintf(err, errlen, "output %s exists and is not a CSV this aggregator wrote (its first line is "
+		         "not a header of %s): refused, nothing touched; pass another --output", out,
+		         EXPORT_COLUMNS_DEFAULT);
+		return -1;
+	}
+	if (check_state && rows > 0 && (stat(state, &ss) < 0 || ss.st_size == 0)) {
+		snprintf(err, errlen, "output %s holds %ld rows but the state file %s is %s: the state that wrote them "
+		         "is gone, and a new one would start the CSV again without them. Restore the state file, or "
+		         "move %s away to start afresh", out, rows, state, stat(state, &ss) < 0 ? "missing" : "empty", out);
+		return -1;
+	}
+	return 0;
+}
+
 int export_open(struct export_csv *x, const char *path, const char *columns, struct store *st,
                 int64_t exported_until, int64_t *bytes, char *err, size_t errlen)
 {

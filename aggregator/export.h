@@ -29,6 +29,15 @@ struct export_csv {
 /* Checks a --columns list (comma-separated names of EXPORT_COLUMNS_DEFAULT). */
 int export_parse_columns(const char *spec, int *cols, int *ncols, char *err, size_t errlen);
 
+/* Before anything is opened: refuses (-1, err) an output that is the state
+ * file or one of its -wal/-shm/-journal files (EXPORT_ESAME: a usage error), or
+ * an existing output that is not a regular file or not a CSV this program
+ * wrote (first line not a header of known columns), or one that holds rows
+ * while the state file is missing or empty (the state that wrote them is gone:
+ * they would be dropped). */
+#define EXPORT_ESAME (-3)
+int export_check_target(const char *out, const char *state, int check_state, char *err, size_t errlen);
+
 /* Opens path for appending after crash recovery against the recorded length:
  * a longer file is cut back to it (the tail of an interrupted export), a
  * shorter or missing one is rewritten from the state (windows up to
