@@ -3,7 +3,9 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,8 @@ static const char cli_usage[] =
 "Exit: 0 done, 1 Kafka/I-O failure that can pass (disk full), 2 usage,\n"
 "      3 state file unusable, 4 output unwritable, 5 ticks lost in Kafka.\n";
 
+#define CLI_DURATION_MAX_US (100LL * 366 * 86400 * 1000000)
+
 static int cli_duration(const char *opt, const char *arg, int64_t *us, int allow_zero, char *err, size_t errlen)
 {
 	if (allow_zero && strcmp(arg, "0") == 0) {
@@ -70,16 +74,25 @@ static int cli_duration(const char *opt, const char *arg, int64_t *us, int allow
 		         opt, arg, allow_zero ? "" : "positive ");
 		return -1;
 	}
+	/* Durations are added to clock and event times: keep every sum far
+	 * inside int64 microseconds. */
+	if (*us > CLI_DURATION_MAX_US) {
+		snprintf(err, errlen, "%s: '%s' is too long (at most 100 years)", opt, arg);
+		return -1;
+	}
 	return 0;
 }
 
 static int cli_count(const char *opt, const char *arg, int *n, char *err, size_t errlen)
 {
-	*n = atoi(arg);
-	if (*n <= 0) {
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v <= 0 || v > INT_MAX) {
 		snprintf(err, errlen, "%s: '%s' is not a positive count", opt, arg);
 		return -1;
 	}
+	*n = (int)v;
 	return 0;
 }
 

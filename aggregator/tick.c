@@ -204,6 +204,9 @@ static int tk_decimal(const json_t *root, const char *name, int positive, double
 	}
 	if (!isfinite(x))
 		return tk_fail(err, errlen, "field %s: not finite", name);
+	if (x > TICK_DECIMAL_MAX)
+		return tk_fail(err, errlen, "field %s: too large (over %g: a window's sum could overflow)", name,
+		               TICK_DECIMAL_MAX);
 	if (positive && !(x > 0))
 		return tk_fail(err, errlen, "field %s: must be > 0", name);
 	if (!positive && x < 0)
@@ -454,7 +457,7 @@ static int tk_fast_decimal(const struct tk_val *v, int positive, double *out)
 		x = strtod(v->s, &end);
 	else
 		end = (char *)v->s + v->n;
-	if (end != v->s + v->n || !isfinite(x))
+	if (end != v->s + v->n || !isfinite(x) || x > TICK_DECIMAL_MAX)
 		return -1;
 	if (positive ? !(x > 0) : x < 0)
 		return -1;

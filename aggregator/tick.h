@@ -5,6 +5,11 @@
 #ifndef TICK_H
 #define TICK_H
 
+/* The largest price, size or volume taken: a window sums up to ~10^8 of them,
+ * and the sum must stay finite (two ticks at 1e308 made an Infinity in the
+ * CSV).  No market quotes anything near it. */
+#define TICK_DECIMAL_MAX 1e300
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -251,6 +251,10 @@ static void test_reject_fields(void)
 		reject_field(f, "\"1.00000000000000000000000000000000000000000000000000000000000000001\"",
 		             want);
 	}
+	/* Two ticks at 1e308 summed to Infinity in a window: refused above 1e300. */
+	reject_field("price", "\"1e308\"", "field price: too large");
+	reject_field("volume_24h", "\"2e300\"", "field volume_24h: too large");
+	reject_field("best_ask", "1.5e301", "field best_ask: too large");
 	reject_field("price", "\"0\"", "field price: must be > 0");
 	reject_field("price", "0", "field price: must be > 0");
 	reject_field("price", "\"-0\"", "field price: must be > 0");

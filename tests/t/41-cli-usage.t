@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# brokers: none
+# The aggregator's command line: what it refuses is a usage error (exit 2)
+# that names the option, before it opens anything.
+. "$(dirname "$0")/../lib.sh"
+
+usage() { # usage NAME REGEX ARGS...
+	local name=$1 re=$2; shift 2
+	timeout 20 "$BIN/aggregator" -b 127.0.0.1:1 --state "$T/u.db" --output "$T/u.csv" "$@" >/dev/null 2>"$T/err"
+	is "$?" 2 "$name: exit 2"
+	like "$(cat "$T/err")" "$re" "$name: says why"
+}
+usage "a duration that overflows" "--max-skew: '106751000d' is too long" --max-skew 106751000d
+usage "a watermark of 200 years" "--watermark: .73000d. is too long" --watermark 73000d
+usage "a count with trailing junk" "--batch-max: '5abc' is not a positive count" --batch-max 5abc
+usage "a count past int" "--cache-windows: '99999999999' is not a positive count" --cache-windows 99999999999
+usage "a negative count" "--batch-max: '-3' is not a positive count" --batch-max -3
+usage "--on-data-loss of another word" "--on-data-loss: fail or skip, not 'maybe'" --on-data-loss maybe
+usage "a -X property librdkafka does not know" "No such configuration property" -X no.such.property=1
+usage "cooperative-sticky with librdkafka 2.0" "cooperative-sticky is refused with librdkafka 2\\.0" \
+	-X partition.assignment.strategy=cooperative-sticky
+like "$("$BIN/aggregator" --version)" "^aggregator [0-9.]+ \\(librdkafka [0-9.]+, SQLite [0-9.]+\\)$" \
+	"--version names librdkafka and SQLite"
+done_testing
