@@ -1198,12 +1198,13 @@ static int setup_products(struct prod_ctx *c, char *err, size_t errlen)
 		p = &c->prod[c->nprod];
 		memcpy(p->id, s, n);
 		p->id[n] = '\0';
-		for (size_t k = 0; k < n; k++)
-			if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				    "0123456789-_.", p->id[k])) {
-				snprintf(err, errlen, "bad product id '%s'", p->id);
-				return -1;
-			}
+		/* The aggregator's rule: an id it would reject in every tick is
+		 * refused here, at the start. */
+		if (!tick_product_id_ok(p->id, n)) {
+			snprintf(err, errlen, "bad product id '%s' (letters, digits and '-', "
+				 "like BTC-USD)", p->id);
+			return -1;
+		}
 		if (find_product(c, p->id)) {
 			snprintf(err, errlen, "product '%s' given twice", p->id);
 			return -1;

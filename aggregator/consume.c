@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                               rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -76,6 +77,36 @@ static int consume_set(rd_kafka_conf_t *conf, const char *k, const char *v, char
  * instead of librdkafka's one request per partition (~100 ms for 724).  On any
  * failure the offsets stay INVALID or logical, and librdkafka resolves them
  * as before. */
+/* The group's committed offsets of q, asked again while the coordinator is
+ * not ready: on a new cluster the offsets topic is made at the first group
+ * request, and until then the broker answers NOT_COORDINATOR or
+ * COORDINATOR_LOAD_IN_PROGRESS.  librdkafka 2.0's own lookup after a plain
+ * assign does not ask again: the partitions then never started (an
+ * --available-now run hung).  Up to 30 s; returns the last error. */
+static rd_kafka_resp_err_t consume_committed_retry(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *q)
+{
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (int t = 0; t < 60; t++) {
+		err = rd_kafka_committed(rk, q, 10000);
+		for (int i = 0; !err && i < q->cnt; i++)
+			if (q->elems[i].err)
+				err = q->elems[i].err;
+		if (err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR && err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
+		    err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE && err != RD_KAFKA_RESP_ERR__TIMED_OUT &&
+		    err != RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT)
+			break;
+		if (t == 0)
+			fprintf(stderr, "%% info: the group's offsets: %s: asking again\n", rd_kafka_err2str(err));
+		for (int i = 0; i < q->cnt; i++) {
+			q->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+			q->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+		}
+		struct timespec ts = { 0, 500 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return err;
+}
+
 static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
 {
 	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
@@ -93,7 +124,7 @@ static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_
 	for (int i = 0; i < parts->cnt; i++)
 		if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
 			rd_kafka_topic_partition_list_add(q, parts->elems[i].topic, parts->elems[i].partition);
-	if (q->cnt == 0 || logical == RD_KAFKA_OFFSET_INVALID || rd_kafka_committed(rk, q, 10000))
+	if (q->cnt == 0 || logical == RD_KAFKA_OFFSET_INVALID || consume_committed_retry(rk, q))
 		goto out;
 	for (int i = 0; i < q->cnt; i++) {
 		rd_kafka_topic_partition_t *c = &q->elems[i], *t;

@@ -92,6 +92,7 @@ struct engine {
 	int64_t batch_start;          /* wall clock of the batch's first message */
 	int dirty;                    /* something to commit */
 	int close_pending;            /* a window closed: commit and export soon */
+	int rejected_full;            /* said once: the rejected table is at its budget */
 	int exit_code;                /* set on a fatal error */
 	char err[1024];
 	struct eng_stats total, last; /* progress: totals, and totals at the last report */
@@ -278,10 +279,16 @@ static int eng_tx(struct engine *e)
 static void eng_reject(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m, const char *reason)
 {
 	char err[512];
-	if (store_rejected_add(e->st, p->topic, p->partition, m->offset, reason, m->payload, m->len,
-	                       err, sizeof(err)) < 0) {
+	int r = store_rejected_add(e->st, p->topic, p->partition, m->offset, reason, m->payload, m->len,
+	                           err, sizeof(err));
+	if (r < 0) {
 		eng_fatal(e, eng_state_code(e), err);
 		return;
+	}
+	if (r > 0 && !e->rejected_full) {
+		e->rejected_full = 1;
+		eng_log(e, 0, "the rejected table is at its budget (100000 messages): further rejected messages "
+		        "are only counted (partitions.rejected)");
 	}
 	p->s.rejected++;
 	e->total.rejected++;

@@ -61,9 +61,16 @@ struct store {
 	int in_tx;     /* a transaction is open */
 	int err_code;  /* SQLite result code of the last failure */
 	char path[512];
+	int64_t rej_rows, rej_bytes; /* what the rejected table holds; rows -1 until read */
 };
 
-#define STORE_PAYLOAD_MAX 65536 /* rejected payloads are cut to this */
+/* The rejected table's budget: junk arriving for days must not fill the
+ * disk (10 messages/s of 64 KiB each were 37 MB a minute).  A payload is kept
+ * up to 16 KiB, payloads up to 16 MiB in all (then rows without payload), rows
+ * up to 100000 (then rejects are only counted, in partitions.rejected). */
+#define STORE_PAYLOAD_MAX   16384
+#define STORE_REJ_BYTES_MAX (16 << 20)
+#define STORE_REJ_ROWS_MAX  100000
 
 static int store_fail(struct store *st, char *err, size_t errlen, const char *what)
 {
@@ -243,6 +250,8 @@ int store_open(struct store **out, const char *path, const struct store_settings
                int read_only, char *err, size_t errlen)
 {
 	struct store *st = calloc(1, sizeof(*st));
+	if (st)
+		st->rej_rows = -1;
 	if (!st) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -514,14 +523,32 @@ int store_rejected_add(struct store *st, const char *topic, int32_t partition, i
                        const char *reason, const void *payload, size_t len, char *err, size_t errlen)
 {
 	sqlite3_stmt *s = st->stmt[ST_REJ_ADD];
+	if (st->rej_rows < 0) {
+		sqlite3_stmt *q = NULL;
+		st->rej_rows = st->rej_bytes = 0;
+		if (sqlite3_prepare_v2(st->db, "SELECT count(*), coalesce(sum(length(payload)), 0) FROM rejected",
+		                       -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+			st->rej_rows = sqlite3_column_int64(q, 0);
+			st->rej_bytes = sqlite3_column_int64(q, 1);
+		}
+		sqlite3_finalize(q);
+	}
+	if (st->rej_rows >= STORE_REJ_ROWS_MAX)
+		return 1;
+	size_t keep = len > STORE_PAYLOAD_MAX ? STORE_PAYLOAD_MAX : len;
+	if (st->rej_bytes + (int64_t)keep > STORE_REJ_BYTES_MAX)
+		keep = 0;
 	sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 2, partition);
 	sqlite3_bind_int64(s, 3, offset);
 	sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 5, payload ? payload : "", (int)(len > STORE_PAYLOAD_MAX ? STORE_PAYLOAD_MAX : len),
-	                  SQLITE_STATIC);
+	sqlite3_bind_blob(s, 5, payload ? payload : "", (int)keep, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, (int64_t)len);
-	return store_step_done(st, ST_REJ_ADD, err, errlen, "cannot record a rejected message");
+	if (store_step_done(st, ST_REJ_ADD, err, errlen, "cannot record a rejected message") < 0)
+		return -1;
+	st->rej_rows++;
+	st->rej_bytes += (int64_t)keep;
+	return 0;
 }
 
 int store_data_loss_add(struct store *st, const char *topic, int32_t partition, int64_t from, int64_t to,

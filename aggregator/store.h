@@ -78,6 +78,9 @@ int store_products_each(struct store *st, const char *topic, int32_t partition,
 int store_product_put(struct store *st, const char *topic, int32_t partition,
                       const struct store_product *p, char *err, size_t errlen);
 
+/* Records a rejected message, its payload cut to 16 KiB; within the table's
+ * budget (16 MiB of payloads, 100000 rows) returns 0, past it 1 (not stored:
+ * the caller only counts it), -1 with err on failure. */
 int store_rejected_add(struct store *st, const char *topic, int32_t partition, int64_t offset,
                        const char *reason, const void *payload, size_t len, char *err, size_t errlen);
 

@@ -44,6 +44,19 @@
 
 /* Writes a formatted reason into err (if the caller gave one) and returns -1,
  * so failure paths read "return tk_fail(...)". */
+
+int tick_product_id_ok(const char *s, size_t n)
+{
+	if (n == 0 || n >= TICK_PRODUCT_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
 static int tk_fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int tk_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -220,7 +233,7 @@ static int tk_fields(const json_t *root, struct tick *t, char *err, size_t errle
 {
 	const json_t *v;
 	const char *s;
-	size_t n, i;
+	size_t n;
 	char q[TK_QUOTE_BUF];
 
 	/* type first: a heartbeat should be reported as a heartbeat, not as a
@@ -246,13 +259,9 @@ static int tk_fields(const json_t *root, struct tick *t, char *err, size_t errle
 		return tk_fail(err, errlen, "field product_id: empty");
 	if (n >= TICK_PRODUCT_MAX)
 		return tk_fail(err, errlen, "field product_id: too long (%zu bytes)", n);
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '-')) {
-			tk_quote(q, s, n);
-			return tk_fail(err, errlen, "field product_id: bad character in \"%s\"", q);
-		}
+	if (!tick_product_id_ok(s, n)) {
+		tk_quote(q, s, n);
+		return tk_fail(err, errlen, "field product_id: bad character in \"%s\"", q);
 	}
 	memcpy(t->product_id, s, n);
 	t->product_id[n] = '\0';
@@ -557,14 +566,8 @@ static int tk_fast(const char *buf, size_t len, struct tick *t, int decimals)
 	/* The checks of tk_fields, in any order: a failure only declines. */
 	if (!f[TK_F_TYPE].quoted || f[TK_F_TYPE].n != 6 || memcmp(f[TK_F_TYPE].s, "ticker", 6) != 0)
 		return 0;
-	if (!f[TK_F_PRODUCT].quoted || f[TK_F_PRODUCT].n == 0 || f[TK_F_PRODUCT].n >= TICK_PRODUCT_MAX)
+	if (!f[TK_F_PRODUCT].quoted || !tick_product_id_ok(f[TK_F_PRODUCT].s, f[TK_F_PRODUCT].n))
 		return 0;
-	for (i = 0; i < f[TK_F_PRODUCT].n; i++) {
-		char c = f[TK_F_PRODUCT].s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '-'))
-			return 0;
-	}
 	memcpy(tmp.product_id, f[TK_F_PRODUCT].s, f[TK_F_PRODUCT].n);
 	tmp.product_id[f[TK_F_PRODUCT].n] = '\0';
 	if (!f[TK_F_TIME].quoted || tick_parse_time(f[TK_F_TIME].s, f[TK_F_TIME].n, &tmp.time_us) != 0)

@@ -14,6 +14,11 @@
 #include <stdint.h>
 
 #define TICK_PRODUCT_MAX 32      /* longest product id accepted, incl. NUL */
+
+/* The product-id rule both programs use: 1 to TICK_PRODUCT_MAX - 1 ASCII
+ * letters, digits and '-' (Coinbase's BASE-QUOTE).  No field of the CSV can
+ * then need quoting. Returns 1 when s[0..n) is one. */
+int tick_product_id_ok(const char *s, size_t n);
 #define TICK_MAX_BYTES   65536   /* larger messages are rejected unparsed */
 
 struct tick {

@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS products (
   PRIMARY KEY (topic, partition, product_id)
 ) WITHOUT ROWID;
 
--- Messages that failed the schema, kept with their reason (payload cut at 64 KiB).
+-- Messages that failed the schema, kept with their reason (payload cut at 16 KiB;
+-- a budget of 16 MiB of payloads and 100000 rows, see store.c).
 CREATE TABLE IF NOT EXISTS rejected (
   topic     TEXT    NOT NULL,
   partition INTEGER NOT NULL,

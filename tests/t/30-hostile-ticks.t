@@ -9,7 +9,7 @@
 #     text, payload byte for byte, counted in partitions.rejected);
 #   - count the ACCEPT messages (valid ticks replaying an ETH-USD sequence
 #     already counted) as duplicates, not as rejects and not in any window;
-#   - reject a message over 64 KiB (payload kept cut to 64 KiB, full length in
+#   - reject a message over 64 KiB (payload kept cut to 16 KiB, full length in
 #     `bytes`) and a tick dated 2099 (more than --max-skew in the future of the
 #     clock), and the 2099 tick must not make any later tick late;
 #   - produce exactly the offline windows of the good ticks (tests/offline.sh)
@@ -171,8 +171,8 @@ is "$(q "SELECT length(payload) || ' ' || bytes FROM rejected WHERE topic = '$to
 read -r topic off <<<"${OFF[huge]}"
 like "$(q "SELECT reason FROM rejected WHERE topic = '$topic' AND offset = $off")" 'message too large \(70000 bytes\)' \
 	"the 70000-byte message is rejected as too large"
-is "$(q "SELECT length(payload) || ' ' || bytes FROM rejected WHERE topic = '$topic' AND offset = $off")" "65536 70000" \
-	"its payload is kept cut to 64 KiB, its length in full"
+is "$(q "SELECT length(payload) || ' ' || bytes FROM rejected WHERE topic = '$topic' AND offset = $off")" "16384 70000" \
+	"its payload is kept cut to 16 KiB (the table's budget), its length in full"
 read -r topic off <<<"${OFF[y2099]}"
 like "$(q "SELECT reason FROM rejected WHERE topic = '$topic' AND offset = $off")" 'max-skew' \
 	"the tick dated 2099 is rejected (--max-skew)"

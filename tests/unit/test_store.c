@@ -178,6 +178,48 @@ static void test_migrate_v1(void)
 	T_OK(v == STORE_VERSION * 1000 + 1, "now version 2, its progress view has lost");
 }
 
+/* The rejected table's budget: 16 KiB a payload, 16 MiB of payloads, 100000
+ * rows; past it store_rejected_add says 1 and stores nothing. */
+static void test_rejected_budget(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL;
+	char err[512];
+	static char big[20000];
+	int ok = 1, r = 0;
+	int64_t off = 0;
+
+	memset(big, 'x', sizeof(big));
+	T_OK(store_open(&st, path("rej.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	store_begin(st, err, sizeof(err));
+	for (int i = 0; i < 1030 && ok; i++)
+		ok = store_rejected_add(st, "t", 0, off++, "junk", big, sizeof(big), err, sizeof(err)) == 0;
+	T_OK(ok, "1030 payloads of 20000 bytes recorded");
+	for (; off < 100000 && ok; off++)
+		ok = store_rejected_add(st, "t", 0, off, "junk", "x", 1, err, sizeof(err)) == 0;
+	T_OK(ok, "rows up to 100000 recorded");
+	r = store_rejected_add(st, "t", 0, off, "junk", "x", 1, err, sizeof(err));
+	T_OK(r == 1, "the 100001st is not stored (returns 1)");
+	store_commit(st, err, sizeof(err));
+	store_close(st);
+
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int64_t got[4] = { -1, -1, -1, -1 };
+	sqlite3_open(path("rej.db"), &db);
+	sqlite3_prepare_v2(db, "SELECT count(*), max(length(payload)), sum(length(payload) = 16384),"
+	                       " sum(length(payload) = 0 AND bytes = 20000) FROM rejected", -1, &q, NULL);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		for (int i = 0; i < 4; i++)
+			got[i] = sqlite3_column_int64(q, i);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	T_OK(got[0] == 100000, "the table holds 100000 rows");
+	T_OK(got[1] == 16384, "a payload is cut to 16 KiB");
+	T_OK(got[2] == 1024, "1024 of them fill the 16 MiB of payloads");
+	T_OK(got[3] == 6, "the 6 after that are rows without payload, their length kept");
+}
+
 static void test_export(void)
 {
 	struct store_settings s = { 60 * S, 60 * S, 120 * S };
@@ -242,6 +284,7 @@ int main(void)
 	test_schema_and_rows();
 	test_bad_files();
 	test_migrate_v1();
+	test_rejected_budget();
 	test_export();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
