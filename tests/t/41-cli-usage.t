@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # brokers: none
-# The aggregator's command line: what it refuses is a usage error (exit 2)
-# that names the option, before it opens anything.
+# The command line: what the aggregator (and the producer, for product ids)
+# refuses is a usage error (exit 2) that names the option, before it opens
+# anything.
 . "$(dirname "$0")/../lib.sh"
 
 usage() { # usage NAME REGEX ARGS...
@@ -19,6 +20,13 @@ usage "--on-data-loss of another word" "--on-data-loss: fail or skip, not 'maybe
 usage "a -X property librdkafka does not know" "No such configuration property" -X no.such.property=1
 usage "cooperative-sticky with librdkafka 2.0" "cooperative-sticky is refused with librdkafka 2\\.0" \
 	-X partition.assignment.strategy=cooperative-sticky
+# The producer takes only product ids the aggregator accepts (it published
+# BTC_USD before, and the aggregator rejected every one of its ticks).
+for id in BTC_USD BTC.USD 'BTC USD'; do
+	timeout 20 "$BIN/producer" -b 127.0.0.1:1 -p "$id" >/dev/null 2>"$T/perr"
+	is "$?" 2 "producer -p '$id': exit 2"
+	like "$(cat "$T/perr")" "bad product id '$id'" "producer -p '$id': says which id"
+done
 like "$("$BIN/aggregator" --version)" "^aggregator [0-9.]+ \\(librdkafka [0-9.]+, SQLite [0-9.]+\\)$" \
 	"--version names librdkafka and SQLite"
 done_testing
