@@ -37,7 +37,9 @@ static const char cli_usage[] =
 "                          watermark back (30s)\n"
 "      --max-skew DUR      reject ticks this far ahead of their partition (1h)\n"
 "      --columns LIST      CSV columns and order (default: all eight)\n"
-"      --available-now     process what the topics hold now, export, exit 0\n"
+"      --available-now     process what the topics hold now, export, exit 0;\n"
+"                          reads every partition without joining the group\n"
+"                          (--subscribe: join it), commits to it at the end\n"
 "      --assign            read every partition of --topics without joining the\n"
 "                          group (one instance; no rebalance wait at restart)\n"
 "      --on-data-loss WHAT fail (default): stop (exit 5) when ticks not yet read\n"
@@ -141,7 +143,7 @@ static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t 
 
 int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
 {
-	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS };
+	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS, O_SUB };
 	static const struct option opts[] = {
 		{ "brokers", required_argument, NULL, 'b' },
 		{ "group", required_argument, NULL, 'g' },
@@ -162,6 +164,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		{ "progress-json", no_argument, NULL, O_PJSON },
 		{ "cache-windows", required_argument, NULL, O_CACHE },
 		{ "on-data-loss", required_argument, NULL, O_LOSS },
+		{ "subscribe", no_argument, NULL, O_SUB },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -214,6 +217,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_COLS: c->columns = optarg; break;
 		case O_NOW: c->available_now = 1; break;
 		case O_ASSIGN: c->assign = 1; break;
+		case O_SUB: c->subscribe = 1; break;
 		case O_BMAX: r = cli_count("--batch-max", optarg, &c->batch_max, err, errlen); break;
 		case O_BTIME: r = cli_duration("--batch-time", optarg, &c->batch_us, 0, err, errlen); break;
 		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;
@@ -256,6 +260,16 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	}
 	if (export_parse_columns(c->columns, cols, &ncols, err, errlen) < 0)
 		return -1;
+	/* A bounded run reads what is there without joining the group (as
+	 * Spark's AvailableNow): no wait for a new group's first assignment
+	 * (3 s on a broker with Kafka's group.initial.rebalance.delay.ms).  Its
+	 * offsets still go to the group at the end.  --subscribe joins it;
+	 * patterns can only be subscribed to. */
+	int pattern = 0;
+	for (int i = 0; i < c->ntopics; i++)
+		pattern |= c->topics[i][0] == '^';
+	if (c->available_now && !c->subscribe && !pattern)
+		c->assign = 1;
 	return 0;
 }
 

@@ -36,6 +36,7 @@ struct agg_config {
 	int progress_json;          /* --progress-json */
 	int available_now;          /* --available-now */
 	int assign;                 /* --assign: all partitions, no group membership */
+	int subscribe;              /* --subscribe: join the group even with --available-now */
 	int data_loss_skip;         /* --on-data-loss=skip: go on past offsets gone from Kafka */
 	int verbosity;              /* 0 quiet, 1 normal, 2+ verbose */
 	const char *props[CLI_MAX_PROPS][2]; /* -X key=value (pointers into argv copies) */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,7 +154,11 @@ int export_rewrite(const char *path, const char *columns, struct store *st, int6
 	if (export_parse_columns(columns, x.cols, &x.ncols, err, errlen) < 0)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	x.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* Created anew, never through a symlink someone left there: a stale
+	 * one (a crash during an earlier rewrite) is removed first. */
+	x.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (x.fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		x.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (x.fd < 0) {
 		snprintf(err, errlen, "output %s: cannot create: %s", tmp, strerror(errno));
 		goto out;
@@ -186,6 +191,34 @@ out:
 		unlink(tmp);
 	free(x.buf);
 	return ret;
+}
+
+/* The file's first line is a header and its last 64 KiB up to len hold no
+ * NUL byte and end with a newline: what this program writes. */
+static int export_tail_ok(const char *path, int64_t len)
+{
+	char buf[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ok = 0;
+	if (fd < 0)
+		return 0;
+	int64_t from = len > (int64_t)sizeof(buf) ? len - (int64_t)sizeof(buf) : 0;
+	ssize_t n = pread(fd, buf, (size_t)(len - from), from);
+	if (n == len - from && n > 0 && buf[n - 1] == '\n' && !memchr(buf, '\0', (size_t)n)) {
+		char first[1024];
+		ssize_t m = pread(fd, first, sizeof(first) - 1, 0);
+		if (m > 0) {
+			first[m] = '\0';
+			char *nl = strchr(first, '\n');
+			int cols[EXPORT_MAX_COLS], ncols;
+			char e[128];
+			if (nl) {
+				*nl = '\0';
+				ok = export_parse_columns(first, cols, &ncols, e, sizeof(e)) == 0;
+			}
+		}
+	}
+	close(fd);
+	return ok;
 }
 
 /* p with its directory (and p itself, when it exists) resolved: the name two
@@ -274,7 +307,19 @@ int export_check_target(const char *out, const char *state, int check_state, cha
 		snprintf(err, errlen, "output %s: cannot read: %s", out, strerror(errno));
 		return -1;
 	}
-	int ok = fgets(line, sizeof(line), f) && strchr(line, '\n');
+	int ok = fgets(line, sizeof(line), f) != NULL;
+	if (ok && line[0] == '\0' && !check_state) {
+		fclose(f);
+		return 0; /* NUL bytes: ours, cut and written at a stale offset; export_open repairs it */
+	}
+	if (ok && line[0] == '\0') {
+		struct stat st2;
+		if (stat(state, &st2) == 0 && st2.st_size > 0) {
+			fclose(f);
+			return 0; /* the same, with its state there to repair it from */
+		}
+	}
+	ok = ok && strchr(line, '\n');
 	long rows = 0;
 	if (ok) {
 		int cols[EXPORT_MAX_COLS], ncols;
@@ -308,10 +353,22 @@ int export_open(struct export_csv *x, const char *path, const char *columns, str
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
 	snprintf(x->path, sizeof(x->path), "%s", path);
+	snprintf(x->columns, sizeof(x->columns), "%s", columns);
 	if (export_parse_columns(columns, x->cols, &x->ncols, err, errlen) < 0)
 		return -1;
 
 	int exists = stat(path, &sb) == 0;
+	if (exists && sb.st_size == *bytes && *bytes > 0 && !export_tail_ok(path, *bytes)) {
+		/* The recorded length, but not what we wrote (emptied and refilled
+		 * with NULs by a writer at a stale offset, edited): rebuild. */
+		int64_t rows = 0;
+		fprintf(stderr, "%% warning: output %s has its recorded length but not the rows written "
+		        "(NUL bytes or a cut line): rewriting it from the state\n", path);
+		int r = export_rewrite(path, columns, st, exported_until, bytes, &rows, err, errlen);
+		if (r < 0)
+			return r;
+		exists = stat(path, &sb) == 0;
+	}
 	if (exists && sb.st_size > *bytes && *bytes > 0) {
 		fprintf(stderr, "%% notice: output %s: cutting back %lld bytes of an interrupted export\n",
 		        path, (long long)(sb.st_size - *bytes));
@@ -330,6 +387,12 @@ int export_open(struct export_csv *x, const char *path, const char *columns, str
 	x->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (x->fd < 0) {
 		snprintf(err, errlen, "output %s: cannot open for writing: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(x->fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "output %s is in use by another aggregator: pass another --output", path);
+		close(x->fd);
+		x->fd = -1;
 		return -1;
 	}
 	if (export_truncate(x, *bytes, err, errlen) < 0 || lseek(x->fd, 0, SEEK_END) < 0) {
@@ -373,6 +436,31 @@ int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t
 		snprintf(err, errlen, "output %s was deleted while running: restart the aggregator, "
 		         "or run 'aggregator export' to rebuild it", x->path);
 		return -1;
+	}
+	/* Emptied or cut (logrotate's copytruncate, ': > output.csv'), written
+	 * to, or replaced by another file while we ran: writing at our offset
+	 * would leave NUL bytes before the rows, or write into a file nobody
+	 * reads.  Rebuilt from the state (every window up to after), then the
+	 * new rows appended. */
+	struct stat ps;
+	int replaced = stat(x->path, &ps) == 0 && (ps.st_ino != sb.st_ino || ps.st_dev != sb.st_dev);
+	if (replaced || sb.st_size != x->bytes) {
+		int64_t bytes = 0, n0 = 0;
+		fprintf(stderr, "%% warning: output %s was %s while running (%lld bytes, %lld written): "
+		        "rewriting it from the state\n", x->path, replaced ? "replaced" : "changed",
+		        (long long)(replaced ? ps.st_size : sb.st_size), (long long)x->bytes);
+		int r = export_rewrite(x->path, x->columns, st, x->bytes > 0 ? after : WM_NONE, &bytes, &n0, err, errlen);
+		if (r < 0)
+			return r;
+		close(x->fd);
+		x->fd = open(x->path, O_WRONLY | O_CLOEXEC);
+		if (x->fd < 0 || flock(x->fd, LOCK_EX | LOCK_NB) < 0 || lseek(x->fd, 0, SEEK_END) < 0) {
+			snprintf(err, errlen, "output %s: cannot open it again after the rewrite: %s", x->path,
+			         strerror(errno));
+			return -1;
+		}
+		x->bytes = bytes;
+		before = bytes;
 	}
 	x->len = 0;
 	if (export_reserve(x, 256) < 0)

@@ -17,6 +17,7 @@
 
 struct export_csv {
 	char path[512];
+	char columns[512];           /* the --columns spec, for a rewrite */
 	int fd;                      /* open for appending, -1 when closed */
 	int cols[EXPORT_MAX_COLS];   /* column ids, in output order */
 	int ncols;

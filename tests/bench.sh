@@ -260,7 +260,7 @@ producer_run() {
 latency() {
 	local r=$1 key=$2 topic dir; shift 2
 	topic=lat$key$r
-	dir=$T/$topic; mkdir -p "$dir"
+	dir=$T/$TEST_BROKER-$topic; mkdir -p "$dir"
 	broker_cmd "topic $topic 1" || die "topic $topic"
 	spawn "agg_$topic" "$BIN/aggregator" -q -b "$BROKERS" -t "$topic" --assign --window 1s \
 		--watermark 0s -s "$dir/state.db" -o "$dir/out.csv" -g "bench-$topic-$RANDOM" "$@"
@@ -280,7 +280,7 @@ has_messages() { (($(end_offsets "$1" "$2") > 0)); }
 recovery() {
 	local r=$1 topic dir t0 first i
 	topic=rec$r
-	dir=$T/$topic; mkdir -p "$dir"
+	dir=$T/$TEST_BROKER-$topic; mkdir -p "$dir"
 	broker_cmd "topic $topic 4" || die "topic $topic"
 	spawn "feed_$topic" "$BT" feed "$BROKERS" "$topic" 4 500 60
 	# "ticks arriving": the feeder's own start (~50 ms) is not the aggregator's
