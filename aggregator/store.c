@@ -125,8 +125,26 @@ static void store_not_ours(struct store *st, char *err, size_t errlen)
 		         "move it away or pass another --state", st->path, sqlite3_errmsg(st->db));
 }
 
-/* Creates the schema in a new file, or checks that an existing one is ours and
- * of this version. */
+/* One transaction: sql (the schema, or a migration), the views, this version. */
+static int store_schema_tx(struct store *st, const char *sql, const char *verb, char *err, size_t errlen)
+{
+	char ddl[64], what[64];
+	snprintf(ddl, sizeof(ddl), "PRAGMA user_version = %d;", STORE_VERSION);
+	snprintf(what, sizeof(what), "cannot %s the schema", verb);
+	if (store_exec(st, "BEGIN IMMEDIATE", err, errlen, what) < 0)
+		return -1;
+	if (store_exec(st, sql, err, errlen, what) < 0 ||
+	    store_exec(st, sql_views, err, errlen, "cannot create the views") < 0 ||
+	    store_exec(st, ddl, err, errlen, "cannot set the schema version") < 0 ||
+	    store_exec(st, "COMMIT", err, errlen, what) < 0) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates the schema in a new file, migrates a version 1 file, or checks that
+ * an existing one is ours and of this version. */
 static int store_schema(struct store *st, int read_only, char *err, size_t errlen)
 {
 	int64_t ver = 0, ntab = 0;
@@ -139,20 +157,8 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 	}
 	if (ver == STORE_VERSION || (ver == 1 && read_only))
 		return 0;
-	if (ver == 1) { /* adds data_loss; nothing else changes */
-		char ddl[64];
-		snprintf(ddl, sizeof(ddl), "PRAGMA user_version = %d;", STORE_VERSION);
-		if (store_exec(st, "BEGIN IMMEDIATE", err, errlen, "cannot migrate the schema") < 0)
-			return -1;
-		if (store_exec(st, sql_migrate_1_2, err, errlen, "cannot migrate the schema") < 0 ||
-		    store_exec(st, sql_views, err, errlen, "cannot migrate the views") < 0 ||
-		    store_exec(st, ddl, err, errlen, "cannot set the schema version") < 0 ||
-		    store_exec(st, "COMMIT", err, errlen, "cannot migrate the schema") < 0) {
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-		return 0;
-	}
+	if (ver == 1) /* adds data_loss; nothing else changes */
+		return store_schema_tx(st, sql_migrate_1_2, "migrate", err, errlen);
 	if (ver > STORE_VERSION) {
 		snprintf(err, errlen, "state %s has schema version %lld, newer than this aggregator's %d: "
 		         "use a newer aggregator", st->path, (long long)ver, STORE_VERSION);
@@ -167,19 +173,8 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 		snprintf(err, errlen, "state %s is empty: nothing to export", st->path);
 		return -1;
 	}
-	/* ver == 0, empty file: create. Version 1 is the first; migrations go here. */
-	char ddl[64];
-	snprintf(ddl, sizeof(ddl), "PRAGMA user_version = %d;", STORE_VERSION);
-	if (store_exec(st, "BEGIN IMMEDIATE", err, errlen, "cannot create the schema") < 0)
-		return -1;
-	if (store_exec(st, sql_schema, err, errlen, "cannot create the schema") < 0 ||
-	    store_exec(st, sql_views, err, errlen, "cannot create the views") < 0 ||
-	    store_exec(st, ddl, err, errlen, "cannot set the schema version") < 0 ||
-	    store_exec(st, "COMMIT", err, errlen, "cannot create the schema") < 0) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	/* ver == 0, empty file: create. */
+	return store_schema_tx(st, sql_schema, "create", err, errlen);
 }
 
 static const char *store_dur(int64_t us, char *buf, size_t len)

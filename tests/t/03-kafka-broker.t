@@ -34,8 +34,12 @@ like "$desc" "retention.bytes=4194304" "and the topic's retention.bytes"
 not_ok_cmd "creating it twice is an error" "$BIN/kafka-admin" -b "$BROKERS" create t03:3
 seq 300 | timeout 30 kcat -b "$BROKERS" -P -t t03
 is "$(topic_count t03)" 300 "300 messages over its 3 partitions"
-is "$(timeout 30 kcat -b "$BROKERS" -G g03 -X auto.offset.reset=earliest -e -q -f '%s\n' t03 | sort -n)" \
+is "$(timeout 30 kcat -b "$BROKERS" -G g03k -X auto.offset.reset=earliest -e -q -f '%s\n' t03 | sort -n)" \
 	"$(seq 300)" "a consumer group reads every message once"
+# Offsets committed to a group (by the aggregator: they are not ticks, all
+# rejected, but read and committed, synchronously at close).
+ok_cmd "the aggregator reads t03 in group g03" timeout 60 "$BIN/aggregator" -b "$BROKERS" -g g03 -t t03 \
+	--available-now -q --state "$T/g03.db" --output "$T/g03.csv"
 is "$("$BIN/kafka-admin" -b "$BROKERS" group-offsets g03 t03:3 | awk '{s += $3} END {print s}')" 300 \
 	"the group's committed offsets add up to 300"
 
