@@ -32,7 +32,19 @@
 struct eng_product {
 	struct store_product s;  /* counters and max sequence, as stored */
 	int dirty;               /* changed since the last commit */
+	int64_t jump_seq;        /* an unconfirmed sequence far above max_sequence, -1 if none */
+	int jump_run;            /* consecutive ticks in that range so far */
+	int64_t back_seq;        /* the same far below it (max_sequence an outlier) */
+	int back_run;
 };
+
+/* A sequence more than this above the product's largest is not taken as the
+ * new largest until SEQ_CONFIRM ticks in a row are in its range: one tick
+ * with an absurd sequence made every later tick of its product a duplicate,
+ * for good.  Coinbase's per-product sequence grows by ~10^3/s in a busy
+ * market, so 10^8 is days of messages.  The tick itself is counted. */
+#define SEQ_JUMP    100000000LL
+#define SEQ_CONFIRM 10
 
 struct eng_part {
 	char *topic;
@@ -216,6 +228,7 @@ static struct eng_product *eng_product_get(struct eng_part *p, const char *id, u
 	memset(pr, 0, sizeof(*pr));
 	snprintf(pr->s.product_id, sizeof(pr->s.product_id), "%s", id);
 	pr->s.max_sequence = -1;
+	pr->jump_seq = pr->back_seq = -1;
 	*idx = p->nproducts++;
 	return pr;
 }
@@ -308,13 +321,59 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		return;
 	}
 	pr->dirty = 1;
-	if (tk->sequence >= 0 && pr->s.max_sequence >= 0 && tk->sequence <= pr->s.max_sequence) {
+	int far_below = tk->sequence >= 0 && pr->s.max_sequence >= 0 && pr->s.max_sequence - tk->sequence > SEQ_JUMP;
+	if (far_below) {
+		/* Far below the largest: no replay goes back that far, the largest
+		 * was an outlier (at the head of the partition, or taken before
+		 * this rule).  Counted; SEQ_CONFIRM in a row make it the largest. */
+		if (pr->back_seq >= 0 && tk->sequence > pr->back_seq && tk->sequence - pr->back_seq <= SEQ_JUMP)
+			pr->back_run++;
+		else
+			pr->back_run = 1;
+		pr->back_seq = tk->sequence;
+		if (pr->back_run >= SEQ_CONFIRM) {
+			eng_log(e, 1, "%s [%d] %s: the largest sequence %" PRId64 " was an outlier: %d ticks from %" PRId64
+			        " on", p->topic, p->partition, pr->s.product_id, pr->s.max_sequence, SEQ_CONFIRM, tk->sequence);
+			pr->s.max_sequence = tk->sequence;
+			pr->back_seq = -1;
+			pr->back_run = 0;
+		}
+	} else if (tk->sequence >= 0 && pr->s.max_sequence >= 0 && tk->sequence <= pr->s.max_sequence) {
 		pr->s.duplicates++;
 		e->total.duplicates++;
+		/* A replay is a handful; more says something is wrong: 5, 50, 500, ... */
+		for (int64_t d = 5; d > 0 && d <= pr->s.duplicates; d *= 10)
+			if (d == pr->s.duplicates)
+				eng_log(e, 0, "warning: %s [%d] %s: %" PRId64 " duplicates so far (sequence %" PRId64
+				        " not above %" PRId64 "): a replay of the feed, or its sequence went back",
+				        p->topic, p->partition, pr->s.product_id, d, tk->sequence, pr->s.max_sequence);
 		return;
 	}
-	if (tk->sequence >= 0)
+	if (far_below) {
+		/* counted above, the largest unchanged */
+	} else if (tk->sequence >= 0 && pr->s.max_sequence >= 0 && tk->sequence - pr->s.max_sequence > SEQ_JUMP) {
+		/* Far ahead: counted, but the largest moves only once confirmed. */
+		if (pr->jump_seq >= 0 && tk->sequence > pr->jump_seq && tk->sequence - pr->jump_seq <= SEQ_JUMP)
+			pr->jump_run++;
+		else
+			pr->jump_run = 1;
+		pr->jump_seq = tk->sequence;
+		if (pr->jump_run >= SEQ_CONFIRM) {
+			eng_log(e, 1, "%s [%d] %s: sequence jumped from %" PRId64 " to %" PRId64 ", confirmed by %d ticks",
+			        p->topic, p->partition, pr->s.product_id, pr->s.max_sequence, tk->sequence, SEQ_CONFIRM);
+			pr->s.max_sequence = tk->sequence;
+			pr->jump_seq = -1;
+			pr->jump_run = 0;
+		} else if (pr->jump_run == 1) {
+			eng_log(e, 1, "%s [%d] %s: sequence %" PRId64 " is far above %" PRId64 ": not taken as the "
+			        "largest until %d ticks confirm it", p->topic, p->partition, pr->s.product_id,
+			        tk->sequence, pr->s.max_sequence, SEQ_CONFIRM);
+		}
+	} else if (tk->sequence >= 0) {
 		pr->s.max_sequence = tk->sequence;
+		pr->jump_run = 0;
+		pr->jump_seq = -1;
+	}
 	pr->s.ticks++;
 	e->total.ticks++;
 

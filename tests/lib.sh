@@ -491,7 +491,8 @@ _start_kafka() {
 _kafka_run() {
 	local deadline
 	spawn broker "$ROOT/scripts/kafka" run -d "$T/kafka" "$@"
-	BROKERS=$(KAFKA_START_TIMEOUT=60 "$ROOT/scripts/kafka" wait -d "$T/kafka" 2>"$T/.kafka-wait.err")
+	BROKERS=$(KAFKA_START_TIMEOUT=60 KAFKA_WAIT_PID=$SPAWNED_PID "$ROOT/scripts/kafka" wait -d "$T/kafka" \
+		2>"$T/.kafka-wait.err")
 	if [[ -z $BROKERS ]] || ! running broker; then
 		_BAIL_WHY="Kafka did not start: $(tail -n 1 "$T/.kafka-wait.err" 2>/dev/null)$(tail -n 3 "$T/broker.err" "$T/broker.out" 2>/dev/null | tr '\n' ' ')"
 		diag "Kafka did not start:" "$(cat "$T/.kafka-wait.err")" "$(tail -n 20 "$T/broker.err" "$T/broker.out" 2>/dev/null)"
