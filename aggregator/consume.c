@@ -189,7 +189,12 @@ static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, stru
 			rd_kafka_topic_partition_list_add(parts, cfg->topics[i], mt->partitions[p].id);
 	}
 	if (merr) {
-		snprintf(err, errlen, "topic metadata: %s", rd_kafka_err2str(merr));
+		if (merr == RD_KAFKA_RESP_ERR__TRANSPORT || merr == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+		    merr == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+			snprintf(err, errlen, "no broker reachable at %s (topic metadata: %s)", cfg->brokers,
+			         rd_kafka_err2str(merr));
+		else
+			snprintf(err, errlen, "topic metadata: %s", rd_kafka_err2str(merr));
 		goto out;
 	}
 	if (hooks->on_assign(hooks->opaque, parts) < 0) {

@@ -105,6 +105,7 @@ struct engine {
 	int dirty;                    /* something to commit */
 	int close_pending;            /* a window closed: commit and export soon */
 	int rejected_full;            /* said once: the rejected table is at its budget */
+	int64_t brokers_down;         /* monotonic time since no broker is reachable, 0 if one is */
 	int exit_code;                /* set on a fatal error */
 	char err[1024];
 	struct eng_stats total, last; /* progress: totals, and totals at the last report */
@@ -531,8 +532,20 @@ static void eng_message(struct engine *e, rd_kafka_message_t *m)
 			eng_fatal(e, AGG_EXIT_RUNTIME, msg);
 			return;
 		}
+		if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+			if (!e->brokers_down) {
+				e->brokers_down = eng_mono();
+				eng_log(e, 0, "no broker reachable at %s: retrying (%s)", e->cfg->brokers,
+				        rd_kafka_message_errstr(m));
+			}
+			return;
+		}
 		eng_log(e, 0, "kafka: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "", m->rkt ? topic : "");
 		return;
+	}
+	if (e->brokers_down) {
+		eng_log(e, 1, "a broker at %s is reachable again", e->cfg->brokers);
+		e->brokers_down = 0;
 	}
 	p = eng_part_find(e, topic, m->partition);
 	if (!p || !p->assigned)
@@ -1046,6 +1059,17 @@ static void eng_progress(struct engine *e, int64_t mono, int final)
 	e->last_progress = mono;
 }
 
+/* Whether a broker answers a metadata request (within 2 s): what to blame
+ * when nothing is assigned. */
+static int eng_reachable(struct engine *e)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err = rd_kafka_metadata(e->rk, 0, NULL, &md, 2000);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	return err == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 /* Opens the state and the CSV, recovering the CSV's tail after a crash. */
 static int eng_open(struct engine *e)
 {
@@ -1203,9 +1227,28 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 			eng_progress(&e, mono, 0);
 			if (cfg->available_now && eng_all_read(&e))
 				break;
+			/* A bounded run does not wait for ever: no partition, or no
+			 * broker, for a minute is a failure that can pass (exit 1). */
+			if (cfg->available_now && e.nparts == 0 && mono - e.started > 60000000) {
+				snprintf(e.err, sizeof(e.err), "--available-now: no partition of %s assigned within 60 s "
+				         "(%s %s)", cfg->topics_arg, eng_reachable(&e) ? "do the topics exist on" :
+				         "no broker reachable at", cfg->brokers);
+				e.exit_code = AGG_EXIT_RUNTIME;
+				break;
+			}
+			if (cfg->available_now && e.brokers_down && mono - e.brokers_down > 60000000) {
+				snprintf(e.err, sizeof(e.err), "--available-now: no broker reachable at %s for 60 s",
+				         cfg->brokers);
+				e.exit_code = AGG_EXIT_RUNTIME;
+				break;
+			}
 			if (!warned_unassigned && e.nparts == 0 && mono - e.started > 30000000) {
-				eng_log(&e, 0, "no partition assigned after 30 s: do the topics %s exist on %s?",
-				        cfg->topics_arg, cfg->brokers);
+				if (eng_reachable(&e))
+					eng_log(&e, 0, "no partition assigned after 30 s: do the topics %s exist on %s?",
+					        cfg->topics_arg, cfg->brokers);
+				else
+					eng_log(&e, 0, "no partition assigned after 30 s: no broker reachable at %s",
+					        cfg->brokers);
 				warned_unassigned = 1;
 			}
 		}

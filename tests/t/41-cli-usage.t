@@ -27,6 +27,12 @@ for id in BTC_USD BTC.USD 'BTC USD'; do
 	is "$?" 2 "producer -p '$id': exit 2"
 	like "$(cat "$T/perr")" "bad product id '$id'" "producer -p '$id': says which id"
 done
+# No broker at the address: a bounded run fails (exit 1) and says so, instead
+# of waiting for ever.
+timeout 60 "$BIN/aggregator" -b 127.0.0.1:1 --available-now --state "$T/nb.db" --output "$T/nb.csv" \
+	>/dev/null 2>"$T/nb.err"
+is "$?" 1 "--available-now, no broker at the address: exit 1 (not a hang)"
+like "$(cat "$T/nb.err")" "error: no broker reachable at 127\.0\.0\.1:1" "it says no broker is reachable there"
 like "$("$BIN/aggregator" --version)" "^aggregator [0-9.]+ \\(librdkafka [0-9.]+, SQLite [0-9.]+\\)$" \
 	"--version names librdkafka and SQLite"
 done_testing
