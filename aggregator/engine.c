@@ -311,6 +311,15 @@ static void eng_reject(struct engine *e, struct eng_part *p, const rd_kafka_mess
 		        m->offset, reason, p->s.rejected == 3 ? " (further rejections are counted in the state)" : "");
 }
 
+/* One more tick in an unconfirmed sequence range: the run goes on when seq
+ * follows the last one closely, else starts again.  Returns the run's length. */
+static int eng_seq_run(int64_t *last, int *run, int64_t seq)
+{
+	*run = *last >= 0 && seq > *last && seq - *last <= SEQ_JUMP ? *run + 1 : 1;
+	*last = seq;
+	return *run;
+}
+
 /* Adds a valid tick to every window it falls in that is still open. */
 static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const struct tick *tk, int64_t now)
 {
@@ -327,12 +336,7 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		/* Far below the largest: no replay goes back that far, the largest
 		 * was an outlier (at the head of the partition, or taken before
 		 * this rule).  Counted; SEQ_CONFIRM in a row make it the largest. */
-		if (pr->back_seq >= 0 && tk->sequence > pr->back_seq && tk->sequence - pr->back_seq <= SEQ_JUMP)
-			pr->back_run++;
-		else
-			pr->back_run = 1;
-		pr->back_seq = tk->sequence;
-		if (pr->back_run >= SEQ_CONFIRM) {
+		if (eng_seq_run(&pr->back_seq, &pr->back_run, tk->sequence) >= SEQ_CONFIRM) {
 			eng_log(e, 1, "%s [%d] %s: the largest sequence %" PRId64 " was an outlier: %d ticks from %" PRId64
 			        " on", p->topic, p->partition, pr->s.product_id, pr->s.max_sequence, SEQ_CONFIRM, tk->sequence);
 			pr->s.max_sequence = tk->sequence;
@@ -354,12 +358,7 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		/* counted above, the largest unchanged */
 	} else if (tk->sequence >= 0 && pr->s.max_sequence >= 0 && tk->sequence - pr->s.max_sequence > SEQ_JUMP) {
 		/* Far ahead: counted, but the largest moves only once confirmed. */
-		if (pr->jump_seq >= 0 && tk->sequence > pr->jump_seq && tk->sequence - pr->jump_seq <= SEQ_JUMP)
-			pr->jump_run++;
-		else
-			pr->jump_run = 1;
-		pr->jump_seq = tk->sequence;
-		if (pr->jump_run >= SEQ_CONFIRM) {
+		if (eng_seq_run(&pr->jump_seq, &pr->jump_run, tk->sequence) >= SEQ_CONFIRM) {
 			eng_log(e, 1, "%s [%d] %s: sequence jumped from %" PRId64 " to %" PRId64 ", confirmed by %d ticks",
 			        p->topic, p->partition, pr->s.product_id, pr->s.max_sequence, tk->sequence, SEQ_CONFIRM);
 			pr->s.max_sequence = tk->sequence;

@@ -321,12 +321,15 @@ int export_check_target(const char *out, const char *state, int check_state, cha
 	}
 	ok = ok && strchr(line, '\n');
 	long rows = 0;
+	/* The rows are counted only when the state is gone: every start reads
+	 * this, and the CSV grows for ever. */
+	int state_gone = check_state && (stat(state, &ss) < 0 || ss.st_size == 0);
 	if (ok) {
 		int cols[EXPORT_MAX_COLS], ncols;
 		char e2[256];
 		line[strcspn(line, "\r\n")] = '\0';
 		ok = export_parse_columns(line, cols, &ncols, e2, sizeof(e2)) == 0;
-		for (int c; ok && (c = fgetc(f)) != EOF;)
+		for (int c; ok && state_gone && (c = fgetc(f)) != EOF;)
 			rows += c == '\n';
 	}
 	fclose(f);
@@ -336,7 +339,7 @@ int export_check_target(const char *out, const char *state, int check_state, cha
 		         EXPORT_COLUMNS_DEFAULT);
 		return -1;
 	}
-	if (check_state && rows > 0 && (stat(state, &ss) < 0 || ss.st_size == 0)) {
+	if (state_gone && rows > 0) {
 		snprintf(err, errlen, "output %s holds %ld rows but the state file %s is %s: the state that wrote them "
 		         "is gone, and a new one would start the CSV again without them. Restore the state file, or "
 		         "move %s away to start afresh", out, rows, state, stat(state, &ss) < 0 ? "missing" : "empty", out);
