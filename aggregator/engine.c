@@ -98,6 +98,7 @@ struct engine {
 	size_t win_cache;             /* more than this many: drop stored ones (eng_drop_passed) */
 	int64_t watermark;            /* current, in memory */
 	int64_t wm_floor;             /* wm_compute_floor's floor at the last eng_watermark */
+	struct wm_history delivered;  /* when the largest event time delivered grew */
 	int64_t stored_watermark;     /* as in the state */
 	int64_t exported_until;       /* every window ending at or before it is in the CSV */
 	int64_t batch_msgs;           /* messages in the open batch */
@@ -234,6 +235,14 @@ static struct eng_product *eng_product_get(struct eng_part *p, const char *id, u
 	return pr;
 }
 
+static void eng_fmt_time(int64_t us, char buf[FMT_BUF])
+{
+	if (us == WM_NONE)
+		snprintf(buf, FMT_BUF, "none");
+	else
+		fmt_time_ms(us, buf);
+}
+
 /* Does moving the watermark to w close a window not yet exported? Window ends
  * are k * slide + window; count those at or before each point. */
 static int eng_closes_window(const struct engine *e, int64_t w)
@@ -248,11 +257,14 @@ static int eng_closes_window(const struct engine *e, int64_t w)
 static void eng_watermark(struct engine *e, int64_t now)
 {
 	size_t n = 0;
+	int64_t seen = WM_NONE;
 	for (size_t i = 0; i < e->nparts; i++) {
 		const struct eng_part *p = &e->parts[i];
 		if (!p->assigned && !p->revoked_at)
 			continue;
 		e->wm[n].max_time = p->s.max_time;
+		if (p->s.max_time > seen)
+			seen = p->s.max_time;
 		if (p->assigned) {
 			e->wm[n].eof = p->eof;
 			e->wm[n].eof_since = p->eof_since;
@@ -267,8 +279,10 @@ static void eng_watermark(struct engine *e, int64_t now)
 	e->wm_floor = INT64_MAX;
 	if (n == 0)
 		return;
-	int64_t w = wm_compute_floor(e->wm, n, e->cfg->delay_us, now, e->cfg->idle_timeout_us,
-	                             e->cfg->available_now, e->watermark, &e->wm_floor);
+	int64_t idle = e->cfg->idle_timeout_us;
+	wm_history_note(&e->delivered, now, seen, idle / 32);
+	int64_t w = wm_compute_floor(e->wm, n, e->cfg->delay_us, now, idle, e->cfg->available_now,
+	                             wm_history_settled(&e->delivered, now, idle), e->watermark, &e->wm_floor);
 	if (w != e->watermark) {
 		if (eng_closes_window(e, w))
 			e->close_pending = 1;
@@ -383,6 +397,18 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		if (e->watermark != WM_NONE && end <= e->watermark) {
 			pr->s.late++;
 			e->total.late++;
+			/* Late should not happen (see the watermark): say so at 1, 10, 100, ... */
+			for (int64_t d = 1; d > 0 && d <= pr->s.late; d *= 10)
+				if (d == pr->s.late) {
+					char at[FMT_BUF], wend[FMT_BUF], wm[FMT_BUF];
+					eng_fmt_time(tk->time_us, at);
+					eng_fmt_time(end, wend);
+					eng_fmt_time(e->watermark, wm);
+					eng_log(e, 0, "warning: %s [%d] %s: %" PRId64 " late tick%s so far (dropped; counted in "
+					        "products.late): the last at %s, its window ending %s already closed by the "
+					        "watermark %s", p->topic, p->partition, pr->s.product_id, d, d > 1 ? "s" : "",
+					        at, wend, wm);
+				}
 			continue;
 		}
 		struct win_key key = { .part = pidx, .product = idx, .start = e->starts[i] };
@@ -996,14 +1022,6 @@ static int eng_all_read(const struct engine *e)
 	return assigned > 0;
 }
 
-static void eng_fmt_time(int64_t us, char buf[FMT_BUF])
-{
-	if (us == WM_NONE)
-		snprintf(buf, FMT_BUF, "none");
-	else
-		fmt_time_ms(us, buf);
-}
-
 /* A progress line every --progress-interval, in the spirit of Spark's
  * StreamingQueryProgress; --progress-json writes it as a JSON line on stdout. */
 static void eng_progress(struct engine *e, int64_t mono, int final)
@@ -1130,6 +1148,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	e.csv.fd = -1;
 	e.watermark = e.stored_watermark = e.exported_until = WM_NONE;
 	e.wm_floor = INT64_MAX;
+	wm_history_init(&e.delivered);
 	e.win_cache = (size_t)cfg->cache_windows;
 	e.starts = malloc(WIN_MAX_PER_TICK * sizeof(*e.starts));
 	if (!e.starts || win_table_init(&e.wins, 1024) < 0) {

@@ -25,50 +25,93 @@ int win_assign(int64_t t, int64_t size, int64_t slide, int64_t *starts, int max)
 	return n;
 }
 
-/* A partition stops holding the watermark back once it is idle. */
-static int wm_idle(const struct wm_input *p, int64_t now, int64_t idle_timeout, int available_now)
+/* At its end and silent for idle_timeout. */
+static int wm_idle(const struct wm_input *p, int64_t now, int64_t idle_timeout)
 {
-	if (!p->eof)
-		return 0;
-	if (available_now && p->max_time == WM_NONE)
-		return 1;
-	return now - p->eof_since >= idle_timeout;
+	return p->eof && now - p->eof_since >= idle_timeout;
 }
 
 int64_t wm_compute_floor(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
-                         int64_t idle_timeout, int available_now, int64_t prev, int64_t *floor)
+                         int64_t idle_timeout, int available_now, int64_t settled, int64_t prev,
+                         int64_t *floor)
 {
-	int64_t lo = INT64_MAX, hi = WM_NONE;
-	int active = 0;
+	int64_t lo = INT64_MAX;
 
 	*floor = INT64_MAX;
 	for (size_t i = 0; i < n; i++) {
 		const struct wm_input *p = &parts[i];
-		if (p->max_time != WM_NONE && p->max_time > hi)
-			hi = p->max_time;
-		if (wm_idle(p, now, idle_timeout, available_now))
+		int64_t holds = p->max_time;
+		if (available_now && p->eof && p->max_time == WM_NONE)
 			continue;
-		active++;
-		if (p->max_time == WM_NONE) {
-			*floor = WM_NONE;
-			return prev; /* an active partition without a tick holds everything */
+		if (wm_idle(p, now, idle_timeout)) {
+			if (settled != WM_NONE && (holds == WM_NONE || settled > holds))
+				holds = settled;
 		}
-		if (p->max_time < lo)
-			lo = p->max_time;
+		if (holds == WM_NONE) {
+			*floor = WM_NONE;
+			return prev; /* a partition without a tick holds everything */
+		}
+		if (holds < lo)
+			lo = holds;
 	}
 	*floor = lo;
-	int64_t w = active ? lo : hi;
-	if (w == WM_NONE || w == INT64_MAX)
+	if (lo == INT64_MAX)
 		return prev;
-	w -= delay;
+	int64_t w = lo - delay;
 	return w > prev ? w : prev;
 }
 
 int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
-                   int64_t idle_timeout, int available_now, int64_t prev)
+                   int64_t idle_timeout, int available_now, int64_t settled, int64_t prev)
 {
 	int64_t floor;
-	return wm_compute_floor(parts, n, delay, now, idle_timeout, available_now, prev, &floor);
+	return wm_compute_floor(parts, n, delay, now, idle_timeout, available_now, settled, prev, &floor);
+}
+
+void wm_history_init(struct wm_history *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->base = WM_NONE;
+}
+
+void wm_history_note(struct wm_history *h, int64_t now, int64_t value, int64_t bucket)
+{
+	if (value == WM_NONE)
+		return;
+	if (h->n > 0) {
+		int last = (h->head + h->n - 1) % WM_HIST;
+		if (value <= h->value[last])
+			return;
+		if (now - h->born[last] < bucket) {
+			/* Within the newest sample's bucket: it now says "this much
+			 * by now", later than before, never earlier. */
+			h->value[last] = value;
+			h->wall[last] = now;
+			return;
+		}
+	} else if (h->base != WM_NONE && value <= h->base) {
+		return;
+	}
+	if (h->n == WM_HIST) {
+		h->base = h->value[h->head];
+		h->head = (h->head + 1) % WM_HIST;
+		h->n--;
+	}
+	int i = (h->head + h->n) % WM_HIST;
+	h->wall[i] = h->born[i] = now;
+	h->value[i] = value;
+	h->n++;
+}
+
+int64_t wm_history_settled(struct wm_history *h, int64_t now, int64_t age)
+{
+	int64_t cut = now - age;
+	while (h->n > 0 && h->wall[h->head] <= cut) {
+		h->base = h->value[h->head];
+		h->head = (h->head + 1) % WM_HIST;
+		h->n--;
+	}
+	return h->base;
 }
 
 static uint64_t win_hash(const struct win_key *k)

@@ -28,19 +28,39 @@ struct wm_input {
 	int64_t eof_since;  /* wall clock (us) when it reached the end */
 };
 
-/* The aggregator's watermark: the minimum over the partitions that are not idle
- * of (max event time - delay). A partition is idle once it has reached its end
- * and stayed silent for idle_timeout; with available_now, a partition at its end
- * that never held a tick is idle at once. When every partition is idle, the
- * largest partition watermark counts. Never below prev (it never moves back). */
+/* The aggregator's watermark: the minimum over the partitions of (max event
+ * time - delay), never below prev (it never moves back). A partition is idle
+ * once it has reached its end and stayed silent for idle_timeout; an idle
+ * partition holds the watermark only at max(its max event time, settled),
+ * settled being the largest event time delivered (by any partition) at least
+ * idle_timeout ago (wm_history_settled): a backlog one partition delivers
+ * after a quiet spell cannot close windows another partition's backlog,
+ * arriving a moment later, still falls in. With available_now, a partition at
+ * its end that never held a tick does not hold it at all. */
 int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
-                   int64_t idle_timeout, int available_now, int64_t prev);
-/* wm_compute, also setting *floor to the smallest max_time of the partitions
- * that are not idle (WM_NONE when one of them has no tick yet, INT64_MAX when
- * all are idle): while no partition becomes idle, a tick moving a partition
- * whose max_time was above the floor cannot move the watermark. */
+                   int64_t idle_timeout, int available_now, int64_t settled, int64_t prev);
+/* wm_compute, also setting *floor to the smallest of what the partitions hold
+ * (WM_NONE when one holds everything, INT64_MAX when none holds anything):
+ * until settled changes, a tick moving a partition whose max_time was above
+ * the floor cannot move the watermark. */
 int64_t wm_compute_floor(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
-                         int64_t idle_timeout, int available_now, int64_t prev, int64_t *floor);
+                         int64_t idle_timeout, int available_now, int64_t settled, int64_t prev,
+                         int64_t *floor);
+
+/* When the largest event time delivered so far grew: samples (wall clock,
+ * value) about bucket apart, enough to answer "the largest value noted at
+ * least age ago" for an age up to ~60 buckets. */
+#define WM_HIST 64
+struct wm_history {
+	int64_t wall[WM_HIST], born[WM_HIST], value[WM_HIST];
+	int head, n;
+	int64_t base; /* the value of the newest sample dropped as superseded */
+};
+void wm_history_init(struct wm_history *h);
+/* Notes that value (growing; smaller values are ignored) was delivered by wall clock now. */
+void wm_history_note(struct wm_history *h, int64_t now, int64_t value, int64_t bucket);
+/* The largest value noted at or before now - age; WM_NONE if none. */
+int64_t wm_history_settled(struct wm_history *h, int64_t now, int64_t age);
 
 /* One window of one product from one partition. */
 struct win_key {

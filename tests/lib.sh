@@ -190,6 +190,14 @@ like() {
 	diag "                  '$got'" "    doesn't match '$re'"
 	return 1
 }
+# unlike GOT REGEX NAME: GOT does not match
+unlike() {
+	local got=$1 re=$2; shift 2
+	if ! [[ $got =~ $re ]]; then ok 0 "$*"; return 0; fi
+	ok 1 "$*"
+	diag "                  '$got'" "    matches '$re'"
+	return 1
+}
 # cmp_ok A OP B NAME with OP one of -eq -ne -lt -le -gt -ge
 cmp_ok() {
 	local a=$1 op=$2 b=$3; shift 3

@@ -39,57 +39,96 @@ static void test_watermark(void)
 	struct wm_input p[3] = {
 		{ .max_time = 500 * S }, { .max_time = 300 * S }, { .max_time = WM_NONE },
 	};
-	int64_t d = 120 * S, idle = 30 * S, now = 1000 * S;
+	int64_t d = 120 * S, idle = 30 * S, now = 1000 * S, N = WM_NONE;
 
-	T_INT(wm_compute(p, 2, d, now, idle, 0, WM_NONE), 180 * S, "min over partitions minus delay");
-	T_INT(wm_compute(p, 3, d, now, idle, 0, WM_NONE), WM_NONE, "an active partition without ticks holds it");
+	T_INT(wm_compute(p, 2, d, now, idle, 0, N, N), 180 * S, "min over partitions minus delay");
+	T_INT(wm_compute(p, 3, d, now, idle, 0, N, N), N, "an active partition without ticks holds it");
 	p[2].eof = 1;
 	p[2].eof_since = now;
-	T_INT(wm_compute(p, 3, d, now, idle, 0, WM_NONE), WM_NONE, "empty at its end, not yet idle");
-	T_INT(wm_compute(p, 3, d, now, idle, 1, WM_NONE), 180 * S, "available-now: empty at its end does not hold");
-	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, WM_NONE), 180 * S, "idle after the timeout");
+	T_INT(wm_compute(p, 3, d, now, idle, 0, N, N), N, "empty at its end, not yet idle");
+	T_INT(wm_compute(p, 3, d, now, idle, 1, N, N), 180 * S, "available-now: empty at its end does not hold");
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, N, N), N,
+	      "idle, nothing delivered idle_timeout ago: the empty one still holds");
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, 450 * S, N), 180 * S,
+	      "idle: holds at what was delivered idle_timeout ago");
 	p[1].eof = 1;
 	p[1].eof_since = now;
-	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, WM_NONE), 380 * S, "an idle slow partition stops holding");
-	T_INT(wm_compute(p, 3, d, now + idle - 1, idle, 0, WM_NONE), WM_NONE, "nothing idle before the timeout: the empty one holds");
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, 450 * S, N), 330 * S,
+	      "an idle slow partition holds at what was delivered idle_timeout ago");
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, 600 * S, N), 380 * S,
+	      "all delivered long ago: the active partition counts");
+	T_INT(wm_compute(p, 3, d, now + idle - 1, idle, 0, 600 * S, N), N,
+	      "nothing idle before the timeout: the empty one holds");
 	p[0].eof = 1;
 	p[0].eof_since = now;
-	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, WM_NONE), 380 * S, "all idle: the largest counts");
-	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, 400 * S), 400 * S, "never moves back");
-	T_INT(wm_compute(p, 0, d, now, idle, 0, 7), 7, "no partitions: unchanged");
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, 500 * S, N), 380 * S,
+	      "all idle, everything delivered idle_timeout ago: the largest counts");
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, 400 * S, N), 280 * S,
+	      "all idle: no further than what was delivered idle_timeout ago");
+	T_INT(wm_compute(p, 3, d, now + idle, idle, 0, 500 * S, 400 * S), 400 * S, "never moves back");
+	T_INT(wm_compute(p, 0, d, now, idle, 0, N, 7), 7, "no partitions: unchanged");
 
-	/* The floor: the smallest max_time that holds the watermark. */
+	/* The floor: the smallest of what the partitions hold. */
 	struct wm_input q[3] = {
 		{ .max_time = 500 * S }, { .max_time = 300 * S }, { .max_time = WM_NONE },
 	};
 	int64_t floor = 0;
-	T_INT(wm_compute_floor(q, 2, d, now, idle, 0, WM_NONE, &floor), 180 * S, "same watermark as wm_compute");
+	T_INT(wm_compute_floor(q, 2, d, now, idle, 0, N, N, &floor), 180 * S, "same watermark as wm_compute");
 	T_INT(floor, 300 * S, "floor: the slowest active partition");
-	wm_compute_floor(q, 3, d, now, idle, 0, WM_NONE, &floor);
-	T_INT(floor, WM_NONE, "floor: an active partition without ticks");
+	wm_compute_floor(q, 3, d, now, idle, 0, N, N, &floor);
+	T_INT(floor, N, "floor: an active partition without ticks");
 	q[2].eof = 1;
 	q[2].eof_since = now;
-	wm_compute_floor(q, 3, d, now, idle, 1, WM_NONE, &floor);
+	wm_compute_floor(q, 3, d, now, idle, 1, N, N, &floor);
 	T_INT(floor, 300 * S, "floor: available-now, the empty one at its end does not count");
 	q[0].eof = q[1].eof = 1;
 	q[0].eof_since = q[1].eof_since = now;
-	T_INT(wm_compute_floor(q, 3, d, now + idle, idle, 0, WM_NONE, &floor), 380 * S, "all idle: the largest");
-	T_INT(floor, INT64_MAX, "floor: none active");
+	T_INT(wm_compute_floor(q, 3, d, now + idle, idle, 0, 500 * S, N, &floor), 380 * S, "all idle: the largest");
+	T_INT(floor, 500 * S, "floor: what the idle ones hold");
+	wm_compute_floor(q, 3, d, now + idle, idle, 1, N, N, &floor);
+	T_INT(floor, 300 * S, "floor: available-now, idle and nothing settled: their own max");
 	/* Moving a partition above the floor never moves the watermark. */
 	struct wm_input r[4] = {
 		{ .max_time = 100 * S }, { .max_time = 200 * S }, { .max_time = 300 * S }, { .max_time = 300 * S },
 	};
-	int64_t w = wm_compute_floor(r, 4, d, now, idle, 0, WM_NONE, &floor), fails = 0;
+	int64_t w = wm_compute_floor(r, 4, d, now, idle, 0, N, N, &floor), fails = 0;
 	for (int i = 0; i < 2000; i++) {
 		int k = (i * 7 + 3) % 4;
 		int64_t old = r[k].max_time, f = floor;
 		r[k].max_time += (i % 5) * S;
-		int64_t w2 = wm_compute_floor(r, 4, d, now, idle, 0, w, &floor);
+		int64_t w2 = wm_compute_floor(r, 4, d, now, idle, 0, N, w, &floor);
 		if (old > f && w2 != w)
 			fails++;
 		w = w2;
 	}
 	T_INT(fails, 0, "a tick above the floor never moved the watermark (2000 moves)");
+}
+
+static void test_history(void)
+{
+	struct wm_history h;
+	wm_history_init(&h);
+	T_INT(wm_history_settled(&h, 0, 10), WM_NONE, "history: nothing noted");
+	wm_history_note(&h, 100, 5, 2);
+	T_INT(wm_history_settled(&h, 109, 10), WM_NONE, "not yet age old");
+	wm_history_note(&h, 101, 6, 2);
+	T_INT(wm_history_settled(&h, 110, 10), WM_NONE, "in one bucket: the later time counts for both");
+	T_INT(wm_history_settled(&h, 111, 10), 6, "age old");
+	wm_history_note(&h, 103, 9, 2);
+	T_INT(wm_history_settled(&h, 112, 10), 6, "a new bucket: the older value until it is age old");
+	T_INT(wm_history_settled(&h, 113, 10), 9, "then the newer");
+	wm_history_note(&h, 120, 4, 2);
+	T_INT(wm_history_settled(&h, 200, 10), 9, "a smaller value is ignored");
+	wm_history_init(&h);
+	int64_t fails = 0;
+	for (int i = 0; i < 300; i++) {
+		int64_t t = 1000 + i * 10;
+		wm_history_note(&h, t, 1000 + i, 10);
+		int64_t want = i >= 10 ? 1000 + i - 10 : WM_NONE;
+		if (wm_history_settled(&h, t, 100) != want)
+			fails++;
+	}
+	T_INT(fails, 0, "300 buckets through 64 slots: always the value noted age ago");
 }
 
 static int drop_before(const struct win_entry *e, void *arg)
@@ -218,6 +257,7 @@ int main(void)
 {
 	test_assign();
 	test_watermark();
+	test_history();
 	test_table();
 	test_table_evict_random();
 	test_agg();
