@@ -15,11 +15,12 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -DPIPELINE_VERSION='"$(VERSION)"' \
                -Wall -Wextra -Werror -Wno-format-truncation -g $(OPT)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-# Build flavour: release into bin/ (objects in build/rel), sanitized into build/san.
+# Build flavour: release into bin/ (objects in build/rel), sanitized into build/san
+# with the test hooks (AGG_TEST_HOOKS: the crash points of tests/t/47).
 ifeq ($(SAN),1)
   OBJDIR := build/san/obj
   BINDIR := build/san/bin
-  EXTRA  := $(SAN_FLAGS)
+  EXTRA  := $(SAN_FLAGS) -DAGG_TEST_HOOKS
 else
   OBJDIR := build/rel/obj
   BINDIR := bin
@@ -58,7 +59,7 @@ $(OBJDIR)/%.o: %.c
 # sql/*.sql are compiled into the aggregator as C strings.
 $(OBJDIR)/sql_embed.c: $(wildcard sql/*.sql) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
-	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/queries.sql > $@
+	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/migrate_2_3.sql sql/queries.sql > $@
 $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c
 	$(CC) $(CFLAGS) -Iaggregator -c $< -o $@
 

@@ -32,10 +32,6 @@
 struct eng_product {
 	struct store_product s;  /* counters and max sequence, as stored */
 	int dirty;               /* changed since the last commit */
-	int64_t jump_seq;        /* an unconfirmed sequence far above max_sequence, -1 if none */
-	int jump_run;            /* consecutive ticks in that range so far */
-	int64_t back_seq;        /* the same far below it (max_sequence an outlier) */
-	int back_run;
 };
 
 /* A sequence more than this above the product's largest is not taken as the
@@ -60,8 +56,6 @@ struct eng_part {
 	int64_t group_offset;         /* offset the group has confirmed (-1 unknown) */
 	int64_t revoked_at;           /* wall clock (us) of its revocation, 0 if never */
 	int64_t gap_ok_at;            /* next offset a gap was checked at and found in the log (-1) */
-	int skew_run;                 /* consecutive ticks rejected as too far ahead */
-	int64_t skew_first;           /* event time of the first of them */
 };
 
 struct eng_stats {
@@ -113,7 +107,38 @@ struct engine {
 	int64_t last_progress;
 	int64_t started;
 	int64_t *starts;              /* scratch for win_assign */
+#ifdef AGG_TEST_HOOKS
+	char crash_at[16];            /* AGG_CRASH_AT: the point, */
+	long crash_after, crash_ms;   /* at its n-th pass, after a pause */
+#endif
 };
+
+#ifdef AGG_TEST_HOOKS
+/* The test build (make test) stops dead, as kill -9 would, at the n-th pass
+ * through a named point of a batch -- windows, offsets, csv, commit, group --
+ * so that the crash tests (tests/t/47) hit every point instead of where a
+ * timer falls: AGG_CRASH_AT=POINT:N[:MS] (MS: a pause first, for what is in
+ * flight, e.g. an offset commit, to arrive). */
+static void eng_crash_init(struct engine *e)
+{
+	const char *v = getenv("AGG_CRASH_AT");
+	if (!v || sscanf(v, "%15[a-z]:%ld:%ld", e->crash_at, &e->crash_after, &e->crash_ms) < 2)
+		e->crash_at[0] = 0;
+}
+
+static void eng_crash_point(struct engine *e, const char *point)
+{
+	if (!e->crash_at[0] || strcmp(e->crash_at, point) != 0 || --e->crash_after > 0)
+		return;
+	fprintf(stderr, "%% debug: AGG_CRASH_AT: killed at %s\n", point);
+	if (e->crash_ms > 0)
+		nanosleep(&(struct timespec){ e->crash_ms / 1000, e->crash_ms % 1000 * 1000000 }, NULL);
+	raise(SIGKILL);
+}
+#else
+#define eng_crash_init(e) ((void)0)
+#define eng_crash_point(e, point) ((void)0)
+#endif
 
 static int64_t eng_now(void)
 {
@@ -230,7 +255,7 @@ static struct eng_product *eng_product_get(struct eng_part *p, const char *id, u
 	memset(pr, 0, sizeof(*pr));
 	snprintf(pr->s.product_id, sizeof(pr->s.product_id), "%s", id);
 	pr->s.max_sequence = -1;
-	pr->jump_seq = pr->back_seq = -1;
+	pr->s.jump_seq = pr->s.back_seq = -1;
 	*idx = p->nproducts++;
 	return pr;
 }
@@ -325,9 +350,62 @@ static void eng_reject(struct engine *e, struct eng_part *p, const rd_kafka_mess
 		        m->offset, reason, p->s.rejected == 3 ? " (further rejections are counted in the state)" : "");
 }
 
+/* A tick more than ENG_TIME_JUMP ahead of its partition's event time would
+ * close windows that the ticks after it still fall in (one tick 55 minutes
+ * ahead made ~2200 on-time ticks late).  It is counted, but the partition's
+ * event time moves there only when ENG_TIME_CONFIRM ticks in a row are that
+ * far ahead (a real jump: a gap in the data, a feed back after an outage);
+ * a tick at or near the event time ends the run.  Until then, and at the head
+ * of a partition, where there is no event time yet, the run is the baseline
+ * candidate: a lone tick of 1970 or of the next hour is not taken.  Returns
+ * the partition's event time after tick time t. */
+#define ENG_TIME_CONFIRM 3
+static int64_t eng_event_time(struct engine *e, struct eng_part *p, int64_t t)
+{
+	int64_t jump = e->cfg->delay_us > 60000000 ? e->cfg->delay_us : 60000000; /* ENG_TIME_JUMP */
+	struct store_partition *s = &p->s;
+
+	if (s->max_time != WM_NONE && t <= s->max_time + jump) {
+		if (s->time_run) {
+			s->time_run = 0;
+			s->time_run_max = WM_NONE;
+		}
+		return t > s->max_time ? t : s->max_time;
+	}
+	if (s->time_run > 0 && t >= s->time_run_max - jump) {
+		s->time_run++;
+		if (t > s->time_run_max)
+			s->time_run_max = t;
+	} else {
+		s->time_run = 1;
+		s->time_run_max = t;
+		if (s->max_time != WM_NONE) {
+			char at[FMT_BUF], base[FMT_BUF];
+			eng_fmt_time(t, at);
+			eng_fmt_time(s->max_time, base);
+			eng_log(e, 1, "%s [%d]: a tick at %s is %.0f s ahead of the partition's event time %s: counted, "
+			        "but not taken as its event time until %d ticks in a row confirm it", p->topic,
+			        p->partition, at, (double)(t - s->max_time) / 1e6, base, ENG_TIME_CONFIRM);
+		}
+	}
+	if (s->time_run < ENG_TIME_CONFIRM)
+		return s->max_time;
+	int64_t m = s->time_run_max;
+	if (s->max_time != WM_NONE) {
+		char from[FMT_BUF], to[FMT_BUF];
+		eng_fmt_time(s->max_time, from);
+		eng_fmt_time(m, to);
+		eng_log(e, 1, "%s [%d]: event time jumped from %s to %s, confirmed by %d ticks", p->topic,
+		        p->partition, from, to, ENG_TIME_CONFIRM);
+	}
+	s->time_run = 0;
+	s->time_run_max = WM_NONE;
+	return m;
+}
+
 /* One more tick in an unconfirmed sequence range: the run goes on when seq
  * follows the last one closely, else starts again.  Returns the run's length. */
-static int eng_seq_run(int64_t *last, int *run, int64_t seq)
+static int64_t eng_seq_run(int64_t *last, int64_t *run, int64_t seq)
 {
 	*run = *last >= 0 && seq > *last && seq - *last <= SEQ_JUMP ? *run + 1 : 1;
 	*last = seq;
@@ -350,12 +428,12 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		/* Far below the largest: no replay goes back that far, the largest
 		 * was an outlier (at the head of the partition, or taken before
 		 * this rule).  Counted; SEQ_CONFIRM in a row make it the largest. */
-		if (eng_seq_run(&pr->back_seq, &pr->back_run, tk->sequence) >= SEQ_CONFIRM) {
+		if (eng_seq_run(&pr->s.back_seq, &pr->s.back_run, tk->sequence) >= SEQ_CONFIRM) {
 			eng_log(e, 1, "%s [%d] %s: the largest sequence %" PRId64 " was an outlier: %d ticks from %" PRId64
 			        " on", p->topic, p->partition, pr->s.product_id, pr->s.max_sequence, SEQ_CONFIRM, tk->sequence);
 			pr->s.max_sequence = tk->sequence;
-			pr->back_seq = -1;
-			pr->back_run = 0;
+			pr->s.back_seq = -1;
+			pr->s.back_run = 0;
 		}
 	} else if (tk->sequence >= 0 && pr->s.max_sequence >= 0 && tk->sequence <= pr->s.max_sequence) {
 		pr->s.duplicates++;
@@ -372,21 +450,21 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		/* counted above, the largest unchanged */
 	} else if (tk->sequence >= 0 && pr->s.max_sequence >= 0 && tk->sequence - pr->s.max_sequence > SEQ_JUMP) {
 		/* Far ahead: counted, but the largest moves only once confirmed. */
-		if (eng_seq_run(&pr->jump_seq, &pr->jump_run, tk->sequence) >= SEQ_CONFIRM) {
+		if (eng_seq_run(&pr->s.jump_seq, &pr->s.jump_run, tk->sequence) >= SEQ_CONFIRM) {
 			eng_log(e, 1, "%s [%d] %s: sequence jumped from %" PRId64 " to %" PRId64 ", confirmed by %d ticks",
 			        p->topic, p->partition, pr->s.product_id, pr->s.max_sequence, tk->sequence, SEQ_CONFIRM);
 			pr->s.max_sequence = tk->sequence;
-			pr->jump_seq = -1;
-			pr->jump_run = 0;
-		} else if (pr->jump_run == 1) {
+			pr->s.jump_seq = -1;
+			pr->s.jump_run = 0;
+		} else if (pr->s.jump_run == 1) {
 			eng_log(e, 1, "%s [%d] %s: sequence %" PRId64 " is far above %" PRId64 ": not taken as the "
 			        "largest until %d ticks confirm it", p->topic, p->partition, pr->s.product_id,
 			        tk->sequence, pr->s.max_sequence, SEQ_CONFIRM);
 		}
 	} else if (tk->sequence >= 0) {
 		pr->s.max_sequence = tk->sequence;
-		pr->jump_run = 0;
-		pr->jump_seq = -1;
+		pr->s.jump_run = 0;
+		pr->s.jump_seq = -1;
 	}
 	pr->s.ticks++;
 	e->total.ticks++;
@@ -428,9 +506,9 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		win_agg_add(&w->agg, tk);
 		w->dirty = 1;
 	}
-	if (p->s.max_time == WM_NONE || tk->time_us > p->s.max_time) {
-		int64_t old = p->s.max_time;
-		p->s.max_time = tk->time_us;
+	int64_t old = p->s.max_time, t = eng_event_time(e, p, tk->time_us);
+	if (t != old) {
+		p->s.max_time = t;
 		/* Only a partition at the floor (or back from its end) can move
 		 * the watermark: the others skip the O(partitions) computation.
 		 * Idleness, which depends on the clock, is looked at again at
@@ -454,18 +532,18 @@ static int eng_skewed(const struct engine *e, struct eng_part *p, int64_t t, int
 	if (t > now + skew)
 		return 1;
 	if (p->s.max_time == WM_NONE || t <= p->s.max_time + skew || t >= now - skew) {
-		p->skew_run = 0;
+		p->s.skew_run = 0;
 		return 0;
 	}
-	if (p->skew_run == 0 || t < p->skew_first || t > p->skew_first + skew) {
-		p->skew_run = 1;
-		p->skew_first = t;
+	if (p->s.skew_run == 0 || t < p->s.skew_first || t > p->s.skew_first + skew) {
+		p->s.skew_run = 1;
+		p->s.skew_first = t;
 	} else {
-		p->skew_run++;
+		p->s.skew_run++;
 	}
-	if (p->skew_run < ENG_SKEW_CONFIRM)
+	if (p->s.skew_run < ENG_SKEW_CONFIRM)
 		return 1;
-	p->skew_run = 0;
+	p->s.skew_run = 0;
 	return 0;
 }
 
@@ -657,6 +735,7 @@ static int eng_flush(struct engine *e, int sync_commit)
 			goto fail_state;
 		w->dirty = 0;
 	}
+	eng_crash_point(e, "windows");
 	int64_t now = eng_now();
 	for (size_t i = 0; i < e->nparts; i++) {
 		struct eng_part *p = &e->parts[i];
@@ -680,6 +759,7 @@ static int eng_flush(struct engine *e, int sync_commit)
 			goto fail_state;
 		p->dirty = 0;
 	}
+	eng_crash_point(e, "offsets");
 	if (e->watermark != e->stored_watermark &&
 	    store_meta_set(e->st, "watermark_us", e->watermark, err, sizeof(err)) < 0)
 		goto fail_state;
@@ -689,12 +769,15 @@ static int eng_flush(struct engine *e, int sync_commit)
 			eng_fatal(e, eng_export_code(e, r), err);
 			goto fail;
 		}
+		if (rows > 0)
+			eng_crash_point(e, "csv");
 		if (store_meta_set(e->st, "exported_until_us", e->watermark, err, sizeof(err)) < 0 ||
 		    store_meta_set(e->st, "csv_bytes", e->csv.bytes, err, sizeof(err)) < 0)
 			goto fail_state;
 	}
 	if (store_commit(e->st, err, sizeof(err)) < 0)
 		goto fail_state;
+	eng_crash_point(e, "commit");
 	e->stored_watermark = e->watermark;
 	if (e->watermark != WM_NONE && (e->exported_until == WM_NONE || e->watermark > e->exported_until))
 		e->exported_until = e->watermark;
@@ -702,6 +785,7 @@ static int eng_flush(struct engine *e, int sync_commit)
 	if (offs) {
 		consume_commit(e->rk, offs, sync_commit);
 		rd_kafka_topic_partition_list_destroy(offs);
+		eng_crash_point(e, "group");
 	}
 	if (rows > 0)
 		win_table_evict(&e->wins, eng_drop_closed, e);
@@ -1151,6 +1235,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	wm_history_init(&e.delivered);
 	e.win_cache = (size_t)cfg->cache_windows;
 	e.starts = malloc(WIN_MAX_PER_TICK * sizeof(*e.starts));
+	eng_crash_init(&e);
 	if (!e.starts || win_table_init(&e.wins, 1024) < 0) {
 		eng_fatal(&e, AGG_EXIT_RUNTIME, "out of memory");
 		goto out;
@@ -1272,6 +1357,17 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		}
 	}
 	if (!e.exit_code) {
+		/* A bounded run is over: a partition's first ticks, fewer than
+		 * ENG_TIME_CONFIRM, are what it has. */
+		for (size_t i = 0; cfg->available_now && i < e.nparts; i++) {
+			struct eng_part *p = &e.parts[i];
+			if (p->assigned && p->s.max_time == WM_NONE && p->s.time_run > 0) {
+				p->s.max_time = p->s.time_run_max;
+				p->s.time_run = 0;
+				p->s.time_run_max = WM_NONE;
+				p->dirty = e.dirty = 1;
+			}
+		}
 		eng_watermark(&e, eng_now());
 		eng_flush(&e, 1);
 	}

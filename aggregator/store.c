@@ -16,6 +16,7 @@
 extern const char sql_schema[];
 extern const char sql_views[];
 extern const char sql_migrate_1_2[];
+extern const char sql_migrate_2_3[];
 
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
@@ -39,14 +40,18 @@ static const char *const store_sql[ST__COUNT] = {
 	[ST_WIN_PUT] = "INSERT OR REPLACE INTO windows (product_id, window_start, window_end, topic,"
 	               " partition, ticks, sum_price, sum_volume_24h, max_time, max_best_bid, max_best_ask)"
 	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[ST_PART_GET] = "SELECT next_offset, max_time, rejected FROM partitions"
+	[ST_PART_GET] = "SELECT next_offset, max_time, rejected, time_run, time_run_max, skew_run, skew_first"
+	                " FROM partitions"
 	                " WHERE topic = ?1 AND partition = ?2",
 	[ST_PART_PUT] = "INSERT OR REPLACE INTO partitions (topic, partition, next_offset, max_time,"
-	                " rejected, updated_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_PROD_EACH] = "SELECT product_id, ticks, late, duplicates, max_sequence FROM products"
+	                " rejected, updated_us, time_run, time_run_max, skew_run, skew_first)"
+	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_PROD_EACH] = "SELECT product_id, ticks, late, duplicates, max_sequence, jump_seq, jump_run,"
+	                 " back_seq, back_run FROM products"
 	                 " WHERE topic = ?1 AND partition = ?2",
 	[ST_PROD_PUT] = "INSERT OR REPLACE INTO products (topic, partition, product_id, ticks, late,"
-	                " duplicates, max_sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	                " duplicates, max_sequence, jump_seq, jump_run, back_seq, back_run)"
+	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_REJ_ADD] = "INSERT OR IGNORE INTO rejected (topic, partition, offset, reason, payload, bytes)"
 	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_ROWS] = "SELECT product_id, window_start_us, window_end_us, max_time_us, \"avg(price)\","
@@ -125,8 +130,10 @@ static void store_not_ours(struct store *st, char *err, size_t errlen)
 		         "move it away or pass another --state", st->path, sqlite3_errmsg(st->db));
 }
 
-/* One transaction: sql (the schema, or a migration), the views, this version. */
-static int store_schema_tx(struct store *st, const char *sql, const char *verb, char *err, size_t errlen)
+/* One transaction: sql and then sql2 (the schema, or migrations; sql2 may be
+ * NULL), the views, this version. */
+static int store_schema_tx(struct store *st, const char *sql, const char *sql2, const char *verb,
+                           char *err, size_t errlen)
 {
 	char ddl[64], what[64];
 	snprintf(ddl, sizeof(ddl), "PRAGMA user_version = %d;", STORE_VERSION);
@@ -134,6 +141,7 @@ static int store_schema_tx(struct store *st, const char *sql, const char *verb, 
 	if (store_exec(st, "BEGIN IMMEDIATE", err, errlen, what) < 0)
 		return -1;
 	if (store_exec(st, sql, err, errlen, what) < 0 ||
+	    (sql2 && store_exec(st, sql2, err, errlen, what) < 0) ||
 	    store_exec(st, sql_views, err, errlen, "cannot create the views") < 0 ||
 	    store_exec(st, ddl, err, errlen, "cannot set the schema version") < 0 ||
 	    store_exec(st, "COMMIT", err, errlen, what) < 0) {
@@ -143,8 +151,9 @@ static int store_schema_tx(struct store *st, const char *sql, const char *verb, 
 	return 0;
 }
 
-/* Creates the schema in a new file, migrates a version 1 file, or checks that
- * an existing one is ours and of this version. */
+/* Creates the schema in a new file, migrates an older one, or checks that an
+ * existing one is ours and of this version. Export reads older ones as they
+ * are (the views it reads are the same). */
 static int store_schema(struct store *st, int read_only, char *err, size_t errlen)
 {
 	int64_t ver = 0, ntab = 0;
@@ -155,10 +164,12 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 		store_not_ours(st, err, errlen);
 		return -1;
 	}
-	if (ver == STORE_VERSION || (ver == 1 && read_only))
+	if (ver == STORE_VERSION || ((ver == 1 || ver == 2) && read_only))
 		return 0;
-	if (ver == 1) /* adds data_loss; nothing else changes */
-		return store_schema_tx(st, sql_migrate_1_2, "migrate", err, errlen);
+	if (ver == 1) /* 2 added data_loss, 3 the confirmation runs */
+		return store_schema_tx(st, sql_migrate_1_2, sql_migrate_2_3, "migrate", err, errlen);
+	if (ver == 2)
+		return store_schema_tx(st, sql_migrate_2_3, NULL, "migrate", err, errlen);
 	if (ver > STORE_VERSION) {
 		snprintf(err, errlen, "state %s has schema version %lld, newer than this aggregator's %d: "
 		         "use a newer aggregator", st->path, (long long)ver, STORE_VERSION);
@@ -174,7 +185,7 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 		return -1;
 	}
 	/* ver == 0, empty file: create. */
-	return store_schema_tx(st, sql_schema, "create", err, errlen);
+	return store_schema_tx(st, sql_schema, NULL, "create", err, errlen);
 }
 
 static const char *store_dur(int64_t us, char *buf, size_t len)
@@ -438,20 +449,29 @@ int store_window_put(struct store *st, const struct store_wkey *k, const struct 
 	return store_step_done(st, ST_WIN_PUT, err, errlen, "cannot write a window");
 }
 
+/* An event time column: NULL is WM_NONE. */
+static int64_t store_col_time(sqlite3_stmt *s, int col)
+{
+	return sqlite3_column_type(s, col) == SQLITE_NULL ? WM_NONE : sqlite3_column_int64(s, col);
+}
+
 int store_partition_get(struct store *st, const char *topic, int32_t partition, struct store_partition *p)
 {
 	sqlite3_stmt *s = st->stmt[ST_PART_GET];
 	sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 2, partition);
 	int rc = sqlite3_step(s);
+	memset(p, 0, sizeof(*p));
 	p->next_offset = -1;
-	p->max_time = WM_NONE;
-	p->rejected = 0;
+	p->max_time = p->time_run_max = WM_NONE;
 	if (rc == SQLITE_ROW) {
 		p->next_offset = sqlite3_column_int64(s, 0);
-		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
-			p->max_time = sqlite3_column_int64(s, 1);
+		p->max_time = store_col_time(s, 1);
 		p->rejected = sqlite3_column_int64(s, 2);
+		p->time_run = sqlite3_column_int64(s, 3);
+		p->time_run_max = store_col_time(s, 4);
+		p->skew_run = sqlite3_column_int64(s, 5);
+		p->skew_first = sqlite3_column_int64(s, 6);
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -469,6 +489,11 @@ int store_partition_put(struct store *st, const char *topic, int32_t partition,
 		sqlite3_bind_int64(s, 4, p->max_time);
 	sqlite3_bind_int64(s, 5, p->rejected);
 	sqlite3_bind_int64(s, 6, now_us);
+	sqlite3_bind_int64(s, 7, p->time_run);
+	if (p->time_run_max != WM_NONE)
+		sqlite3_bind_int64(s, 8, p->time_run_max);
+	sqlite3_bind_int64(s, 9, p->skew_run);
+	sqlite3_bind_int64(s, 10, p->skew_first);
 	return store_step_done(st, ST_PART_PUT, err, errlen, "cannot write a partition");
 }
 
@@ -487,6 +512,10 @@ int store_products_each(struct store *st, const char *topic, int32_t partition,
 		p.late = sqlite3_column_int64(s, 2);
 		p.duplicates = sqlite3_column_int64(s, 3);
 		p.max_sequence = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 4);
+		p.jump_seq = sqlite3_column_int64(s, 5);
+		p.jump_run = sqlite3_column_int64(s, 6);
+		p.back_seq = sqlite3_column_int64(s, 7);
+		p.back_run = sqlite3_column_int64(s, 8);
 		if (fn(&p, arg) < 0) {
 			ret = -1;
 			break;
@@ -511,6 +540,10 @@ int store_product_put(struct store *st, const char *topic, int32_t partition,
 	sqlite3_bind_int64(s, 6, p->duplicates);
 	if (p->max_sequence >= 0)
 		sqlite3_bind_int64(s, 7, p->max_sequence);
+	sqlite3_bind_int64(s, 8, p->jump_seq);
+	sqlite3_bind_int64(s, 9, p->jump_run);
+	sqlite3_bind_int64(s, 10, p->back_seq);
+	sqlite3_bind_int64(s, 11, p->back_run);
 	return store_step_done(st, ST_PROD_PUT, err, errlen, "cannot write a product");
 }
 

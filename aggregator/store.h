@@ -11,7 +11,7 @@
 
 #include "window.h"
 
-#define STORE_VERSION 2 /* PRAGMA user_version of the schema in sql/schema.sql */
+#define STORE_VERSION 3 /* PRAGMA user_version of the schema in sql/schema.sql */
 
 struct store;
 
@@ -57,10 +57,16 @@ int store_window_get(struct store *st, const struct store_wkey *k, struct win_ag
 int store_window_put(struct store *st, const struct store_wkey *k, const struct win_agg *agg,
                      char *err, size_t errlen);
 
+/* The confirmation runs (see engine.c) are kept with the counters they guard,
+ * so that a restart goes on with the same decision wherever it falls. */
 struct store_partition {
-	int64_t next_offset; /* -1 when the state has never seen the partition */
-	int64_t max_time;    /* WM_NONE before its first tick */
+	int64_t next_offset;  /* -1 when the state has never seen the partition */
+	int64_t max_time;     /* its event time: WM_NONE until confirmed */
 	int64_t rejected;
+	int64_t time_run;     /* ticks in a row far ahead of max_time (or before it is known) */
+	int64_t time_run_max; /* their largest event time, WM_NONE if no run */
+	int64_t skew_run;     /* ticks in a row rejected as too far ahead */
+	int64_t skew_first;   /* event time of the first of them */
 };
 int store_partition_get(struct store *st, const char *topic, int32_t partition,
                         struct store_partition *p);
@@ -71,6 +77,8 @@ struct store_product {
 	char product_id[TICK_PRODUCT_MAX];
 	int64_t ticks, late, duplicates;
 	int64_t max_sequence; /* -1 none */
+	int64_t jump_seq, jump_run; /* last sequence of a run far above max_sequence (-1 none), its length */
+	int64_t back_seq, back_run; /* the same far below it */
 };
 /* Calls fn for every product row of a partition; returns 0 or -1. */
 int store_products_each(struct store *st, const char *topic, int32_t partition,

@@ -1,4 +1,4 @@
--- schema.sql: the aggregator's state file (SQLite, WAL mode). PRAGMA user_version = 2.
+-- schema.sql: the aggregator's state file (SQLite, WAL mode). PRAGMA user_version = 3.
 --
 -- Times are microseconds since the Unix epoch (UTC) in INTEGER columns; views.sql
 -- gives readable forms. State is kept per Kafka partition (partial aggregates),
@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS partitions (
   max_time    INTEGER,                -- NULL until the partition's first tick
   rejected    INTEGER NOT NULL DEFAULT 0,  -- messages that failed the schema
   updated_us  INTEGER NOT NULL,            -- wall clock of the batch that wrote this row
+  -- Confirmation runs (README: event time): one tick cannot move max_time far.
+  time_run     INTEGER NOT NULL DEFAULT 0, -- ticks in a row far ahead of max_time (or before it)
+  time_run_max INTEGER,                    -- their largest event time
+  skew_run     INTEGER NOT NULL DEFAULT 0, -- ticks in a row rejected as more than --max-skew ahead
+  skew_first   INTEGER NOT NULL DEFAULT 0, -- event time of the first of them
   PRIMARY KEY (topic, partition)
 ) WITHOUT ROWID;
 
@@ -56,6 +61,11 @@ CREATE TABLE IF NOT EXISTS products (
   late         INTEGER NOT NULL DEFAULT 0,  -- (tick, window) pairs dropped as late (Spark's numRowsDroppedByWatermark)
   duplicates   INTEGER NOT NULL DEFAULT 0,  -- replayed ticks dropped
   max_sequence INTEGER,                     -- NULL until a tick with a sequence
+  -- Confirmation runs: one absurd sequence cannot make every later tick a duplicate.
+  jump_seq     INTEGER NOT NULL DEFAULT -1, -- last of a run far above max_sequence (-1: none)
+  jump_run     INTEGER NOT NULL DEFAULT 0,  -- its length
+  back_seq     INTEGER NOT NULL DEFAULT -1, -- the same far below max_sequence
+  back_run     INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (topic, partition, product_id)
 ) WITHOUT ROWID;
 

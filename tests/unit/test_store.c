@@ -65,7 +65,7 @@ static void test_schema_and_rows(void)
 	T_OK(store_window_put(st, &k1, &b, err, sizeof(err)) == 0, "put partition 1's window");
 	T_INT(store_window_get(st, &k1, &got), 1, "get it back");
 	T_DBL(got.sum_price, 103.0, 0, "exact sum");
-	struct store_partition p = { 42, 62 * S, 3 };
+	struct store_partition p = { .next_offset = 42, .max_time = 62 * S, .rejected = 3, .time_run_max = WM_NONE };
 	T_OK(store_partition_put(st, "BTC-USD", 1, &p, 5, err, sizeof(err)) == 0, "put a partition");
 	T_OK(store_meta_set(st, "watermark_us", 120 * S, err, sizeof(err)) == 0, "set the watermark");
 	T_OK(store_commit(st, err, sizeof(err)) == 0, "commit");
@@ -144,6 +144,18 @@ static void test_bad_files(void)
 	T_OK(strstr(err, "directory exist") != NULL, "message points at the directory");
 }
 
+/* What version 3 added, taken away again. */
+#define V3_TO_V2 "ALTER TABLE partitions DROP COLUMN time_run; ALTER TABLE partitions DROP COLUMN time_run_max;" \
+	" ALTER TABLE partitions DROP COLUMN skew_run; ALTER TABLE partitions DROP COLUMN skew_first;" \
+	" ALTER TABLE products DROP COLUMN jump_seq; ALTER TABLE products DROP COLUMN jump_run;" \
+	" ALTER TABLE products DROP COLUMN back_seq; ALTER TABLE products DROP COLUMN back_run;"
+
+static int test_store_one_product(const struct store_product *p, void *arg)
+{
+	*(struct store_product *)arg = *p;
+	return 0;
+}
+
 /* A version 1 state file (before data_loss) is migrated when opened for
  * writing, and read as it is for export. */
 static void test_migrate_v1(void)
@@ -157,7 +169,7 @@ static void test_migrate_v1(void)
 	T_OK(store_open(&st, path("v1.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
 	store_close(st);
 	sqlite3_open(path("v1.db"), &db);
-	T_OK(sqlite3_exec(db, "DROP TABLE data_loss; DROP VIEW progress; CREATE VIEW progress AS SELECT 1 AS x;"
+	T_OK(sqlite3_exec(db, V3_TO_V2 "DROP TABLE data_loss; DROP VIEW progress; CREATE VIEW progress AS SELECT 1 AS x;"
 	                      " PRAGMA user_version = 1;", NULL, NULL, NULL) == SQLITE_OK, "made a version 1 file");
 	sqlite3_close(db);
 	T_OK(store_open(&st, path("v1.db"), &s, 1, err, sizeof(err)) == 0, "version 1 opens read-only (export)");
@@ -175,7 +187,49 @@ static void test_migrate_v1(void)
 		v = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	sqlite3_close(db);
-	T_OK(v == STORE_VERSION * 1000 + 1, "now version 2, its progress view has lost");
+	T_OK(v == STORE_VERSION * 1000 + 1, "now version 3, its progress view has lost");
+}
+
+/* A version 2 state file (before the confirmation runs) is migrated; the runs
+ * are kept across a close. */
+static void test_migrate_v2(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL;
+	char err[512];
+	sqlite3 *db;
+
+	T_OK(store_open(&st, path("v2.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	struct store_partition p = { .next_offset = 7, .max_time = 5 * S, .rejected = 1, .time_run = 2,
+	                             .time_run_max = 900 * S, .skew_run = 3, .skew_first = 4000 * S };
+	struct store_product pr = { .product_id = "X-USD", .ticks = 3, .max_sequence = 10,
+	                            .jump_seq = 900000000, .jump_run = 4, .back_seq = -1, .back_run = 0 };
+	T_OK(store_begin(st, err, sizeof(err)) == 0 && store_partition_put(st, "t", 0, &p, 1, err, sizeof(err)) == 0 &&
+	     store_product_put(st, "t", 0, &pr, err, sizeof(err)) == 0 && store_commit(st, err, sizeof(err)) == 0,
+	     "a partition and a product with runs");
+	store_close(st);
+	T_OK(store_open(&st, path("v2.db"), &s, 0, err, sizeof(err)) == 0, "opened again");
+	struct store_partition q;
+	T_OK(store_partition_get(st, "t", 0, &q) == 1 && q.time_run == 2 && q.time_run_max == 900 * S &&
+	     q.skew_run == 3 && q.skew_first == 4000 * S && q.max_time == 5 * S, "the partition's runs kept");
+	struct store_product got = { .jump_run = -9 };
+	T_OK(store_products_each(st, "t", 0, test_store_one_product, &got) == 0 && got.jump_seq == 900000000 &&
+	     got.jump_run == 4 && got.back_seq == -1, "the product's runs kept");
+	store_close(st);
+
+	sqlite3_open(path("v2.db"), &db);
+	T_OK(sqlite3_exec(db, V3_TO_V2 "PRAGMA user_version = 2;", NULL, NULL, NULL) == SQLITE_OK,
+	     "made a version 2 file");
+	sqlite3_close(db);
+	T_OK(store_open(&st, path("v2.db"), &s, 1, err, sizeof(err)) == 0, "version 2 opens read-only (export)");
+	store_close(st);
+	T_OK(store_open(&st, path("v2.db"), &s, 0, err, sizeof(err)) == 0, "version 2 opens for writing");
+	T_OK(store_partition_get(st, "t", 0, &q) == 1 && q.time_run == 0 && q.time_run_max == WM_NONE &&
+	     q.next_offset == 7 && q.max_time == 5 * S, "no runs after the migration, the rest kept");
+	got.jump_run = -9;
+	T_OK(store_products_each(st, "t", 0, test_store_one_product, &got) == 0 && got.jump_seq == -1 &&
+	     got.jump_run == 0 && got.max_sequence == 10, "the product: no runs, the rest kept");
+	store_close(st);
 }
 
 /* The rejected table's budget: 16 KiB a payload, 16 MiB of payloads, 100000
@@ -284,6 +338,7 @@ int main(void)
 	test_schema_and_rows();
 	test_bad_files();
 	test_migrate_v1();
+	test_migrate_v2();
 	test_rejected_budget();
 	test_export();
 	char cmd[128];
