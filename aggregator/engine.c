@@ -182,6 +182,8 @@ static int eng_export_code(const struct engine *e, int r)
 {
 	if (r == EXPORT_ESTATE)
 		return eng_state_code(e);
+	if (r == EXPORT_ESPACE)
+		return AGG_EXIT_RUNTIME;
 	int en = e->csv.err_no;
 	return en == ENOSPC || en == EDQUOT || en == EIO ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
 }
@@ -1184,8 +1186,9 @@ static int eng_open(struct engine *e)
 		eng_fatal(e, chk == EXPORT_ESAME ? AGG_EXIT_USAGE : AGG_EXIT_OUTPUT, err);
 		return -1;
 	}
-	if (store_open(&e->st, c->state_path, &s, 0, err, sizeof(err)) < 0) {
-		eng_fatal(e, AGG_EXIT_STATE, err);
+	int r = store_open(&e->st, c->state_path, &s, 0, err, sizeof(err));
+	if (r < 0) {
+		eng_fatal(e, r == STORE_ETRANSIENT ? AGG_EXIT_RUNTIME : AGG_EXIT_STATE, err);
 		return -1;
 	}
 	e->watermark = e->stored_watermark = store_meta_get(e->st, "watermark_us", &v) == 1 ? v : WM_NONE;
@@ -1204,7 +1207,7 @@ static int eng_open(struct engine *e)
 		}
 	}
 	int64_t before = bytes;
-	int r = export_open(&e->csv, c->output_path, c->columns, e->st, e->exported_until, &bytes,
+	r = export_open(&e->csv, c->output_path, c->columns, e->st, e->exported_until, &bytes,
 	                    err, sizeof(err));
 	if (r < 0) {
 		eng_fatal(e, eng_export_code(e, r), err);
@@ -1420,7 +1423,7 @@ int engine_export(const struct agg_config *cfg)
 	int r = export_rewrite(cfg->output_path, cfg->columns, st, until, &bytes, &rows, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "%% error: %s\n", err);
-		rc = r == EXPORT_ESTATE ? AGG_EXIT_STATE : AGG_EXIT_OUTPUT;
+		rc = r == EXPORT_ESTATE ? AGG_EXIT_STATE : r == EXPORT_ESPACE ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
 	} else if (cfg->verbosity) {
 		fprintf(stderr, "%% wrote %" PRId64 " windows (%" PRId64 " bytes) to %s\n", rows, bytes,
 		        cfg->output_path);

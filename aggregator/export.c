@@ -142,6 +142,12 @@ int export_truncate(struct export_csv *x, int64_t len, char *err, size_t errlen)
 	return 0;
 }
 
+/* -1, or EXPORT_ESPACE for a failure that can pass (a full or failing disk). */
+static int export_fail(int en)
+{
+	return en == ENOSPC || en == EDQUOT || en == EIO ? EXPORT_ESPACE : -1;
+}
+
 int export_rewrite(const char *path, const char *columns, struct store *st, int64_t until,
                    int64_t *bytes, int64_t *rows, char *err, size_t errlen)
 {
@@ -160,6 +166,7 @@ int export_rewrite(const char *path, const char *columns, struct store *st, int6
 	if (x.fd < 0 && errno == EEXIST && unlink(tmp) == 0)
 		x.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (x.fd < 0) {
+		ret = export_fail(errno);
 		snprintf(err, errlen, "output %s: cannot create: %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -173,10 +180,12 @@ int export_rewrite(const char *path, const char *columns, struct store *st, int6
 		}
 	}
 	if (export_write_all(x.fd, x.buf, x.len) < 0 || fsync(x.fd) < 0) {
+		ret = export_fail(errno);
 		snprintf(err, errlen, "output %s: cannot write: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (rename(tmp, path) < 0) {
+		ret = export_fail(errno);
 		snprintf(err, errlen, "output %s: cannot rename %s over it: %s", path, tmp, strerror(errno));
 		goto out;
 	}
@@ -409,8 +418,9 @@ int export_open(struct export_csv *x, const char *path, const char *columns, str
 			return -1;
 		export_header(x);
 		if (export_write_all(x->fd, x->buf, x->len) < 0 || fdatasync(x->fd) < 0) {
+			int r = export_fail(errno);
 			snprintf(err, errlen, "output %s: cannot write: %s", path, strerror(errno));
-			return -1;
+			return r;
 		}
 		x->bytes = (int64_t)x->len;
 		*bytes = x->bytes;

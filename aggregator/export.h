@@ -14,6 +14,7 @@
 	"window_start,window_end,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)"
 #define EXPORT_MAX_COLS 8
 #define EXPORT_ESTATE (-2) /* returned when reading the state failed (not the CSV) */
+#define EXPORT_ESPACE (-4) /* the CSV's disk is full or failing (ENOSPC, EDQUOT, EIO): can pass */
 
 struct export_csv {
 	char path[512];
@@ -42,7 +43,8 @@ int export_check_target(const char *out, const char *state, int check_state, cha
 /* Opens path for appending after crash recovery against the recorded length:
  * a longer file is cut back to it (the tail of an interrupted export), a
  * shorter or missing one is rewritten from the state (windows up to
- * exported_until). *bytes is updated to the file's length. */
+ * exported_until). *bytes is updated to the file's length. Returns 0, -1,
+ * EXPORT_ESPACE or EXPORT_ESTATE. */
 int export_open(struct export_csv *x, const char *path, const char *columns, struct store *st,
                 int64_t exported_until, int64_t *bytes, char *err, size_t errlen);
 void export_close(struct export_csv *x);
@@ -59,7 +61,7 @@ int export_truncate(struct export_csv *x, int64_t len, char *err, size_t errlen)
 
 /* Writes the whole CSV for every window with window_end <= until to path,
  * atomically (temporary file, fsync, rename). *bytes gets its length.
- * Returns 0, -1 (the CSV), or EXPORT_ESTATE (reading the state). */
+ * Returns 0, -1 or EXPORT_ESPACE (the CSV), or EXPORT_ESTATE (reading the state). */
 int export_rewrite(const char *path, const char *columns, struct store *st, int64_t until,
                    int64_t *bytes, int64_t *rows, char *err, size_t errlen);
 

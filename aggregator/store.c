@@ -164,12 +164,6 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 		store_not_ours(st, err, errlen);
 		return -1;
 	}
-	if (ver == STORE_VERSION || ((ver == 1 || ver == 2) && read_only))
-		return 0;
-	if (ver == 1) /* 2 added data_loss, 3 the confirmation runs */
-		return store_schema_tx(st, sql_migrate_1_2, sql_migrate_2_3, "migrate", err, errlen);
-	if (ver == 2)
-		return store_schema_tx(st, sql_migrate_2_3, NULL, "migrate", err, errlen);
 	if (ver > STORE_VERSION) {
 		snprintf(err, errlen, "state %s has schema version %lld, newer than this aggregator's %d: "
 		         "use a newer aggregator", st->path, (long long)ver, STORE_VERSION);
@@ -181,10 +175,23 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 		return -1;
 	}
 	if (read_only) {
+		if (ver > 0)
+			return 0;
 		snprintf(err, errlen, "state %s is empty: nothing to export", st->path);
 		return -1;
 	}
-	/* ver == 0, empty file: create. */
+	/* Ours (or empty): only now is anything changed. */
+	if (store_exec(st, "PRAGMA journal_mode = WAL", err, errlen, "cannot enable WAL") < 0 ||
+	    store_exec(st, "PRAGMA synchronous = FULL", err, errlen, "cannot set synchronous") < 0) {
+		store_not_ours(st, err, errlen);
+		return -1;
+	}
+	if (ver == STORE_VERSION)
+		return 0;
+	if (ver == 1) /* 2 added data_loss, 3 the confirmation runs */
+		return store_schema_tx(st, sql_migrate_1_2, sql_migrate_2_3, "migrate", err, errlen);
+	if (ver == 2)
+		return store_schema_tx(st, sql_migrate_2_3, NULL, "migrate", err, errlen);
 	return store_schema_tx(st, sql_schema, NULL, "create", err, errlen);
 }
 
@@ -277,12 +284,6 @@ int store_open(struct store **out, const char *path, const struct store_settings
 	}
 	sqlite3_busy_timeout(st->db, 10000);
 	sqlite3_extended_result_codes(st->db, 0);
-	if (!read_only &&
-	    (store_exec(st, "PRAGMA journal_mode = WAL", err, errlen, "cannot enable WAL") < 0 ||
-	     store_exec(st, "PRAGMA synchronous = FULL", err, errlen, "cannot set synchronous") < 0)) {
-		store_not_ours(st, err, errlen);
-		goto fail;
-	}
 	if (store_schema(st, read_only, err, errlen) < 0)
 		goto fail;
 	for (int i = 0; i < ST__COUNT; i++) {
@@ -298,9 +299,10 @@ int store_open(struct store **out, const char *path, const struct store_settings
 		goto fail;
 	*out = st;
 	return 0;
-fail:
+fail:;
+	int transient = st->db && store_transient(st);
 	store_close(st);
-	return -1;
+	return transient ? STORE_ETRANSIENT : -1;
 }
 
 void store_close(struct store *st)

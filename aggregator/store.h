@@ -25,7 +25,9 @@ struct store_settings {
 /* Opens (creating if needed) the state file for writing: takes an exclusive
  * lock (a second aggregator on it fails), enables WAL, creates or checks the
  * schema version, and records or checks the settings. read_only opens it for
- * reading only (export), without the lock. Returns 0, or -1 with err. */
+ * reading only (export), without the lock. Returns 0, or -1 with err, or
+ * STORE_ETRANSIENT with err when the failure can pass (a full or failing disk). */
+#define STORE_ETRANSIENT (-2)
 int store_open(struct store **out, const char *path, const struct store_settings *s,
                int read_only, char *err, size_t errlen);
 void store_close(struct store *st);

@@ -75,8 +75,20 @@ if ((can_mount)); then
 	mount -o remount,size=1m "$T/tiny"
 	ok_cmd "output: rerun with space" agg fullout --state "$T/fullout.db" --output "$T/tiny/out.csv"
 	consistent "output was on a full file system" "$T/fullout.db" "$T/tiny/out.csv"
+
+	# A new state on a full file system (the schema cannot be created), and
+	# output.csv rebuilt from the state at start on one: both can pass, exit 1.
+	mnt "$T/nospace" 64k
+	dd if=/dev/zero of="$T/nospace/fill" bs=1k count=64 2>/dev/null
+	expect_exit "a new state on a full file system" 1 'state .*(full|disk I/O error)' nsp \
+		--state "$T/nospace/state.db" --output "$T/nsp.csv"
+	mnt "$T/tiny2" 4k
+	expect_exit "output.csv rebuilt at start on a full file system" 1 'output .*No space left on device' fullout \
+		--state "$T/fullout.db" --output "$T/tiny2/out.csv"
+	ok_cmd "aggregator export there: exit 1 too" bash -c "'$BIN/aggregator' export --state '$T/fullout.db' \
+		--output '$T/tiny2/out.csv' 2>/dev/null; [[ \$? == 1 ]]"
 else
-	skip "mount not permitted" 12
+	skip "mount not permitted" 17
 fi
 
 # --- read-only directory --------------------------------------------------------------

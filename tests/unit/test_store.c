@@ -115,6 +115,20 @@ static void test_schema_and_rows(void)
 	T_OK(strstr(err, "--window 1m") != NULL && strstr(err, "30s") != NULL, "message names both settings");
 }
 
+static const char *journal_mode(const char *file)
+{
+	static char mode[16];
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	mode[0] = 0;
+	sqlite3_open(file, &db);
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return mode;
+}
+
 static void test_bad_files(void)
 {
 	struct store_settings s = { 60 * S, 60 * S, 120 * S };
@@ -139,6 +153,9 @@ static void test_bad_files(void)
 	sqlite3_exec(db, "CREATE TABLE x(a);", NULL, NULL, NULL);
 	sqlite3_close(db);
 	T_OK(store_open(&st, path("other.db"), &s, 0, err, sizeof(err)) < 0, "someone else's SQLite file is refused");
+	/* A refused file is left as it was: not switched to WAL. */
+	T_OK(strcmp(journal_mode(path("other.db")), "delete") == 0, "the refused file keeps its journal mode");
+	T_OK(strcmp(journal_mode(path("v9.db")), "delete") == 0, "so does the refused newer version");
 
 	T_OK(store_open(&st, "/nonexistent-dir/x.db", &s, 0, err, sizeof(err)) < 0, "missing directory");
 	T_OK(strstr(err, "directory exist") != NULL, "message points at the directory");
