@@ -808,6 +808,13 @@ static int eng_flush(struct engine *e, int sync_commit)
 	e->total.batch_us_total += dt;
 	if (dt > e->total.batch_us_max)
 		e->total.batch_us_max = dt;
+	/* The state file deleted or replaced while running (what has been
+	 * committed since went into a file nobody will open again). */
+	int fr = store_check_file(e->st, err, sizeof(err));
+	if (fr != 0) {
+		eng_fatal(e, fr == STORE_WRITTEN_BACK ? AGG_EXIT_RUNTIME : AGG_EXIT_STATE, err);
+		return -1;
+	}
 	return 0;
 
 fail_state:

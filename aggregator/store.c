@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern const char sql_schema[];
@@ -63,6 +64,8 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST__COUNT];
 	int lock_fd;   /* holds the flock that keeps a second writer out; -1 read-only */
+	dev_t dev;     /* the file opened, to notice it deleted or replaced */
+	ino_t ino;
 	int in_tx;     /* a transaction is open */
 	int err_code;  /* SQLite result code of the last failure */
 	char path[512];
@@ -282,6 +285,11 @@ int store_open(struct store **out, const char *path, const struct store_settings
 			snprintf(err, errlen, "state %s: cannot open: out of memory", path);
 		goto fail;
 	}
+	struct stat sb;
+	if (stat(path, &sb) == 0) {
+		st->dev = sb.st_dev;
+		st->ino = sb.st_ino;
+	}
 	sqlite3_busy_timeout(st->db, 10000);
 	sqlite3_extended_result_codes(st->db, 0);
 	if (store_schema(st, read_only, err, errlen) < 0)
@@ -356,6 +364,46 @@ void store_rollback(struct store *st)
 	if (sqlite3_get_autocommit(st->db) == 0)
 		store_step_done(st, ST_ROLLBACK, err, sizeof(err), "rollback");
 	st->in_tx = 0;
+}
+
+/* Writes the committed state to a new file at to (VACUUM INTO). */
+static int store_copy_to(struct store *st, const char *to)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, "VACUUM INTO ?1", -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, to, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : -1;
+}
+
+int store_check_file(struct store *st, char *err, size_t errlen)
+{
+	struct stat sb;
+	char saved[600];
+
+	if (stat(st->path, &sb) == 0) {
+		if (sb.st_dev == st->dev && sb.st_ino == st->ino)
+			return 0;
+		snprintf(saved, sizeof(saved), "%s.saved", st->path);
+		int ok = access(saved, F_OK) != 0 && store_copy_to(st, saved) == 0;
+		snprintf(err, errlen, "state %s was replaced while running (another file is at its path now): "
+		         "stopping; %s%s", st->path, ok ? "this run's state (as of its last commit) is in " :
+		         "this run's state could not be saved to ", saved);
+		return -1;
+	}
+	if (errno != ENOENT)
+		return 0; /* cannot tell */
+	if (store_copy_to(st, st->path) < 0) {
+		snprintf(err, errlen, "state %s was deleted while running and could not be written back (%s): "
+		         "stopping", st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	snprintf(err, errlen, "state %s was deleted while running: written back from the open file as of the "
+	         "last commit; stopping (a restart goes on from it)", st->path);
+	return STORE_WRITTEN_BACK;
 }
 
 int store_in_tx(const struct store *st)

@@ -36,6 +36,14 @@ void store_close(struct store *st);
  * writer holding the lock): the caller may stop and be restarted later. */
 int store_transient(const struct store *st);
 
+/* Outside a transaction: is the file at the state's path still the one
+ * opened?  0 yes.  Deleted: the committed state is written back to the path
+ * and STORE_WRITTEN_BACK returned (err says so: stop, a restart goes on from
+ * it).  Replaced by another file: that file is left alone, the committed state
+ * is saved to PATH.saved, and -1 returned with err. */
+#define STORE_WRITTEN_BACK 1
+int store_check_file(struct store *st, char *err, size_t errlen);
+
 int store_begin(struct store *st, char *err, size_t errlen);
 int store_commit(struct store *st, char *err, size_t errlen);
 void store_rollback(struct store *st);
