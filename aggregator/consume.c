@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts);
+
 static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                               rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -18,6 +20,8 @@ static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (h->on_assign(h->opaque, parts) < 0)
 			fprintf(stderr, "%% error: cannot read the state of newly assigned partitions\n");
+		consume_resolve_unset(rk, parts);
+		h->on_started(h->opaque, parts);
 		if (coop)
 			error = rd_kafka_incremental_assign(rk, parts);
 		else
@@ -134,6 +138,7 @@ static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_
 		if (!t)
 			continue;
 		t->offset = c->offset >= 0 ? c->offset : logical;
+		t->opaque = c->offset >= 0 ? CONSUME_FROM_GROUP : NULL;
 		if (c->offset < 0)
 			rd_kafka_topic_partition_list_add(l, c->topic, c->partition)->offset = logical;
 	}
@@ -145,8 +150,10 @@ static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_
 		if (c->err || c->offset < 0)
 			continue;
 		t = rd_kafka_topic_partition_list_find(parts, c->topic, c->partition);
-		if (t)
+		if (t) {
 			t->offset = c->offset;
+			t->opaque = CONSUME_FROM_RESET;
+		}
 	}
 out:
 	rd_kafka_topic_partition_list_destroy(q);
@@ -202,6 +209,7 @@ static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, stru
 		goto out;
 	}
 	consume_resolve_unset(rk, parts);
+	hooks->on_started(hooks->opaque, parts);
 	rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
 	if (aerr) {
 		snprintf(err, errlen, "cannot assign partitions: %s", rd_kafka_err2str(aerr));

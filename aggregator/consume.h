@@ -13,10 +13,17 @@
 /* Called from inside rd_kafka_consumer_poll on a rebalance. on_assign may set
  * each partition's .offset (the state's next offset) before it is assigned;
  * on_revoke must settle the partitions' state before they are let go. */
+#define CONSUME_FROM_GROUP ((void *)1)
+#define CONSUME_FROM_RESET ((void *)2)
 struct consume_hooks {
 	void *opaque;
 	int (*on_assign)(void *opaque, rd_kafka_topic_partition_list_t *parts);
 	void (*on_revoke)(void *opaque, const rd_kafka_topic_partition_list_t *parts, int lost);
+	/* After on_assign, with the offsets each partition starts at: where the
+	 * state had none, the group's committed offset (elem .opaque
+	 * CONSUME_FROM_GROUP), or the log's start or end by auto.offset.reset
+	 * (CONSUME_FROM_RESET), or still logical when they could not be asked. */
+	void (*on_started)(void *opaque, const rd_kafka_topic_partition_list_t *parts);
 	/* The result of an offset commit (served from rd_kafka_consumer_poll). */
 	void (*on_commit)(void *opaque, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offs);
 };

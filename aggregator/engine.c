@@ -54,6 +54,7 @@ struct eng_part {
 	int fetched;                  /* delivered a message since it was assigned */
 	int64_t eof_since;            /* wall clock (us) of reaching the end */
 	int64_t group_offset;         /* offset the group has confirmed (-1 unknown) */
+	int64_t start_offset;         /* where a partition new to the state started (-1 unknown) */
 	int64_t revoked_at;           /* wall clock (us) of its revocation, 0 if never */
 	int64_t gap_ok_at;            /* next offset a gap was checked at and found in the log (-1) */
 };
@@ -900,11 +901,9 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		p->eof = 0;
 		p->fetched = 0;
 		p->dirty = 0;
+		p->start_offset = -1;
 		if (p->s.next_offset >= 0)
 			tp->offset = p->s.next_offset; /* the state's offset wins over the group's */
-		eng_log(e, 1, "assigned %s [%d], starting at %s %" PRId64, p->topic, p->partition,
-		        p->s.next_offset >= 0 ? "the state's offset" : "the group's offset or the beginning,",
-		        p->s.next_offset >= 0 ? p->s.next_offset : (int64_t)0);
 	}
 	if (tx && ret == 0 && store_commit(e->st, err, sizeof(err)) < 0) {
 		eng_fatal(e, eng_state_code(e), err);
@@ -913,6 +912,34 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		store_rollback(e->st);
 	}
 	return ret;
+}
+
+/* Says where each newly assigned partition starts, exactly. */
+static void eng_on_started(void *opaque, const rd_kafka_topic_partition_list_t *parts)
+{
+	struct engine *e = opaque;
+	for (int i = 0; i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		struct eng_part *p = eng_part_find(e, tp->topic, tp->partition);
+		if (!p || !p->assigned)
+			continue;
+		if (p->s.next_offset >= 0) {
+			eng_log(e, 1, "assigned %s [%d], starting at the state's offset %" PRId64, p->topic,
+			        p->partition, p->s.next_offset);
+			continue;
+		}
+		if (tp->offset >= 0)
+			p->start_offset = tp->offset; /* for the lag until its first message */
+		if (tp->offset >= 0 && tp->opaque == CONSUME_FROM_GROUP)
+			eng_log(e, 1, "assigned %s [%d], new to the state: starting at the group's committed offset %"
+			        PRId64, p->topic, p->partition, tp->offset);
+		else if (tp->offset >= 0)
+			eng_log(e, 1, "assigned %s [%d], new to the state, no offset in the group: starting at offset %"
+			        PRId64 " (auto.offset.reset)", p->topic, p->partition, tp->offset);
+		else
+			eng_log(e, 1, "assigned %s [%d], new to the state: starting at the group's committed offset, "
+			        "or where auto.offset.reset says (not known yet)", p->topic, p->partition);
+	}
 }
 
 /* Commits the state's offsets to the group and waits for the answer, up to
@@ -1137,7 +1164,8 @@ static void eng_progress(struct engine *e, int64_t mono, int final)
 		    rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
 		    hi < 0)
 			continue;
-		lag += hi > p->s.next_offset ? hi - (p->s.next_offset < 0 ? lo : p->s.next_offset) : 0;
+		int64_t at = p->s.next_offset >= 0 ? p->s.next_offset : p->start_offset >= 0 ? p->start_offset : lo;
+		lag += hi > at ? hi - at : 0;
 		lag_known = 1;
 	}
 	eng_fmt_time(e->watermark, wm);
@@ -1255,6 +1283,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	e.hooks.opaque = &e;
 	e.hooks.on_assign = eng_on_assign;
 	e.hooks.on_revoke = eng_on_revoke;
+	e.hooks.on_started = eng_on_started;
 	e.hooks.on_commit = eng_on_commit;
 	int code = AGG_EXIT_RUNTIME;
 	e.rk = consume_new(cfg, &e.hooks, &code, err, sizeof(err));

@@ -9,7 +9,7 @@
 # OffsetFetch, then one ListOffsets for auto.offset.reset), so both settings
 # are checked there.
 . "$(dirname "$0")/../lib.sh"
-plan 19
+plan 28
 
 start_broker -t BTC-USD -t ETH-USD || bail "no broker"
 ok_cmd "load the fixture" sh -c "grep -F '\"product_id\":\"BTC-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t BTC-USD -p 0 &&
@@ -22,6 +22,19 @@ ok_cmd "a fresh state, same group, --assign" agg --assign --state "$T/fresh.db" 
 is "$(sqlite3 "$T/fresh.db" "SELECT coalesce(sum(ticks), 0) FROM products")" 0 \
 	"--assign: the fresh state resumes at the group's committed offsets (nothing read twice)"
 is "$(cat "$T/fresh.csv")" "$(head -n 1 "$T/first.csv")" "its output.csv holds the header only"
+
+# It says exactly where it starts, and its lag counts from there (before: "the
+# group's offset or the beginning, 0", and a lag of every message in the log).
+for mode in --assign --subscribe; do
+	timeout 60 "$BIN/aggregator" -b "$BROKERS" -g g35 --available-now $mode --progress-interval 1s --progress-json \
+		--state "$T/fresh$mode.db" --output "$T/fresh$mode.csv" >"$T/fresh$mode.out" 2>"$T/fresh$mode.err"
+	is "$?" 0 "$mode, a fresh state in the same group: exit 0"
+	like "$(cat "$T/fresh$mode.err")" "assigned BTC-USD \[0\], new to the state: starting at the group's committed offset $NB" \
+		"$mode: BTC-USD starts at the group's offset $NB, and says so"
+	like "$(cat "$T/fresh$mode.err")" "assigned ETH-USD \[0\], new to the state: starting at the group's committed offset $NE" \
+		"$mode: ETH-USD at $NE"
+	like "$(tail -n 1 "$T/fresh$mode.out")" '"lag":0}' "$mode: its lag is 0"
+done
 
 ok_cmd "a fresh state, new group, group mode" agg -g g35b --state "$T/fresh2.db" --output "$T/fresh2.csv"
 is "$(sqlite3 "$T/fresh2.db" "SELECT coalesce(sum(ticks), 0) FROM products")" "$((NB + NE))" \
@@ -57,6 +70,8 @@ high=$(timeout 20 kcat -b "$BROKERS" -Q -t SOL-USD:0:-1 | awk '/ offset /{print 
 cmp_ok "${low:-0}" -gt 0 "the log of SOL-USD [0] now starts at $low, not 0"
 ok_cmd "a fresh state, new group, --assign, on it" sh -c "timeout 60 '$BIN/aggregator' -b $BROKERS -g g35e -t SOL-USD \
 	--assign --available-now --progress-interval 0 --state '$T/sol.db' --output '$T/sol.csv' 2>'$T/sol.err'"
+like "$(cat "$T/sol.err")" "assigned SOL-USD \[0\], new to the state, no offset in the group: starting at offset $low" \
+	"it says it starts at the log start, $low"
 is "$(sqlite3 "$T/sol.db" "SELECT coalesce(sum(ticks), 0) + coalesce(sum(late), 0) FROM products")" "$((high - low))" \
 	"it reads from the log start: every retained tick ($((high - low))), none before"
 is "$(grep -ci 'out of range\|offset reset' "$T/sol.err")" 0 "no offset reset on the way"
