@@ -54,6 +54,7 @@ struct eng_part {
 	int fetched;                  /* delivered a message since it was assigned */
 	int64_t eof_since;            /* wall clock (us) of reaching the end */
 	int64_t group_offset;         /* offset the group has confirmed (-1 unknown) */
+	int64_t commit_sent;          /* monotonic time its offset last went to the group */
 	int64_t start_offset;         /* where a partition new to the state started (-1 unknown) */
 	int64_t revoked_at;           /* wall clock (us) of its revocation, 0 if never */
 	int64_t gap_ok_at;            /* next offset a gap was checked at and found in the log (-1) */
@@ -755,6 +756,7 @@ static int eng_flush(struct engine *e, int sync_commit)
 			if (!offs)
 				offs = rd_kafka_topic_partition_list_new(4);
 			rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
+			p->commit_sent = eng_mono();
 		}
 		if (!p->dirty)
 			continue;
@@ -842,7 +844,7 @@ static void eng_on_commit(void *opaque, rd_kafka_resp_err_t err, const rd_kafka_
 		if (!err && !tp->err)
 			p->group_offset = tp->offset;
 		else
-			eng_log(e, 1, "offset commit of %s [%d] to the group failed: %s (sent again with the next batch)",
+			eng_log(e, 1, "offset commit of %s [%d] to the group failed: %s (sent again until it is taken)",
 			        tp->topic, tp->partition, rd_kafka_err2str(err ? err : tp->err));
 	}
 }
@@ -912,6 +914,29 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		store_rollback(e->st);
 	}
 	return ret;
+}
+
+/* Offsets the group has not confirmed, sent again every ENG_RECOMMIT_US
+ * while they are not (a failed commit, no batch since): a partition that gets
+ * no more ticks is not left behind until the close. */
+#define ENG_RECOMMIT_US 2000000
+static void eng_recommit(struct engine *e, int64_t mono)
+{
+	rd_kafka_topic_partition_list_t *offs = NULL;
+	for (size_t i = 0; i < e->nparts; i++) {
+		struct eng_part *p = &e->parts[i];
+		if (!p->assigned || p->s.next_offset < 0 || p->s.next_offset == p->group_offset || p->dirty ||
+		    mono - p->commit_sent < ENG_RECOMMIT_US)
+			continue;
+		if (!offs)
+			offs = rd_kafka_topic_partition_list_new(4);
+		rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
+		p->commit_sent = mono;
+	}
+	if (offs) {
+		consume_commit(e->rk, offs, 0);
+		rd_kafka_topic_partition_list_destroy(offs);
+	}
 }
 
 /* Says where each newly assigned partition starts, exactly. */
@@ -1367,6 +1392,8 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 			batch_deadline = done + cfg->batch_us - lead;
 			mono = done;
 			eng_progress(&e, mono, 0);
+			if (!e.exit_code)
+				eng_recommit(&e, mono);
 			if (cfg->available_now && eng_all_read(&e))
 				break;
 			/* A bounded run does not wait for ever: no partition, or no

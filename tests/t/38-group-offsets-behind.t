@@ -4,9 +4,10 @@
 # group commit after the last batch fails (request timed out), a partition
 # that gets no more ticks would never be committed again, and a new member or
 # a fresh state would read its ticks again.  The aggregator retries at close
-# (and at revoke) until the group has them.
+# while it runs, with no ticks coming, every few seconds until the group has
+# them, and at close and at revoke.
 . "$(dirname "$0")/../lib.sh"
-plan 9
+plan 14
 
 start_broker -t BTC-USD -t ETH-USD || bail "no broker"
 ok_cmd "load the fixture" sh -c "grep -F '\"product_id\":\"BTC-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t BTC-USD -p 0 &&
@@ -32,3 +33,17 @@ broker_cmd "clear OffsetCommit"
 stop agg TERM
 is "$?" 0 "exit 0 on SIGTERM"
 is "$(group_offsets g38b)" "$(state_offsets "$T/b.db")" "group mode: the group's offsets == the state's after close"
+
+# Running, no ticks coming: the commits that failed are sent again until the
+# group has them, without waiting for a next batch or for the close.
+ok_cmd "OffsetCommit fails again" broker_cmd "error OffsetCommit REQUEST_TIMED_OUT 100000"
+spawn agg3 "$BIN/aggregator" -b "$BROKERS" -g g38c --assign --batch-time 50ms --state "$T/c.db" --output "$T/c.csv"
+caught_up_c() { [[ $(state_offsets "$T/c.db" 2>/dev/null) == "BTC-USD:$NB ETH-USD:$NE" ]]; }
+ok_cmd "running: caught up" wait_for 60 caught_up_c
+sleep 1
+isnt "$(group_offsets g38c)" "$(state_offsets "$T/c.db")" "the group is behind while its commits fail"
+broker_cmd "clear OffsetCommit"
+group_has_c() { [[ $(group_offsets g38c) == "$(state_offsets "$T/c.db")" ]]; }
+ok_cmd "while it runs, the group gets the state's offsets within 10 s" wait_for 10 group_has_c
+stop agg3 TERM
+is "$?" 0 "exit 0 on SIGTERM"
