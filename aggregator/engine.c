@@ -548,6 +548,10 @@ static int eng_skewed(const struct engine *e, struct eng_part *p, int64_t t, int
 	if (p->s.skew_run < ENG_SKEW_CONFIRM)
 		return 1;
 	p->s.skew_run = 0;
+	/* Confirmed, by more ticks than eng_event_time asks: this tick, which
+	 * goes there next, completes its run. */
+	p->s.time_run = ENG_TIME_CONFIRM - 1;
+	p->s.time_run_max = t;
 	return 0;
 }
 
