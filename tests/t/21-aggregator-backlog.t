@@ -8,7 +8,7 @@
 # state) the output and the state are the same as with the default cache,
 # also when ticks come out of order.
 . "$(dirname "$0")/../lib.sh"
-plan 20
+plan 23
 
 start_broker -t ticks:4 -t empty:1 -t shuf:2 || bail "no broker"
 
@@ -30,16 +30,27 @@ exec {sqlfd}>"$T/sql.in"
 agg() { timeout 60 "$BIN/aggregator" -b "$BROKERS" -q "$@"; }
 ok_cmd "a first run over an empty topic creates the state" \
 	agg -t empty --available-now --assign --state "$T/state.db" --output "$T/out.csv" -g g1
-echo "BEGIN; SELECT count(*) FROM windows;" >&$sqlfd
-wait_for 5 test -s "$T/reader.out"
+# reader_says TAG: the count the reader printed after TAG (waits up to 5 s).
+reader_says() {
+	wait_for 5 grep -q "^$1|" "$T/reader.out"
+	sed -n "s/^$1|//p" "$T/reader.out"
+}
+echo "BEGIN; SELECT 'before', count(*) FROM windows;" >&$sqlfd
+before=$(reader_says before)
 ok_cmd "the aggregator commits while a reader holds a read transaction" \
 	agg -t ticks --available-now --state "$T/state.db" --output "$T/out.csv" -g g1
-ok_cmd "the reader is still in its transaction" running reader
+ok_cmd "the reader is still running" running reader
+# Its snapshot is the one of its first SELECT: the aggregator's commits,
+# seen by any new reader, are not seen inside it until it ends.
+cmp_ok "$(sqlite3 "$T/state.db" "SELECT count(*) FROM windows")" -gt "${before:-0}" "a new reader sees the aggregator's windows"
+echo "SELECT 'inside', count(*) FROM windows;" >&$sqlfd
+is "$(reader_says inside)" "$before" "the reader is still in its transaction: the same count as before the run"
 WATERMARK_US=$((wm - 120000000)) ok_cmd "tumbling 1m windows over 4 partitions == offline" \
 	"$ROOT/tests/offline.sh" "$FIX" "$T/out.csv"
-printf "COMMIT;\n.quit\n" >&$sqlfd
+printf "COMMIT;\nSELECT 'after', count(*) FROM windows;\n.quit\n" >&$sqlfd
 exec {sqlfd}>&-
 ok_cmd "the reader finished cleanly" wait_exit reader 10
+is "$(reader_says after)" "$(sqlite3 "$T/state.db" "SELECT count(*) FROM windows")" "after its COMMIT the reader sees them"
 is "$(sqlite3 "$T/state.db" "SELECT count(DISTINCT partition) FROM windows WHERE product_id = 'BTC-USD'")" 2 \
 	"BTC-USD windows kept per partition (partial aggregates)"
 is "$(sqlite3 "$T/state.db" "SELECT count(*) FROM partitions")" 3 "three partitions held ticks"
