@@ -114,7 +114,8 @@ expect_exit "state in a missing directory" 3 'does its directory exist' miss \
 	--state "$T/nope/state.db" --output "$T/miss.csv"
 expect_exit "output.csv in a missing directory" 4 'output .*No such file or directory' miss2 \
 	--state "$T/miss2.db" --output "$T/nope/out.csv"
-expect_exit "output.csv is a directory" 4 'output ' miss3 --state "$T/miss3.db" --output "$T"
+expect_exit "output.csv is a directory" 4 "output $T is not a regular file \\(a directory\\): refused" miss3 \
+	--state "$T/miss3.db" --output "$T"
 printf 'window_start,window_end\nthis is not a database\n%.0s' {1..200} >"$T/text.db"
 cp "$T/text.db" "$T/text.db.orig"
 expect_exit "a state file that is not SQLite" 3 'not an aggregator state file' text \
