@@ -42,7 +42,7 @@ LDFLAGS := $(EXTRA) $(LDFLAGS)
 LIBS    := $(PKG_LIBS) -lm -lpthread
 
 AGG_SRCS  := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
-AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o
+AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BINDIR)/unit/%)
 TOOLS     := kafka-mock kafka-admin feed-server gen-ticks
@@ -54,30 +54,34 @@ unit: $(UNIT_BINS)
 
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I. -Iaggregator -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) -Icommon -Ifeed -Iaggregator -MMD -MP -c $< -o $@
 
 # sql/*.sql are compiled into the aggregator as C strings.
 $(OBJDIR)/sql_embed.c: $(wildcard sql/*.sql) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/migrate_2_3.sql sql/queries.sql > $@
 $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c
-	$(CC) $(CFLAGS) -Iaggregator -c $< -o $@
+	$(CC) $(CFLAGS) -Icommon -Iaggregator -c $< -o $@
 
 $(BINDIR)/aggregator: $(OBJDIR)/aggregator/main.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
-$(BINDIR)/producer: $(OBJDIR)/producer.o $(OBJDIR)/wsproto.o $(OBJDIR)/feedtls.o $(OBJDIR)/aggregator/tick.o
+$(BINDIR)/producer: $(OBJDIR)/producer.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o $(OBJDIR)/common/tick.o \
+                    $(OBJDIR)/common/log.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
-$(BINDIR)/%: $(OBJDIR)/tests/%.o $(OBJDIR)/aggregator/tick.o
+# Test tools and unit tests: each links what it uses (SSL_LIBS: OpenSSL).
+$(BINDIR)/%: $(OBJDIR)/tests/%.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
+	$(CC) $(LDFLAGS) $^ $(LIBS) $(SSL_LIBS) -o $@
+$(BINDIR)/feed-server: $(OBJDIR)/tests/testcert.o $(OBJDIR)/common/tick.o
+$(BINDIR)/feed-server: SSL_LIBS := -lssl -lcrypto
 $(BINDIR)/unit/%: $(OBJDIR)/tests/unit/%.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
-$(BINDIR)/unit/test_wsproto: $(OBJDIR)/wsproto.o
-$(BINDIR)/unit/test_feedtls: $(OBJDIR)/feedtls.o $(OBJDIR)/tests/testcert.o
-$(BINDIR)/feed-server: $(OBJDIR)/tests/testcert.o
+	$(CC) $(LDFLAGS) $^ $(LIBS) $(SSL_LIBS) -o $@
+$(BINDIR)/unit/test_wsproto: $(OBJDIR)/feed/wsproto.o
+$(BINDIR)/unit/test_feedtls: $(OBJDIR)/feed/feedtls.o $(OBJDIR)/tests/testcert.o
+$(BINDIR)/unit/test_feedtls $(BINDIR)/unit/test_wsproto: SSL_LIBS := -lssl -lcrypto
 
 # Tests: sanitized build, unit tests and end-to-end shell tests under prove.
 test:
@@ -101,7 +105,7 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@mkdir -p build/fuzz-corpus build/fuzz-seed
 	head -n 20 tests/data/ticks.jsonl | split -l 1 - build/fuzz-seed/tick-
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iaggregator tests/fuzz_tick.c aggregator/tick.c \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon tests/fuzz_tick.c common/tick.c \
 	  -ljansson -o build/fuzz_tick
 	build/fuzz_tick -max_total_time=$(FUZZ_SECONDS) -max_len=2048 build/fuzz-corpus tests/data/bad build/fuzz-seed
 

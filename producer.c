@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "tick.h" /* tick_parse_time, tick_parse_head: shared with the aggregator */
 #include "wsproto.h" /* RFC 6455 handshake and frames over the raw connection */
 #include "feedtls.h" /* wss://: OpenSSL over the raw connection */
@@ -62,7 +63,6 @@
 #define BACKOFF_BASE_MS   250         /* first reconnect delay */
 #define MAX_XPROPS        64
 
-enum { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 static volatile sig_atomic_t stop_signal; /* set by SIGINT/SIGTERM */
 
@@ -80,7 +80,7 @@ struct prod_conf {
 	int partitions;             /* --partitions for created topics, -1 broker default */
 	int replication;            /* --replication for created topics, -1 broker default */
 	int insecure;               /* --insecure: accept any certificate */
-	int verbosity;              /* 0 -q, 2 default, 3+ -v */
+	int verbosity;              /* a log_level: LOG_WARN -q, LOG_INFO default, more -v */
 	int silence_s;              /* --silence-timeout */
 	int status_s;               /* --status-interval, 0 = off */
 	int max_backoff_s;          /* --max-backoff */
@@ -189,23 +189,15 @@ struct prod_ctx {
 	struct ratelimit rl_dr;     /* failed delivery logs */
 };
 
-/*
- * Logging: "% LEVEL: message" on stderr, filtered by verbosity.
- */
-static void plog(const struct prod_ctx *c, int level, const char *fmt, ...)
+/* Log lines in the programs' one format (common/log.h). */
+static void plog(const struct prod_ctx *c, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static void plog(const struct prod_ctx *c, int level, const char *fmt, ...)
+static void plog(const struct prod_ctx *c, enum log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
-	char line[1024];
 	va_list ap;
-
-	if (level > c->conf.verbosity && level != LOG_ERR)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_vmsg(c->conf.verbosity, level, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%% %s: %s\n", names[level], line);
 }
 
 /* Returns 1 when a rate-limited line may be logged now (and reports how many
@@ -234,7 +226,7 @@ static int rl_allow(struct prod_ctx *c, struct ratelimit *rl, const char *what)
 static void lws_log_emit(int level, const char *line)
 {
 	(void)level;
-	fprintf(stderr, "%% LWS: %s", line);
+	fprintf(stderr, "%% lws: %s", line);
 }
 
 static void on_signal(int sig)
@@ -276,7 +268,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	}
 	c->n.failed++;
 	if (rl_allow(c, &c->rl_dr, "delivery failure"))
-		plog(c, LOG_ERR, "delivery to %s [%" PRId32 "] failed: %s",
+		plog(c, LOG_ERROR, "delivery to %s [%" PRId32 "] failed: %s",
 		     rd_kafka_topic_name(m->rkt), m->partition,
 		     rd_kafka_err2str(m->err));
 }
@@ -289,7 +281,7 @@ static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *op
 
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		rd_kafka_fatal_error(rk, buf, sizeof(buf));
-		plog(c, LOG_ERR, "kafka fatal error: %s", buf);
+		plog(c, LOG_ERROR, "kafka fatal error: %s", buf);
 		c->kafka_fatal = 1;
 		return;
 	}
@@ -490,7 +482,7 @@ static void publish(struct prod_ctx *c, struct product *p, const char *buf,
 			break;
 	}
 	c->n.unqueued++;
-	plog(c, LOG_ERR, "%s: could not enqueue tick: %s", p->topic,
+	plog(c, LOG_ERROR, "%s: could not enqueue tick: %s", p->topic,
 	     rd_kafka_err2str(err));
 }
 
@@ -665,13 +657,13 @@ static void handle_error(struct prod_ctx *c, json_t *root)
 	msg = msg ? msg : "(no message)";
 	reason = reason ? reason : "(no reason)";
 	if (!c->subscribed || strstr(msg, "ubscri") || strstr(reason, "ubscri")) {
-		plog(c, LOG_ERR, "feed rejected the subscription: %s: %s", msg,
+		plog(c, LOG_ERROR, "feed rejected the subscription: %s: %s", msg,
 		     reason);
 		c->exit_code = EX_FEED;
 		stop_signal = stop_signal ? stop_signal : -1;
 		return;
 	}
-	plog(c, LOG_ERR, "feed error: %s: %s", msg, reason);
+	plog(c, LOG_ERROR, "feed error: %s: %s", msg, reason);
 }
 
 /* One complete ws message from the feed. */
@@ -841,7 +833,7 @@ static int ws_connected(struct prod_ctx *c, struct lws *wsi)
 	n = wsp_request(req, sizeof(req), c->host, c->port, c->use_ssl, c->path,
 			c->ws_key, "coinbase-producer/" PIPELINE_VERSION);
 	if (n < 0 || tx_raw(c, wsi, req, (size_t)n)) {
-		plog(c, LOG_ERR, "handshake request too long for %s", c->conf.url);
+		plog(c, LOG_ERROR, "handshake request too long for %s", c->conf.url);
 		return -1;
 	}
 	return 0;
@@ -873,7 +865,7 @@ static int ws_peer_close(struct prod_ctx *c, const char *p, size_t len)
 	if (len > 2)
 		snprintf(why, sizeof(why), "%.*s", (int)(len - 2), p + 2);
 	if (strstr(why, "deprecated hostname")) {
-		plog(c, LOG_ERR, "feed closed the connection: \"%s\": the "
+		plog(c, LOG_ERROR, "feed closed the connection: \"%s\": the "
 		     "hostname %s is retired, use --url %s", why, c->host,
 		     DEFAULT_URL);
 		c->exit_code = EX_FEED;
@@ -984,10 +976,10 @@ static int tls_receive(struct prod_ctx *c, struct lws *wsi, const unsigned char 
 	int r = ftls_input(c->tlsc, in, len, tls_plain, c, err, sizeof(err));
 
 	if (r == FTLS_CERT) {
-		plog(c, LOG_ERR, "TLS: the certificate of %s failed verification "
+		plog(c, LOG_ERROR, "TLS: the certificate of %s failed verification "
 		     "(unknown CA, self-signed, expired or wrong hostname): %s",
 		     c->host, err);
-		plog(c, LOG_ERR, "give --ca-file FILE to trust its CA (or "
+		plog(c, LOG_ERROR, "give --ca-file FILE to trust its CA (or "
 		     "--insecure for a test server); not retrying");
 		c->exit_code = EX_FEED;
 		stop_signal = stop_signal ? stop_signal : -1;
@@ -1164,7 +1156,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		c->last_rx = now; /* once per connection */
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	}
-	if (c->conf.status_s > 0 && c->conf.verbosity > 0 &&
+	if (c->conf.status_s > 0 && c->conf.verbosity >= LOG_INFO &&
 	    now - c->last_status >= (lws_usec_t)c->conf.status_s * LWS_US_PER_SEC) {
 		print_status(c, "STATUS", (double)(now - c->last_status) / 1e6);
 		c->last_status = now;
@@ -1307,7 +1299,7 @@ DEFAULT_BROKERS ")\n"
 "      --silence-timeout S   reconnect after S s without feed data (15)\n"
 "      --status-interval S   status line every S s, 0 = off (5)\n"
 "      --max-backoff S       reconnect backoff cap in seconds (30)\n"
-"  -q, --quiet               errors only, no status line\n"
+"  -q, --quiet               warnings and errors only, no status line\n"
 "  -v, --verbose             more logging (repeat for lws internals)\n"
 "  -h, --help | -V, --version\n"
 "Exit: 0 stopped by SIGINT/SIGTERM, all delivered; 1 undelivered/failed\n"
@@ -1326,8 +1318,8 @@ static int int_arg(const char *opt, const char *s, int lo, int hi, int *out)
 	errno = 0;
 	v = strtol(s, &e, 10);
 	if (errno || e == s || *e || v < lo || v > hi) {
-		fprintf(stderr, "%% ERROR: %s: expected an integer in [%d, %d], "
-			"got '%s'\n", opt, lo, hi, s);
+		log_msg(LOG_ERROR, LOG_ERROR, "%s: expected an integer in [%d, %d], "
+			"got '%s'", opt, lo, hi, s);
 		return -1;
 	}
 	*out = (int)v;
@@ -1380,7 +1372,7 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 		case 't': k->topic_prefix = optarg; break;
 		case O_CA: k->ca_file = optarg; break;
 		case O_INSECURE: k->insecure = 1; break;
-		case 'q': k->verbosity = 0; break;
+		case 'q': k->verbosity = LOG_WARN; break;
 		case 'v': k->verbosity++; break;
 		case 'h': usage(stdout); return 1;
 		case 'V': printf("producer %s (librdkafka %s, libwebsockets %s, "
@@ -1418,12 +1410,12 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 				break;
 			}
 			if (!eq || eq == optarg) {
-				fprintf(stderr, "%% ERROR: -X expects key=value, "
-					"got '%s'\n", optarg);
+				log_msg(LOG_ERROR, LOG_ERROR, "-X expects key=value, "
+					"got '%s'", optarg);
 				return -1;
 			}
 			if (k->nxprops == MAX_XPROPS) {
-				fprintf(stderr, "%% ERROR: too many -X\n");
+				log_msg(LOG_ERROR, LOG_ERROR, "too many -X");
 				return -1;
 			}
 			*eq = '\0'; /* argv strings are writable */
@@ -1436,7 +1428,7 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "%% ERROR: unexpected argument '%s'\n", argv[optind]);
+		log_msg(LOG_ERROR, LOG_ERROR, "unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
 	return 0;
@@ -1452,23 +1444,23 @@ int main(int argc, char **argv)
 	int rc = EX_INIT, r, lwslevel;
 
 	if (!c) {
-		fprintf(stderr, "%% ERROR: out of memory\n");
+		log_msg(LOG_ERROR, LOG_ERROR, "out of memory");
 		return EX_INIT;
 	}
 	r = parse_args(c, argc, argv);
 	if (r) {
 		if (r < 0)
-			fprintf(stderr, "%% ERROR: try 'producer --help'\n");
+			log_msg(LOG_ERROR, LOG_ERROR, "try 'producer --help'");
 		rc = r < 0 ? EX_USAGE : EX_OK;
 		goto cleanup;
 	}
 	rc = EX_USAGE;
 	if (setup_products(c, err, sizeof(err)) || setup_url(c, err, sizeof(err))) {
-		plog(c, LOG_ERR, "%s", err);
+		plog(c, LOG_ERROR, "%s", err);
 		goto cleanup;
 	}
 	if (!(kconf = kafka_conf(c, err, sizeof(err)))) {
-		plog(c, LOG_ERR, "kafka config: %s", err);
+		plog(c, LOG_ERROR, "kafka config: %s", err);
 		goto cleanup;
 	}
 	if (c->conf.dump_conf) {
@@ -1484,18 +1476,18 @@ int main(int argc, char **argv)
 	if ((c->use_ssl || c->conf.ca_file) &&
 	    !(c->tls = ftls_new(c->conf.ca_file, c->conf.insecure, err,
 				sizeof(err)))) {
-		plog(c, LOG_ERR, "%s", err);
+		plog(c, LOG_ERROR, "%s", err);
 		goto cleanup;
 	}
 
 	rc = EX_INIT;
 	if (build_subscribe(c) || !(c->msg = malloc(MSG_MAX + 1))) {
-		plog(c, LOG_ERR, "out of memory");
+		plog(c, LOG_ERROR, "out of memory");
 		goto cleanup;
 	}
 	c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, sizeof(err));
 	if (!c->rk) {
-		plog(c, LOG_ERR, "cannot create producer: %s", err);
+		plog(c, LOG_ERROR, "cannot create producer: %s", err);
 		goto cleanup;
 	}
 	kconf = NULL; /* now owned by rk */
@@ -1512,14 +1504,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < c->nprod; i++) {
 		c->prod[i].rkt = rd_kafka_topic_new(c->rk, c->prod[i].topic, NULL);
 		if (!c->prod[i].rkt) {
-			plog(c, LOG_ERR, "topic %s: %s", c->prod[i].topic,
+			plog(c, LOG_ERROR, "topic %s: %s", c->prod[i].topic,
 			     rd_kafka_err2str(rd_kafka_last_error()));
 			goto cleanup;
 		}
 	}
 
 	lwslevel = LLL_ERR | LLL_USER;
-	if (c->conf.verbosity == 0)
+	if (c->conf.verbosity < LOG_INFO)
 		lwslevel = 0;
 	else if (c->conf.verbosity >= 4)
 		lwslevel |= LLL_WARN | LLL_NOTICE | LLL_INFO;
@@ -1532,7 +1524,7 @@ int main(int argc, char **argv)
 	info.user = c;
 	c->lws = lws_create_context(&info);
 	if (!c->lws) {
-		plog(c, LOG_ERR, "cannot create the libwebsockets context");
+		plog(c, LOG_ERROR, "cannot create the libwebsockets context");
 		goto cleanup;
 	}
 
@@ -1555,7 +1547,7 @@ int main(int argc, char **argv)
 	lws_sul_schedule(c->lws, 0, &c->sul_tick, on_tick, TICK_MS * LWS_US_PER_MS);
 	while (!c->done)
 		if (lws_service(c->lws, 0) < 0) {
-			plog(c, LOG_ERR, "lws_service failed");
+			plog(c, LOG_ERROR, "lws_service failed");
 			break;
 		}
 	lws_sul_cancel(&c->sul_tick);
@@ -1564,7 +1556,7 @@ int main(int argc, char **argv)
 	c->lws = NULL;
 
 	if (rd_kafka_flush(c->rk, FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
-		plog(c, LOG_ERR, "%d message(s) still undelivered after %d ms",
+		plog(c, LOG_ERROR, "%d message(s) still undelivered after %d ms",
 		     rd_kafka_outq_len(c->rk), FLUSH_MS);
 	rd_kafka_poll(c->rk, 0);
 	print_status(c, "FINAL", 0);
@@ -1582,7 +1574,7 @@ int main(int argc, char **argv)
 	else
 		rc = EX_OK;
 	if (rc == EX_UNDELIVERED)
-		plog(c, LOG_ERR, "%" PRIu64 " of %" PRIu64 " tick(s) not "
+		plog(c, LOG_ERROR, "%" PRIu64 " of %" PRIu64 " tick(s) not "
 		     "delivered", c->n.published + c->n.unqueued - c->n.delivered,
 		     c->n.published + c->n.unqueued);
 

@@ -3,6 +3,8 @@
  */
 #include "cli.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -190,7 +192,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	c->batch_us = 100000;
 	c->cache_windows = 16384;
 	c->progress_us = 5000000;
-	c->verbosity = 1;
+	c->verbosity = LOG_INFO;
 	if (cli_topics(c, "BTC-USD,ETH-USD", err, errlen) < 0)
 		return -1;
 
@@ -231,7 +233,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 			c->data_loss_skip = !strcmp(optarg, "skip");
 			break;
 		case 'X': r = cli_prop(c, optarg, err, errlen); break;
-		case 'q': c->verbosity = 0; break;
+		case 'q': c->verbosity = LOG_WARN; break;
 		case 'v': c->verbosity++; break;
 		case 'h': fputs(cli_usage, stdout); return 1;
 		case 'V':

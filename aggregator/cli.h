@@ -38,7 +38,7 @@ struct agg_config {
 	int assign;                 /* --assign: all partitions, no group membership */
 	int subscribe;              /* --subscribe: join the group even with --available-now */
 	int data_loss_skip;         /* --on-data-loss=skip: go on past offsets gone from Kafka */
-	int verbosity;              /* 0 quiet, 1 normal, 2+ verbose */
+	int verbosity;              /* a log_level: LOG_WARN -q, LOG_INFO, LOG_DEBUG -v */
 	const char *props[CLI_MAX_PROPS][2]; /* -X key=value (pointers into argv copies) */
 	int nprops;
 	char *prop_buf[CLI_MAX_PROPS];       /* owned copies of the -X arguments */

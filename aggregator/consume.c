@@ -2,12 +2,13 @@
  * consume.c - Kafka consumer for the aggregator (see consume.h).
  */
 #include "consume.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts);
+static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int verbosity);
 
 static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                               rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -19,8 +20,8 @@ static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (h->on_assign(h->opaque, parts) < 0)
-			fprintf(stderr, "%% error: cannot read the state of newly assigned partitions\n");
-		consume_resolve_unset(rk, parts);
+			log_msg(h->verbosity, LOG_ERROR, "cannot read the state of newly assigned partitions");
+		consume_resolve_unset(rk, parts, h->verbosity);
 		h->on_started(h->opaque, parts);
 		if (coop)
 			error = rd_kafka_incremental_assign(rk, parts);
@@ -35,10 +36,10 @@ static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			ret = rd_kafka_assign(rk, NULL);
 	}
 	if (error) {
-		fprintf(stderr, "%% error: rebalance: %s\n", rd_kafka_error_string(error));
+		log_msg(h->verbosity, LOG_ERROR, "rebalance: %s", rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
 	} else if (ret) {
-		fprintf(stderr, "%% error: rebalance: %s\n", rd_kafka_err2str(ret));
+		log_msg(h->verbosity, LOG_ERROR, "rebalance: %s", rd_kafka_err2str(ret));
 	}
 }
 
@@ -53,11 +54,13 @@ static void consume_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		h->on_commit(h->opaque, err, offs);
 }
 
+/* librdkafka's lines (installed at the default verbosity; -v leaves them to
+ * librdkafka's own logger): syslog levels up to 4 are warnings here, the
+ * client works around them. */
 static void consume_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	fprintf(stderr, "%% kafka %s: %s\n", fac, buf);
-	(void)level;
+	log_msg(LOG_INFO, level <= 4 ? LOG_WARN : LOG_INFO, "kafka %s: %s", fac, buf);
 }
 
 static int consume_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
@@ -87,7 +90,7 @@ static int consume_set(rd_kafka_conf_t *conf, const char *k, const char *v, char
  * COORDINATOR_LOAD_IN_PROGRESS.  librdkafka 2.0's own lookup after a plain
  * assign does not ask again: the partitions then never started (an
  * --available-now run hung).  Up to 30 s; returns the last error. */
-static rd_kafka_resp_err_t consume_committed_retry(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *q)
+static rd_kafka_resp_err_t consume_committed_retry(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *q, int verbosity)
 {
 	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 	for (int t = 0; t < 60; t++) {
@@ -100,7 +103,7 @@ static rd_kafka_resp_err_t consume_committed_retry(rd_kafka_t *rk, rd_kafka_topi
 		    err != RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT)
 			break;
 		if (t == 0)
-			fprintf(stderr, "%% info: the group's offsets: %s: asking again\n", rd_kafka_err2str(err));
+			log_msg(verbosity, LOG_INFO, "the group's offsets: %s: asking again", rd_kafka_err2str(err));
 		for (int i = 0; i < q->cnt; i++) {
 			q->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
 			q->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
@@ -111,7 +114,7 @@ static rd_kafka_resp_err_t consume_committed_retry(rd_kafka_t *rk, rd_kafka_topi
 	return err;
 }
 
-static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int verbosity)
 {
 	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
@@ -128,7 +131,7 @@ static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_
 	for (int i = 0; i < parts->cnt; i++)
 		if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
 			rd_kafka_topic_partition_list_add(q, parts->elems[i].topic, parts->elems[i].partition);
-	if (q->cnt == 0 || logical == RD_KAFKA_OFFSET_INVALID || consume_committed_retry(rk, q))
+	if (q->cnt == 0 || logical == RD_KAFKA_OFFSET_INVALID || consume_committed_retry(rk, q, verbosity))
 		goto out;
 	for (int i = 0; i < q->cnt; i++) {
 		rd_kafka_topic_partition_t *c = &q->elems[i], *t;
@@ -208,7 +211,7 @@ static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, stru
 		snprintf(err, errlen, "cannot read the state of the partitions");
 		goto out;
 	}
-	consume_resolve_unset(rk, parts);
+	consume_resolve_unset(rk, parts, hooks->verbosity);
 	hooks->on_started(hooks->opaque, parts);
 	rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
 	if (aerr) {
@@ -295,8 +298,8 @@ rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hook
 	if (consume_coop_refused(conf, cfg, err, errlen) < 0)
 		goto fail;
 	*code = AGG_EXIT_RUNTIME;
-	if (cfg->verbosity < 2)
-		rd_kafka_conf_set_log_cb(conf, cfg->verbosity ? consume_log : NULL);
+	if (cfg->verbosity < LOG_DEBUG)
+		rd_kafka_conf_set_log_cb(conf, cfg->verbosity >= LOG_INFO ? consume_log : NULL);
 	rd_kafka_conf_set_rebalance_cb(conf, consume_rebalance);
 	rd_kafka_conf_set_offset_commit_cb(conf, consume_committed);
 	rd_kafka_conf_set_opaque(conf, hooks);
@@ -350,8 +353,7 @@ rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list
 	/* A failed group commit loses nothing: the state file's offsets win at
 	 * restart, and the engine sends it again (next batch, revoke, close). */
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-		fprintf(stderr, "%% warning: offset commit to the group failed: %s (sent again)\n",
-		        rd_kafka_err2str(err));
+		log_msg(LOG_WARN, LOG_WARN, "offset commit to the group failed: %s (sent again)", rd_kafka_err2str(err));
 	return err == RD_KAFKA_RESP_ERR__NO_OFFSET ? RD_KAFKA_RESP_ERR_NO_ERROR : err;
 }
 

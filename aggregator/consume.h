@@ -17,6 +17,7 @@
 #define CONSUME_FROM_RESET ((void *)2)
 struct consume_hooks {
 	void *opaque;
+	int verbosity; /* for consume's own log lines (a log_level) */
 	int (*on_assign)(void *opaque, rd_kafka_topic_partition_list_t *parts);
 	void (*on_revoke)(void *opaque, const rd_kafka_topic_partition_list_t *parts, int lost);
 	/* After on_assign, with the offsets each partition starts at: where the

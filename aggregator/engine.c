@@ -25,6 +25,7 @@
 #include "consume.h"
 #include "export.h"
 #include "fmt.h"
+#include "log.h"
 #include "store.h"
 #include "tick.h"
 #include "window.h"
@@ -132,7 +133,7 @@ static void eng_crash_point(struct engine *e, const char *point)
 {
 	if (!e->crash_at[0] || strcmp(e->crash_at, point) != 0 || --e->crash_after > 0)
 		return;
-	fprintf(stderr, "%% debug: AGG_CRASH_AT: killed at %s\n", point);
+	log_msg(e->cfg->verbosity, LOG_WARN, "AGG_CRASH_AT: killed at %s", point);
 	if (e->crash_ms > 0)
 		nanosleep(&(struct timespec){ e->crash_ms / 1000, e->crash_ms % 1000 * 1000000 }, NULL);
 	raise(SIGKILL);
@@ -156,19 +157,14 @@ static int64_t eng_mono(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void eng_log(const struct engine *e, int level, const char *fmt, ...)
+static void eng_log(const struct engine *e, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static void eng_log(const struct engine *e, int level, const char *fmt, ...)
+static void eng_log(const struct engine *e, enum log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "info", "debug" };
 	va_list ap;
-	if (level > e->cfg->verbosity)
-		return;
-	fprintf(stderr, "%% %s: ", names[level > 2 ? 2 : level]);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_vmsg(e->cfg->verbosity, level, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* Exit code for a state failure: a fault that can pass (disk full, I/O
@@ -344,13 +340,13 @@ static void eng_reject(struct engine *e, struct eng_part *p, const rd_kafka_mess
 	}
 	if (r > 0 && !e->rejected_full) {
 		e->rejected_full = 1;
-		eng_log(e, 0, "the rejected table is at its budget (100000 messages): further rejected messages "
+		eng_log(e, LOG_WARN, "the rejected table is at its budget (100000 messages): further rejected messages "
 		        "are only counted (partitions.rejected)");
 	}
 	p->s.rejected++;
 	e->total.rejected++;
-	if (e->cfg->verbosity >= 2 || p->s.rejected <= 3)
-		eng_log(e, 1, "rejected %s [%d] offset %" PRId64 ": %s%s", p->topic, p->partition,
+	if (e->cfg->verbosity >= LOG_DEBUG || p->s.rejected <= 3)
+		eng_log(e, LOG_INFO, "rejected %s [%d] offset %" PRId64 ": %s%s", p->topic, p->partition,
 		        m->offset, reason, p->s.rejected == 3 ? " (further rejections are counted in the state)" : "");
 }
 
@@ -387,7 +383,7 @@ static int64_t eng_event_time(struct engine *e, struct eng_part *p, int64_t t)
 			char at[FMT_BUF], base[FMT_BUF];
 			eng_fmt_time(t, at);
 			eng_fmt_time(s->max_time, base);
-			eng_log(e, 1, "%s [%d]: a tick at %s is %.0f s ahead of the partition's event time %s: counted, "
+			eng_log(e, LOG_INFO, "%s [%d]: a tick at %s is %.0f s ahead of the partition's event time %s: counted, "
 			        "but not taken as its event time until %d ticks in a row confirm it", p->topic,
 			        p->partition, at, (double)(t - s->max_time) / 1e6, base, ENG_TIME_CONFIRM);
 		}
@@ -399,7 +395,7 @@ static int64_t eng_event_time(struct engine *e, struct eng_part *p, int64_t t)
 		char from[FMT_BUF], to[FMT_BUF];
 		eng_fmt_time(s->max_time, from);
 		eng_fmt_time(m, to);
-		eng_log(e, 1, "%s [%d]: event time jumped from %s to %s, confirmed by %d ticks", p->topic,
+		eng_log(e, LOG_INFO, "%s [%d]: event time jumped from %s to %s, confirmed by %d ticks", p->topic,
 		        p->partition, from, to, ENG_TIME_CONFIRM);
 	}
 	s->time_run = 0;
@@ -433,7 +429,7 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		 * was an outlier (at the head of the partition, or taken before
 		 * this rule).  Counted; SEQ_CONFIRM in a row make it the largest. */
 		if (eng_seq_run(&pr->s.back_seq, &pr->s.back_run, tk->sequence) >= SEQ_CONFIRM) {
-			eng_log(e, 1, "%s [%d] %s: the largest sequence %" PRId64 " was an outlier: %d ticks from %" PRId64
+			eng_log(e, LOG_INFO, "%s [%d] %s: the largest sequence %" PRId64 " was an outlier: %d ticks from %" PRId64
 			        " on", p->topic, p->partition, pr->s.product_id, pr->s.max_sequence, SEQ_CONFIRM, tk->sequence);
 			pr->s.max_sequence = tk->sequence;
 			pr->s.back_seq = -1;
@@ -445,7 +441,7 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		/* A replay is a handful; more says something is wrong: 5, 50, 500, ... */
 		for (int64_t d = 5; d > 0 && d <= pr->s.duplicates; d *= 10)
 			if (d == pr->s.duplicates)
-				eng_log(e, 0, "warning: %s [%d] %s: %" PRId64 " duplicates so far (sequence %" PRId64
+				eng_log(e, LOG_WARN, "%s [%d] %s: %" PRId64 " duplicates so far (sequence %" PRId64
 				        " not above %" PRId64 "): a replay of the feed, or its sequence went back",
 				        p->topic, p->partition, pr->s.product_id, d, tk->sequence, pr->s.max_sequence);
 		return;
@@ -455,13 +451,13 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 	} else if (tk->sequence >= 0 && pr->s.max_sequence >= 0 && tk->sequence - pr->s.max_sequence > SEQ_JUMP) {
 		/* Far ahead: counted, but the largest moves only once confirmed. */
 		if (eng_seq_run(&pr->s.jump_seq, &pr->s.jump_run, tk->sequence) >= SEQ_CONFIRM) {
-			eng_log(e, 1, "%s [%d] %s: sequence jumped from %" PRId64 " to %" PRId64 ", confirmed by %d ticks",
+			eng_log(e, LOG_INFO, "%s [%d] %s: sequence jumped from %" PRId64 " to %" PRId64 ", confirmed by %d ticks",
 			        p->topic, p->partition, pr->s.product_id, pr->s.max_sequence, tk->sequence, SEQ_CONFIRM);
 			pr->s.max_sequence = tk->sequence;
 			pr->s.jump_seq = -1;
 			pr->s.jump_run = 0;
 		} else if (pr->s.jump_run == 1) {
-			eng_log(e, 1, "%s [%d] %s: sequence %" PRId64 " is far above %" PRId64 ": not taken as the "
+			eng_log(e, LOG_INFO, "%s [%d] %s: sequence %" PRId64 " is far above %" PRId64 ": not taken as the "
 			        "largest until %d ticks confirm it", p->topic, p->partition, pr->s.product_id,
 			        tk->sequence, pr->s.max_sequence, SEQ_CONFIRM);
 		}
@@ -486,7 +482,7 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 					eng_fmt_time(tk->time_us, at);
 					eng_fmt_time(end, wend);
 					eng_fmt_time(e->watermark, wm);
-					eng_log(e, 0, "warning: %s [%d] %s: %" PRId64 " late tick%s so far (dropped; counted in "
+					eng_log(e, LOG_WARN, "%s [%d] %s: %" PRId64 " late tick%s so far (dropped; counted in "
 					        "products.late): the last at %s, its window ending %s already closed by the "
 					        "watermark %s", p->topic, p->partition, pr->s.product_id, d, d > 1 ? "s" : "",
 					        at, wend, wm);
@@ -576,7 +572,7 @@ static int eng_offset_gap(struct engine *e, struct eng_part *p, const rd_kafka_m
 		return o < x;
 	rd_kafka_resp_err_t qerr = rd_kafka_query_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi, 5000);
 	if (qerr) {
-		eng_log(e, 0, "%s [%d]: offset %" PRId64 " where %" PRId64 " was next, and the log's ends are "
+		eng_log(e, LOG_WARN, "%s [%d]: offset %" PRId64 " where %" PRId64 " was next, and the log's ends are "
 		        "unknown (%s): %s", p->topic, p->partition, o, x, rd_kafka_err2str(qerr),
 		        o < x ? "skipped as already counted" : "going on");
 		return o < x;
@@ -612,7 +608,7 @@ static int eng_offset_gap(struct engine *e, struct eng_part *p, const rd_kafka_m
 		eng_fatal(e, eng_state_code(e), err);
 		return -1;
 	}
-	eng_log(e, 0, "data loss (--on-data-loss=skip: going on at offset %" PRId64 "): %s", o, what);
+	eng_log(e, LOG_WARN, "data loss (--on-data-loss=skip: going on at offset %" PRId64 "): %s", o, what);
 	e->total.lost += lost;
 	p->s.next_offset = o; /* m is processed as the next one */
 	p->dirty = 1;
@@ -631,7 +627,7 @@ static void eng_message(struct engine *e, rd_kafka_message_t *m)
 			if (p && !p->eof) {
 				p->eof = 1;
 				p->eof_since = eng_now();
-				eng_log(e, 2, "%s [%d] at its end (offset %" PRId64 ")", topic, m->partition, m->offset);
+				eng_log(e, LOG_DEBUG, "%s [%d] at its end (offset %" PRId64 ")", topic, m->partition, m->offset);
 			}
 			return;
 		}
@@ -646,16 +642,16 @@ static void eng_message(struct engine *e, rd_kafka_message_t *m)
 		if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
 			if (!e->brokers_down) {
 				e->brokers_down = eng_mono();
-				eng_log(e, 0, "no broker reachable at %s: retrying (%s)", e->cfg->brokers,
+				eng_log(e, LOG_WARN, "no broker reachable at %s: retrying (%s)", e->cfg->brokers,
 				        rd_kafka_message_errstr(m));
 			}
 			return;
 		}
-		eng_log(e, 0, "kafka: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "", m->rkt ? topic : "");
+		eng_log(e, LOG_WARN, "kafka: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "", m->rkt ? topic : "");
 		return;
 	}
 	if (e->brokers_down) {
-		eng_log(e, 1, "a broker at %s is reachable again", e->cfg->brokers);
+		eng_log(e, LOG_INFO, "a broker at %s is reachable again", e->cfg->brokers);
 		e->brokers_down = 0;
 	}
 	p = eng_part_find(e, topic, m->partition);
@@ -801,7 +797,7 @@ static int eng_flush(struct engine *e, int sync_commit)
 	if (e->wins.count > e->win_cache) {
 		size_t before = e->wins.count;
 		win_table_evict(&e->wins, eng_drop_passed, e);
-		eng_log(e, 2, "open windows: %zu kept in memory, %zu stored ones dropped", e->wins.count,
+		eng_log(e, LOG_DEBUG, "open windows: %zu kept in memory, %zu stored ones dropped", e->wins.count,
 		        before - e->wins.count);
 	}
 	if (rows > 0 || e->wins.count > e->win_cache) /* next time at twice what is left */
@@ -848,7 +844,7 @@ static void eng_on_commit(void *opaque, rd_kafka_resp_err_t err, const rd_kafka_
 		if (!err && !tp->err)
 			p->group_offset = tp->offset;
 		else
-			eng_log(e, 1, "offset commit of %s [%d] to the group failed: %s (sent again until it is taken)",
+			eng_log(e, LOG_INFO, "offset commit of %s [%d] to the group failed: %s (sent again until it is taken)",
 			        tp->topic, tp->partition, rd_kafka_err2str(err ? err : tp->err));
 	}
 }
@@ -953,20 +949,20 @@ static void eng_on_started(void *opaque, const rd_kafka_topic_partition_list_t *
 		if (!p || !p->assigned)
 			continue;
 		if (p->s.next_offset >= 0) {
-			eng_log(e, 1, "assigned %s [%d], starting at the state's offset %" PRId64, p->topic,
+			eng_log(e, LOG_INFO, "assigned %s [%d], starting at the state's offset %" PRId64, p->topic,
 			        p->partition, p->s.next_offset);
 			continue;
 		}
 		if (tp->offset >= 0)
 			p->start_offset = tp->offset; /* for the lag until its first message */
 		if (tp->offset >= 0 && tp->opaque == CONSUME_FROM_GROUP)
-			eng_log(e, 1, "assigned %s [%d], new to the state: starting at the group's committed offset %"
+			eng_log(e, LOG_INFO, "assigned %s [%d], new to the state: starting at the group's committed offset %"
 			        PRId64, p->topic, p->partition, tp->offset);
 		else if (tp->offset >= 0)
-			eng_log(e, 1, "assigned %s [%d], new to the state, no offset in the group: starting at offset %"
+			eng_log(e, LOG_INFO, "assigned %s [%d], new to the state, no offset in the group: starting at offset %"
 			        PRId64 " (auto.offset.reset)", p->topic, p->partition, tp->offset);
 		else
-			eng_log(e, 1, "assigned %s [%d], new to the state: starting at the group's committed offset, "
+			eng_log(e, LOG_INFO, "assigned %s [%d], new to the state: starting at the group's committed offset, "
 			        "or where auto.offset.reset says (not known yet)", p->topic, p->partition);
 	}
 }
@@ -1005,7 +1001,7 @@ static int eng_commit_group(struct engine *e, const rd_kafka_topic_partition_lis
 		}
 	}
 	if (err)
-		eng_log(e, 0, "the group's offsets of %d partition(s) lag the state's: %s (the state's win at "
+		eng_log(e, LOG_WARN, "the group's offsets of %d partition(s) lag the state's: %s (the state's win at "
 		        "restart; a member without this state would read them again)", offs->cnt, rd_kafka_err2str(err));
 	rd_kafka_topic_partition_list_destroy(offs);
 	return err ? -1 : 0;
@@ -1032,7 +1028,7 @@ static void eng_on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *p
 		p->revoked_at = eng_now();
 		p->nproducts = 0;
 		win_table_evict(&e->wins, eng_drop_part, &idx);
-		eng_log(e, 1, "%s %s [%d]", lost ? "lost" : "revoked", p->topic, p->partition);
+		eng_log(e, LOG_INFO, "%s %s [%d]", lost ? "lost" : "revoked", p->topic, p->partition);
 	}
 }
 
@@ -1211,7 +1207,7 @@ static void eng_progress(struct engine *e, int64_t mono, int final)
 		       e->total.ticks, e->total.late, e->total.rejected, e->total.duplicates, e->total.lost,
 		       lag_known ? lag : -1);
 		fflush(stdout);
-	} else if (c->verbosity >= 1) {
+	} else if (c->verbosity >= LOG_INFO) {
 		char lagbuf[32], lostbuf[48] = "";
 		snprintf(lagbuf, sizeof(lagbuf), lag_known ? "%" PRId64 : "?", lag);
 		if (e->total.lost)
@@ -1262,7 +1258,7 @@ static int eng_open(struct engine *e)
 	store_meta_get_text(e->st, "csv_columns", cols, sizeof(cols));
 	if (bytes > 0 && strcmp(cols, c->columns) != 0) {
 		int64_t rows;
-		eng_log(e, 1, "--columns changed since the last run: rewriting %s", c->output_path);
+		eng_log(e, LOG_INFO, "--columns changed since the last run: rewriting %s", c->output_path);
 		int r = export_rewrite(c->output_path, c->columns, e->st, e->exported_until, &bytes, &rows,
 		                       err, sizeof(err));
 		if (r < 0) {
@@ -1310,6 +1306,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	/* The consumer first: it connects and reads metadata while the state
 	 * file opens; partitions are assigned only once the state is read. */
 	e.hooks.opaque = &e;
+	e.hooks.verbosity = cfg->verbosity;
 	e.hooks.on_assign = eng_on_assign;
 	e.hooks.on_revoke = eng_on_revoke;
 	e.hooks.on_started = eng_on_started;
@@ -1326,7 +1323,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	}
 	if (eng_open(&e) < 0)
 		goto out;
-	eng_log(&e, 1, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
+	eng_log(&e, LOG_INFO, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
 	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_path);
 	if (consume_start(e.rk, cfg, &e.hooks, err, sizeof(err)) < 0) {
 		eng_fatal(&e, AGG_EXIT_RUNTIME, err);
@@ -1417,10 +1414,10 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 			}
 			if (!warned_unassigned && e.nparts == 0 && mono - e.started > 30000000) {
 				if (eng_reachable(&e))
-					eng_log(&e, 0, "no partition assigned after 30 s: do the topics %s exist on %s?",
+					eng_log(&e, LOG_WARN, "no partition assigned after 30 s: do the topics %s exist on %s?",
 					        cfg->topics_arg, cfg->brokers);
 				else
-					eng_log(&e, 0, "no partition assigned after 30 s: no broker reachable at %s",
+					eng_log(&e, LOG_WARN, "no partition assigned after 30 s: no broker reachable at %s",
 					        cfg->brokers);
 				warned_unassigned = 1;
 			}
@@ -1452,7 +1449,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	e.rk = NULL;
 out:
 	if (e.exit_code)
-		fprintf(stderr, "%% error: %s\n", e.err);
+		log_msg(cfg->verbosity, LOG_ERROR, "%s", e.err);
 	eng_nudger_stop(&e.nudger);
 	if (e.rk)
 		consume_close(e.rk);
@@ -1478,21 +1475,21 @@ int engine_export(const struct agg_config *cfg)
 
 	int chk = export_check_target(cfg->output_path, cfg->state_path, 0, err, sizeof(err));
 	if (chk < 0) {
-		fprintf(stderr, "%% error: %s\n", err);
+		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
 		return chk == EXPORT_ESAME ? AGG_EXIT_USAGE : AGG_EXIT_OUTPUT;
 	}
 	if (store_open(&st, cfg->state_path, NULL, 1, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%% error: %s\n", err);
+		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
 		return AGG_EXIT_STATE;
 	}
 	if (store_meta_get(st, "exported_until_us", &until) < 0)
 		until = WM_NONE;
 	int r = export_rewrite(cfg->output_path, cfg->columns, st, until, &bytes, &rows, err, sizeof(err));
 	if (r < 0) {
-		fprintf(stderr, "%% error: %s\n", err);
+		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
 		rc = r == EXPORT_ESTATE ? AGG_EXIT_STATE : r == EXPORT_ESPACE ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
-	} else if (cfg->verbosity) {
-		fprintf(stderr, "%% wrote %" PRId64 " windows (%" PRId64 " bytes) to %s\n", rows, bytes,
+	} else if (cfg->verbosity >= LOG_INFO) {
+		log_msg(cfg->verbosity, LOG_INFO, "wrote %" PRId64 " windows (%" PRId64 " bytes) to %s", rows, bytes,
 		        cfg->output_path);
 	}
 	store_close(st);

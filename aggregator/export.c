@@ -4,6 +4,7 @@
  * the same transaction that advances exported_until.
  */
 #include "export.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -374,21 +375,21 @@ int export_open(struct export_csv *x, const char *path, const char *columns, str
 		/* The recorded length, but not what we wrote (emptied and refilled
 		 * with NULs by a writer at a stale offset, edited): rebuild. */
 		int64_t rows = 0;
-		fprintf(stderr, "%% warning: output %s has its recorded length but not the rows written "
-		        "(NUL bytes or a cut line): rewriting it from the state\n", path);
+		log_msg(LOG_WARN, LOG_WARN, "output %s has its recorded length but not the rows written "
+		        "(NUL bytes or a cut line): rewriting it from the state", path);
 		int r = export_rewrite(path, columns, st, exported_until, bytes, &rows, err, errlen);
 		if (r < 0)
 			return r;
 		exists = stat(path, &sb) == 0;
 	}
 	if (exists && sb.st_size > *bytes && *bytes > 0) {
-		fprintf(stderr, "%% notice: output %s: cutting back %lld bytes of an interrupted export\n",
+		log_msg(LOG_WARN, LOG_WARN, "output %s: cutting back %lld bytes of an interrupted export",
 		        path, (long long)(sb.st_size - *bytes));
 	} else if ((exists && sb.st_size < *bytes) || (!exists && *bytes > 0) ||
 	           (exists && *bytes == 0 && sb.st_size > 0)) {
 		/* Shorter than recorded, gone, or not written by this state: rebuild. */
 		int64_t rows = 0;
-		fprintf(stderr, "%% warning: output %s %s: rewriting it from the state\n", path,
+		log_msg(LOG_WARN, LOG_WARN, "output %s %s: rewriting it from the state", path,
 		        !exists ? "is missing" : sb.st_size < *bytes ? "is shorter than recorded"
 		                                                    : "was not written from this state");
 		int r = export_rewrite(path, columns, st, *bytes > 0 ? exported_until : WM_NONE,
@@ -459,8 +460,8 @@ int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t
 	int replaced = stat(x->path, &ps) == 0 && (ps.st_ino != sb.st_ino || ps.st_dev != sb.st_dev);
 	if (replaced || sb.st_size != x->bytes) {
 		int64_t bytes = 0, n0 = 0;
-		fprintf(stderr, "%% warning: output %s was %s while running (%lld bytes, %lld written): "
-		        "rewriting it from the state\n", x->path, replaced ? "replaced" : "changed",
+		log_msg(LOG_WARN, LOG_WARN, "output %s was %s while running (%lld bytes, %lld written): "
+		        "rewriting it from the state", x->path, replaced ? "replaced" : "changed",
 		        (long long)(replaced ? ps.st_size : sb.st_size), (long long)x->bytes);
 		int r = export_rewrite(x->path, x->columns, st, x->bytes > 0 ? after : WM_NONE, &bytes, &n0, err, errlen);
 		if (r < 0)

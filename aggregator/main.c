@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "log.h"
 
 static volatile sig_atomic_t main_stop; /* set by SIGINT/SIGTERM */
 
@@ -25,7 +26,7 @@ int main(int argc, char **argv)
 
 	if (rc != 0) {
 		if (rc < 0)
-			fprintf(stderr, "aggregator: %s\n", err);
+			log_msg(LOG_ERROR, LOG_ERROR, "%s", err);
 		cli_free(&cfg);
 		return rc < 0 ? AGG_EXIT_USAGE : AGG_EXIT_OK;
 	}

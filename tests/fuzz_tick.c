@@ -3,8 +3,8 @@
  *
  * `make fuzz` (FUZZ_SECONDS=60) builds and runs it; by hand, from the repo root:
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iaggregator \
- *         tests/fuzz_tick.c aggregator/tick.c -ljansson -o /tmp/fuzz_tick
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon \
+ *         tests/fuzz_tick.c common/tick.c -ljansson -o /tmp/fuzz_tick
  *   mkdir -p /tmp/fuzz_corpus
  *   /tmp/fuzz_tick -max_total_time=60 -max_len=4096 /tmp/fuzz_corpus tests/data/bad
  *

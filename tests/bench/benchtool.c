@@ -2,7 +2,7 @@
  * benchtool - small helpers for tests/bench.sh (built by it into bench/.tools).
  *
  *   benchtool parse FILE [REPEAT]
- *       tick_parse (aggregator/tick.c) on every line of FILE, REPEAT times
+ *       tick_parse (common/tick.c) on every line of FILE, REPEAT times
  *       (default 1), lines already in memory.  Prints "msgs bytes seconds".
  *
  *   benchtool latency BROKERS TOPIC CSV COUNT [MAX_GAP_MS]

@@ -45,4 +45,4 @@ else
 	is "$(grep -c 'created topic' "$T/producer.err")" 0 "and the producer created none (no CreateTopics there)"
 fi
 is "$(producer_counter malformed)" 0 "no malformed messages"
-is "$(grep -c '^% ERROR' "$T/producer.err")" 0 "no ERROR lines"
+is "$(grep -c '^% error' "$T/producer.err")" 0 "no error lines"

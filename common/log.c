@@ -1,0 +1,28 @@
+/*
+ * log.c - see log.h.  A line is formatted first and written with one call, so
+ * lines from the programs' threads (librdkafka's, the nudger) do not mix.
+ */
+#include "log.h"
+
+#include <stdio.h>
+
+void log_vmsg(int verbosity, enum log_level level, const char *fmt, va_list ap)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	char line[2048];
+	int n;
+
+	if ((int)level > verbosity && level != LOG_ERROR)
+		return;
+	n = snprintf(line, sizeof(line), "%% %s: ", names[level]);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	fprintf(stderr, "%s\n", line);
+}
+
+void log_msg(int verbosity, enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(verbosity, level, fmt, ap);
+	va_end(ap);
+}

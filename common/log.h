@@ -1,0 +1,21 @@
+/*
+ * log.h - the one log format of both programs: "% LEVEL: message" lines on
+ * stderr (LEVEL: error, warning, info, debug), shown up to a verbosity; errors
+ * always.  Data never goes there.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LOG_ERROR, /* the program stops, or something was lost */
+	LOG_WARN,  /* wrong input or a fault it works around; shown with -q */
+	LOG_INFO,  /* what it does (the default verbosity) */
+	LOG_DEBUG  /* -v */
+};
+
+void log_msg(int verbosity, enum log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void log_vmsg(int verbosity, enum log_level level, const char *fmt, va_list ap);
+
+#endif
