@@ -1,6 +1,7 @@
 # Coinbase ticker -> Kafka -> exactly-once event-time windows in SQLite -> output.csv
 #
 #   make            build bin/producer, bin/aggregator and the test helpers
+#   make deps       install the Debian packages that are missing (every target does first)
 #   make test       build with ASan/UBSan into build/san and run every test
 #   make bench      benchmarks (see tests/bench.sh)
 #   make demo       the whole pipeline on the embedded broker and the local feed
@@ -27,19 +28,13 @@ else
   EXTRA  :=
 endif
 
-# Installs missing Debian packages (a quick no-op when everything is there).
-ifeq ($(filter clean,$(MAKECMDGOALS)),)
-  DEPS_STATUS := $(shell scripts/install-deps.sh >&2 && echo ok)
-  ifneq ($(DEPS_STATUS),ok)
-    $(error scripts/install-deps.sh failed: its lines above say why)
-  endif
-endif
-
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS  := $(CFLAGS_BASE) $(EXTRA) $(PKG_CFLAGS) $(CFLAGS)
-LDFLAGS := $(EXTRA) $(LDFLAGS)
-LIBS    := $(PKG_LIBS) -lm -lpthread
+# pkg-config is asked when the first compile needs it, after `deps` (every
+# object waits for it) has installed what was missing; once per make.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
+ALL_CFLAGS  = $(CFLAGS_BASE) $(EXTRA) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(EXTRA) $(LDFLAGS)
+LIBS        = $(PKG_LIBS) -lm -lpthread
 
 AGG_SRCS  := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
 AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o
@@ -48,61 +43,67 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BINDIR)/unit/%)
 TOOLS     := kafka-mock kafka-admin feed-server gen-ticks
 BINS      := $(BINDIR)/producer $(BINDIR)/aggregator $(TOOLS:%=$(BINDIR)/%)
 
-.PHONY: all unit test bench demo run fuzz clean
+.PHONY: all unit test bench demo run fuzz clean deps
 all: $(BINS)
+
+# The Debian packages the build and the tests need, installed when missing
+# (scripts/install-deps.sh: a quick no-op when everything is there); every
+# build target runs it first.
+deps:
+	@scripts/install-deps.sh
 unit: $(UNIT_BINS)
 
-$(OBJDIR)/%.o: %.c
+$(OBJDIR)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Icommon -Ifeed -Iaggregator -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Icommon -Ifeed -Iaggregator -MMD -MP -c $< -o $@
 
 # sql/*.sql are compiled into the aggregator as C strings.
 $(OBJDIR)/sql_embed.c: $(wildcard sql/*.sql) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/migrate_2_3.sql sql/queries.sql > $@
-$(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c
-	$(CC) $(CFLAGS) -Icommon -Iaggregator -c $< -o $@
+$(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c | deps
+	$(CC) $(ALL_CFLAGS) -Icommon -Iaggregator -c $< -o $@
 
 $(BINDIR)/aggregator: $(OBJDIR)/aggregator/main.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 $(BINDIR)/producer: $(OBJDIR)/producer.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o $(OBJDIR)/common/tick.o \
                     $(OBJDIR)/common/log.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
 # Test tools and unit tests: each links what it uses (SSL_LIBS: OpenSSL).
 $(BINDIR)/%: $(OBJDIR)/tests/%.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LIBS) $(SSL_LIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) $(SSL_LIBS) -o $@
 $(BINDIR)/feed-server: $(OBJDIR)/tests/testcert.o $(OBJDIR)/common/tick.o
 $(BINDIR)/feed-server: SSL_LIBS := -lssl -lcrypto
 $(BINDIR)/unit/%: $(OBJDIR)/tests/unit/%.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LIBS) $(SSL_LIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) $(SSL_LIBS) -o $@
 $(BINDIR)/unit/test_wsproto: $(OBJDIR)/feed/wsproto.o
 $(BINDIR)/unit/test_feedtls: $(OBJDIR)/feed/feedtls.o $(OBJDIR)/tests/testcert.o
 $(BINDIR)/unit/test_feedtls $(BINDIR)/unit/test_wsproto: SSL_LIBS := -lssl -lcrypto
 
 # Tests: sanitized build, unit tests and end-to-end shell tests under prove.
-test:
+test: deps
 	$(MAKE) SAN=1 all unit
 	$(MAKE) all
 	tests/run.sh build/san/bin
 
-bench: all
+bench: deps all
 	tests/bench.sh bin
 
-demo: all
+demo: deps all
 	scripts/demo.sh bin
 
-run: all
+run: deps all
 	scripts/run.sh bin
 
 # libFuzzer over the tick parser (clang), bounded by FUZZ_SECONDS; new inputs
 # go to build/fuzz-corpus, seeded from the hostile-message corpus.
 FUZZ_SECONDS ?= 60
 # Seeds: the hostile corpus and 20 fixture ticks (these take the fast path).
-fuzz:
+fuzz: deps
 	@mkdir -p build/fuzz-corpus build/fuzz-seed
 	head -n 20 tests/data/ticks.jsonl | split -l 1 - build/fuzz-seed/tick-
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon tests/fuzz_tick.c common/tick.c \
