@@ -362,3 +362,74 @@ void consume_close(rd_kafka_t *rk)
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 }
+
+static void *consume_nudger_main(void *arg)
+{
+	struct consume_nudger *n = arg;
+	char topic[sizeof(n->topic)];
+	int64_t lo, hi;
+
+	pthread_mutex_lock(&n->lock);
+	for (;;) {
+		while (!n->stop && !n->pending)
+			pthread_cond_wait(&n->cond, &n->lock);
+		if (n->stop)
+			break;
+		memcpy(topic, n->topic, sizeof(topic));
+		int32_t partition = n->partition;
+		n->pending = 0;
+		n->busy = 1;
+		pthread_mutex_unlock(&n->lock);
+		rd_kafka_query_watermark_offsets(n->rk, topic, partition, &lo, &hi, 1000);
+		pthread_mutex_lock(&n->lock);
+		n->busy = 0;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return NULL;
+}
+
+int consume_nudger_start(struct consume_nudger *n, rd_kafka_t *rk)
+{
+	n->rk = rk;
+	if (pthread_mutex_init(&n->lock, NULL))
+		return -1;
+	if (pthread_cond_init(&n->cond, NULL)) {
+		pthread_mutex_destroy(&n->lock);
+		return -1;
+	}
+	if (pthread_create(&n->thread, NULL, consume_nudger_main, n)) {
+		pthread_cond_destroy(&n->cond);
+		pthread_mutex_destroy(&n->lock);
+		return -1;
+	}
+	n->running = 1;
+	return 0;
+}
+
+void consume_nudger_stop(struct consume_nudger *n)
+{
+	if (!n->running)
+		return;
+	pthread_mutex_lock(&n->lock);
+	n->stop = 1;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	pthread_join(n->thread, NULL);
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+	n->running = 0;
+}
+
+void consume_nudger_post(struct consume_nudger *n, const char *topic, int32_t partition)
+{
+	if (!n->running)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (!n->pending && !n->busy) {
+		snprintf(n->topic, sizeof(n->topic), "%s", topic);
+		n->partition = partition;
+		n->pending = 1;
+		pthread_cond_signal(&n->cond);
+	}
+	pthread_mutex_unlock(&n->lock);
+}

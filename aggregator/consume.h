@@ -7,6 +7,7 @@
 #define CONSUME_H
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 
 #include "cli.h"
 
@@ -42,6 +43,25 @@ int consume_start(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_h
 
 /* Commits offsets (next offsets to read) to the group; async unless sync. */
 rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync);
+
+/* A thread that sends one watermark request at a time to a partition's
+ * leader, which wakes librdkafka's broker thread (see engine.c's
+ * eng_nudge_fetcher); the call blocks until the broker answers, which at the
+ * start of a backlog over hundreds of partitions is behind their offset
+ * lookups (~140 ms). */
+struct consume_nudger {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	rd_kafka_t *rk;
+	char topic[256];
+	int32_t partition;
+	int pending, busy, stop, running;
+};
+int consume_nudger_start(struct consume_nudger *n, rd_kafka_t *rk); /* 0, or -1 */
+/* Hands the thread a request unless one is still on its way. */
+void consume_nudger_post(struct consume_nudger *n, const char *topic, int32_t partition);
+void consume_nudger_stop(struct consume_nudger *n);
 
 /* Leaves the group (revoking through the hooks) and destroys the handle. */
 void consume_close(rd_kafka_t *rk);

@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include "export.h"
 #include "fmt.h"
 #include "log.h"
+#include "progress.h"
 #include "store.h"
 #include "tick.h"
 #include "window.h"
@@ -67,26 +67,13 @@ struct eng_stats {
 	int64_t busy_us;  /* time not spent waiting in rd_kafka_consumer_poll */
 };
 
-/* The thread that sends eng_nudge_fetcher's request: the call blocks until
- * the broker answers, which at the start of a backlog over hundreds of
- * partitions is behind their offset lookups (~140 ms). */
-struct eng_nudger {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	rd_kafka_t *rk;
-	char topic[256];
-	int32_t partition;
-	int pending, busy, stop, running;
-};
-
 struct engine {
 	const struct agg_config *cfg;
 	struct store *st;
 	struct export_csv csv;
 	rd_kafka_t *rk;
 	struct consume_hooks hooks;
-	struct eng_nudger nudger;
+	struct consume_nudger nudger;
 	struct eng_part *parts;       /* every partition ever assigned; indices are stable */
 	size_t nparts, capparts;
 	size_t last_part;             /* index eng_part_find found last */
@@ -1055,78 +1042,6 @@ static int eng_part_read(const struct engine *e, const struct eng_part *p)
  * delivered a message yet counts from its log start, as the progress lag does. */
 #define ENG_BACKLOG 1000
 #define ENG_QUEUE_LOW 250 /* messages left in the local queue: ~1 ms of work */
-static void *eng_nudger_main(void *arg)
-{
-	struct eng_nudger *n = arg;
-	char topic[sizeof(n->topic)];
-	int64_t lo, hi;
-
-	pthread_mutex_lock(&n->lock);
-	for (;;) {
-		while (!n->stop && !n->pending)
-			pthread_cond_wait(&n->cond, &n->lock);
-		if (n->stop)
-			break;
-		memcpy(topic, n->topic, sizeof(topic));
-		int32_t partition = n->partition;
-		n->pending = 0;
-		n->busy = 1;
-		pthread_mutex_unlock(&n->lock);
-		rd_kafka_query_watermark_offsets(n->rk, topic, partition, &lo, &hi, 1000);
-		pthread_mutex_lock(&n->lock);
-		n->busy = 0;
-	}
-	pthread_mutex_unlock(&n->lock);
-	return NULL;
-}
-
-static int eng_nudger_start(struct eng_nudger *n, rd_kafka_t *rk)
-{
-	n->rk = rk;
-	if (pthread_mutex_init(&n->lock, NULL))
-		return -1;
-	if (pthread_cond_init(&n->cond, NULL)) {
-		pthread_mutex_destroy(&n->lock);
-		return -1;
-	}
-	if (pthread_create(&n->thread, NULL, eng_nudger_main, n)) {
-		pthread_cond_destroy(&n->cond);
-		pthread_mutex_destroy(&n->lock);
-		return -1;
-	}
-	n->running = 1;
-	return 0;
-}
-
-static void eng_nudger_stop(struct eng_nudger *n)
-{
-	if (!n->running)
-		return;
-	pthread_mutex_lock(&n->lock);
-	n->stop = 1;
-	pthread_cond_signal(&n->cond);
-	pthread_mutex_unlock(&n->lock);
-	pthread_join(n->thread, NULL);
-	pthread_cond_destroy(&n->cond);
-	pthread_mutex_destroy(&n->lock);
-	n->running = 0;
-}
-
-/* Hands a request to the nudger unless one is still on its way. */
-static void eng_nudger_post(struct eng_nudger *n, const char *topic, int32_t partition)
-{
-	if (!n->running)
-		return;
-	pthread_mutex_lock(&n->lock);
-	if (!n->pending && !n->busy) {
-		snprintf(n->topic, sizeof(n->topic), "%s", topic);
-		n->partition = partition;
-		n->pending = 1;
-		pthread_cond_signal(&n->cond);
-	}
-	pthread_mutex_unlock(&n->lock);
-}
-
 static void eng_nudge_fetcher(struct engine *e)
 {
 	const struct eng_part *behind = NULL;
@@ -1151,7 +1066,7 @@ static void eng_nudge_fetcher(struct engine *e)
 	 * thread makes it, only to a partition that has delivered since it was
 	 * assigned (its leader is known). */
 	if (behind && total >= ENG_BACKLOG)
-		eng_nudger_post(&e->nudger, behind->topic, behind->partition);
+		consume_nudger_post(&e->nudger, behind->topic, behind->partition);
 }
 
 static int eng_all_read(const struct engine *e)
@@ -1167,21 +1082,25 @@ static int eng_all_read(const struct engine *e)
 	return assigned > 0;
 }
 
-/* A progress line every --progress-interval, in the spirit of Spark's
- * StreamingQueryProgress; --progress-json writes it as a JSON line on stdout. */
+/* A progress report every --progress-interval (progress.c prints it). */
 static void eng_progress(struct engine *e, int64_t mono, int final)
 {
 	const struct agg_config *c = e->cfg;
 	if (!c->progress_us || (!final && mono - e->last_progress < c->progress_us))
 		return;
-	double dt = (double)(mono - e->last_progress) / 1e6;
-	int64_t msgs = e->total.msgs - e->last.msgs;
-	int64_t batches = e->total.batches - e->last.batches;
-	double busy = (double)(e->total.batch_us_total - e->last.batch_us_total) / 1e6;
-	int64_t lag = 0;
-	int lag_known = 0;
-	char wm[FMT_BUF];
-
+	struct progress_report r = {
+		.secs = (double)(mono - e->last_progress) / 1e6,
+		.msgs = e->total.msgs - e->last.msgs,
+		.batches = e->total.batches - e->last.batches,
+		.batch_secs = (double)(e->total.batch_us_total - e->last.batch_us_total) / 1e6,
+		.busy_secs = (double)(e->total.busy_us - e->last.busy_us) / 1e6,
+		.watermark = e->watermark,
+		.open_windows = e->wins.count,
+		.rows = e->total.rows, .ticks = e->total.ticks, .late = e->total.late,
+		.rejected = e->total.rejected, .duplicates = e->total.duplicates, .lost = e->total.lost,
+		.lag = -1,
+		.final = final,
+	};
 	for (size_t i = 0; i < e->nparts; i++) {
 		int64_t lo, hi;
 		const struct eng_part *p = &e->parts[i];
@@ -1190,34 +1109,9 @@ static void eng_progress(struct engine *e, int64_t mono, int final)
 		    hi < 0)
 			continue;
 		int64_t at = p->s.next_offset >= 0 ? p->s.next_offset : p->start_offset >= 0 ? p->start_offset : lo;
-		lag += hi > at ? hi - at : 0;
-		lag_known = 1;
+		r.lag = (r.lag < 0 ? 0 : r.lag) + (hi > at ? hi - at : 0);
 	}
-	eng_fmt_time(e->watermark, wm);
-	double in_rate = dt > 0 ? msgs / dt : 0;
-	double busy_s = (double)(e->total.busy_us - e->last.busy_us) / 1e6;
-	double proc_rate = busy_s > 0 ? msgs / busy_s : 0;
-	double avg_batch_ms = batches ? busy * 1000.0 / batches : 0;
-	if (c->progress_json) {
-		printf("{\"timestamp\":%" PRId64 ",\"inputRowsPerSecond\":%.1f,\"processedRowsPerSecond\":%.1f,\"batches\":%" PRId64
-		       ",\"avgBatchMs\":%.2f,\"watermark\":\"%s\",\"openWindows\":%zu,\"rowsExported\":%" PRId64
-		       ",\"ticks\":%" PRId64 ",\"lateDropped\":%" PRId64 ",\"rejected\":%" PRId64
-		       ",\"duplicates\":%" PRId64 ",\"dataLost\":%" PRId64 ",\"lag\":%" PRId64 "}\n",
-		       eng_now() / 1000, in_rate, proc_rate, batches, avg_batch_ms, wm, e->wins.count, e->total.rows,
-		       e->total.ticks, e->total.late, e->total.rejected, e->total.duplicates, e->total.lost,
-		       lag_known ? lag : -1);
-		fflush(stdout);
-	} else if (c->verbosity >= LOG_INFO) {
-		char lagbuf[32], lostbuf[48] = "";
-		snprintf(lagbuf, sizeof(lagbuf), lag_known ? "%" PRId64 : "?", lag);
-		if (e->total.lost)
-			snprintf(lostbuf, sizeof(lostbuf), ", LOST %" PRId64 " (data_loss)", e->total.lost);
-		fprintf(stderr, "%% progress: %.0f msg/s in, %.0f msg/s processed, %" PRId64 " batches (avg %.1f ms), watermark %s, "
-		        "%zu open windows, %" PRId64 " rows exported, late %" PRId64 ", rejected %" PRId64
-		        ", duplicates %" PRId64 "%s, lag %s%s\n",
-		        in_rate, proc_rate, batches, avg_batch_ms, wm, e->wins.count, e->total.rows, e->total.late,
-		        e->total.rejected, e->total.duplicates, lostbuf, lagbuf, final ? " (final)" : "");
-	}
+	progress_print(&r, c->progress_json, c->verbosity);
 	e->last = e->total;
 	e->last_progress = mono;
 }
@@ -1317,7 +1211,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		eng_fatal(&e, code, err);
 		goto out;
 	}
-	if (eng_nudger_start(&e.nudger, e.rk) < 0) {
+	if (consume_nudger_start(&e.nudger, e.rk) < 0) {
 		eng_fatal(&e, AGG_EXIT_RUNTIME, "cannot start a thread");
 		goto out;
 	}
@@ -1444,13 +1338,13 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		eng_progress(&e, eng_mono(), 1);
 	if (cq)
 		rd_kafka_queue_destroy(cq);
-	eng_nudger_stop(&e.nudger);
+	consume_nudger_stop(&e.nudger);
 	consume_close(e.rk); /* revokes through the hooks: settles what is left */
 	e.rk = NULL;
 out:
 	if (e.exit_code)
 		log_msg(cfg->verbosity, LOG_ERROR, "%s", e.err);
-	eng_nudger_stop(&e.nudger);
+	consume_nudger_stop(&e.nudger);
 	if (e.rk)
 		consume_close(e.rk);
 	export_close(&e.csv);
@@ -1464,34 +1358,4 @@ out:
 	free(e.wm);
 	free(e.starts);
 	return e.exit_code;
-}
-
-int engine_export(const struct agg_config *cfg)
-{
-	struct store *st = NULL;
-	char err[700];
-	int64_t until = WM_NONE, bytes = 0, rows = 0;
-	int rc = AGG_EXIT_OK;
-
-	int chk = export_check_target(cfg->output_path, cfg->state_path, 0, err, sizeof(err));
-	if (chk < 0) {
-		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
-		return chk == EXPORT_ESAME ? AGG_EXIT_USAGE : AGG_EXIT_OUTPUT;
-	}
-	if (store_open(&st, cfg->state_path, NULL, 1, err, sizeof(err)) < 0) {
-		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
-		return AGG_EXIT_STATE;
-	}
-	if (store_meta_get(st, "exported_until_us", &until) < 0)
-		until = WM_NONE;
-	int r = export_rewrite(cfg->output_path, cfg->columns, st, until, &bytes, &rows, err, sizeof(err));
-	if (r < 0) {
-		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
-		rc = r == EXPORT_ESTATE ? AGG_EXIT_STATE : r == EXPORT_ESPACE ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
-	} else if (cfg->verbosity >= LOG_INFO) {
-		log_msg(cfg->verbosity, LOG_INFO, "wrote %" PRId64 " windows (%" PRId64 " bytes) to %s", rows, bytes,
-		        cfg->output_path);
-	}
-	store_close(st);
-	return rc;
 }

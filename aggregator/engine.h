@@ -14,7 +14,4 @@
  * read). Returns an exit code (AGG_EXIT_*). */
 int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop);
 
-/* `aggregator export`: rewrites the CSV from the state file. Returns an exit code. */
-int engine_export(const struct agg_config *cfg);
-
 #endif

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "export.h"
 #include "log.h"
 
 static volatile sig_atomic_t main_stop; /* set by SIGINT/SIGTERM */
@@ -38,7 +39,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = cfg.cmd == CLI_EXPORT ? engine_export(&cfg) : engine_run(&cfg, &main_stop);
+	rc = cfg.cmd == CLI_EXPORT ? export_command(&cfg) : engine_run(&cfg, &main_stop);
 	cli_free(&cfg);
 	return rc;
 }
