@@ -37,13 +37,18 @@ is "$(topic_count t03)" 300 "300 messages over its 3 partitions"
 is "$(timeout 30 kcat -b "$BROKERS" -G g03k -X auto.offset.reset=earliest -e -q -f '%s\n' t03 | sort -n)" \
 	"$(seq 300)" "a consumer group reads every message once"
 # Offsets committed to a group (by the aggregator: they are not ticks, all
-# rejected, but read and committed, synchronously at close).
+# rejected, but read and committed, synchronously at close).  kcat -P's
+# sticky partitioner often leaves a partition empty (all 300 in one, in about
+# one run of three): nothing is read there, so the state has no row for it
+# and the group no offset (kafka-admin prints -1); compared partition by
+# partition, not summed (the -1s made 298 or 299 of 300).
 ok_cmd "the aggregator reads t03 in group g03" timeout 60 "$BIN/aggregator" -b "$BROKERS" -g g03 -t t03 \
 	--available-now -q --state "$T/g03.db" --output "$T/g03.csv"
-g03_state=$(sqlite3 "$T/g03.db" "SELECT sum(next_offset) FROM partitions")
-cmp_ok "$g03_state" -ge 298 "the aggregator read t03 (its state at $g03_state of 300)"
-is "$("$BIN/kafka-admin" -b "$BROKERS" group-offsets g03 t03:3 | awk '{s += $3} END {print s}')" "$g03_state" \
-	"the group's committed offsets add up to the state's"
+is "$(sqlite3 "$T/g03.db" "SELECT sum(next_offset) FROM partitions WHERE topic = 't03'")" 300 \
+	"the aggregator read all 300 messages of t03"
+g03_offsets() { "$BIN/kafka-admin" -b "$BROKERS" group-offsets g03 t03:3 | awk '$3 >= 0 {print $2 ":" $3}' | sort -n | paste -sd' '; }
+g03_state=$(sqlite3 "$T/g03.db" "SELECT partition || ':' || next_offset FROM partitions WHERE topic = 't03' ORDER BY partition" | paste -sd' ')
+is "$(g03_offsets)" "$g03_state" "the group's committed offsets are the state's, partition by partition"
 
 # Clean stop, restart from the directory.
 "$K" stop -d "$D"
@@ -66,8 +71,7 @@ ok_cmd "kill: the JVM is gone" bash -c "! kill -0 $pid 2>/dev/null"
 is "$("$K" start -d "$D" 2>/dev/null)" "$addr" "start after SIGKILL: the same address"
 adopt kafka "$(kpid)"
 is "$(topic_dump t03 | sort -n)" "$(seq 400)" "every acknowledged message survived the SIGKILL"
-is "$("$BIN/kafka-admin" -b "$BROKERS" group-offsets g03 t03:3 | awk '{s += $3} END {print s}')" "$g03_state" \
-	"and the group's committed offsets"
+is "$(g03_offsets)" "$g03_state" "and the group's committed offsets"
 
 # A taken port is refused with a message, nothing started.
 "$K" stop -d "$D"
