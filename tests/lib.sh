@@ -190,6 +190,13 @@ like() {
 	diag "                  '$got'" "    doesn't match '$re'"
 	return 1
 }
+# bounded_run GROUP TOPIC [ARGS...]: aggregator --available-now on TOPIC
+# (--assign), state $T/TOPIC.db, output $T/TOPIC.csv, stderr $T/TOPIC.err
+bounded_run() {
+	local g=$1 t=$2; shift 2
+	timeout 60 "$BIN/aggregator" -b "$BROKERS" -g "$g" -t "$t" --assign --available-now --progress-interval 0 \
+		--idle-timeout 10m --state "$T/$t.db" --output "$T/$t.csv" "$@" 2>"$T/$t.err"
+}
 # unlike GOT REGEX NAME: GOT does not match
 unlike() {
 	local got=$1 re=$2; shift 2

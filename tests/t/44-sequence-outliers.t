@@ -17,10 +17,7 @@ sed "1$absurd" "$T/btc" >"$T/head"          # the first of the partition
 for t in mid head replay; do
 	ok_cmd "load $t" sh -c "timeout 30 kcat -b $BROKERS -P -t $t -p 0 <'$T/$t'"
 done
-agg() { # agg TOPIC
-	timeout 60 "$BIN/aggregator" -b "$BROKERS" -g g44 -t "$1" --assign --available-now --progress-interval 0 \
-		--idle-timeout 10m --state "$T/$1.db" --output "$T/$1.csv" 2>"$T/$1.err"
-}
+agg() { bounded_run g44 "$1"; }
 counts() { sqlite3 "$T/$1.db" "SELECT sum(ticks) || ' ' || sum(duplicates) FROM products"; }
 
 ok_cmd "an absurd sequence in the middle" agg mid

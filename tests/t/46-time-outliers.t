@@ -23,10 +23,7 @@ sed -e 's/"time":"2023-04-24T15:1/"time":"2023-04-24T15:4/' -e 's/"time":"2023-0
 for t in pure mid head70 head55 gap; do
 	ok_cmd "load $t" sh -c "timeout 30 kcat -b $BROKERS -P -t $t -p 0 <'$T/$t'"
 done
-agg() { # agg TOPIC
-	timeout 60 "$BIN/aggregator" -b "$BROKERS" -g g46 -t "$1" --assign --available-now --progress-interval 0 \
-		--idle-timeout 10m --state "$T/$1.db" --output "$T/$1.csv" 2>"$T/$1.err"
-}
+agg() { bounded_run g46 "$1"; }
 q() { sqlite3 "$T/$1.db" "$2"; }
 counts() { q "$1" "SELECT sum(ticks) || ' ' || sum(late) || ' ' || (SELECT sum(rejected) FROM partitions) FROM products"; }
 wm() { q "$1" "SELECT value FROM meta WHERE key = 'watermark_us'"; }
