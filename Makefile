@@ -57,10 +57,11 @@ $(OBJDIR)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icommon -Ifeed -Iaggregator -MMD -MP -c $< -o $@
 
-# sql/*.sql are compiled into the aggregator as C strings.
+# sql/*.sql are compiled into the aggregator as C strings (queries.sql is
+# for people: examples to type into sqlite3).
 $(OBJDIR)/sql_embed.c: $(wildcard sql/*.sql) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
-	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/migrate_2_3.sql sql/queries.sql > $@
+	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/migrate_2_3.sql sql/statements.sql > $@
 $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c | deps
 	$(CC) $(ALL_CFLAGS) -Icommon -Iaggregator -c $< -o $@
 

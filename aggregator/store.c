@@ -29,35 +29,26 @@ enum {
 	ST__COUNT
 };
 
+/* sql/statements.sql, embedded */
+extern const char sql_stmt_begin[], sql_stmt_commit[], sql_stmt_rollback[], sql_stmt_meta_get[],
+	sql_stmt_meta_set[], sql_stmt_window_get[], sql_stmt_window_put[], sql_stmt_partition_get[],
+	sql_stmt_partition_put[], sql_stmt_products_of[], sql_stmt_product_put[], sql_stmt_rejected_add[],
+	sql_stmt_rejected_size[], sql_stmt_data_loss_add[], sql_stmt_rows[];
+
 static const char *const store_sql[ST__COUNT] = {
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	[ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-	[ST_WIN_GET] = "SELECT ticks, sum_price, sum_volume_24h, max_time, max_best_bid, max_best_ask"
-	               " FROM windows WHERE product_id = ?1 AND window_start = ?2 AND window_end = ?3"
-	               " AND topic = ?4 AND partition = ?5",
-	[ST_WIN_PUT] = "INSERT OR REPLACE INTO windows (product_id, window_start, window_end, topic,"
-	               " partition, ticks, sum_price, sum_volume_24h, max_time, max_best_bid, max_best_ask)"
-	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[ST_PART_GET] = "SELECT next_offset, max_time, rejected, time_run, time_run_max, skew_run, skew_first"
-	                " FROM partitions"
-	                " WHERE topic = ?1 AND partition = ?2",
-	[ST_PART_PUT] = "INSERT OR REPLACE INTO partitions (topic, partition, next_offset, max_time,"
-	                " rejected, updated_us, time_run, time_run_max, skew_run, skew_first)"
-	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[ST_PROD_EACH] = "SELECT product_id, ticks, late, duplicates, max_sequence, jump_seq, jump_run,"
-	                 " back_seq, back_run FROM products"
-	                 " WHERE topic = ?1 AND partition = ?2",
-	[ST_PROD_PUT] = "INSERT OR REPLACE INTO products (topic, partition, product_id, ticks, late,"
-	                " duplicates, max_sequence, jump_seq, jump_run, back_seq, back_run)"
-	                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[ST_REJ_ADD] = "INSERT OR IGNORE INTO rejected (topic, partition, offset, reason, payload, bytes)"
-	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_ROWS] = "SELECT product_id, window_start_us, window_end_us, max_time_us, \"avg(price)\","
-	            " \"max(best_bid)\", \"max(best_ask)\", \"avg(volume_24h)\" FROM window_aggregates"
-	            " WHERE window_end_us > ?1 AND window_end_us <= ?2 ORDER BY window_end_us, product_id",
+	[ST_BEGIN] = sql_stmt_begin,
+	[ST_COMMIT] = sql_stmt_commit,
+	[ST_ROLLBACK] = sql_stmt_rollback,
+	[ST_META_GET] = sql_stmt_meta_get,
+	[ST_META_SET] = sql_stmt_meta_set,
+	[ST_WIN_GET] = sql_stmt_window_get,
+	[ST_WIN_PUT] = sql_stmt_window_put,
+	[ST_PART_GET] = sql_stmt_partition_get,
+	[ST_PART_PUT] = sql_stmt_partition_put,
+	[ST_PROD_EACH] = sql_stmt_products_of,
+	[ST_PROD_PUT] = sql_stmt_product_put,
+	[ST_REJ_ADD] = sql_stmt_rejected_add,
+	[ST_ROWS] = sql_stmt_rows,
 };
 
 struct store {
@@ -604,7 +595,7 @@ int store_rejected_add(struct store *st, const char *topic, int32_t partition, i
 	if (st->rej_rows < 0) {
 		sqlite3_stmt *q = NULL;
 		st->rej_rows = st->rej_bytes = 0;
-		if (sqlite3_prepare_v2(st->db, "SELECT count(*), coalesce(sum(length(payload)), 0) FROM rejected",
+		if (sqlite3_prepare_v2(st->db, sql_stmt_rejected_size,
 		                       -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
 			st->rej_rows = sqlite3_column_int64(q, 0);
 			st->rej_bytes = sqlite3_column_int64(q, 1);
@@ -634,8 +625,7 @@ int store_data_loss_add(struct store *st, const char *topic, int32_t partition, 
 {
 	/* Prepared when needed: it happens rarely, if ever. */
 	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO data_loss (topic, partition, from_offset, "
-	                            "to_offset, lost, detected_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &s, NULL);
+	int rc = sqlite3_prepare_v2(st->db, sql_stmt_data_loss_add, -1, &s, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
 		sqlite3_bind_int(s, 2, partition);

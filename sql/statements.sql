@@ -1,0 +1,67 @@
+-- statements.sql: every statement the aggregator runs against its state, by
+-- name (scripts/embed-sql.sh makes each block "-- name: X" a C string
+-- sql_stmt_X; store.c prepares them once). ?N are the bound values.
+
+-- name: begin
+-- The batch's write lock at its start, not at its first write.
+BEGIN IMMEDIATE;
+
+-- name: commit
+COMMIT;
+
+-- name: rollback
+ROLLBACK;
+
+-- name: meta_get
+SELECT value FROM meta WHERE key = ?1;
+
+-- name: meta_set
+INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2);
+
+-- name: window_get
+SELECT ticks, sum_price, sum_volume_24h, max_time, max_best_bid, max_best_ask
+FROM windows
+WHERE product_id = ?1 AND window_start = ?2 AND window_end = ?3 AND topic = ?4 AND partition = ?5;
+
+-- name: window_put
+INSERT OR REPLACE INTO windows (product_id, window_start, window_end, topic, partition, ticks, sum_price,
+                                sum_volume_24h, max_time, max_best_bid, max_best_ask)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11);
+
+-- name: partition_get
+SELECT next_offset, max_time, rejected, time_run, time_run_max, skew_run, skew_first
+FROM partitions WHERE topic = ?1 AND partition = ?2;
+
+-- name: partition_put
+INSERT OR REPLACE INTO partitions (topic, partition, next_offset, max_time, rejected, updated_us, time_run,
+                                   time_run_max, skew_run, skew_first)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10);
+
+-- name: products_of
+SELECT product_id, ticks, late, duplicates, max_sequence, jump_seq, jump_run, back_seq, back_run
+FROM products WHERE topic = ?1 AND partition = ?2;
+
+-- name: product_put
+INSERT OR REPLACE INTO products (topic, partition, product_id, ticks, late, duplicates, max_sequence, jump_seq,
+                                 jump_run, back_seq, back_run)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11);
+
+-- name: rejected_add
+INSERT OR IGNORE INTO rejected (topic, partition, offset, reason, payload, bytes)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6);
+
+-- name: rejected_size
+-- What the rejected table holds, against its budget (read once).
+SELECT count(*), coalesce(sum(length(payload)), 0) FROM rejected;
+
+-- name: data_loss_add
+INSERT OR REPLACE INTO data_loss (topic, partition, from_offset, to_offset, lost, detected_us)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6);
+
+-- name: rows
+-- The merged windows to export, in the CSV's order.
+SELECT product_id, window_start_us, window_end_us, max_time_us, "avg(price)", "max(best_bid)", "max(best_ask)",
+       "avg(volume_24h)"
+FROM window_aggregates
+WHERE window_end_us > ?1 AND window_end_us <= ?2
+ORDER BY window_end_us, product_id;
