@@ -633,7 +633,7 @@ static int handle_ticker_fast(struct prod_ctx *c, const char *buf, size_t len)
 	struct tick t;
 	struct product *p;
 
-	if (!tick_parse_head(buf, len, &t))
+	if (tick_parse_head(buf, len, &t) < 0)
 		return 0;
 	c->n.frames++;
 	feed_alive(c);

@@ -38,8 +38,8 @@ int tick_parse(const char *buf, size_t len, struct tick *t, char *err, size_t er
 
 /* The two parsers behind tick_parse, exported for the differential tests.
  * tick_parse_json: the reference (jansson); every rejection and its reason.
- * tick_parse_fast: flat, escape-free ASCII ticker objects only; returns 1 with
- * *t exactly as tick_parse_json would set it, or 0 (declined, *t untouched):
+ * tick_parse_fast: flat, escape-free ASCII ticker objects only; returns 0 with
+ * *t exactly as tick_parse_json would set it, or -1 (declined, *t untouched):
  * never a verdict on its own. */
 int tick_parse_json(const char *buf, size_t len, struct tick *t, char *err, size_t errlen);
 int tick_parse_fast(const char *buf, size_t len, struct tick *t);

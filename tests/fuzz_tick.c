@@ -61,10 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		struct tick f, j;
 		char jerr[256];
-		int rf = tick_parse_fast((const char *)data, size, &f);
+		int r = tick_parse_fast((const char *)data, size, &f);
 		int rj = tick_parse_json((const char *)data, size, &j, jerr, sizeof jerr);
-		if (rf != 0 && rf != 1)
+		if (r != 0 && r != -1)
 			abort();
+		int rf = r == 0; /* taken */
 		if ((rc == 0) != (rj == 0))
 			abort();
 		if (rf == 1 && (rj != 0 || strcmp(f.product_id, j.product_id) != 0 ||

@@ -242,13 +242,16 @@ int main(int argc, char **argv)
 		case 'b':
 			brokers = optarg;
 			break;
-		case 'r':
-			repl = atoi(optarg);
-			if (repl < 1 || repl > 32) {
+		case 'r': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			repl = *optarg && !*end && v >= 1 && v <= 32 ? (int)v : 0;
+			if (!repl) {
 				usage(stderr);
 				return 2;
 			}
 			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

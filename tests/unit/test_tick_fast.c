@@ -83,30 +83,30 @@ static int diff_one(struct diff *d, const char *buf, size_t len)
 	memset(&j, 0, sizeof j);
 	memset(&c, 0, sizeof c);
 	memset(&h, 0, sizeof h);
-	rf = tick_parse_fast(buf, len, &f);
+	rf = tick_parse_fast(buf, len, &f); /* 0 taken, -1 declined */
 	rh = tick_parse_head(buf, len, &h);
 	/* the head scanner takes all the fast path takes, with the same head,
 	 * and whatever it takes, the producer's jansson path reads the same */
-	if ((rh != 0 && rh != 1) || (rf == 1 && rh != 1) ||
-	    (rf == 1 && (strcmp(f.product_id, h.product_id) != 0 || f.time_us != h.time_us ||
+	if ((rh != -1 && rh != 0) || (rf == 0 && rh != 0) ||
+	    (rf == 0 && (strcmp(f.product_id, h.product_id) != 0 || f.time_us != h.time_us ||
 	                 f.sequence != h.sequence || f.trade_id != h.trade_id)) ||
-	    (rh == 1 && !head_matches(buf, len, &h)))
+	    (rh == 0 && !head_matches(buf, len, &h)))
 		bad = 1;
 	rj = tick_parse_json(buf, len, &j, ej, sizeof ej);
 	rc = tick_parse(buf, len, &c, ec, sizeof ec);
-	if (rf != 0 && rf != 1)
+	if (rf != -1 && rf != 0)
 		bad = 1;
-	if (rf == 1 && (rj != 0 || !same_tick(&f, &j)))
+	if (rf == 0 && (rj != 0 || !same_tick(&f, &j)))
 		bad = 1;
 	if (rc != rj || (rc == 0 && !same_tick(&c, &j)) || (rc != 0 && strcmp(ec, ej) != 0))
 		bad = 1;
 	d->checked++;
-	d->fast += rf == 1;
-	d->head += rh == 1;
+	d->fast += rf == 0;
+	d->head += rh == 0;
 	if (bad && !d->mismatches++)
 		snprintf(d->first, sizeof d->first, "fast %d head %d json %d (%s) on %.*s", rf, rh, rj, ej,
 		         (int)(len < 160 ? len : 160), buf);
-	return rf == 1;
+	return rf == 0;
 }
 
 static void report(const struct diff *d, const char *what)
