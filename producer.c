@@ -129,6 +129,17 @@ struct counters {
 	uint64_t queue_full;        /* QUEUE_FULL waits */
 };
 
+/* The feed connection, one attempt after the other.  OPEN and the two
+ * closing states are "established": the WebSocket handshake was done. */
+enum conn_state {
+	CONN_IDLE,           /* no attempt: the next one is scheduled */
+	CONN_CONNECTING,     /* TCP (and TLS) under way */
+	CONN_HANDSHAKE,      /* transport up, WebSocket handshake sent */
+	CONN_OPEN,           /* messages flow, the watchdog is armed */
+	CONN_CLOSE_SENT,     /* our close frame is out: waiting for the feed's */
+	CONN_CLOSE_RECEIVED, /* the feed's close came first: ours is queued, then drop */
+};
+
 struct prod_ctx {
 	struct prod_conf conf;      /* parsed options */
 	struct product prod[MAX_PRODUCTS]; /* subscribed products */
@@ -167,17 +178,13 @@ struct prod_ctx {
 	size_t tx_len;              /* bytes queued after LWS_PRE */
 	size_t tx_cap;              /* room after LWS_PRE */
 
-	int attempt_live;           /* connection attempt not ended yet */
+	enum conn_state state;      /* of the feed connection */
 	int fail_logged;            /* why the attempt failed is logged */
-	int connected;              /* TCP (+TLS) up: handshake under way */
-	int established;            /* ws handshake done, watchdog armed */
 	int subscribed;             /* "subscriptions" ack seen on this conn */
-	int close_sent;             /* our close frame is queued or sent */
-	int peer_closed;            /* the feed's close frame arrived */
-	int close_after_tx;         /* drop the connection once tx is out */
 	lws_usec_t last_rx;         /* last valid feed message (watchdog) */
 	int alive;                  /* a valid message in the current read */
 
+	int stop_requested;         /* the program decided to stop (a fatal error) */
 	int stopping;               /* shutdown in progress */
 	lws_usec_t stop_deadline;   /* give up waiting for the close */
 	int done;                   /* leave the service loop */
@@ -477,7 +484,7 @@ static void publish(struct prod_ctx *c, struct product *p, const char *buf,
 			     "ticks slower than the feed sends them (%d in queue)",
 			     QUEUE_WARN_MS, rd_kafka_outq_len(c->rk));
 		}
-		if ((stop_signal || c->kafka_fatal) &&
+		if ((stop_signal || c->stop_requested || c->kafka_fatal) &&
 		    lws_now_usecs() - waited_since > FLUSH_MS * LWS_US_PER_MS)
 			break;
 	}
@@ -660,7 +667,7 @@ static void handle_error(struct prod_ctx *c, json_t *root)
 		plog(c, LOG_ERROR, "feed rejected the subscription: %s: %s", msg,
 		     reason);
 		c->exit_code = EX_FEED;
-		stop_signal = stop_signal ? stop_signal : -1;
+		c->stop_requested = 1;
 		return;
 	}
 	plog(c, LOG_ERROR, "feed error: %s: %s", msg, reason);
@@ -737,7 +744,7 @@ static void connect_feed(lws_sorted_usec_list_t *sul);
 
 static void schedule_reconnect(struct prod_ctx *c)
 {
-	if (c->stopping || stop_signal)
+	if (c->stopping || stop_signal || c->stop_requested)
 		return;
 	lws_retry_sul_schedule(c->lws, 0, &c->sul_connect, &c->retry,
 			       connect_feed, &c->retry_count);
@@ -762,15 +769,13 @@ static void connect_feed(lws_sorted_usec_list_t *sul)
 	i.retry_and_idle_policy = &c->retry;
 	if (c->attempts++)
 		c->n.reconnects++;
-	c->attempt_live = 1;
+	c->state = CONN_CONNECTING;
 	c->fail_logged = 0;
-	c->connected = 0;
-	c->established = 0;
 	plog(c, LOG_INFO, "connecting to %s (attempt %" PRIu64 ")", c->conf.url,
 	     c->attempts);
 	if (!lws_client_connect_via_info(&i)) {
 		c->wsi = NULL;
-		c->attempt_live = 0;
+		c->state = CONN_IDLE;
 		plog(c, LOG_WARN, "connect to %s failed immediately", c->conf.url);
 		schedule_reconnect(c);
 	}
@@ -809,13 +814,9 @@ static int ws_connected(struct prod_ctx *c, struct lws *wsi)
 	int n;
 
 	c->wsi = wsi;
-	c->connected = 1;
-	c->established = 0;
+	c->state = CONN_HANDSHAKE;
 	c->head_len = 0;
 	c->tx_len = 0;
-	c->close_sent = 0;
-	c->peer_closed = 0;
-	c->close_after_tx = 0;
 	c->alive = 0;
 	c->last_rx = lws_now_usecs(); /* the watchdog bounds the handshakes */
 	if (c->tls) {
@@ -843,7 +844,7 @@ static int ws_connected(struct prod_ctx *c, struct lws *wsi)
 static int ws_established(struct prod_ctx *c, struct lws *wsi)
 {
 	plog(c, LOG_INFO, "connected to %s", c->conf.url);
-	c->established = 1;
+	c->state = CONN_OPEN;
 	c->subscribed = 0;
 	c->last_rx = lws_now_usecs();
 	wsp_rx_init(&c->rx, c->msg, MSG_MAX);
@@ -869,16 +870,14 @@ static int ws_peer_close(struct prod_ctx *c, const char *p, size_t len)
 		     "hostname %s is retired, use --url %s", why, c->host,
 		     DEFAULT_URL);
 		c->exit_code = EX_FEED;
-		stop_signal = stop_signal ? stop_signal : -1;
-	} else if (!c->close_sent) {
+		c->stop_requested = 1;
+	} else if (c->state != CONN_CLOSE_SENT) {
 		plog(c, LOG_WARN, "feed closed the connection (code %d%s%s)",
 		     code, why[0] ? ": " : "", why);
 	}
-	c->peer_closed = 1;
-	if (c->close_sent)
+	if (c->state == CONN_CLOSE_SENT)
 		return 1;
-	c->close_sent = 1;
-	c->close_after_tx = 1;
+	c->state = CONN_CLOSE_RECEIVED;
 	if (tx_frame(c, c->wsi, WSP_CLOSE, p, len >= 2 ? 2 : 0))
 		return 1;
 	return 2;
@@ -920,9 +919,9 @@ static int ws_receive(struct prod_ctx *c, struct lws *wsi, const unsigned char *
 	char err[256];
 	int r;
 
-	if (c->peer_closed)
+	if (c->state == CONN_CLOSE_RECEIVED)
 		return 0;
-	if (!c->established) {
+	if (c->state == CONN_HANDSHAKE) {
 		size_t before = c->head_len;
 		size_t take = len < sizeof(c->head) - before ? len :
 			      sizeof(c->head) - before;
@@ -982,7 +981,7 @@ static int tls_receive(struct prod_ctx *c, struct lws *wsi, const unsigned char 
 		plog(c, LOG_ERROR, "give --ca-file FILE to trust its CA (or "
 		     "--insecure for a test server); not retrying");
 		c->exit_code = EX_FEED;
-		stop_signal = stop_signal ? stop_signal : -1;
+		c->stop_requested = 1;
 		return -1;
 	}
 	if (r < 0) {
@@ -1011,7 +1010,7 @@ static int ws_writeable(struct prod_ctx *c, struct lws *wsi)
 			if (lws_write(wsi, c->tx + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
 				goto fail;
 		}
-		return c->close_after_tx ? -1 : 0;
+		return c->state == CONN_CLOSE_RECEIVED ? -1 : 0;
 	}
 	if (c->tx_len && ftls_ready(c->tlsc)) {
 		if (ftls_write(c->tlsc, c->tx + LWS_PRE, c->tx_len, err,
@@ -1024,7 +1023,7 @@ static int ws_writeable(struct prod_ctx *c, struct lws *wsi)
 	while ((n = ftls_output(c->tlsc, buf + LWS_PRE, sizeof(buf) - LWS_PRE)))
 		if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
 			goto fail;
-	return c->close_after_tx && !c->tx_len ? -1 : 0;
+	return c->state == CONN_CLOSE_RECEIVED && !c->tx_len ? -1 : 0;
 fail:
 	plog(c, LOG_WARN, "write to %s failed", c->conf.url);
 	return -1;
@@ -1033,17 +1032,15 @@ fail:
 /* The attempt ended (failed, closed, dropped): once per attempt, retry. */
 static void ws_closed(struct prod_ctx *c, const char *why)
 {
-	if (!c->attempt_live)
+	if (c->state == CONN_IDLE)
 		return;
-	if (c->established)
+	if (c->state >= CONN_OPEN)
 		plog(c, c->stopping ? LOG_INFO : LOG_WARN, "disconnected from %s",
 		     c->conf.url);
-	else if (!c->stopping && !stop_signal && !c->fail_logged)
+	else if (!c->stopping && !stop_signal && !c->stop_requested && !c->fail_logged)
 		plog(c, LOG_WARN, "connection to %s failed: %s", c->conf.url, why);
-	c->attempt_live = 0;
+	c->state = CONN_IDLE;
 	c->wsi = NULL;
-	c->connected = 0;
-	c->established = 0;
 	ftls_conn_free(c->tlsc);
 	c->tlsc = NULL;
 	schedule_reconnect(c);
@@ -1070,7 +1067,7 @@ static int on_ws_event(struct lws *wsi, enum lws_callback_reasons reason,
 		return ws_writeable(c, wsi);
 
 	case LWS_CALLBACK_RAW_CLOSE:
-		ws_closed(c, c->connected ? "closed before the WebSocket "
+		ws_closed(c, c->state == CONN_HANDSHAKE ? "closed before the WebSocket "
 			  "handshake completed" : "closed");
 		break;
 
@@ -1115,15 +1112,15 @@ static void begin_stop(struct prod_ctx *c)
 		     (int)stop_signal);
 	if (!c->wsi)
 		return;
-	if (c->established && !c->close_sent) {
+	if (c->state == CONN_OPEN) {
 		/* close code 1000 "bye"; the feed's answer drops the connection */
 		static const char bye[] = "\x03\xe8" "bye";
 
-		c->close_sent = 1;
+		c->state = CONN_CLOSE_SENT;
 		if (!tx_frame(c, c->wsi, WSP_CLOSE, bye, sizeof(bye) - 1))
 			return;
 	}
-	if (!c->close_sent || c->peer_closed)
+	if (c->state != CONN_CLOSE_SENT)
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
@@ -1135,18 +1132,18 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	rd_kafka_poll(c->rk, 0);
 	if (c->admin_q)
 		finish_create_topics(c, 0);
-	if (c->kafka_fatal && !stop_signal)
-		stop_signal = -1;
-	if (stop_signal && !c->stopping)
+	if (c->kafka_fatal)
+		c->stop_requested = 1;
+	if ((stop_signal || c->stop_requested) && !c->stopping)
 		begin_stop(c);
 	if (c->stopping && (!c->wsi || now > c->stop_deadline)) {
 		c->done = 1;
 		lws_cancel_service(c->lws);
 		return;
 	}
-	if (!c->stopping && c->wsi && c->connected &&
+	if (!c->stopping && c->wsi && c->state >= CONN_HANDSHAKE &&
 	    now - c->last_rx > (lws_usec_t)c->conf.silence_s * LWS_US_PER_SEC) {
-		if (c->established)
+		if (c->state >= CONN_OPEN)
 			plog(c, LOG_WARN, "feed silent for %d s: reconnecting",
 			     c->conf.silence_s);
 		else
