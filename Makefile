@@ -68,7 +68,8 @@ $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c | deps
 $(BINDIR)/aggregator: $(OBJDIR)/aggregator/main.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
-$(BINDIR)/producer: $(OBJDIR)/producer.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o $(OBJDIR)/common/tick.o \
+$(BINDIR)/producer: $(OBJDIR)/producer.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
+                    $(OBJDIR)/common/tick.o \
                     $(OBJDIR)/common/log.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@

@@ -2,18 +2,14 @@
  * producer.c - Coinbase Exchange WebSocket ticker feed -> Kafka, one topic per
  * product.
  *
- * One libwebsockets service loop owns everything: the feed connection (with
- * reconnect backoff and a silence watchdog), a 50 ms timer that serves
- * librdkafka delivery reports and prints the status line, and the shutdown
- * sequence.  Every ticker message is published byte for byte to
- * <prefix><product_id>, keyed by product id, timestamped with the tick's own
- * `time`.  State lives in one struct prod_ctx reached through
- * lws_context_user(); the only global is the signal flag.
- *
- * The connection is a raw libwebsockets client (TCP, timers, retries); TLS
- * (feedtls.c) and the WebSocket protocol (wsproto.c) on top of it are ours:
- * lws 4.1's client parses WebSocket payload one byte at a time, and cannot
- * start TLS on a raw client connection.
+ * The feed connection (feed/conn.c: reconnects, watchdog, TLS, WebSocket)
+ * runs one event loop; this file gets its messages, and a 50 ms tick that
+ * serves librdkafka's delivery reports, the status line and the shutdown.
+ * Every ticker message is published byte for byte to <prefix><product_id>,
+ * keyed by product id, timestamped with the tick's own `time`, once: the
+ * feed's resends after a reconnect are dropped by sequence, and trade_id
+ * gaps are counted.  State lives in one struct prod_ctx; the only global is
+ * the signal flag.
  */
 #include <libwebsockets.h>
 #include <librdkafka/rdkafka.h>
@@ -32,8 +28,7 @@
 
 #include "log.h"
 #include "tick.h" /* tick_parse_time, tick_parse_head: shared with the aggregator */
-#include "wsproto.h" /* RFC 6455 handshake and frames over the raw connection */
-#include "feedtls.h" /* wss://: OpenSSL over the raw connection */
+#include "conn.h" /* the feed connection */
 
 #ifndef PIPELINE_VERSION
 #define PIPELINE_VERSION "dev"
@@ -54,13 +49,11 @@
 #define PRODUCT_MAX       32          /* longest product id, incl. NUL */
 #define TOPIC_MAX         250         /* Kafka's limit is 249 chars */
 #define MSG_MAX           (64 * 1024) /* reassembly bound for one ws message */
-#define RX_CHUNK          (64 * 1024) /* bytes lws reads from the socket at once */
 #define TICK_MS           50          /* poll/status/watchdog timer period */
 #define FLUSH_MS          10000       /* bound on the final rd_kafka_flush */
 #define QUEUE_WARN_MS     1000        /* a QUEUE_FULL wait this long is logged */
 #define CLOSE_WAIT_MS     2000        /* bound on the ws close handshake */
 #define CREATE_TOPICS_MS  10000       /* bound on CreateTopics */
-#define BACKOFF_BASE_MS   250         /* first reconnect delay */
 #define MAX_XPROPS        64
 
 
@@ -121,23 +114,9 @@ struct counters {
 	uint64_t missed;            /* trades missed (trade_id gaps) */
 	uint64_t malformed;         /* unparseable or invalid messages */
 	uint64_t oversized;         /* messages over MSG_MAX */
-	uint64_t proto_errors;      /* connections dropped for a protocol error */
 	uint64_t unknown;           /* ticks of products not subscribed */
 	uint64_t feed_errors;       /* feed "error" messages */
-	uint64_t reconnects;        /* connection attempts after the first */
-	uint64_t silences;          /* connections dropped by the watchdog */
 	uint64_t queue_full;        /* QUEUE_FULL waits */
-};
-
-/* The feed connection, one attempt after the other.  OPEN and the two
- * closing states are "established": the WebSocket handshake was done. */
-enum conn_state {
-	CONN_IDLE,           /* no attempt: the next one is scheduled */
-	CONN_CONNECTING,     /* TCP (and TLS) under way */
-	CONN_HANDSHAKE,      /* transport up, WebSocket handshake sent */
-	CONN_OPEN,           /* messages flow, the watchdog is armed */
-	CONN_CLOSE_SENT,     /* our close frame is out: waiting for the feed's */
-	CONN_CLOSE_RECEIVED, /* the feed's close came first: ours is queued, then drop */
 };
 
 struct prod_ctx {
@@ -150,39 +129,10 @@ struct prod_ctx {
 	int kafka_fatal;            /* error_cb saw __FATAL */
 	rd_kafka_queue_t *admin_q;  /* pending CreateTopics result, owned */
 
-	struct lws_context *lws;    /* lws context, owned */
-	struct lws *wsi;            /* feed connection, NULL when down */
-	lws_sorted_usec_list_t sul_connect; /* (re)connect timer */
-	lws_sorted_usec_list_t sul_tick;    /* TICK_MS housekeeping timer */
-	lws_retry_bo_t retry;       /* backoff + hang-up policy */
-	uint32_t backoff_ms[16];    /* retry.retry_ms_table */
-	uint16_t retry_count;       /* consecutive failed attempts */
-	uint64_t attempts;          /* connection attempts so far */
-
-	char url_buf[512];          /* --url, cut up by lws_parse_uri */
-	const char *host;           /* points into url_buf */
-	char path[512];             /* "/" + path */
-	int port;                   /* from the URL or 80/443 */
-	int use_ssl;                /* wss:// */
-	struct ftls *tls;           /* client TLS context (wss://), owned */
-	struct ftls_conn *tlsc;     /* TLS of the connection, owned */
-
+	struct fconn *feed;         /* the feed connection, owned */
 	char *sub;                  /* subscribe message, owned */
-	size_t sub_len;             /* its length */
-	char *msg;                  /* reassembly buffer, MSG_MAX + 1, owned */
-	struct wsp_rx rx;           /* frame decoder of the connection */
-	char ws_key[WSP_KEY_LEN + 1]; /* Sec-WebSocket-Key of the connection */
-	char head[WSP_HEAD_MAX];    /* handshake response read so far */
-	size_t head_len;            /* bytes in head */
-	unsigned char *tx;          /* LWS_PRE + bytes for WRITEABLE, owned */
-	size_t tx_len;              /* bytes queued after LWS_PRE */
-	size_t tx_cap;              /* room after LWS_PRE */
-
-	enum conn_state state;      /* of the feed connection */
-	int fail_logged;            /* why the attempt failed is logged */
-	int subscribed;             /* "subscriptions" ack seen on this conn */
-	lws_usec_t last_rx;         /* last valid feed message (watchdog) */
-	int alive;                  /* a valid message in the current read */
+	int subscribed;             /* "subscriptions" ack seen on this connection */
+	int alive;                  /* the message being handled was a valid one */
 
 	int stop_requested;         /* the program decided to stop (a fatal error) */
 	int stopping;               /* shutdown in progress */
@@ -227,13 +177,6 @@ static int rl_allow(struct prod_ctx *c, struct ratelimit *rl, const char *what)
 	}
 	rl->suppressed++;
 	return 0;
-}
-
-/* lws's own log lines go through our prefix; they end in '\n'. */
-static void lws_log_emit(int level, const char *line)
-{
-	(void)level;
-	fprintf(stderr, "%% lws: %s", line);
 }
 
 static void on_signal(int sig)
@@ -526,9 +469,8 @@ static void bad_message(struct prod_ctx *c, const char *why, const char *buf,
 	plog(c, LOG_WARN, "malformed message (%s), %zu bytes: %s", why, len, s);
 }
 
-/* Any well-formed feed message proves the feed alive: noted here, and once
- * per read (ws_receive) the silence watchdog and lws's hang-up timer are
- * reset (a clock read and a timer move per tick cost ~5% at full speed). */
+/* Any well-formed feed message proves the feed alive (the connection's
+ * watchdog is reset). */
 static void feed_alive(struct prod_ctx *c)
 {
 	c->alive = 1;
@@ -698,7 +640,7 @@ static void handle_message(struct prod_ctx *c, const char *buf, size_t len)
 		char *s = json_dumps(json_object_get(root, "channels"), JSON_COMPACT);
 
 		c->subscribed = 1;
-		c->retry_count = 0;
+		fconn_confirmed(c->feed);
 		plog(c, LOG_INFO, "subscribed: %s", s ? s : "?");
 		free(s);
 	} else if (!strcmp(type, "error")) {
@@ -711,9 +653,7 @@ done:
 }
 
 /* {"type":"subscribe","channels":[{"name":"ticker","product_ids":[..]},
- *  {"name":"heartbeat","product_ids":[..]}]}, and the transmit buffer that
- * holds the handshake request, then the frames we send (subscribe, pongs,
- * close), until WRITEABLE. */
+ *  {"name":"heartbeat","product_ids":[..]}]} */
 static int build_subscribe(struct prod_ctx *c)
 {
 	json_t *ids = json_array(), *root;
@@ -728,361 +668,59 @@ static int build_subscribe(struct prod_ctx *c)
 		return -1;
 	c->sub = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
-	if (!c->sub)
-		return -1;
-	c->sub_len = strlen(c->sub);
-	/* request (URL <= 511 bytes) or subscribe + a few control frames */
-	c->tx_cap = 2048 + c->sub_len + 4 * (125 + WSP_FRAME_OVERHEAD);
-	c->tx = malloc(LWS_PRE + c->tx_cap);
-	return c->tx ? 0 : -1;
+	return c->sub ? 0 : -1;
 }
 
 /*
- * Connection management.
+ * The feed connection's events (feed/conn.h).
  */
-static void connect_feed(lws_sorted_usec_list_t *sul);
-
-static void schedule_reconnect(struct prod_ctx *c)
+static void on_feed_opened(void *opaque)
 {
-	if (c->stopping || stop_signal || c->stop_requested)
-		return;
-	lws_retry_sul_schedule(c->lws, 0, &c->sul_connect, &c->retry,
-			       connect_feed, &c->retry_count);
-}
+	struct prod_ctx *c = opaque;
 
-static void connect_feed(lws_sorted_usec_list_t *sul)
-{
-	struct prod_ctx *c = lws_container_of(sul, struct prod_ctx, sul_connect);
-	struct lws_client_connect_info i;
-
-	if (c->stopping)
-		return;
-	memset(&i, 0, sizeof(i));
-	i.context = c->lws;
-	i.address = c->host;
-	i.port = c->port;
-	i.path = c->path;
-	i.host = c->host;        /* TLS SNI and hostname check */
-	i.method = "RAW";        /* the WebSocket layer is ours (wsproto.c) */
-	i.local_protocol_name = "coinbase-feed";
-	i.pwsi = &c->wsi;
-	i.retry_and_idle_policy = &c->retry;
-	if (c->attempts++)
-		c->n.reconnects++;
-	c->state = CONN_CONNECTING;
-	c->fail_logged = 0;
-	plog(c, LOG_INFO, "connecting to %s (attempt %" PRIu64 ")", c->conf.url,
-	     c->attempts);
-	if (!lws_client_connect_via_info(&i)) {
-		c->wsi = NULL;
-		c->state = CONN_IDLE;
-		plog(c, LOG_WARN, "connect to %s failed immediately", c->conf.url);
-		schedule_reconnect(c);
-	}
-}
-
-/* Queues bytes for the next WRITEABLE; -1 when they do not fit. */
-static int tx_raw(struct prod_ctx *c, struct lws *wsi, const void *p, size_t n)
-{
-	if (n > c->tx_cap - c->tx_len)
-		return -1;
-	memcpy(c->tx + LWS_PRE + c->tx_len, p, n);
-	c->tx_len += n;
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-/* Queues one client frame (masked with fresh random bytes). */
-static int tx_frame(struct prod_ctx *c, struct lws *wsi, int op, const void *p,
-		    size_t n)
-{
-	unsigned char mask[4];
-
-	if (n + WSP_FRAME_OVERHEAD > c->tx_cap - c->tx_len)
-		return -1;
-	lws_get_random(c->lws, mask, sizeof(mask));
-	c->tx_len += wsp_frame(c->tx + LWS_PRE + c->tx_len, op, p, n, mask);
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-/* The transport is up: send the opening handshake. */
-static int ws_connected(struct prod_ctx *c, struct lws *wsi)
-{
-	unsigned char nonce[16];
-	char req[2048];
-	int n;
-
-	c->wsi = wsi;
-	c->state = CONN_HANDSHAKE;
-	c->head_len = 0;
-	c->tx_len = 0;
-	c->alive = 0;
-	c->last_rx = lws_now_usecs(); /* the watchdog bounds the handshakes */
-	if (c->tls) {
-		char err[256];
-
-		ftls_conn_free(c->tlsc);
-		if (!(c->tlsc = ftls_conn_new(c->tls, c->host, err, sizeof(err))) ||
-		    ftls_start(c->tlsc, err, sizeof(err)) != FTLS_OK) {
-			plog(c, LOG_WARN, "TLS to %s: %s", c->conf.url, err);
-			return -1;
-		}
-	}
-	lws_get_random(c->lws, nonce, sizeof(nonce));
-	wsp_make_key(nonce, c->ws_key);
-	n = wsp_request(req, sizeof(req), c->host, c->port, c->use_ssl, c->path,
-			c->ws_key, "coinbase-producer/" PIPELINE_VERSION);
-	if (n < 0 || tx_raw(c, wsi, req, (size_t)n)) {
-		plog(c, LOG_ERROR, "handshake request too long for %s", c->conf.url);
-		return -1;
-	}
-	return 0;
-}
-
-/* The handshake succeeded: subscribe. */
-static int ws_established(struct prod_ctx *c, struct lws *wsi)
-{
-	plog(c, LOG_INFO, "connected to %s", c->conf.url);
-	c->state = CONN_OPEN;
 	c->subscribed = 0;
-	c->last_rx = lws_now_usecs();
-	wsp_rx_init(&c->rx, c->msg, MSG_MAX);
-	if (tx_frame(c, wsi, WSP_TEXT, c->sub, c->sub_len))
-		return -1;
-	plog(c, LOG_DEBUG, "sent %s", c->sub);
-	return 0;
 }
 
-/* The feed's close frame: logged (a retired hostname is fatal), answered
- * with the same code, then the connection is dropped once that is written.
- * Returns 1 (drop now: our close went first) or 2 (stop reading). */
-static int ws_peer_close(struct prod_ctx *c, const char *p, size_t len)
+static int on_feed_message(void *opaque, const char *buf, size_t len)
 {
-	const unsigned char *u = (const unsigned char *)p;
-	char why[128] = "";
-	int code = len >= 2 ? (u[0] << 8 | u[1]) : 0;
+	struct prod_ctx *c = opaque;
 
-	if (len > 2)
-		snprintf(why, sizeof(why), "%.*s", (int)(len - 2), p + 2);
-	if (strstr(why, "deprecated hostname")) {
-		plog(c, LOG_ERROR, "feed closed the connection: \"%s\": the "
-		     "hostname %s is retired, use --url %s", why, c->host,
-		     DEFAULT_URL);
-		c->exit_code = EX_FEED;
-		c->stop_requested = 1;
-	} else if (c->state != CONN_CLOSE_SENT) {
-		plog(c, LOG_WARN, "feed closed the connection (code %d%s%s)",
-		     code, why[0] ? ": " : "", why);
-	}
-	if (c->state == CONN_CLOSE_SENT)
-		return 1;
-	c->state = CONN_CLOSE_RECEIVED;
-	if (tx_frame(c, c->wsi, WSP_CLOSE, p, len >= 2 ? 2 : 0))
-		return 1;
-	return 2;
+	c->alive = 0;
+	handle_message(c, buf, len);
+	return c->alive;
 }
 
-/* One message from the frame decoder. */
-static int on_ws_message(void *arg, int op, const char *buf, size_t len)
+static void on_feed_oversized(void *opaque, size_t len)
 {
-	struct prod_ctx *c = arg;
+	struct prod_ctx *c = opaque;
 
-	switch (op) {
-	case WSP_TEXT:
-	case WSP_BINARY:
-		if (buf) {
-			handle_message(c, buf, len);
-			return 0;
-		}
-		c->n.oversized++;
-		if (rl_allow(c, &c->rl_bad, "bad-message"))
-			plog(c, LOG_WARN, "message of %zu bytes (over %d) dropped",
-			     len, MSG_MAX);
+	c->n.oversized++;
+	if (rl_allow(c, &c->rl_bad, "bad-message"))
+		plog(c, LOG_WARN, "message of %zu bytes (over %d) dropped", len, MSG_MAX);
+}
+
+/* The feed closing the connection on the retired hostname is fatal. */
+static int on_feed_closed(void *opaque, int code, const char *why)
+{
+	struct prod_ctx *c = opaque;
+
+	(void)code;
+	if (!strstr(why, "deprecated hostname"))
 		return 0;
-	case WSP_PING:
-		if (tx_frame(c, c->wsi, WSP_PONG, buf, len))
-			plog(c, LOG_DEBUG, "pong not sent: transmit buffer full");
-		return 0;
-	case WSP_CLOSE:
-		return ws_peer_close(c, buf, len);
-	default: /* WSP_PONG: we send no pings */
-		return 0;
-	}
+	plog(c, LOG_ERROR, "feed closed the connection: \"%s\": the hostname %s is retired, use --url %s",
+	     why, fconn_host(c->feed), DEFAULT_URL);
+	c->exit_code = EX_FEED;
+	c->stop_requested = 1;
+	return 1;
 }
 
-/* Bytes from the feed: first the handshake response, then frames.  Returns
- * -1 to drop the connection. */
-static int ws_receive(struct prod_ctx *c, struct lws *wsi, const unsigned char *in,
-		      size_t len)
+static void on_feed_fatal(void *opaque)
 {
-	char err[256];
-	int r;
+	struct prod_ctx *c = opaque;
 
-	if (c->state == CONN_CLOSE_RECEIVED)
-		return 0;
-	if (c->state == CONN_HANDSHAKE) {
-		size_t before = c->head_len;
-		size_t take = len < sizeof(c->head) - before ? len :
-			      sizeof(c->head) - before;
-
-		memcpy(c->head + before, in, take);
-		c->head_len += take;
-		r = wsp_response(c->head, c->head_len, c->ws_key, err, sizeof(err));
-		if (!r)
-			return 0;
-		if (r < 0) {
-			plog(c, LOG_WARN, "WebSocket handshake with %s failed: %s",
-			     c->conf.url, err);
-			c->fail_logged = 1;
-			return -1;
-		}
-		/* frames may follow the head in the same read */
-		in += (size_t)r - before;
-		len -= (size_t)r - before;
-		if (ws_established(c, wsi))
-			return -1;
-	}
-	r = wsp_rx_feed(&c->rx, in, len, on_ws_message, c, err, sizeof(err));
-	if (c->alive && c->wsi) {
-		c->alive = 0;
-		c->last_rx = lws_now_usecs();
-		lws_validity_confirmed(wsi);
-	}
-	if (r < 0) {
-		c->n.proto_errors++;
-		plog(c, LOG_WARN, "WebSocket protocol error from %s: %s; "
-		     "reconnecting", c->conf.url, err);
-		return -1;
-	}
-	return r == 1 ? -1 : 0;
+	c->exit_code = EX_FEED;
+	c->stop_requested = 1;
 }
-
-/* Plaintext out of TLS: 1 (stop) when the connection is to be dropped. */
-static int tls_plain(void *arg, const unsigned char *buf, size_t len)
-{
-	struct prod_ctx *c = arg;
-
-	return ws_receive(c, c->wsi, buf, len) < 0;
-}
-
-/* Ciphertext from the feed.  A certificate that fails verification is fatal:
- * retrying cannot fix it. */
-static int tls_receive(struct prod_ctx *c, struct lws *wsi, const unsigned char *in,
-		       size_t len)
-{
-	char err[256];
-	int r = ftls_input(c->tlsc, in, len, tls_plain, c, err, sizeof(err));
-
-	if (r == FTLS_CERT) {
-		plog(c, LOG_ERROR, "TLS: the certificate of %s failed verification "
-		     "(unknown CA, self-signed, expired or wrong hostname): %s",
-		     c->host, err);
-		plog(c, LOG_ERROR, "give --ca-file FILE to trust its CA (or "
-		     "--insecure for a test server); not retrying");
-		c->exit_code = EX_FEED;
-		c->stop_requested = 1;
-		return -1;
-	}
-	if (r < 0) {
-		plog(c, LOG_WARN, "%s: %s", c->conf.url, err);
-		c->fail_logged = 1;
-		return -1;
-	}
-	if (r)
-		return -1;
-	if (ftls_pending(c->tlsc) || (c->tx_len && ftls_ready(c->tlsc)))
-		lws_callback_on_writable(wsi);
-	return 0;
-}
-
-/* Sends what is queued: plaintext as it is, or through TLS once its
- * handshake is done (the handshake's own records first). */
-static int ws_writeable(struct prod_ctx *c, struct lws *wsi)
-{
-	unsigned char buf[LWS_PRE + 16384];
-	char err[256];
-	size_t n;
-
-	if (!c->tlsc) {
-		if ((n = c->tx_len)) {
-			c->tx_len = 0;
-			if (lws_write(wsi, c->tx + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
-				goto fail;
-		}
-		return c->state == CONN_CLOSE_RECEIVED ? -1 : 0;
-	}
-	if (c->tx_len && ftls_ready(c->tlsc)) {
-		if (ftls_write(c->tlsc, c->tx + LWS_PRE, c->tx_len, err,
-			       sizeof(err)) != FTLS_OK) {
-			plog(c, LOG_WARN, "%s: %s", c->conf.url, err);
-			return -1;
-		}
-		c->tx_len = 0;
-	}
-	while ((n = ftls_output(c->tlsc, buf + LWS_PRE, sizeof(buf) - LWS_PRE)))
-		if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
-			goto fail;
-	return c->state == CONN_CLOSE_RECEIVED && !c->tx_len ? -1 : 0;
-fail:
-	plog(c, LOG_WARN, "write to %s failed", c->conf.url);
-	return -1;
-}
-
-/* The attempt ended (failed, closed, dropped): once per attempt, retry. */
-static void ws_closed(struct prod_ctx *c, const char *why)
-{
-	if (c->state == CONN_IDLE)
-		return;
-	if (c->state >= CONN_OPEN)
-		plog(c, c->stopping ? LOG_INFO : LOG_WARN, "disconnected from %s",
-		     c->conf.url);
-	else if (!c->stopping && !stop_signal && !c->stop_requested && !c->fail_logged)
-		plog(c, LOG_WARN, "connection to %s failed: %s", c->conf.url, why);
-	c->state = CONN_IDLE;
-	c->wsi = NULL;
-	ftls_conn_free(c->tlsc);
-	c->tlsc = NULL;
-	schedule_reconnect(c);
-}
-
-static int on_ws_event(struct lws *wsi, enum lws_callback_reasons reason,
-		       void *user, void *in, size_t len)
-{
-	struct prod_ctx *c = lws_context_user(lws_get_context(wsi));
-
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		ws_closed(c, in ? (const char *)in : "(no reason)");
-		break;
-
-	case LWS_CALLBACK_RAW_CONNECTED:
-		return ws_connected(c, wsi);
-
-	case LWS_CALLBACK_RAW_RX:
-		return c->tlsc ? tls_receive(c, wsi, in, len) :
-				 ws_receive(c, wsi, in, len);
-
-	case LWS_CALLBACK_RAW_WRITEABLE:
-		return ws_writeable(c, wsi);
-
-	case LWS_CALLBACK_RAW_CLOSE:
-		ws_closed(c, c->state == CONN_HANDSHAKE ? "closed before the WebSocket "
-			  "handshake completed" : "closed");
-		break;
-
-	default:
-		break;
-	}
-	return lws_callback_http_dummy(wsi, reason, user, in, len);
-}
-
-static const struct lws_protocols protocols[] = {
-	/* rx_buffer_size: with the context's pt_serv_buf_size, how much lws
-	 * reads per recv() (a busy feed sends many ticks per segment) */
-	{ "coinbase-feed", on_ws_event, 0, RX_CHUNK, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
-};
 
 /*
  * Housekeeping every TICK_MS: delivery reports, stop requests, the silence
@@ -1098,7 +736,7 @@ static void print_status(struct prod_ctx *c, const char *label, double secs)
 		" unqueued %" PRIu64 " reconnects %" PRIu64 " duplicates %" PRIu64 " missed-trades %"
 		PRIu64 " malformed %" PRIu64 " oversized %" PRIu64 " unknown %"
 		PRIu64 " queue-full %" PRIu64 "\n", label, rate, c->n.ticks, c->n.published,
-		c->n.delivered, inflight, c->n.failed, c->n.unqueued, c->n.reconnects, c->n.dups,
+		c->n.delivered, inflight, c->n.failed, c->n.unqueued, fconn_stats(c->feed)->reconnects, c->n.dups,
 		c->n.missed, c->n.malformed, c->n.oversized, c->n.unknown, c->n.queue_full);
 }
 
@@ -1106,27 +744,16 @@ static void begin_stop(struct prod_ctx *c)
 {
 	c->stopping = 1;
 	c->stop_deadline = lws_now_usecs() + CLOSE_WAIT_MS * LWS_US_PER_MS;
-	lws_sul_cancel(&c->sul_connect);
 	if (stop_signal > 0)
 		plog(c, LOG_INFO, "signal %d: closing the feed, flushing Kafka",
 		     (int)stop_signal);
-	if (!c->wsi)
-		return;
-	if (c->state == CONN_OPEN) {
-		/* close code 1000 "bye"; the feed's answer drops the connection */
-		static const char bye[] = "\x03\xe8" "bye";
-
-		c->state = CONN_CLOSE_SENT;
-		if (!tx_frame(c, c->wsi, WSP_CLOSE, bye, sizeof(bye) - 1))
-			return;
-	}
-	if (c->state != CONN_CLOSE_SENT)
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	fconn_close(c->feed);
 }
 
-static void on_tick(lws_sorted_usec_list_t *sul)
+/* Every TICK_MS: delivery reports, stop requests, the status line. */
+static void on_tick(void *opaque)
 {
-	struct prod_ctx *c = lws_container_of(sul, struct prod_ctx, sul_tick);
+	struct prod_ctx *c = opaque;
 	lws_usec_t now = lws_now_usecs();
 
 	rd_kafka_poll(c->rk, 0);
@@ -1136,22 +763,10 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		c->stop_requested = 1;
 	if ((stop_signal || c->stop_requested) && !c->stopping)
 		begin_stop(c);
-	if (c->stopping && (!c->wsi || now > c->stop_deadline)) {
+	if (c->stopping && (fconn_down(c->feed) || now > c->stop_deadline)) {
 		c->done = 1;
-		lws_cancel_service(c->lws);
+		fconn_wake(c->feed);
 		return;
-	}
-	if (!c->stopping && c->wsi && c->state >= CONN_HANDSHAKE &&
-	    now - c->last_rx > (lws_usec_t)c->conf.silence_s * LWS_US_PER_SEC) {
-		if (c->state >= CONN_OPEN)
-			plog(c, LOG_WARN, "feed silent for %d s: reconnecting",
-			     c->conf.silence_s);
-		else
-			plog(c, LOG_WARN, "no WebSocket handshake response from %s "
-			     "in %d s: reconnecting", c->conf.url, c->conf.silence_s);
-		c->n.silences++;
-		c->last_rx = now; /* once per connection */
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	}
 	if (c->conf.status_s > 0 && c->conf.verbosity >= LOG_INFO &&
 	    now - c->last_status >= (lws_usec_t)c->conf.status_s * LWS_US_PER_SEC) {
@@ -1159,7 +774,6 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		c->last_status = now;
 		c->last_status_ticks = c->n.ticks;
 	}
-	lws_sul_schedule(c->lws, 0, &c->sul_tick, on_tick, TICK_MS * LWS_US_PER_MS);
 }
 
 /*
@@ -1225,57 +839,6 @@ static int setup_products(struct prod_ctx *c, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
-}
-
-/* ws:// or wss://host[:port][/path] into host/port/path/ssl flags. */
-static int setup_url(struct prod_ctx *c, char *err, size_t errlen)
-{
-	const char *prot, *path;
-
-	if (strlen(c->conf.url) >= sizeof(c->url_buf)) {
-		snprintf(err, errlen, "--url too long");
-		return -1;
-	}
-	strcpy(c->url_buf, c->conf.url);
-	if (lws_parse_uri(c->url_buf, &prot, &c->host, &c->port, &path) ||
-	    !*c->host) {
-		snprintf(err, errlen, "cannot parse --url '%s'", c->conf.url);
-		return -1;
-	}
-	if (!strcmp(prot, "wss")) {
-		c->use_ssl = 1;
-	} else if (strcmp(prot, "ws")) {
-		snprintf(err, errlen, "--url must start with ws:// or wss://");
-		return -1;
-	}
-	snprintf(c->path, sizeof(c->path), "/%s", path);
-	return 0;
-}
-
-/* Backoff table BACKOFF_BASE_MS * 2^k capped at --max-backoff, retried
- * forever, 20% jitter.  lws sends no pings on a raw connection: its validity
- * timer only hangs up after twice the silence timeout without a valid
- * message, a backstop behind the watchdog in on_tick. */
-static void setup_retry(struct prod_ctx *c)
-{
-	uint32_t cap = (uint32_t)c->conf.max_backoff_s * 1000, ms = BACKOFF_BASE_MS;
-	uint16_t n = 0;
-
-	if (cap < BACKOFF_BASE_MS)
-		cap = BACKOFF_BASE_MS;
-	while (n < 16) {
-		c->backoff_ms[n++] = ms < cap ? ms : cap;
-		if (ms >= cap)
-			break;
-		ms *= 2;
-	}
-	c->retry.retry_ms_table = c->backoff_ms;
-	c->retry.retry_ms_table_count = n;
-	c->retry.conceal_count = LWS_RETRY_CONCEAL_ALWAYS;
-	c->retry.secs_since_valid_ping = (uint16_t)(c->conf.silence_s / 3 ?
-						    c->conf.silence_s / 3 : 1);
-	c->retry.secs_since_valid_hangup = (uint16_t)(c->conf.silence_s * 2 + 1);
-	c->retry.jitter_percent = 20;
 }
 
 static void usage(FILE *out)
@@ -1433,12 +996,11 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct lws_context_creation_info info;
 	struct prod_ctx *c = calloc(1, sizeof(*c));
 	rd_kafka_conf_t *kconf = NULL;
 	struct sigaction sa;
 	char err[512];
-	int rc = EX_INIT, r, lwslevel;
+	int rc = EX_INIT, r;
 
 	if (!c) {
 		log_msg(LOG_ERROR, LOG_ERROR, "out of memory");
@@ -1452,7 +1014,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	rc = EX_USAGE;
-	if (setup_products(c, err, sizeof(err)) || setup_url(c, err, sizeof(err))) {
+	if (setup_products(c, err, sizeof(err))) {
 		plog(c, LOG_ERROR, "%s", err);
 		goto cleanup;
 	}
@@ -1465,23 +1027,32 @@ int main(int argc, char **argv)
 		rc = EX_OK;
 		goto cleanup;
 	}
-	if (!strcmp(c->host, RETIRED_HOST))
-		plog(c, LOG_WARN, "%s is the retired name of the feed; use %s",
-		     RETIRED_HOST, DEFAULT_URL);
-	setup_retry(c);
-	/* the trust store and --ca-file are read once, here */
-	if ((c->use_ssl || c->conf.ca_file) &&
-	    !(c->tls = ftls_new(c->conf.ca_file, c->conf.insecure, err,
-				sizeof(err)))) {
-		plog(c, LOG_ERROR, "%s", err);
-		goto cleanup;
-	}
-
-	rc = EX_INIT;
-	if (build_subscribe(c) || !(c->msg = malloc(MSG_MAX + 1))) {
+	if (build_subscribe(c)) {
+		rc = EX_INIT;
 		plog(c, LOG_ERROR, "out of memory");
 		goto cleanup;
 	}
+	struct fconn_config fcfg = {
+		.url = c->conf.url, .ca_file = c->conf.ca_file, .insecure = c->conf.insecure,
+		.hello = c->sub, .user_agent = "coinbase-producer/" PIPELINE_VERSION, .msg_max = MSG_MAX,
+		.silence_s = c->conf.silence_s, .max_backoff_s = c->conf.max_backoff_s, .tick_ms = TICK_MS,
+		.verbosity = c->conf.verbosity,
+	};
+	struct fconn_events fev = {
+		.opaque = c, .opened = on_feed_opened, .message = on_feed_message,
+		.oversized = on_feed_oversized, .closed_by_feed = on_feed_closed, .fatal = on_feed_fatal,
+		.tick = on_tick,
+	};
+	if ((r = fconn_new(&c->feed, &fcfg, &fev, err, sizeof(err))) < 0) {
+		plog(c, LOG_ERROR, "%s", err);
+		rc = r == FCONN_EINIT ? EX_INIT : EX_USAGE;
+		goto cleanup;
+	}
+	if (!strcmp(fconn_host(c->feed), RETIRED_HOST))
+		plog(c, LOG_WARN, "%s is the retired name of the feed; use %s",
+		     RETIRED_HOST, DEFAULT_URL);
+
+	rc = EX_INIT;
 	c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, sizeof(err));
 	if (!c->rk) {
 		plog(c, LOG_ERROR, "cannot create producer: %s", err);
@@ -1507,24 +1078,6 @@ int main(int argc, char **argv)
 		}
 	}
 
-	lwslevel = LLL_ERR | LLL_USER;
-	if (c->conf.verbosity < LOG_INFO)
-		lwslevel = 0;
-	else if (c->conf.verbosity >= 4)
-		lwslevel |= LLL_WARN | LLL_NOTICE | LLL_INFO;
-	lws_set_log_level(lwslevel, lws_log_emit);
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.fd_limit_per_thread = 16;
-	info.pt_serv_buf_size = RX_CHUNK;
-	info.user = c;
-	c->lws = lws_create_context(&info);
-	if (!c->lws) {
-		plog(c, LOG_ERROR, "cannot create the libwebsockets context");
-		goto cleanup;
-	}
-
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -1540,23 +1093,20 @@ int main(int argc, char **argv)
 		start_create_topics(c);
 
 	c->last_status = lws_now_usecs();
-	lws_sul_schedule(c->lws, 0, &c->sul_connect, connect_feed, 1);
-	lws_sul_schedule(c->lws, 0, &c->sul_tick, on_tick, TICK_MS * LWS_US_PER_MS);
+	fconn_start(c->feed);
 	while (!c->done)
-		if (lws_service(c->lws, 0) < 0) {
+		if (fconn_service(c->feed) < 0) {
 			plog(c, LOG_ERROR, "lws_service failed");
 			break;
 		}
-	lws_sul_cancel(&c->sul_tick);
-	lws_sul_cancel(&c->sul_connect);
-	lws_context_destroy(c->lws);
-	c->lws = NULL;
 
 	if (rd_kafka_flush(c->rk, FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		plog(c, LOG_ERROR, "%d message(s) still undelivered after %d ms",
 		     rd_kafka_outq_len(c->rk), FLUSH_MS);
 	rd_kafka_poll(c->rk, 0);
 	print_status(c, "FINAL", 0);
+	fconn_free(c->feed); /* after its counters are printed */
+	c->feed = NULL;
 	for (int i = 0; i < c->nprod; i++)
 		if (c->prod[i].published || c->prod[i].dups || c->prod[i].missed)
 			plog(c, LOG_INFO, "%s: published %" PRIu64 " duplicates %"
@@ -1578,8 +1128,7 @@ int main(int argc, char **argv)
 cleanup:
 	if (c->admin_q)
 		rd_kafka_queue_destroy(c->admin_q);
-	if (c->lws)
-		lws_context_destroy(c->lws);
+	fconn_free(c->feed);
 	for (int i = 0; i < c->nprod; i++)
 		if (c->prod[i].rkt)
 			rd_kafka_topic_destroy(c->prod[i].rkt);
@@ -1588,10 +1137,6 @@ cleanup:
 	if (kconf)
 		rd_kafka_conf_destroy(kconf);
 	free(c->sub);
-	free(c->tx);
-	ftls_conn_free(c->tlsc);
-	ftls_free(c->tls);
-	free(c->msg);
 	free(c);
 	return rc;
 }
