@@ -49,7 +49,7 @@
 #define PRODUCT_MAX       32          /* longest product id, incl. NUL */
 #define TOPIC_MAX         250         /* Kafka's limit is 249 chars */
 #define MSG_MAX           (64 * 1024) /* reassembly bound for one ws message */
-#define TICK_MS           50          /* poll/status/watchdog timer period */
+#define TIMER_MS          50          /* housekeeping timer: delivery reports, status, stop */
 #define FLUSH_MS          10000       /* bound on the final rd_kafka_flush */
 #define QUEUE_WARN_MS     1000        /* a QUEUE_FULL wait this long is logged */
 #define CLOSE_WAIT_MS     2000        /* bound on the ws close handshake */
@@ -495,18 +495,27 @@ static int get_int(json_t *o, const char *key, int64_t *v)
  * is present) is not above the last one published, count a trade_id gap (ht:
  * one is present), then publish buf unchanged with timestamp ts_ms.
  */
+/* What the producer reads of a ticker: its time and the two ids, each
+ * optional. */
+struct ticker_ids {
+	int64_t ts_ms;        /* Kafka timestamp */
+	int has_seq, has_trade;
+	int64_t seq, trade;
+};
+
 static void accept_ticker(struct prod_ctx *c, struct product *p, const char *buf,
-			  size_t len, int64_t ts_ms, int hs, int64_t seq, int ht,
-			  int64_t trade)
+			  size_t len, const struct ticker_ids *id)
 {
-	if (hs && p->last_seq >= 0 && seq <= p->last_seq) {
+	int64_t seq = id->seq, trade = id->trade;
+
+	if (id->has_seq && p->last_seq >= 0 && seq <= p->last_seq) {
 		c->n.dups++;
 		p->dups++;
 		plog(c, LOG_DEBUG, "%s: duplicate/stale tick sequence %" PRId64
 		     " (last %" PRId64 ") dropped", p->id, seq, p->last_seq);
 		return;
 	}
-	if (ht && p->last_trade >= 0 && trade > p->last_trade + 1) {
+	if (id->has_trade && p->last_trade >= 0 && trade > p->last_trade + 1) {
 		uint64_t gap = (uint64_t)(trade - p->last_trade - 1);
 
 		c->n.missed += gap;
@@ -515,11 +524,11 @@ static void accept_ticker(struct prod_ctx *c, struct product *p, const char *buf
 		     PRId64 " -> %" PRId64 " (%" PRIu64 " missed so far)", p->id,
 		     gap, p->last_trade, trade, p->missed);
 	}
-	if (ht && trade > p->last_trade)
+	if (id->has_trade && trade > p->last_trade)
 		p->last_trade = trade;
-	if (hs)
+	if (id->has_seq)
 		p->last_seq = seq;
-	publish(c, p, buf, len, ts_ms);
+	publish(c, p, buf, len, id->ts_ms);
 }
 
 /* A ticker of a subscribed product?  Counts and logs the ones that are not. */
@@ -544,7 +553,7 @@ static void handle_ticker(struct prod_ctx *c, json_t *root, const char *buf,
 	json_t *jp = json_object_get(root, "product_id");
 	json_t *jt = json_object_get(root, "time");
 	struct product *p;
-	int64_t seq = -1, trade = -1, ts;
+	struct ticker_ids id = { .seq = -1, .trade = -1 };
 	int hs, ht;
 
 	c->n.ticks++;
@@ -554,17 +563,19 @@ static void handle_ticker(struct prod_ctx *c, json_t *root, const char *buf,
 	}
 	if (!(p = ticker_product(c, json_string_value(jp))))
 		return;
-	if (producer_time_ms(json_string_value(jt), json_string_length(jt), &ts)) {
+	if (producer_time_ms(json_string_value(jt), json_string_length(jt), &id.ts_ms)) {
 		bad_message(c, "bad time", buf, len);
 		return;
 	}
-	hs = get_int(root, "sequence", &seq);
-	ht = get_int(root, "trade_id", &trade);
+	hs = get_int(root, "sequence", &id.seq);
+	ht = get_int(root, "trade_id", &id.trade);
 	if (hs < 0 || ht < 0) {
 		bad_message(c, "sequence/trade_id not integers", buf, len);
 		return;
 	}
-	accept_ticker(c, p, buf, len, ts, hs, seq, ht, trade);
+	id.has_seq = hs;
+	id.has_trade = ht;
+	accept_ticker(c, p, buf, len, &id);
 }
 
 /*
@@ -591,8 +602,9 @@ static int handle_ticker_fast(struct prod_ctx *c, const char *buf, size_t len)
 		return 1;
 	/* tick_parse_head: sequence and trade_id are -1 when absent; it
 	 * declines any other form of them, left to handle_ticker */
-	accept_ticker(c, p, buf, len, producer_us_to_ms(t.time_us),
-		      t.sequence >= 0, t.sequence, t.trade_id >= 0, t.trade_id);
+	struct ticker_ids id = { producer_us_to_ms(t.time_us), t.sequence >= 0, t.trade_id >= 0,
+				 t.sequence, t.trade_id };
+	accept_ticker(c, p, buf, len, &id);
 	return 1;
 }
 
@@ -723,8 +735,7 @@ static void on_feed_fatal(void *opaque)
 }
 
 /*
- * Housekeeping every TICK_MS: delivery reports, stop requests, the silence
- * watchdog and the status line.
+ * Housekeeping: the status line, the shutdown.
  */
 static void print_status(struct prod_ctx *c, const char *label, double secs)
 {
@@ -750,8 +761,8 @@ static void begin_stop(struct prod_ctx *c)
 	fconn_close(c->feed);
 }
 
-/* Every TICK_MS: delivery reports, stop requests, the status line. */
-static void on_tick(void *opaque)
+/* Every TIMER_MS: delivery reports, stop requests, the status line. */
+static void on_timer(void *opaque)
 {
 	struct prod_ctx *c = opaque;
 	lws_usec_t now = lws_now_usecs();
@@ -1035,13 +1046,13 @@ int main(int argc, char **argv)
 	struct fconn_config fcfg = {
 		.url = c->conf.url, .ca_file = c->conf.ca_file, .insecure = c->conf.insecure,
 		.hello = c->sub, .user_agent = "coinbase-producer/" PIPELINE_VERSION, .msg_max = MSG_MAX,
-		.silence_s = c->conf.silence_s, .max_backoff_s = c->conf.max_backoff_s, .tick_ms = TICK_MS,
+		.silence_s = c->conf.silence_s, .max_backoff_s = c->conf.max_backoff_s, .timer_ms = TIMER_MS,
 		.verbosity = c->conf.verbosity,
 	};
 	struct fconn_events fev = {
 		.opaque = c, .opened = on_feed_opened, .message = on_feed_message,
 		.oversized = on_feed_oversized, .closed_by_feed = on_feed_closed, .fatal = on_feed_fatal,
-		.tick = on_tick,
+		.timer = on_timer,
 	};
 	if ((r = fconn_new(&c->feed, &fcfg, &fev, err, sizeof(err))) < 0) {
 		plog(c, LOG_ERROR, "%s", err);

@@ -40,7 +40,7 @@ struct fconn {
 	struct lws_context *lws;      /* the event loop, owned */
 	struct lws *wsi;              /* the connection, NULL when down */
 	lws_sorted_usec_list_t sul_connect; /* the next attempt */
-	lws_sorted_usec_list_t sul_tick;
+	lws_sorted_usec_list_t sul_timer;
 	lws_retry_bo_t retry;         /* backoff and hang-up policy */
 	uint32_t backoff_ms[16];      /* retry.retry_ms_table */
 	uint16_t retry_count;         /* consecutive attempts since the last confirmed */
@@ -259,7 +259,7 @@ static int fc_receive(struct fconn *f, struct lws *wsi, const unsigned char *in,
 	}
 	r = wsp_rx_feed(&f->rx, in, len, fc_on_message, f, err, sizeof(err));
 	/* once per read, not per message: a clock read and a timer move per
-	 * tick cost ~5% at full speed */
+	 * message cost ~5% at full speed */
 	if (f->alive && f->wsi) {
 		f->alive = 0;
 		f->last_rx = lws_now_usecs();
@@ -389,10 +389,10 @@ static const struct lws_protocols fc_protocols[] = {
 };
 
 /* The watchdog (a connection silent for silence_s is dropped), then the
- * user's tick. */
-static void fc_tick(lws_sorted_usec_list_t *sul)
+ * user's timer. */
+static void fc_timer(lws_sorted_usec_list_t *sul)
 {
-	struct fconn *f = lws_container_of(sul, struct fconn, sul_tick);
+	struct fconn *f = lws_container_of(sul, struct fconn, sul_timer);
 	lws_usec_t now = lws_now_usecs();
 
 	if (!f->closing && f->wsi && f->state >= FC_HANDSHAKE &&
@@ -406,8 +406,8 @@ static void fc_tick(lws_sorted_usec_list_t *sul)
 		f->last_rx = now; /* once per connection */
 		lws_set_timeout(f->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	}
-	lws_sul_schedule(f->lws, 0, &f->sul_tick, fc_tick, f->cfg.tick_ms * LWS_US_PER_MS);
-	f->ev.tick(f->ev.opaque);
+	lws_sul_schedule(f->lws, 0, &f->sul_timer, fc_timer, f->cfg.timer_ms * LWS_US_PER_MS);
+	f->ev.timer(f->ev.opaque);
 }
 
 /* ws:// or wss://host[:port][/path] into host/port/path/ssl. */
@@ -437,7 +437,7 @@ static int fc_url(struct fconn *f, char *err, size_t errlen)
 /* Backoff FC_BACKOFF_MS * 2^k capped at max_backoff_s, retried for ever, 20%
  * jitter.  lws sends no pings on a raw connection: its validity timer only
  * hangs up after twice the silence timeout without a valid message, a
- * backstop behind the watchdog in fc_tick. */
+ * backstop behind the watchdog in fc_timer. */
 static void fc_retry(struct fconn *f)
 {
 	uint32_t cap = (uint32_t)f->cfg.max_backoff_s * 1000, ms = FC_BACKOFF_MS;
@@ -524,7 +524,7 @@ void fconn_free(struct fconn *f)
 	if (!f)
 		return;
 	if (f->lws) {
-		lws_sul_cancel(&f->sul_tick);
+		lws_sul_cancel(&f->sul_timer);
 		lws_sul_cancel(&f->sul_connect);
 		lws_context_destroy(f->lws);
 	}
@@ -548,7 +548,7 @@ const struct fconn_stats *fconn_stats(const struct fconn *f)
 void fconn_start(struct fconn *f)
 {
 	lws_sul_schedule(f->lws, 0, &f->sul_connect, fc_connect, 1);
-	lws_sul_schedule(f->lws, 0, &f->sul_tick, fc_tick, f->cfg.tick_ms * LWS_US_PER_MS);
+	lws_sul_schedule(f->lws, 0, &f->sul_timer, fc_timer, f->cfg.timer_ms * LWS_US_PER_MS);
 }
 
 int fconn_service(struct fconn *f)

@@ -24,7 +24,7 @@ struct fconn_config {
 	size_t msg_max;           /* longer messages are dropped (see oversized) */
 	int silence_s;            /* a connection this long without a message is dropped */
 	int max_backoff_s;        /* the longest wait between two attempts */
-	int tick_ms;              /* period of the tick event */
+	int timer_ms;             /* period of the timer event */
 	int verbosity;            /* a log_level (log.h) */
 };
 
@@ -43,8 +43,8 @@ struct fconn_events {
 	int (*closed_by_feed)(void *opaque, int code, const char *reason);
 	/* Retrying cannot help: the certificate failed verification (logged). */
 	void (*fatal)(void *opaque);
-	/* Every tick_ms. */
-	void (*tick)(void *opaque);
+	/* Every timer_ms. */
+	void (*timer)(void *opaque);
 };
 
 struct fconn_stats {
@@ -65,11 +65,11 @@ void fconn_free(struct fconn *f);
 const char *fconn_host(const struct fconn *f);
 const struct fconn_stats *fconn_stats(const struct fconn *f);
 
-/* Schedules the first attempt and the tick. */
+/* Schedules the first attempt and the timer. */
 void fconn_start(struct fconn *f);
 /* Runs the loop once; -1 when it failed. */
 int fconn_service(struct fconn *f);
-/* Makes fconn_service return (e.g. from the tick, to leave the loop). */
+/* Makes fconn_service return (e.g. from the timer, to leave the loop). */
 void fconn_wake(struct fconn *f);
 
 /* The feed confirmed what hello asked for: the next reconnect starts its
