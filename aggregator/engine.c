@@ -1179,173 +1179,222 @@ static int eng_open(struct engine *e)
 	return 0;
 }
 
+/* Times of the loop (monotonic us unless said otherwise). */
+#define ENG_POLL_MAX_MS       100        /* longest wait in one poll */
+#define ENG_NUDGE_EVERY_US    5000       /* at most one fetcher nudge this often */
+#define ENG_FIRST_BATCH_US    5000       /* the first batch is this short: an early first commit */
+#define ENG_UNASSIGNED_WARN_US 30000000  /* no partition this long: say why */
+#define ENG_BOUNDED_WAIT_US   60000000   /* --available-now gives up (exit 1) after this */
+
+/* The loop's own state: when the batch is due, and what sets that. */
+struct eng_loop {
+	rd_kafka_queue_t *cq;   /* the consumer queue, for its length */
+	int64_t deadline;       /* the open batch is cut at this time */
+	int64_t first_msg;      /* when the first batch got its first message */
+	int64_t busy_since;     /* end of the last wait in poll */
+	int64_t last_nudge;     /* last eng_nudge_fetcher */
+	int64_t last_commit;    /* when the last batch was committed */
+	int64_t flush_est;      /* a commit's duration: decaying maximum */
+	int64_t lead;           /* a batch is cut this long before --batch-time */
+	int warned_unassigned;
+};
+
+/* The consumer first: it connects and reads metadata while the state file
+ * opens; partitions are assigned only once the state is read. */
+static int eng_setup(struct engine *e, const struct agg_config *cfg)
+{
+	char err[700];
+
+	memset(e, 0, sizeof(*e));
+	e->cfg = cfg;
+	e->csv.fd = -1;
+	e->watermark = e->stored_watermark = e->exported_until = WM_NONE;
+	e->wm_floor = INT64_MAX;
+	wm_history_init(&e->delivered);
+	e->win_cache = (size_t)cfg->cache_windows;
+	e->starts = malloc(WIN_MAX_PER_TICK * sizeof(*e->starts));
+	eng_crash_init(e);
+	if (!e->starts || win_table_init(&e->wins, 1024) < 0) {
+		eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
+		return -1;
+	}
+	e->hooks.opaque = e;
+	e->hooks.verbosity = cfg->verbosity;
+	e->hooks.on_assign = eng_on_assign;
+	e->hooks.on_revoke = eng_on_revoke;
+	e->hooks.on_started = eng_on_started;
+	e->hooks.on_commit = eng_on_commit;
+	int code = AGG_EXIT_RUNTIME;
+	if (!(e->rk = consume_new(cfg, &e->hooks, &code, err, sizeof(err)))) {
+		eng_fatal(e, code, err);
+		return -1;
+	}
+	if (consume_nudger_start(&e->nudger, e->rk) < 0) {
+		eng_fatal(e, AGG_EXIT_RUNTIME, "cannot start a thread");
+		return -1;
+	}
+	if (eng_open(e) < 0)
+		return -1;
+	eng_log(e, LOG_INFO, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
+	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_path);
+	if (consume_start(e->rk, cfg, &e->hooks, err, sizeof(err)) < 0) {
+		eng_fatal(e, AGG_EXIT_RUNTIME, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* One poll: a message into the batch, or none (drained).  A starved fetcher
+ * is nudged on the way.  Returns 1 when the queue was empty. */
+static int eng_poll_one(struct engine *e, struct eng_loop *L)
+{
+	int64_t mono = eng_mono(); /* two clock reads per message: before and after the poll */
+	int timeout = L->deadline > mono ? (int)((L->deadline - mono + 999) / 1000) : 0;
+
+	e->total.busy_us += mono - L->busy_since;
+	rd_kafka_message_t *m = rd_kafka_consumer_poll(e->rk, e->close_pending ? 0 :
+	                                               timeout > ENG_POLL_MAX_MS ? ENG_POLL_MAX_MS : timeout);
+	L->busy_since = eng_mono();
+	if (L->busy_since - L->last_nudge > ENG_NUDGE_EVERY_US &&
+	    (!m || (L->cq && rd_kafka_queue_length(L->cq) < ENG_QUEUE_LOW))) {
+		eng_nudge_fetcher(e);
+		L->last_nudge = L->busy_since = eng_mono();
+	}
+	if (!m)
+		return 1;
+	int64_t had = e->batch_msgs;
+	eng_message(e, m);
+	rd_kafka_message_destroy(m);
+	/* A batch that starts after a pause in the input is due --batch-time
+	 * after the last commit, not after the last (empty) deadline: a commit
+	 * at least every --batch-time while ticks come. */
+	int64_t due = L->last_commit + e->cfg->batch_us - L->lead;
+	if (!had && e->batch_msgs && L->last_commit && L->deadline > due)
+		L->deadline = due;
+	if (e->total.batches == 0 && e->batch_msgs > 0 && !L->first_msg)
+		L->first_msg = L->busy_since;
+	return 0;
+}
+
+/* Is the open batch to be committed now?  When full, when due, when a window
+ * closed and nothing else is queued (live ticks: the row goes out at once; a
+ * backlog keeps its batches), and the first batch early. */
+static int eng_batch_due(const struct engine *e, const struct eng_loop *L, int64_t mono, int drained)
+{
+	return e->batch_msgs >= e->cfg->batch_max || mono >= L->deadline || (e->close_pending && drained) ||
+	       (e->total.batches == 0 && L->first_msg && (drained || mono - L->first_msg >= ENG_FIRST_BATCH_US));
+}
+
+/* Commits the batch, and sets the next one's deadline: --batch-time is the
+ * promised time between two commits, so the next batch is cut early by what
+ * a commit takes (its recent maximum) plus a tenth of --batch-time for a
+ * commit slower than that one.  Returns the time after it, or -1. */
+static int64_t eng_end_batch(struct engine *e, struct eng_loop *L, int64_t mono)
+{
+	int64_t batches = e->total.batches, batch_us = e->cfg->batch_us;
+
+	eng_watermark(e, eng_now()); /* idleness moves it without messages */
+	if (eng_flush(e, 0) < 0)
+		return -1;
+	int64_t done = eng_mono();
+	if (e->total.batches != batches) {
+		int64_t took = done - mono;
+		L->flush_est = took > L->flush_est ? took : L->flush_est - L->flush_est / 8;
+		if (L->flush_est > batch_us / 2)
+			L->flush_est = batch_us / 2;
+		L->last_commit = done;
+	}
+	L->lead = L->flush_est + batch_us / 10;
+	L->deadline = done + batch_us - L->lead;
+	eng_progress(e, done, 0);
+	if (!e->exit_code)
+		eng_recommit(e, done);
+	return done;
+}
+
+/* Whether to leave the loop between batches: --available-now has read
+ * everything, or cannot (no partition, or no broker, for a minute: a failure
+ * that can pass, exit 1).  Also says once why nothing is assigned. */
+static int eng_loop_over(struct engine *e, struct eng_loop *L, int64_t mono)
+{
+	const struct agg_config *cfg = e->cfg;
+
+	if (cfg->available_now && eng_all_read(e))
+		return 1;
+	if (cfg->available_now && e->nparts == 0 && mono - e->started > ENG_BOUNDED_WAIT_US) {
+		snprintf(e->err, sizeof(e->err), "--available-now: no partition of %s assigned within 60 s (%s %s)",
+		         cfg->topics_arg, eng_reachable(e) ? "do the topics exist on" : "no broker reachable at",
+		         cfg->brokers);
+		e->exit_code = AGG_EXIT_RUNTIME;
+		return 1;
+	}
+	if (cfg->available_now && e->brokers_down && mono - e->brokers_down > ENG_BOUNDED_WAIT_US) {
+		snprintf(e->err, sizeof(e->err), "--available-now: no broker reachable at %s for 60 s", cfg->brokers);
+		e->exit_code = AGG_EXIT_RUNTIME;
+		return 1;
+	}
+	if (!L->warned_unassigned && e->nparts == 0 && mono - e->started > ENG_UNASSIGNED_WARN_US) {
+		if (eng_reachable(e))
+			eng_log(e, LOG_WARN, "no partition assigned after 30 s: do the topics %s exist on %s?",
+			        cfg->topics_arg, cfg->brokers);
+		else
+			eng_log(e, LOG_WARN, "no partition assigned after 30 s: no broker reachable at %s", cfg->brokers);
+		L->warned_unassigned = 1;
+	}
+	return 0;
+}
+
+/* The last batch, and the group's offsets (synchronously). */
+static void eng_finish(struct engine *e)
+{
+	/* A bounded run is over: a partition's first ticks, fewer than
+	 * ENG_TIME_CONFIRM, are what it has. */
+	for (size_t i = 0; e->cfg->available_now && i < e->nparts; i++) {
+		struct eng_part *p = &e->parts[i];
+		if (p->assigned && p->s.max_time == WM_NONE && p->s.time_run > 0) {
+			p->s.max_time = p->s.time_run_max;
+			p->s.time_run = 0;
+			p->s.time_run_max = WM_NONE;
+			p->dirty = e->dirty = 1;
+		}
+	}
+	eng_watermark(e, eng_now());
+	eng_flush(e, 1);
+	if (!e->exit_code)
+		eng_commit_group(e, NULL, 5);
+	if (!e->exit_code)
+		eng_progress(e, eng_mono(), 1);
+}
+
 int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct engine e;
-	char err[700];
+	struct eng_loop L = { 0 };
 
-	memset(&e, 0, sizeof(e));
-	e.cfg = cfg;
-	e.csv.fd = -1;
-	e.watermark = e.stored_watermark = e.exported_until = WM_NONE;
-	e.wm_floor = INT64_MAX;
-	wm_history_init(&e.delivered);
-	e.win_cache = (size_t)cfg->cache_windows;
-	e.starts = malloc(WIN_MAX_PER_TICK * sizeof(*e.starts));
-	eng_crash_init(&e);
-	if (!e.starts || win_table_init(&e.wins, 1024) < 0) {
-		eng_fatal(&e, AGG_EXIT_RUNTIME, "out of memory");
+	if (eng_setup(&e, cfg) < 0)
 		goto out;
-	}
-	/* The consumer first: it connects and reads metadata while the state
-	 * file opens; partitions are assigned only once the state is read. */
-	e.hooks.opaque = &e;
-	e.hooks.verbosity = cfg->verbosity;
-	e.hooks.on_assign = eng_on_assign;
-	e.hooks.on_revoke = eng_on_revoke;
-	e.hooks.on_started = eng_on_started;
-	e.hooks.on_commit = eng_on_commit;
-	int code = AGG_EXIT_RUNTIME;
-	e.rk = consume_new(cfg, &e.hooks, &code, err, sizeof(err));
-	if (!e.rk) {
-		eng_fatal(&e, code, err);
-		goto out;
-	}
-	if (consume_nudger_start(&e.nudger, e.rk) < 0) {
-		eng_fatal(&e, AGG_EXIT_RUNTIME, "cannot start a thread");
-		goto out;
-	}
-	if (eng_open(&e) < 0)
-		goto out;
-	eng_log(&e, LOG_INFO, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
-	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_path);
-	if (consume_start(e.rk, cfg, &e.hooks, err, sizeof(err)) < 0) {
-		eng_fatal(&e, AGG_EXIT_RUNTIME, err);
-		goto out;
-	}
-
-	e.started = e.last_progress = eng_mono();
-	int64_t batch_deadline = e.started + cfg->batch_us;
-	int warned_unassigned = 0;
-	int64_t first_msg = 0; /* when the first batch got its first message */
-	int64_t mono_busy = eng_mono(); /* end of the last wait in poll */
-	int64_t last_nudge = 0;         /* last eng_nudge_fetcher */
-	int64_t last_commit = 0;        /* when the last batch was committed */
-	int64_t flush_est = 0;          /* a commit's duration: decaying maximum */
-	int64_t lead = cfg->batch_us / 10; /* a batch is cut this long before --batch-time */
-	rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(e.rk);
+	e.started = e.last_progress = L.busy_since = eng_mono();
+	L.deadline = e.started + cfg->batch_us;
+	L.lead = cfg->batch_us / 10;
+	L.cq = rd_kafka_queue_get_consumer(e.rk);
 	while (!*stop && !e.exit_code) {
-		/* Two clock reads per message: before and after the poll. */
-		int64_t mono = eng_mono();
-		int timeout = batch_deadline > mono ? (int)((batch_deadline - mono + 999) / 1000) : 0;
-		e.total.busy_us += mono - mono_busy;
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(e.rk, e.close_pending ? 0 : timeout > 100 ? 100 : timeout);
-		mono_busy = eng_mono();
-		int drained = !m;
-		if (mono_busy - last_nudge > 5000 && (drained || (cq && rd_kafka_queue_length(cq) < ENG_QUEUE_LOW))) {
-			eng_nudge_fetcher(&e);
-			last_nudge = mono_busy = eng_mono();
-		}
-		if (m) {
-			int64_t had = e.batch_msgs;
-			eng_message(&e, m);
-			rd_kafka_message_destroy(m);
-			/* A batch that starts after a pause in the input is due
-			 * --batch-time after the last commit, not after the last
-			 * (empty) deadline: a commit at least every --batch-time
-			 * while ticks come. */
-			if (!had && e.batch_msgs && last_commit &&
-			    batch_deadline > last_commit + cfg->batch_us - lead)
-				batch_deadline = last_commit + cfg->batch_us - lead;
-		}
-		mono = mono_busy;
-		/* A closed window goes out at once when nothing else is queued (live
-		 * ticks); a backlog keeps its batches. The first batch is short, so
-		 * the first commit comes early. */
-		if (e.total.batches == 0 && e.batch_msgs > 0 && !first_msg)
-			first_msg = mono;
-		if (e.batch_msgs >= cfg->batch_max || mono >= batch_deadline || (e.close_pending && drained) ||
-		    (e.total.batches == 0 && first_msg && (drained || mono - first_msg >= 5000))) {
-			int64_t batches = e.total.batches;
-			eng_watermark(&e, eng_now()); /* idleness moves it without messages */
-			if (eng_flush(&e, 0) < 0)
-				break;
-			/* --batch-time is the promised time between two commits:
-			 * the next batch is cut early by what a commit takes (its
-			 * recent maximum) plus a tenth of --batch-time for a commit
-			 * slower than that one, so that it is done in time. */
-			int64_t done = eng_mono();
-			if (e.total.batches != batches) {
-				int64_t took = done - mono;
-				flush_est = took > flush_est ? took : flush_est - flush_est / 8;
-				if (flush_est > cfg->batch_us / 2)
-					flush_est = cfg->batch_us / 2;
-				last_commit = done;
-			}
-			lead = flush_est + cfg->batch_us / 10;
-			batch_deadline = done + cfg->batch_us - lead;
-			mono = done;
-			eng_progress(&e, mono, 0);
-			if (!e.exit_code)
-				eng_recommit(&e, mono);
-			if (cfg->available_now && eng_all_read(&e))
-				break;
-			/* A bounded run does not wait for ever: no partition, or no
-			 * broker, for a minute is a failure that can pass (exit 1). */
-			if (cfg->available_now && e.nparts == 0 && mono - e.started > 60000000) {
-				snprintf(e.err, sizeof(e.err), "--available-now: no partition of %s assigned within 60 s "
-				         "(%s %s)", cfg->topics_arg, eng_reachable(&e) ? "do the topics exist on" :
-				         "no broker reachable at", cfg->brokers);
-				e.exit_code = AGG_EXIT_RUNTIME;
-				break;
-			}
-			if (cfg->available_now && e.brokers_down && mono - e.brokers_down > 60000000) {
-				snprintf(e.err, sizeof(e.err), "--available-now: no broker reachable at %s for 60 s",
-				         cfg->brokers);
-				e.exit_code = AGG_EXIT_RUNTIME;
-				break;
-			}
-			if (!warned_unassigned && e.nparts == 0 && mono - e.started > 30000000) {
-				if (eng_reachable(&e))
-					eng_log(&e, LOG_WARN, "no partition assigned after 30 s: do the topics %s exist on %s?",
-					        cfg->topics_arg, cfg->brokers);
-				else
-					eng_log(&e, LOG_WARN, "no partition assigned after 30 s: no broker reachable at %s",
-					        cfg->brokers);
-				warned_unassigned = 1;
-			}
-		}
-	}
-	if (!e.exit_code) {
-		/* A bounded run is over: a partition's first ticks, fewer than
-		 * ENG_TIME_CONFIRM, are what it has. */
-		for (size_t i = 0; cfg->available_now && i < e.nparts; i++) {
-			struct eng_part *p = &e.parts[i];
-			if (p->assigned && p->s.max_time == WM_NONE && p->s.time_run > 0) {
-				p->s.max_time = p->s.time_run_max;
-				p->s.time_run = 0;
-				p->s.time_run_max = WM_NONE;
-				p->dirty = e.dirty = 1;
-			}
-		}
-		eng_watermark(&e, eng_now());
-		eng_flush(&e, 1);
+		int drained = eng_poll_one(&e, &L);
+		int64_t mono = L.busy_since;
+		if (!eng_batch_due(&e, &L, mono, drained))
+			continue;
+		if ((mono = eng_end_batch(&e, &L, mono)) < 0 || eng_loop_over(&e, &L, mono))
+			break;
 	}
 	if (!e.exit_code)
-		eng_commit_group(&e, NULL, 5);
-	if (!e.exit_code)
-		eng_progress(&e, eng_mono(), 1);
-	if (cq)
-		rd_kafka_queue_destroy(cq);
-	consume_nudger_stop(&e.nudger);
-	consume_close(e.rk); /* revokes through the hooks: settles what is left */
-	e.rk = NULL;
+		eng_finish(&e);
 out:
 	if (e.exit_code)
 		log_msg(cfg->verbosity, LOG_ERROR, "%s", e.err);
+	if (L.cq)
+		rd_kafka_queue_destroy(L.cq);
 	consume_nudger_stop(&e.nudger);
 	if (e.rk)
-		consume_close(e.rk);
+		consume_close(e.rk); /* revokes through the hooks: settles what is left */
 	export_close(&e.csv);
 	store_close(e.st);
 	win_table_free(&e.wins);
