@@ -705,25 +705,18 @@ static int eng_drop_part(const struct win_entry *w, void *arg)
 	return w->key.part == *(const uint32_t *)arg;
 }
 
-/* Writes everything the batch changed, exports what the watermark closed,
- * commits, then commits the offsets to the group. */
-static int eng_flush(struct engine *e, int sync_commit)
+/* Writes what the batch changed into the open transaction: windows, then
+ * products and partitions (their offsets), then the watermark.  *offs gets
+ * the offsets the group has not confirmed yet (a failed group commit goes
+ * again with the next batch).  0, or -1 with err. */
+static int eng_store_batch(struct engine *e, rd_kafka_topic_partition_list_t **offs, char *err, size_t errlen)
 {
-	char err[700];
-	int64_t t0 = eng_mono(), rows = 0;
-	int64_t csv_before = e->csv.bytes;
-	rd_kafka_topic_partition_list_t *offs = NULL;
-
-	if (!e->dirty || e->exit_code)
-		return e->exit_code ? -1 : 0;
-	if (eng_tx(e) < 0)
-		return -1;
 	for (size_t i = 0; i < e->wins.cap; i++) {
 		struct win_entry *w = &e->wins.slots[i];
 		if (!w->used || !w->dirty)
 			continue;
-		if (eng_put_window(e, w, err, sizeof(err)) < 0)
-			goto fail_state;
+		if (eng_put_window(e, w, err, errlen) < 0)
+			return -1;
 		w->dirty = 0;
 	}
 	eng_crash_point(e, "windows");
@@ -733,52 +726,53 @@ static int eng_flush(struct engine *e, int sync_commit)
 		for (uint32_t j = 0; j < p->nproducts; j++) {
 			if (!p->products[j].dirty)
 				continue;
-			if (store_product_put(e->st, p->topic, p->partition, &p->products[j].s, err, sizeof(err)) < 0)
-				goto fail_state;
+			if (store_product_put(e->st, p->topic, p->partition, &p->products[j].s, err, errlen) < 0)
+				return -1;
 			p->products[j].dirty = 0;
 		}
-		/* Offsets the group has not confirmed yet go with this commit:
-		 * a failed group commit is retried by the next batch. */
 		if (p->assigned && p->s.next_offset >= 0 && p->s.next_offset != p->group_offset) {
-			if (!offs)
-				offs = rd_kafka_topic_partition_list_new(4);
-			rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
+			if (!*offs)
+				*offs = rd_kafka_topic_partition_list_new(4);
+			rd_kafka_topic_partition_list_add(*offs, p->topic, p->partition)->offset = p->s.next_offset;
 			p->commit_sent = eng_mono();
 		}
 		if (!p->dirty)
 			continue;
-		if (store_partition_put(e->st, p->topic, p->partition, &p->s, now, err, sizeof(err)) < 0)
-			goto fail_state;
+		if (store_partition_put(e->st, p->topic, p->partition, &p->s, now, err, errlen) < 0)
+			return -1;
 		p->dirty = 0;
 	}
 	eng_crash_point(e, "offsets");
-	if (e->watermark != e->stored_watermark &&
-	    store_meta_set(e->st, "watermark_us", e->watermark, err, sizeof(err)) < 0)
-		goto fail_state;
-	if (e->watermark != WM_NONE && (e->exported_until == WM_NONE || e->watermark > e->exported_until)) {
-		int r = export_append(&e->csv, e->st, e->exported_until, e->watermark, &rows, err, sizeof(err));
-		if (r < 0) {
-			eng_fatal(e, eng_export_code(e, r), err);
-			goto fail;
-		}
-		if (rows > 0)
-			eng_crash_point(e, "csv");
-		if (store_meta_set(e->st, "exported_until_us", e->watermark, err, sizeof(err)) < 0 ||
-		    store_meta_set(e->st, "csv_bytes", e->csv.bytes, err, sizeof(err)) < 0)
-			goto fail_state;
+	if (e->watermark != e->stored_watermark && store_meta_set(e->st, "watermark_us", e->watermark, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* Appends the windows the watermark closed to the CSV and records its new
+ * length in the transaction.  *rows gets how many.  0, -1 (the state, err),
+ * or the export's code (< -1 after eng_fatal). */
+static int eng_export_closed(struct engine *e, int64_t *rows, char *err, size_t errlen)
+{
+	*rows = 0;
+	if (e->watermark == WM_NONE || (e->exported_until != WM_NONE && e->watermark <= e->exported_until))
+		return 0;
+	int r = export_append(&e->csv, e->st, e->exported_until, e->watermark, rows, err, errlen);
+	if (r < 0) {
+		eng_fatal(e, eng_export_code(e, r), err);
+		return -2;
 	}
-	if (store_commit(e->st, err, sizeof(err)) < 0)
-		goto fail_state;
-	eng_crash_point(e, "commit");
-	e->stored_watermark = e->watermark;
-	if (e->watermark != WM_NONE && (e->exported_until == WM_NONE || e->watermark > e->exported_until))
-		e->exported_until = e->watermark;
-	e->total.rows += rows;
-	if (offs) {
-		consume_commit(e->rk, offs, sync_commit);
-		rd_kafka_topic_partition_list_destroy(offs);
-		eng_crash_point(e, "group");
-	}
+	if (*rows > 0)
+		eng_crash_point(e, "csv");
+	if (store_meta_set(e->st, "exported_until_us", e->watermark, err, errlen) < 0 ||
+	    store_meta_set(e->st, "csv_bytes", e->csv.bytes, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* After COMMIT: windows written to the CSV leave memory, and stored ones too
+ * when more than the cache holds. */
+static void eng_evict(struct engine *e, int64_t rows)
+{
 	if (rows > 0)
 		win_table_evict(&e->wins, eng_drop_closed, e);
 	if (e->wins.count > e->win_cache) {
@@ -790,6 +784,48 @@ static int eng_flush(struct engine *e, int sync_commit)
 	if (rows > 0 || e->wins.count > e->win_cache) /* next time at twice what is left */
 		e->win_cache = e->wins.count * 2 > (size_t)e->cfg->cache_windows ? e->wins.count * 2
 		                                                               : (size_t)e->cfg->cache_windows;
+}
+
+/* The batch: stored, closed windows exported, COMMIT, then the offsets to
+ * the group (only now: the group is never ahead of the state), memory
+ * trimmed, and a look at the state file (deleted or replaced while running,
+ * what has been committed since went into a file nobody will open again).
+ * A failure before COMMIT rolls back and cuts the CSV back.  0, or -1. */
+static int eng_flush(struct engine *e, int sync_commit)
+{
+	char err[700];
+	int64_t t0 = eng_mono(), rows = 0, csv_before = e->csv.bytes;
+	rd_kafka_topic_partition_list_t *offs = NULL;
+	int r;
+
+	if (!e->dirty || e->exit_code)
+		return e->exit_code ? -1 : 0;
+	if (eng_tx(e) < 0)
+		return -1;
+	if (eng_store_batch(e, &offs, err, sizeof(err)) < 0 || (r = eng_export_closed(e, &rows, err, sizeof(err))) == -1 ||
+	    (r == 0 && store_commit(e->st, err, sizeof(err)) < 0)) {
+		eng_fatal(e, eng_state_code(e), err);
+		r = -1;
+	}
+	if (r < 0 || e->exit_code) {
+		store_rollback(e->st);
+		if (e->csv.bytes != csv_before || e->csv.fd >= 0)
+			export_truncate(&e->csv, csv_before, err, sizeof(err));
+		if (offs)
+			rd_kafka_topic_partition_list_destroy(offs);
+		return -1;
+	}
+	eng_crash_point(e, "commit");
+	e->stored_watermark = e->watermark;
+	if (e->watermark != WM_NONE && (e->exported_until == WM_NONE || e->watermark > e->exported_until))
+		e->exported_until = e->watermark;
+	e->total.rows += rows;
+	if (offs) {
+		consume_commit(e->rk, offs, sync_commit);
+		rd_kafka_topic_partition_list_destroy(offs);
+		eng_crash_point(e, "group");
+	}
+	eng_evict(e, rows);
 	e->dirty = 0;
 	e->close_pending = 0;
 	e->batch_msgs = 0;
@@ -798,24 +834,12 @@ static int eng_flush(struct engine *e, int sync_commit)
 	e->total.batch_us_total += dt;
 	if (dt > e->total.batch_us_max)
 		e->total.batch_us_max = dt;
-	/* The state file deleted or replaced while running (what has been
-	 * committed since went into a file nobody will open again). */
 	int fr = store_check_file(e->st, err, sizeof(err));
 	if (fr != 0) {
 		eng_fatal(e, fr == STORE_WRITTEN_BACK ? AGG_EXIT_RUNTIME : AGG_EXIT_STATE, err);
 		return -1;
 	}
 	return 0;
-
-fail_state:
-	eng_fatal(e, eng_state_code(e), err);
-fail:
-	store_rollback(e->st);
-	if (e->csv.bytes != csv_before || e->csv.fd >= 0)
-		export_truncate(&e->csv, csv_before, err, sizeof(err));
-	if (offs)
-		rd_kafka_topic_partition_list_destroy(offs);
-	return -1;
 }
 
 /* The group's answer to an offset commit: remember what it confirmed, so a
