@@ -24,6 +24,7 @@
 #include "consume.h"
 #include "export.h"
 #include "fmt.h"
+#include "outlier.h"
 #include "log.h"
 #include "progress.h"
 #include "store.h"
@@ -35,13 +36,6 @@ struct eng_product {
 	int dirty;               /* changed since the last commit */
 };
 
-/* A sequence more than this above the product's largest is not taken as the
- * new largest until SEQ_CONFIRM ticks in a row are in its range: one tick
- * with an absurd sequence made every later tick of its product a duplicate,
- * for good.  Coinbase's per-product sequence grows by ~10^3/s in a busy
- * market, so 10^8 is days of messages.  The tick itself is counted. */
-#define SEQ_JUMP    100000000LL
-#define SEQ_CONFIRM 10
 
 struct eng_part {
 	char *topic;
@@ -337,66 +331,39 @@ static void eng_reject(struct engine *e, struct eng_part *p, const rd_kafka_mess
 		        m->offset, reason, p->s.rejected == 3 ? " (further rejections are counted in the state)" : "");
 }
 
-/* A tick more than ENG_TIME_JUMP ahead of its partition's event time would
- * close windows that the ticks after it still fall in (one tick 55 minutes
- * ahead made ~2200 on-time ticks late).  It is counted, but the partition's
- * event time moves there only when ENG_TIME_CONFIRM ticks in a row are that
- * far ahead (a real jump: a gap in the data, a feed back after an outage);
- * a tick at or near the event time ends the run.  Until then, and at the head
- * of a partition, where there is no event time yet, the run is the baseline
- * candidate: a lone tick of 1970 or of the next hour is not taken.  Returns
- * the partition's event time after tick time t. */
-#define ENG_TIME_CONFIRM 3
+/* A tick far ahead of its partition's event time would close windows that
+ * the ticks after it still fall in (one tick 55 minutes ahead made ~2200
+ * on-time ticks late): outlier_time moves the event time there only when
+ * confirmed.  "Far" is more than the watermark delay (at least a minute):
+ * a smaller jump cannot make a tick at or after the old event time late.
+ * Returns the partition's event time after tick time t. */
 static int64_t eng_event_time(struct engine *e, struct eng_part *p, int64_t t)
 {
-	int64_t jump = e->cfg->delay_us > 60000000 ? e->cfg->delay_us : 60000000; /* ENG_TIME_JUMP */
-	struct store_partition *s = &p->s;
+	int64_t jump = e->cfg->delay_us > 60000000 ? e->cfg->delay_us : 60000000, from;
+	char a[FMT_BUF], b[FMT_BUF];
 
-	if (s->max_time != WM_NONE && t <= s->max_time + jump) {
-		if (s->time_run) {
-			s->time_run = 0;
-			s->time_run_max = WM_NONE;
-		}
-		return t > s->max_time ? t : s->max_time;
-	}
-	if (s->time_run > 0 && t >= s->time_run_max - jump) {
-		s->time_run++;
-		if (t > s->time_run_max)
-			s->time_run_max = t;
-	} else {
-		s->time_run = 1;
-		s->time_run_max = t;
-		if (s->max_time != WM_NONE) {
-			char at[FMT_BUF], base[FMT_BUF];
-			eng_fmt_time(t, at);
-			eng_fmt_time(s->max_time, base);
-			eng_log(e, LOG_INFO, "%s [%d]: a tick at %s is %.0f s ahead of the partition's event time %s: counted, "
-			        "but not taken as its event time until %d ticks in a row confirm it", p->topic,
-			        p->partition, at, (double)(t - s->max_time) / 1e6, base, ENG_TIME_CONFIRM);
-		}
-	}
-	if (s->time_run < ENG_TIME_CONFIRM)
-		return s->max_time;
-	int64_t m = s->time_run_max;
-	if (s->max_time != WM_NONE) {
-		char from[FMT_BUF], to[FMT_BUF];
-		eng_fmt_time(s->max_time, from);
-		eng_fmt_time(m, to);
+	switch (outlier_time(&p->s, t, jump, &from)) {
+	case OUTLIER_STARTED:
+		if (from == WM_NONE)
+			break;
+		eng_fmt_time(t, a);
+		eng_fmt_time(from, b);
+		eng_log(e, LOG_INFO, "%s [%d]: a tick at %s is %.0f s ahead of the partition's event time %s: counted, "
+		        "but not taken as its event time until %d ticks in a row confirm it", p->topic, p->partition,
+		        a, (double)(t - from) / 1e6, b, OUTLIER_TIME_CONFIRM);
+		break;
+	case OUTLIER_CONFIRMED:
+		if (from == WM_NONE)
+			break;
+		eng_fmt_time(from, a);
+		eng_fmt_time(p->s.max_time, b);
 		eng_log(e, LOG_INFO, "%s [%d]: event time jumped from %s to %s, confirmed by %d ticks", p->topic,
-		        p->partition, from, to, ENG_TIME_CONFIRM);
+		        p->partition, a, b, OUTLIER_TIME_CONFIRM);
+		break;
+	default:
+		break;
 	}
-	s->time_run = 0;
-	s->time_run_max = WM_NONE;
-	return m;
-}
-
-/* One more tick in an unconfirmed sequence range: the run goes on when seq
- * follows the last one closely, else starts again.  Returns the run's length. */
-static int64_t eng_seq_run(int64_t *last, int64_t *run, int64_t seq)
-{
-	*run = *last >= 0 && seq > *last && seq - *last <= SEQ_JUMP ? *run + 1 : 1;
-	*last = seq;
-	return *run;
+	return p->s.max_time;
 }
 
 /* Adds a valid tick to every window it falls in that is still open. */
@@ -410,19 +377,9 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		return;
 	}
 	pr->dirty = 1;
-	int far_below = tk->sequence >= 0 && pr->s.max_sequence >= 0 && pr->s.max_sequence - tk->sequence > SEQ_JUMP;
-	if (far_below) {
-		/* Far below the largest: no replay goes back that far, the largest
-		 * was an outlier (at the head of the partition, or taken before
-		 * this rule).  Counted; SEQ_CONFIRM in a row make it the largest. */
-		if (eng_seq_run(&pr->s.back_seq, &pr->s.back_run, tk->sequence) >= SEQ_CONFIRM) {
-			eng_log(e, LOG_INFO, "%s [%d] %s: the largest sequence %" PRId64 " was an outlier: %d ticks from %" PRId64
-			        " on", p->topic, p->partition, pr->s.product_id, pr->s.max_sequence, SEQ_CONFIRM, tk->sequence);
-			pr->s.max_sequence = tk->sequence;
-			pr->s.back_seq = -1;
-			pr->s.back_run = 0;
-		}
-	} else if (tk->sequence >= 0 && pr->s.max_sequence >= 0 && tk->sequence <= pr->s.max_sequence) {
+	int64_t from;
+	switch (outlier_sequence(&pr->s, tk->sequence, &from)) {
+	case OUTLIER_SEQ_DUPLICATE:
 		pr->s.duplicates++;
 		e->total.duplicates++;
 		/* A replay is a handful; more says something is wrong: 5, 50, 500, ... */
@@ -430,28 +387,23 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 			if (d == pr->s.duplicates)
 				eng_log(e, LOG_WARN, "%s [%d] %s: %" PRId64 " duplicates so far (sequence %" PRId64
 				        " not above %" PRId64 "): a replay of the feed, or its sequence went back",
-				        p->topic, p->partition, pr->s.product_id, d, tk->sequence, pr->s.max_sequence);
+				        p->topic, p->partition, pr->s.product_id, d, tk->sequence, from);
 		return;
-	}
-	if (far_below) {
-		/* counted above, the largest unchanged */
-	} else if (tk->sequence >= 0 && pr->s.max_sequence >= 0 && tk->sequence - pr->s.max_sequence > SEQ_JUMP) {
-		/* Far ahead: counted, but the largest moves only once confirmed. */
-		if (eng_seq_run(&pr->s.jump_seq, &pr->s.jump_run, tk->sequence) >= SEQ_CONFIRM) {
-			eng_log(e, LOG_INFO, "%s [%d] %s: sequence jumped from %" PRId64 " to %" PRId64 ", confirmed by %d ticks",
-			        p->topic, p->partition, pr->s.product_id, pr->s.max_sequence, tk->sequence, SEQ_CONFIRM);
-			pr->s.max_sequence = tk->sequence;
-			pr->s.jump_seq = -1;
-			pr->s.jump_run = 0;
-		} else if (pr->s.jump_run == 1) {
-			eng_log(e, LOG_INFO, "%s [%d] %s: sequence %" PRId64 " is far above %" PRId64 ": not taken as the "
-			        "largest until %d ticks confirm it", p->topic, p->partition, pr->s.product_id,
-			        tk->sequence, pr->s.max_sequence, SEQ_CONFIRM);
-		}
-	} else if (tk->sequence >= 0) {
-		pr->s.max_sequence = tk->sequence;
-		pr->s.jump_run = 0;
-		pr->s.jump_seq = -1;
+	case OUTLIER_SEQ_WAS_OUTLIER:
+		eng_log(e, LOG_INFO, "%s [%d] %s: the largest sequence %" PRId64 " was an outlier: %d ticks from %" PRId64
+		        " on", p->topic, p->partition, pr->s.product_id, from, OUTLIER_SEQ_CONFIRM, tk->sequence);
+		break;
+	case OUTLIER_SEQ_JUMPED:
+		eng_log(e, LOG_INFO, "%s [%d] %s: sequence jumped from %" PRId64 " to %" PRId64 ", confirmed by %d ticks",
+		        p->topic, p->partition, pr->s.product_id, from, tk->sequence, OUTLIER_SEQ_CONFIRM);
+		break;
+	case OUTLIER_SEQ_AHEAD_FIRST:
+		eng_log(e, LOG_INFO, "%s [%d] %s: sequence %" PRId64 " is far above %" PRId64 ": not taken as the "
+		        "largest until %d ticks confirm it", p->topic, p->partition, pr->s.product_id, tk->sequence, from,
+		        OUTLIER_SEQ_CONFIRM);
+		break;
+	default:
+		break;
 	}
 	pr->s.ticks++;
 	e->total.ticks++;
@@ -503,39 +455,6 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 		if (p->eof || old == WM_NONE || e->wm_floor == INT64_MAX || old <= e->wm_floor)
 			eng_watermark(e, now);
 	}
-}
-
-/* A tick far ahead of its partition's event time would move the watermark so
- * far that every later tick is late. Rejected: a tick more than --max-skew in
- * the future of the clock, or more than --max-skew ahead of its partition's
- * latest tick -- unless it is live (within --max-skew of the clock: a live feed
- * after an outage), or the jump is confirmed by ENG_SKEW_CONFIRM consecutive
- * ticks (a gap in recorded data), whose first ones stay rejected. */
-#define ENG_SKEW_CONFIRM 10
-static int eng_skewed(const struct engine *e, struct eng_part *p, int64_t t, int64_t now)
-{
-	int64_t skew = e->cfg->max_skew_us;
-
-	if (t > now + skew)
-		return 1;
-	if (p->s.max_time == WM_NONE || t <= p->s.max_time + skew || t >= now - skew) {
-		p->s.skew_run = 0;
-		return 0;
-	}
-	if (p->s.skew_run == 0 || t < p->s.skew_first || t > p->s.skew_first + skew) {
-		p->s.skew_run = 1;
-		p->s.skew_first = t;
-	} else {
-		p->s.skew_run++;
-	}
-	if (p->s.skew_run < ENG_SKEW_CONFIRM)
-		return 1;
-	p->s.skew_run = 0;
-	/* Confirmed, by more ticks than eng_event_time asks: this tick, which
-	 * goes there next, completes its run. */
-	p->s.time_run = ENG_TIME_CONFIRM - 1;
-	p->s.time_run_max = t;
-	return 0;
 }
 
 /*
@@ -654,7 +573,9 @@ static void eng_message(struct engine *e, rd_kafka_message_t *m)
 	int64_t now = eng_now();
 	if (tick_parse(m->payload, m->len, &tk, reason, sizeof(reason)) < 0) {
 		eng_reject(e, p, m, reason);
-	} else if (eng_skewed(e, p, tk.time_us, now)) {
+	} else if (outlier_skewed(&p->s, tk.time_us, now, e->cfg->max_skew_us)) {
+		/* One tick dated far ahead would move the watermark so far that
+		 * every later tick is late. */
 		snprintf(reason, sizeof(reason), "time too far ahead: more than --max-skew after its "
 		         "partition's latest tick or the clock");
 		eng_reject(e, p, m, reason);
@@ -1372,7 +1293,7 @@ static int eng_loop_over(struct engine *e, struct eng_loop *L, int64_t mono)
 static void eng_finish(struct engine *e)
 {
 	/* A bounded run is over: a partition's first ticks, fewer than
-	 * ENG_TIME_CONFIRM, are what it has. */
+	 * OUTLIER_TIME_CONFIRM, are what it has. */
 	for (size_t i = 0; e->cfg->available_now && i < e->nparts; i++) {
 		struct eng_part *p = &e->parts[i];
 		if (p->assigned && p->s.max_time == WM_NONE && p->s.time_run > 0) {
