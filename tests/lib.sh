@@ -43,13 +43,7 @@ BIN=$(cd "$BIN" 2>/dev/null && pwd || echo "$BIN")
 DATA=${DATA:-$ROOT/tests/data}
 export ROOT BIN DATA
 
-# Sanitizers: ASan errors exit 23; a tests/lsan.supp, when present, holds
-# LeakSanitizer suppressions.  Callers may override any of these variables.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=23}
-if [[ -z ${LSAN_OPTIONS:-} && -f $ROOT/tests/lsan.supp ]]; then
-	export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
-fi
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+. "$ROOT/tests/san-env.sh"
 
 # --- state -------------------------------------------------------------------
 _T_RUN=0         # tests run

@@ -47,11 +47,7 @@ BIN=$(cd "$1" && pwd)
 export ROOT BIN
 cd "$ROOT" || exit 2
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=23}
-if [[ -z ${LSAN_OPTIONS:-} && -f $ROOT/tests/lsan.supp ]]; then
-	export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
-fi
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+. "$ROOT/tests/san-env.sh"
 
 tests=()
 if [[ -n ${TESTS:-} ]]; then
