@@ -23,6 +23,7 @@
 
 #include "consume.h"
 #include "export.h"
+#include "floordiv.h"
 #include "fmt.h"
 #include "outlier.h"
 #include "log.h"
@@ -256,7 +257,7 @@ static int eng_closes_window(const struct engine *e, int64_t w)
 	int64_t size = e->cfg->window_us, slide = e->cfg->slide_us;
 	if (e->exported_until == WM_NONE)
 		return 1;
-	return win_floor_div(w - size, slide) > win_floor_div(e->exported_until - size, slide);
+	return floor_div(w - size, slide) > floor_div(e->exported_until - size, slide);
 }
 
 /* The watermark over the assigned partitions, at wall clock now. */

@@ -11,13 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Floor division: C's '/' truncates toward zero, which would put
- * -1 us in 1970-01-01 instead of 1969-12-31. */
-static int64_t fm_floordiv(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
+#include "floordiv.h"
 
 /* Days since 1970-01-01 -> proleptic Gregorian y/m/d (Howard Hinnant's
  * civil_from_days: exact over the whole int64 microsecond range, no TZ). */
@@ -41,8 +35,8 @@ static void fm_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
  * as they need (and a '-' sign), which still fits FMT_BUF. */
 size_t fmt_time_ms(int64_t us, char buf[FMT_BUF])
 {
-	int64_t ms = fm_floordiv(us, 1000);
-	int64_t days = fm_floordiv(ms, 86400000);
+	int64_t ms = floor_div(us, 1000);
+	int64_t days = floor_div(ms, 86400000);
 	int64_t rem = ms - days * 86400000; /* 0 .. 86399999 */
 	int64_t y;
 	int m, d, n;

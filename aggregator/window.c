@@ -7,18 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-int64_t win_floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
+#include "floordiv.h"
 
 int win_assign(int64_t t, int64_t size, int64_t slide, int64_t *starts, int max)
 {
 	int n = 0;
-	int64_t s = win_floor_div(t, slide) * slide; /* latest start <= t */
+	int64_t s = floor_div(t, slide) * slide; /* latest start <= t */
 
 	for (; s > t - size && n < max; s -= slide)
 		starts[n++] = s;

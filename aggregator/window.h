@@ -14,9 +14,6 @@
 #define WM_NONE INT64_MIN    /* no event time / watermark yet */
 #define WIN_MAX_PER_TICK 1024 /* most windows one tick may fall in (size/slide) */
 
-/* floor(a / b) for b > 0, also for negative a. */
-int64_t win_floor_div(int64_t a, int64_t b);
-
 /* Writes the start of every window [s, s+size) that contains t, latest first,
  * windows aligned to the epoch every `slide`. Returns how many (<= max). */
 int win_assign(int64_t t, int64_t size, int64_t slide, int64_t *starts, int max);
