@@ -9,7 +9,7 @@
 # lost.
 . "$(dirname "$0")/../lib.sh"
 
-start_broker -t pure -t mid -t head70 -t head55 -t gap || bail "no broker"
+start_broker -t pure -t mid -t head70 -t head55 -t gap -t live || bail "no broker"
 grep -F '"product_id":"BTC-USD"' "$FIX" >"$T/pure"
 N=$(wc -l <"$T/pure")
 ahead() { sed -e 's/"time":"[^"]*"/"time":"2023-04-24T16:00:00.000000Z"/' -e "s/\"sequence\":[0-9]*/\"sequence\":$1/"; }
@@ -51,4 +51,19 @@ is "$(cat "$T/head55.csv")" "$(cat "$T/pure.csv")" "output.csv as without it"
 ok_cmd "a gap of 30 minutes in the data" agg gap
 is "$(counts gap)" "$N 0 0" "every tick counted, none late, none rejected"
 ok_cmd "output.csv == offline windows" "$ROOT/tests/offline.sh" "$T/gap" "$T/gap.csv"
+# A live feed back after a 2-hour outage: its ticks are near the clock, so
+# the jump beyond --max-skew is taken at once, nothing rejected (without the
+# live exception its first 9 ticks were).
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.000000Z; }
+now=$(date +%s)
+for i in $(seq 0 9); do
+	sed -n "$((i + 1))p" "$T/pure" | sed "s/\"time\":\"[^\"]*\"/\"time\":\"$(iso $((now - 7200 - 60 + i)))\"/"
+done >"$T/live"
+for i in $(seq 0 9); do
+	sed -n "$((i + 11))p" "$T/pure" | sed "s/\"time\":\"[^\"]*\"/\"time\":\"$(iso $((now - 10 + i)))\"/"
+done >>"$T/live"
+ok_cmd "load live" sh -c "timeout 30 kcat -b $BROKERS -P -t live -p 0 <'$T/live'"
+ok_cmd "a live feed back after 2 hours" agg live
+is "$(counts live)" "20 0 0" "every tick counted, none late, none rejected"
+is "$(q live "SELECT max_time / 1000000 FROM partitions")" "$((now - 1))" "its event time is the live ticks'"
 done_testing
