@@ -13,6 +13,7 @@
  */
 #include "engine.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -743,6 +744,9 @@ static int eng_flush(struct engine *e, int sync_commit)
 		e->exported_until = e->watermark;
 	e->total.rows += rows;
 	if (offs) {
+		/* The group gets only what this COMMIT made durable. */
+		for (int i = 0; i < offs->cnt; i++)
+			assert(!eng_part_find(e, offs->elems[i].topic, offs->elems[i].partition)->dirty);
 		consume_commit(e->rk, offs, sync_commit);
 		rd_kafka_topic_partition_list_destroy(offs);
 		eng_crash_point(e, "group");

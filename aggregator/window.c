@@ -4,6 +4,7 @@
  */
 #include "window.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 
 int win_assign(int64_t t, int64_t size, int64_t slide, int64_t *starts, int max)
 {
+	assert(size > 0 && slide > 0 && slide <= size);
 	int n = 0;
 	int64_t s = floor_div(t, slide) * slide; /* latest start <= t */
 
@@ -52,7 +54,9 @@ int64_t wm_compute_floor(const struct wm_input *parts, size_t n, int64_t delay, 
 	if (lo == INT64_MAX)
 		return prev;
 	int64_t w = lo - delay;
-	return w > prev ? w : prev;
+	w = w > prev ? w : prev;
+	assert(prev == WM_NONE || w >= prev); /* never moves back */
+	return w;
 }
 
 int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,

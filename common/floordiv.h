@@ -6,11 +6,13 @@
 #ifndef FLOORDIV_H
 #define FLOORDIV_H
 
+#include <assert.h>
 #include <stdint.h>
 
 /* floor(a / b) for b > 0, also for negative a. */
 static inline int64_t floor_div(int64_t a, int64_t b)
 {
+	assert(b > 0);
 	int64_t q = a / b;
 	return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
