@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "props.h"
 #include "tick.h" /* tick_parse_time, tick_parse_head: shared with the aggregator */
 #include "conn.h" /* the feed connection */
 
@@ -77,8 +78,9 @@ struct prod_conf {
 	int silence_s;              /* --silence-timeout */
 	int status_s;               /* --status-interval, 0 = off */
 	int max_backoff_s;          /* --max-backoff */
-	struct xprop xprops[MAX_XPROPS]; /* -X passthrough, in order */
+	struct xprop xprops[MAX_XPROPS]; /* -X and -F passthrough, in order */
 	int nxprops;                /* entries used in xprops */
+	char *xprop_buf[MAX_XPROPS]; /* owned "key\0value" of -F lines, NULL for -X */
 	int dump_conf;              /* -X dump */
 };
 
@@ -862,7 +864,9 @@ DEFAULT_BROKERS ")\n"
 "      --replication N       for created topics (default -1: broker default)\n"
 "      --ca-file PEM         extra trusted CA for wss://\n"
 "      --insecure            accept any server certificate (tests only)\n"
-"  -X key=value              librdkafka property (repeatable); -X dump\n"
+"  -X key=value              librdkafka property (repeatable); -X dump prints\n"
+"                            the configuration, -X list the properties\n"
+"  -F FILE                   librdkafka properties, one key=value a line\n"
 "      --silence-timeout S   reconnect after S s without feed data (15)\n"
 "      --status-interval S   status line every S s, 0 = off (5)\n"
 "      --max-backoff S       reconnect backoff cap in seconds (30)\n"
@@ -874,6 +878,29 @@ DEFAULT_BROKERS ")\n"
 "error, retired hostname, untrusted certificate); 4 startup failure.\n"
 "Example:\n"
 "  KAFKA_BROKERS=localhost:9092 producer -p BTC-USD,ETH-USD -t coinbase.\n");
+}
+
+/* -F: one property of the file, kept (the file's line buffer is not). */
+static int file_prop(const char *key, const char *value, void *arg, char *err, size_t errlen)
+{
+	struct prod_conf *k = arg;
+	size_t kl = strlen(key), vl = strlen(value);
+	char *buf;
+
+	if (k->nxprops == MAX_XPROPS) {
+		snprintf(err, errlen, "too many properties");
+		return -1;
+	}
+	if (!(buf = malloc(kl + vl + 2))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(buf, key, kl + 1);
+	memcpy(buf + kl + 1, value, vl + 1);
+	k->xprop_buf[k->nxprops] = buf;
+	k->xprops[k->nxprops].key = buf;
+	k->xprops[k->nxprops++].val = buf + kl + 1;
+	return 0;
 }
 
 /* Positive integer option in [lo, hi]. */
@@ -931,7 +958,7 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 	k->silence_s = 15;
 	k->status_s = 5;
 	k->max_backoff_s = 30;
-	while ((o = getopt_long(argc, argv, "u:p:b:t:X:qvhV", longopts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "u:p:b:t:X:F:qvhV", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'u': k->url = optarg; break;
 		case 'p': k->products = optarg; break;
@@ -976,6 +1003,10 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 				k->dump_conf = 1;
 				break;
 			}
+			if (!strcmp(optarg, "list")) {
+				rd_kafka_conf_properties_show(stdout);
+				return 1;
+			}
 			if (!eq || eq == optarg) {
 				log_msg(LOG_ERROR, LOG_ERROR, "-X expects key=value, "
 					"got '%s'", optarg);
@@ -988,6 +1019,15 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 			*eq = '\0'; /* argv strings are writable */
 			k->xprops[k->nxprops].key = optarg;
 			k->xprops[k->nxprops++].val = eq + 1;
+			break;
+		}
+		case 'F': {
+			char err[512];
+
+			if (props_read(optarg, file_prop, k, err, sizeof(err)) < 0) {
+				log_msg(LOG_ERROR, LOG_ERROR, "-F: %s", err);
+				return -1;
+			}
 			break;
 		}
 		default:
@@ -1144,6 +1184,8 @@ cleanup:
 	if (kconf)
 		rd_kafka_conf_destroy(kconf);
 	free(c->sub);
+	for (int i = 0; i < c->conf.nxprops; i++)
+		free(c->conf.xprop_buf[i]);
 	free(c);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include "log.h"
+#include "props.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -53,7 +54,9 @@ static const char cli_usage[] =
 "                          stored; others are read back from the state (16384)\n"
 "      --progress-interval DUR  progress line period, 0 = off (5s)\n"
 "      --progress-json     progress as JSON lines on stdout\n"
-"  -X KEY=VALUE            librdkafka consumer property (repeatable)\n"
+"  -X KEY=VALUE            librdkafka consumer property (repeatable); -X dump\n"
+"                          prints the configuration, -X list the properties\n"
+"  -F FILE                 librdkafka properties, one KEY=VALUE a line (# comments)\n"
 "  -q, --quiet             errors only      -v, --verbose   more detail\n"
 "  -h, --help              this text        -V, --version   version\n"
 "\n"
@@ -119,6 +122,22 @@ static int cli_prop(struct agg_config *c, const char *arg, char *err, size_t err
 	c->props[c->nprops][1] = eq + 1;
 	c->nprops++;
 	return 0;
+}
+
+/* -F: one property of the file, as -X key=value. */
+static int cli_file_prop(const char *key, const char *value, void *arg, char *err, size_t errlen)
+{
+	struct agg_config *c = arg;
+	size_t n = strlen(key) + strlen(value) + 2;
+	char *kv = malloc(n);
+	if (!kv) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(kv, n, "%s=%s", key, value);
+	int r = cli_prop(c, kv, err, errlen);
+	free(kv);
+	return r;
 }
 
 static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t errlen)
@@ -203,7 +222,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		argc--;
 	}
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "b:g:t:s:o:w:X:qvhV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "b:g:t:s:o:w:X:F:qvhV", opts, NULL)) != -1) {
 		int r = 0;
 		switch (opt) {
 		case 'b': c->brokers = optarg; break;
@@ -232,7 +251,17 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 			}
 			c->data_loss_skip = !strcmp(optarg, "skip");
 			break;
-		case 'X': r = cli_prop(c, optarg, err, errlen); break;
+		case 'X':
+			if (!strcmp(optarg, "list")) {
+				rd_kafka_conf_properties_show(stdout);
+				return 1;
+			}
+			if (!strcmp(optarg, "dump"))
+				c->dump_conf = 1;
+			else
+				r = cli_prop(c, optarg, err, errlen);
+			break;
+		case 'F': r = props_read(optarg, cli_file_prop, c, err, errlen); break;
 		case 'q': c->verbosity = LOG_WARN; break;
 		case 'v': c->verbosity++; break;
 		case 'h': fputs(cli_usage, stdout); return 1;

@@ -39,7 +39,8 @@ struct agg_config {
 	int subscribe;              /* --subscribe: join the group even with --available-now */
 	int data_loss_skip;         /* --on-data-loss=skip: go on past offsets gone from Kafka */
 	int verbosity;              /* a log_level: LOG_WARN -q, LOG_INFO, LOG_DEBUG -v */
-	const char *props[CLI_MAX_PROPS][2]; /* -X key=value (pointers into argv copies) */
+	int dump_conf;              /* -X dump: print the consumer's configuration, exit */
+	const char *props[CLI_MAX_PROPS][2]; /* -X key=value and -F's, in order (into prop_buf) */
 	int nprops;
 	char *prop_buf[CLI_MAX_PROPS];       /* owned copies of the -X arguments */
 };

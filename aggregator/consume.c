@@ -249,12 +249,10 @@ static int consume_coop_refused(rd_kafka_conf_t *conf, const struct agg_config *
 	return -1;
 }
 
-rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hooks,
-                        int *code, char *err, size_t errlen)
+/* The consumer's configuration: our defaults, then the user's properties. */
+static rd_kafka_conf_t *consume_conf(const struct agg_config *cfg, int *code, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_t *rk = NULL;
-	char e[512];
 	/* Defaults chosen for exactly-once by the state file and a small footprint;
 	 * every one can be overridden with -X. */
 	static const char *const defaults[][2] = {
@@ -296,6 +294,21 @@ rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hook
 	if (consume_coop_refused(conf, cfg, err, errlen) < 0)
 		goto fail;
 	*code = AGG_EXIT_RUNTIME;
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hooks,
+                        int *code, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = consume_conf(cfg, code, err, errlen);
+	rd_kafka_t *rk = NULL;
+	char e[512];
+
+	if (!conf)
+		return NULL;
 	if (cfg->verbosity < LOG_DEBUG)
 		rd_kafka_conf_set_log_cb(conf, cfg->verbosity >= LOG_INFO ? consume_log : NULL);
 	rd_kafka_conf_set_rebalance_cb(conf, consume_rebalance);
@@ -430,4 +443,20 @@ void consume_nudger_post(struct consume_nudger *n, const char *topic, int32_t pa
 		pthread_cond_signal(&n->cond);
 	}
 	pthread_mutex_unlock(&n->lock);
+}
+
+int consume_dump(const struct agg_config *cfg, char *err, size_t errlen)
+{
+	int code = AGG_EXIT_RUNTIME;
+	rd_kafka_conf_t *conf = consume_conf(cfg, &code, err, errlen);
+	size_t n;
+
+	if (!conf)
+		return code;
+	const char **kv = rd_kafka_conf_dump(conf, &n);
+	for (size_t i = 0; i + 1 < n; i += 2)
+		printf("%s = %s\n", kv[i], kv[i + 1]);
+	rd_kafka_conf_dump_free(kv, n);
+	rd_kafka_conf_destroy(conf);
+	return AGG_EXIT_OK;
 }

@@ -36,6 +36,10 @@ struct consume_hooks {
 rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hooks,
                         int *code, char *err, size_t errlen);
 
+/* -X dump: prints the consumer's configuration (ours, then -X/-F), as
+ * librdkafka will have it. Returns an exit code, err set on failure. */
+int consume_dump(const struct agg_config *cfg, char *err, size_t errlen);
+
 /* Subscribes (group mode) or assigns every partition (--assign, offsets from
  * hooks->on_assign). 0, or -1 with err set; the caller destroys rk. */
 int consume_start(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_hooks *hooks,

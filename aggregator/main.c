@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "consume.h"
 #include "engine.h"
 #include "export.h"
 #include "log.h"
@@ -39,7 +40,13 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = cfg.cmd == CLI_EXPORT ? export_command(&cfg) : engine_run(&cfg, &main_stop);
+	if (cfg.dump_conf) {
+		rc = consume_dump(&cfg, err, sizeof(err));
+		if (rc)
+			log_msg(LOG_ERROR, LOG_ERROR, "%s", err);
+	} else {
+		rc = cfg.cmd == CLI_EXPORT ? export_command(&cfg) : engine_run(&cfg, &main_stop);
+	}
 	cli_free(&cfg);
 	return rc;
 }

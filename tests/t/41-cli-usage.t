@@ -33,6 +33,23 @@ timeout 60 "$BIN/aggregator" -b 127.0.0.1:1 --available-now --state "$T/nb.db" -
 	>/dev/null 2>"$T/nb.err"
 is "$?" 1 "--available-now, no broker at the address: exit 1 (not a hang)"
 like "$(cat "$T/nb.err")" "error: no broker reachable at 127\.0\.0\.1:1" "it says no broker is reachable there"
+# kcat's -F FILE and -X dump / -X list, in both programs: a value keeps its
+# spaces and '=', comments and blank lines are skipped, a bad line is named.
+printf '# the client\n\nqueue.buffering.max.ms = 7\nsasl.username = a b=c \n' >"$T/props"
+printf 'client.id=x\nno equals sign here\n' >"$T/bad.props"
+for prog in aggregator producer; do
+	dump=$("$BIN/$prog" -F "$T/props" -X dump 2>&1)
+	is "$?" 0 "$prog -F FILE -X dump: exit 0"
+	like "$dump" $'queue.buffering.max.ms = 7\n' "$prog: a property from the file, trimmed"
+	like "$dump" $'sasl.username = a b=c\n' "$prog: a value with spaces and '='"
+	"$BIN/$prog" -F "$T/bad.props" >/dev/null 2>"$T/f.err"
+	is "$?" 2 "$prog -F with a bad line: exit 2"
+	like "$(cat "$T/f.err")" "bad.props:2: expected key=value" "$prog: names the file and line"
+	"$BIN/$prog" -F "$T/none.props" >/dev/null 2>"$T/f.err"
+	is "$?" 2 "$prog -F a missing file: exit 2"
+	like "$("$BIN/$prog" -X list)" "queue.buffering.max.ms" "$prog -X list: librdkafka's properties"
+done
+like "$("$BIN/aggregator" -X dump)" $'enable.auto.commit = false\n' "aggregator -X dump shows its own defaults"
 like "$("$BIN/aggregator" --version)" "^aggregator [0-9.]+ \\(librdkafka [0-9.]+, SQLite [0-9.]+\\)$" \
 	"--version names librdkafka and SQLite"
 done_testing
