@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "duration.h"
 #include "log.h"
 #include "props.h"
 #include "tick.h" /* tick_parse_time, tick_parse_head: shared with the aggregator */
@@ -867,9 +868,9 @@ DEFAULT_BROKERS ")\n"
 "  -X key=value              librdkafka property (repeatable); -X dump prints\n"
 "                            the configuration, -X list the properties\n"
 "  -F FILE                   librdkafka properties, one key=value a line\n"
-"      --silence-timeout S   reconnect after S s without feed data (15)\n"
-"      --status-interval S   status line every S s, 0 = off (5)\n"
-"      --max-backoff S       reconnect backoff cap in seconds (30)\n"
+"      --silence-timeout DUR reconnect after DUR without feed data (15s)\n"
+"      --status-interval DUR status line every DUR, 0 = off (5s)\n"
+"      --max-backoff DUR     longest wait between reconnects (30s)\n"
 "  -q, --quiet               warnings and errors only, no status line\n"
 "  -v, --verbose             more logging (repeat for lws internals)\n"
 "  -h, --help | -V, --version\n"
@@ -900,6 +901,28 @@ static int file_prop(const char *key, const char *value, void *arg, char *err, s
 	k->xprop_buf[k->nxprops] = buf;
 	k->xprops[k->nxprops].key = buf;
 	k->xprops[k->nxprops++].val = buf + kl + 1;
+	return 0;
+}
+
+/* A duration option in whole seconds, in [lo, hi]: "90", "90s", "2m",
+ * "1m30s" (the aggregator's syntax, common/duration.h). */
+static int secs_arg(const char *opt, const char *s, int lo, int hi, int *out)
+{
+	int64_t us;
+	char *e;
+	long v = strtol(s, &e, 10);
+
+	if (e != s && !*e)
+		us = (int64_t)v * 1000000;
+	else if (duration_parse(s, &us) < 0 || us % 1000000) {
+		log_msg(LOG_ERROR, LOG_ERROR, "%s: expected whole seconds (like 15, 15s, 2m), got '%s'", opt, s);
+		return -1;
+	}
+	if (us < (int64_t)lo * 1000000 || us > (int64_t)hi * 1000000) {
+		log_msg(LOG_ERROR, LOG_ERROR, "%s: expected %d s to %d s, got '%s'", opt, lo, hi, s);
+		return -1;
+	}
+	*out = (int)(us / 1000000);
 	return 0;
 }
 
@@ -985,15 +1008,15 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 				return -1;
 			break;
 		case O_SILENCE:
-			if (int_arg("--silence-timeout", optarg, 1, 3600, &k->silence_s))
+			if (secs_arg("--silence-timeout", optarg, 1, 3600, &k->silence_s))
 				return -1;
 			break;
 		case O_STATUS:
-			if (int_arg("--status-interval", optarg, 0, 86400, &k->status_s))
+			if (secs_arg("--status-interval", optarg, 0, 86400, &k->status_s))
 				return -1;
 			break;
 		case O_BACKOFF:
-			if (int_arg("--max-backoff", optarg, 1, 3600, &k->max_backoff_s))
+			if (secs_arg("--max-backoff", optarg, 1, 3600, &k->max_backoff_s))
 				return -1;
 			break;
 		case 'X': {

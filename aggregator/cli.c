@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include "duration.h"
 #include "log.h"
 #include "props.h"
 
@@ -76,7 +77,7 @@ static int cli_duration(const char *opt, const char *arg, int64_t *us, int allow
 		*us = 0;
 		return 0;
 	}
-	if (fmt_parse_duration(arg, us) < 0 || *us < 0 || (!allow_zero && *us == 0)) {
+	if (duration_parse(arg, us) < 0 || *us < 0 || (!allow_zero && *us == 0)) {
 		snprintf(err, errlen, "%s: '%s' is not a %sduration (like 30s, 1m, 2h, \"10 minutes\")",
 		         opt, arg, allow_zero ? "" : "positive ");
 		return -1;

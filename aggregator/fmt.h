@@ -17,8 +17,5 @@ size_t fmt_time_ms(int64_t us, char buf[FMT_BUF]);
  * "0.1", "1e+22". NaN/inf are written "NaN", "Infinity", "-Infinity". */
 size_t fmt_double(double v, char buf[FMT_BUF]);
 
-/* Parses a duration: "90s", "2m", "1h", "500ms", "1d", "10 minutes",
- * "30 seconds" (Spark's form). Returns 0 with *us set, or -1. */
-int fmt_parse_duration(const char *s, int64_t *us);
 
 #endif

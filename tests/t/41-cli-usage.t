@@ -50,6 +50,12 @@ for prog in aggregator producer; do
 	like "$("$BIN/$prog" -X list)" "queue.buffering.max.ms" "$prog -X list: librdkafka's properties"
 done
 like "$("$BIN/aggregator" -X dump)" $'enable.auto.commit = false\n' "aggregator -X dump shows its own defaults"
+# The producer's durations take the aggregator's syntax (whole seconds).
+ok_cmd "producer --status-interval 5s --silence-timeout 1m --max-backoff 90" \
+	"$BIN/producer" --status-interval 5s --silence-timeout 1m --max-backoff 90 -X dump
+"$BIN/producer" --status-interval 500ms -X dump >/dev/null 2>"$T/d.err"
+is "$?" 2 "producer --status-interval 500ms: exit 2"
+like "$(cat "$T/d.err")" "--status-interval: expected whole seconds" "and says so"
 like "$("$BIN/aggregator" --version)" "^aggregator [0-9.]+ \\(librdkafka [0-9.]+, SQLite [0-9.]+\\)$" \
 	"--version names librdkafka and SQLite"
 done_testing

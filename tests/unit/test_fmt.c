@@ -1,12 +1,13 @@
 /*
  * test_fmt.c - fmt_time_ms (exact strings, pre-1970, truncation, gmtime_r as
  * an independent oracle), fmt_double (bit-exact round trip and digit-count
- * minimality over many random doubles), fmt_parse_duration.
+ * minimality over many random doubles), duration_parse.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* gmtime_r when built outside the Makefile */
 #endif
 #include "harness.h"
+#include "duration.h"
 #include "fmt.h"
 
 #include <float.h>
@@ -235,7 +236,7 @@ static const char *vis(const char *s)
 static int64_t dur(const char *s)
 {
 	int64_t us = -42;
-	if (fmt_parse_duration(s, &us) != 0)
+	if (duration_parse(s, &us) != 0)
 		return -1;
 	return us;
 }
@@ -283,11 +284,11 @@ static void test_duration(void)
 		"１s", "1ｓ", "NaNs", "infs" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int64_t us = 42;
-		T_OK(fmt_parse_duration(bad[i], &us) == -1 && us == 42, "duration rejected: '%s'",
+		T_OK(duration_parse(bad[i], &us) == -1 && us == 42, "duration rejected: '%s'",
 		     vis(bad[i]));
 	}
 	int64_t us = 42;
-	T_OK(fmt_parse_duration(NULL, &us) == -1 && us == 42, "NULL duration rejected");
+	T_OK(duration_parse(NULL, &us) == -1 && us == 42, "NULL duration rejected");
 }
 
 int main(void)
