@@ -227,6 +227,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 /* Client-level errors: fatal ones stop the producer, others are logged. */
+/* librdkafka's lines in our format, at our verbosity (see consume.c). */
+static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	const struct prod_ctx *c = rd_kafka_opaque(rk);
+	plog(c, level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG, "kafka %s: %s", fac, buf);
+}
+
 static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct prod_ctx *c = opaque;
@@ -282,6 +289,7 @@ static rd_kafka_conf_t *kafka_conf(struct prod_ctx *c, char *err, size_t errlen)
 			goto error;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+	rd_kafka_conf_set_log_cb(conf, on_kafka_log);
 	rd_kafka_conf_set_opaque(conf, c);
 	return conf;
 error:

@@ -54,13 +54,13 @@ static void consume_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		h->on_commit(h->opaque, err, offs);
 }
 
-/* librdkafka's lines (installed at the default verbosity; -v leaves them to
- * librdkafka's own logger): syslog levels up to 4 are warnings here, the
- * client works around them. */
+/* librdkafka's lines in our format, at our verbosity: syslog levels up to 4
+ * are warnings here (the client works around them), 5 and 6 info, 7 debug. */
 static void consume_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	(void)rk;
-	log_msg(LOG_INFO, level <= 4 ? LOG_WARN : LOG_INFO, "kafka %s: %s", fac, buf);
+	const struct consume_hooks *h = rd_kafka_opaque(rk);
+	log_msg(h ? h->verbosity : LOG_INFO, level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG,
+	        "kafka %s: %s", fac, buf);
 }
 
 static int consume_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
@@ -309,8 +309,7 @@ rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hook
 
 	if (!conf)
 		return NULL;
-	if (cfg->verbosity < LOG_DEBUG)
-		rd_kafka_conf_set_log_cb(conf, cfg->verbosity >= LOG_INFO ? consume_log : NULL);
+	rd_kafka_conf_set_log_cb(conf, consume_log);
 	rd_kafka_conf_set_rebalance_cb(conf, consume_rebalance);
 	rd_kafka_conf_set_offset_commit_cb(conf, consume_committed);
 	rd_kafka_conf_set_opaque(conf, hooks);
