@@ -6,6 +6,7 @@
 #include "duration.h"
 #include "log.h"
 #include "props.h"
+#include "tick.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 #include <sqlite3.h>
@@ -41,6 +43,9 @@ static const char cli_usage[] =
 "                          only at what the others delivered that long ago (30s)\n"
 "      --max-skew DUR      reject ticks this far ahead of their partition (1h)\n"
 "      --columns LIST      CSV columns and order (default: all eight)\n"
+"      --start-at WHEN     where partitions new to the state start: earliest,\n"
+"                          latest, a UTC time, or -DUR (that long ago); default:\n"
+"                          the group's offset, else auto.offset.reset\n"
 "      --available-now     process what the topics hold now, export, exit 0;\n"
 "                          reads every partition without joining the group\n"
 "                          (--subscribe: join it), commits to it at the end\n"
@@ -141,6 +146,31 @@ static int cli_file_prop(const char *key, const char *value, void *arg, char *er
 	return r;
 }
 
+/* --start-at earliest | latest | 2023-04-24T15:00:00Z | -DUR (that long ago) */
+static int cli_start_at(struct agg_config *c, const char *arg, char *err, size_t errlen)
+{
+	int64_t us;
+
+	if (!strcmp(arg, "earliest")) {
+		c->start_at_ms = -2;
+	} else if (!strcmp(arg, "latest")) {
+		c->start_at_ms = -1;
+	} else if (arg[0] == '-' && duration_parse(arg + 1, &us) == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		c->start_at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - us / 1000;
+		if (c->start_at_ms < 0)
+			c->start_at_ms = 0; /* before the epoch: from the first message */
+	} else if (tick_parse_time(arg, strlen(arg), &us) == 0 && us >= 0) {
+		c->start_at_ms = us / 1000;
+	} else {
+		snprintf(err, errlen, "--start-at: earliest, latest, a UTC time (2023-04-24T15:00:00Z) or -DURATION "
+		         "(-1d: a day ago), not '%s'", arg);
+		return -1;
+	}
+	return 0;
+}
+
 static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t errlen)
 {
 	free(c->topics_spec);
@@ -165,7 +195,7 @@ static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t 
 
 int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
 {
-	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS, O_SUB };
+	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS, O_SUB, O_START };
 	static const struct option opts[] = {
 		{ "brokers", required_argument, NULL, 'b' },
 		{ "group", required_argument, NULL, 'g' },
@@ -187,6 +217,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		{ "cache-windows", required_argument, NULL, O_CACHE },
 		{ "on-data-loss", required_argument, NULL, O_LOSS },
 		{ "subscribe", no_argument, NULL, O_SUB },
+		{ "start-at", required_argument, NULL, O_START },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -213,6 +244,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	c->cache_windows = 16384;
 	c->progress_us = 5000000;
 	c->verbosity = LOG_INFO;
+	c->start_at_ms = INT64_MIN;
 	if (cli_topics(c, "BTC-USD,ETH-USD", err, errlen) < 0)
 		return -1;
 
@@ -240,6 +272,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_NOW: c->available_now = 1; break;
 		case O_ASSIGN: c->assign = 1; break;
 		case O_SUB: c->subscribe = 1; break;
+		case O_START: r = cli_start_at(c, optarg, err, errlen); break;
 		case O_BMAX: r = cli_count("--batch-max", optarg, &c->batch_max, err, errlen); break;
 		case O_BTIME: r = cli_duration("--batch-time", optarg, &c->batch_us, 0, err, errlen); break;
 		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;

@@ -38,6 +38,8 @@ struct agg_config {
 	int assign;                 /* --assign: all partitions, no group membership */
 	int subscribe;              /* --subscribe: join the group even with --available-now */
 	int data_loss_skip;         /* --on-data-loss=skip: go on past offsets gone from Kafka */
+	int64_t start_at_ms;        /* --start-at: INT64_MIN (the group's offset), -2 earliest,
+	                             * -1 latest, or a time (ms since the epoch) */
 	int verbosity;              /* a log_level: LOG_WARN -q, LOG_INFO, LOG_DEBUG -v */
 	int dump_conf;              /* -X dump: print the consumer's configuration, exit */
 	const char *props[CLI_MAX_PROPS][2]; /* -X key=value and -F's, in order (into prop_buf) */

@@ -8,7 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int verbosity);
+static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                  const struct consume_hooks *h);
 
 static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                               rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -21,7 +22,7 @@ static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (h->on_assign(h->opaque, parts) < 0)
 			log_msg(h->verbosity, LOG_ERROR, "cannot read the state of newly assigned partitions");
-		consume_resolve_unset(rk, parts, h->verbosity);
+		consume_resolve_unset(rk, parts, h);
 		h->on_started(h->opaque, parts);
 		if (coop)
 			error = rd_kafka_incremental_assign(rk, parts);
@@ -114,13 +115,27 @@ static rd_kafka_resp_err_t consume_committed_retry(rd_kafka_t *rk, rd_kafka_topi
 	return err;
 }
 
-static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int verbosity)
+static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                  const struct consume_hooks *h)
 {
 	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
 	char reset[32] = "";
 	size_t rlen = sizeof(reset);
 	int64_t logical = RD_KAFKA_OFFSET_INVALID;
+	void *from = CONSUME_FROM_RESET;
+
+	if (h->start_at != CONSUME_START_GROUP) {
+		/* --start-at: the group's offsets are not asked; the offset of the
+		 * first message at or after the time, or the log's start or end
+		 * (ListOffsets' timestamps -2 and -1). */
+		for (int i = 0; i < parts->cnt; i++)
+			if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
+				rd_kafka_topic_partition_list_add(l, parts->elems[i].topic, parts->elems[i].partition)->offset =
+					h->start_at;
+		from = CONSUME_FROM_START;
+		goto lookup;
+	}
 
 	if (rd_kafka_conf_get(rd_kafka_conf(rk), "auto.offset.reset", reset, &rlen) == RD_KAFKA_CONF_OK) {
 		if (!strcmp(reset, "smallest") || !strcmp(reset, "earliest") || !strcmp(reset, "beginning"))
@@ -131,7 +146,7 @@ static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_
 	for (int i = 0; i < parts->cnt; i++)
 		if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
 			rd_kafka_topic_partition_list_add(q, parts->elems[i].topic, parts->elems[i].partition);
-	if (q->cnt == 0 || logical == RD_KAFKA_OFFSET_INVALID || consume_committed_retry(rk, q, verbosity))
+	if (q->cnt == 0 || logical == RD_KAFKA_OFFSET_INVALID || consume_committed_retry(rk, q, h->verbosity))
 		goto out;
 	for (int i = 0; i < q->cnt; i++) {
 		rd_kafka_topic_partition_t *c = &q->elems[i], *t;
@@ -146,16 +161,25 @@ static void consume_resolve_unset(rd_kafka_t *rk, rd_kafka_topic_partition_list_
 			rd_kafka_topic_partition_list_add(l, c->topic, c->partition)->offset = logical;
 	}
 	/* the timestamps -2 / -1 of ListOffsets are EARLIEST / LATEST */
-	if (l->cnt == 0 || rd_kafka_offsets_for_times(rk, l, 10000))
+lookup:
+	if (l->cnt == 0)
 		goto out;
+	rd_kafka_resp_err_t lerr = rd_kafka_offsets_for_times(rk, l, 10000);
+	if (lerr) {
+		if (from == CONSUME_FROM_START)
+			log_msg(h->verbosity, LOG_WARN, "--start-at: the offsets could not be looked up (%s): "
+			        "the new partitions start as auto.offset.reset says", rd_kafka_err2str(lerr));
+		goto out;
+	}
 	for (int i = 0; i < l->cnt; i++) {
 		rd_kafka_topic_partition_t *c = &l->elems[i], *t;
-		if (c->err || c->offset < 0)
+		if (c->err || (c->offset < 0 && from != CONSUME_FROM_START))
 			continue;
 		t = rd_kafka_topic_partition_list_find(parts, c->topic, c->partition);
 		if (t) {
-			t->offset = c->offset;
-			t->opaque = CONSUME_FROM_RESET;
+			/* no message at or after the time: the end */
+			t->offset = c->offset >= 0 ? c->offset : RD_KAFKA_OFFSET_END;
+			t->opaque = from;
 		}
 	}
 out:
@@ -211,7 +235,7 @@ static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, stru
 		snprintf(err, errlen, "cannot read the state of the partitions");
 		goto out;
 	}
-	consume_resolve_unset(rk, parts, hooks->verbosity);
+	consume_resolve_unset(rk, parts, hooks);
 	hooks->on_started(hooks->opaque, parts);
 	rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
 	if (aerr) {

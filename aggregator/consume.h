@@ -8,6 +8,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <stdint.h>
 
 #include "cli.h"
 
@@ -16,15 +17,23 @@
  * on_revoke must settle the partitions' state before they are let go. */
 #define CONSUME_FROM_GROUP ((void *)1)
 #define CONSUME_FROM_RESET ((void *)2)
+#define CONSUME_FROM_START ((void *)3)
+#define CONSUME_START_GROUP INT64_MIN /* start_at: the group's offset, else auto.offset.reset */
 struct consume_hooks {
 	void *opaque;
 	int verbosity; /* for consume's own log lines (a log_level) */
+	/* Where a partition new to the state starts: CONSUME_START_GROUP, -2
+	 * the log's start, -1 its end, or the first message at or after this
+	 * time (ms since the epoch). */
+	int64_t start_at;
 	int (*on_assign)(void *opaque, rd_kafka_topic_partition_list_t *parts);
 	void (*on_revoke)(void *opaque, const rd_kafka_topic_partition_list_t *parts, int lost);
 	/* After on_assign, with the offsets each partition starts at: where the
 	 * state had none, the group's committed offset (elem .opaque
 	 * CONSUME_FROM_GROUP), or the log's start or end by auto.offset.reset
-	 * (CONSUME_FROM_RESET), or still logical when they could not be asked. */
+	 * (CONSUME_FROM_RESET) or by --start-at (CONSUME_FROM_START; logical
+	 * when no message is that late), or still logical when they could not
+	 * be asked. */
 	void (*on_started)(void *opaque, const rd_kafka_topic_partition_list_t *parts);
 	/* The result of an offset commit (served from rd_kafka_consumer_poll). */
 	void (*on_commit)(void *opaque, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offs);

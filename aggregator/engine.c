@@ -892,7 +892,13 @@ static void eng_on_started(void *opaque, const rd_kafka_topic_partition_list_t *
 		}
 		if (tp->offset >= 0)
 			p->start_offset = tp->offset; /* for the lag until its first message */
-		if (tp->offset >= 0 && tp->opaque == CONSUME_FROM_GROUP)
+		if (tp->opaque == CONSUME_FROM_START && tp->offset >= 0)
+			eng_log(e, LOG_INFO, "assigned %s [%d], new to the state: starting at offset %" PRId64
+			        " (--start-at)", p->topic, p->partition, tp->offset);
+		else if (tp->opaque == CONSUME_FROM_START)
+			eng_log(e, LOG_INFO, "assigned %s [%d], new to the state: starting at the end of its log "
+			        "(--start-at)", p->topic, p->partition);
+		else if (tp->offset >= 0 && tp->opaque == CONSUME_FROM_GROUP)
 			eng_log(e, LOG_INFO, "assigned %s [%d], new to the state: starting at the group's committed offset %"
 			        PRId64, p->topic, p->partition, tp->offset);
 		else if (tp->offset >= 0)
@@ -1170,6 +1176,7 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 	}
 	e->hooks.opaque = e;
 	e->hooks.verbosity = cfg->verbosity;
+	e->hooks.start_at = cfg->start_at_ms;
 	e->hooks.on_assign = eng_on_assign;
 	e->hooks.on_revoke = eng_on_revoke;
 	e->hooks.on_started = eng_on_started;

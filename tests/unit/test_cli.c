@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "harness.h"
@@ -134,6 +135,25 @@ static void test_modes(void)
 	cli_free(&c);
 	parse(&c, err, "--available-now", "-t", "^x.*", NULL);
 	T_INT(c.assign, 0, "a pattern can only be subscribed to");
+	cli_free(&c);
+
+	parse(&c, err, NULL);
+	T_OK(c.start_at_ms == INT64_MIN, "--start-at: by default the group's offset");
+	cli_free(&c);
+	parse(&c, err, "--start-at", "earliest", NULL);
+	T_INT(c.start_at_ms, -2, "--start-at earliest");
+	cli_free(&c);
+	parse(&c, err, "--start-at", "latest", NULL);
+	T_INT(c.start_at_ms, -1, "--start-at latest");
+	cli_free(&c);
+	parse(&c, err, "--start-at", "2023-04-24T15:10:00Z", NULL);
+	T_INT(c.start_at_ms, 1682349000000LL, "--start-at a UTC time: ms since the epoch");
+	cli_free(&c);
+	parse(&c, err, "--start-at", "-1d", NULL);
+	T_OK(c.start_at_ms > 1700000000000LL && c.start_at_ms < (int64_t)time(NULL) * 1000 - 86300000LL,
+	     "--start-at -1d: a day ago");
+	cli_free(&c);
+	T_INT(parse(&c, err, "--start-at", "yesterday", NULL), -1, "--start-at yesterday refused");
 	cli_free(&c);
 }
 
