@@ -180,8 +180,8 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 		store_not_ours(st, err, errlen);
 		return -1;
 	}
-	if (ver == STORE_VERSION)
-		return 0;
+	if (ver == STORE_VERSION) /* the views as this aggregator has them */
+		return store_schema_tx(st, "", NULL, "update", err, errlen);
 	if (ver == 1) /* 2 added data_loss, 3 the confirmation runs */
 		return store_schema_tx(st, sql_migrate_1_2, sql_migrate_2_3, "migrate", err, errlen);
 	if (ver == 2)

@@ -206,7 +206,7 @@ consumed() {
 	echo "${n:-0}"
 }
 
-SUMMARY_SQL='SELECT product_id, count(*) AS windows, sum(closed) AS closed, sum(ticks) AS ticks, round(avg("avg(price)"), 2) AS avg_price, min(window_start) AS first_window, max(window_start) AS last_window FROM window_aggregates GROUP BY 1'
+SUMMARY_SQL='SELECT product_id, count(*) AS windows, sum(closed) AS closed, sum(ticks) AS ticks, round(avg(avg_price), 2) AS avg_price, min(window_start) AS first_window, max(window_start) AS last_window FROM window_aggregates GROUP BY 1'
 summary_query() {
 	sqlite3 -readonly -header -column "$STATE" "$SUMMARY_SQL" 2>&1 | sed 's/^/    /'
 }

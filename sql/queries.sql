@@ -1,8 +1,10 @@
--- queries.sql: examples to type into `sqlite3 aggregator.db` while the aggregator runs.
+-- queries.sql: examples to type into `sqlite3 -box -readonly aggregator.db` while the
+-- aggregator runs (window_aggregates has the CSV's columns under their Spark names, and
+-- avg_price, max_best_bid, max_best_ask, avg_volume_24h without quoting).
 -- (Readers never block the aggregator: the state file is in WAL mode.)
 
 -- The last ten windows of BTC-USD, open or closed.
-SELECT window_start, window_end, ticks, "avg(price)", "max(best_bid)", "max(best_ask)", closed
+SELECT window_start, window_end, ticks, avg_price, max_best_bid, max_best_ask, closed
 FROM window_aggregates WHERE product_id = 'BTC-USD'
 ORDER BY window_start_us DESC LIMIT 10;
 
@@ -19,5 +21,5 @@ SELECT reason, count(*) AS n FROM rejected GROUP BY reason ORDER BY n DESC;
 SELECT window_start, product_id FROM window_aggregates WHERE closed AND NOT exported;
 
 -- The spread between best ask and best bid per window.
-SELECT window_start, product_id, "max(best_ask)" - "max(best_bid)" AS spread
+SELECT window_start, product_id, max_best_ask - max_best_bid AS spread
 FROM window_aggregates ORDER BY window_start_us, product_id;

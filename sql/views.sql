@@ -1,8 +1,12 @@
 -- views.sql: readable views over the state. window_aggregates gives the same
--- numbers as output.csv (the export reads it).
+-- numbers as output.csv (the export reads it). Made again each time an
+-- aggregator opens the state for writing, so an older file gets the current
+-- ones.
+DROP VIEW IF EXISTS window_aggregates;
+DROP VIEW IF EXISTS progress;
 
 -- One row per window and product: partial aggregates of every partition merged.
-CREATE VIEW IF NOT EXISTS window_aggregates AS
+CREATE VIEW window_aggregates AS
 SELECT
   product_id,
   window_start                                  AS window_start_us,
@@ -16,13 +20,18 @@ SELECT
   max(max_best_bid)                             AS "max(best_bid)",
   max(max_best_ask)                             AS "max(best_ask)",
   sum(sum_volume_24h) / sum(ticks)              AS "avg(volume_24h)",
+  -- the same four without quoting
+  sum(sum_price) / sum(ticks)                   AS avg_price,
+  max(max_best_bid)                             AS max_best_bid,
+  max(max_best_ask)                             AS max_best_ask,
+  sum(sum_volume_24h) / sum(ticks)              AS avg_volume_24h,
   window_end <= (SELECT value FROM meta WHERE key = 'watermark_us')      AS closed,
   window_end <= (SELECT value FROM meta WHERE key = 'exported_until_us') AS exported
 FROM windows
 GROUP BY product_id, window_start, window_end;
 
 -- Per partition: where it is, its watermark, and its counters.
-CREATE VIEW IF NOT EXISTS progress AS
+CREATE VIEW progress AS
 SELECT
   p.topic,
   p.partition,

@@ -249,6 +249,32 @@ static void test_migrate_v2(void)
 	store_close(st);
 }
 
+/* A state of this version whose views are older (made by an earlier
+ * aggregator of the same schema) gets the current ones when opened. */
+static void test_views_updated(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL;
+	char err[512];
+	sqlite3 *db;
+	sqlite3_stmt *vq = NULL;
+
+	T_OK(store_open(&st, path("views.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	store_close(st);
+	sqlite3_open(path("views.db"), &db);
+	sqlite3_exec(db, "DROP VIEW window_aggregates; CREATE VIEW window_aggregates AS SELECT 1 AS x;", NULL, NULL,
+	             NULL);
+	sqlite3_close(db);
+	T_OK(store_open(&st, path("views.db"), &s, 0, err, sizeof(err)) == 0, "opened again");
+	store_close(st);
+	sqlite3_open(path("views.db"), &db);
+	T_OK(sqlite3_prepare_v2(db, "SELECT avg_price, max_best_bid, max_best_ask, avg_volume_24h, \"avg(price)\" "
+	                        "FROM window_aggregates", -1, &vq, NULL) == SQLITE_OK,
+	     "its views are the current ones (the CSV's columns, and the same without quoting)");
+	sqlite3_finalize(vq);
+	sqlite3_close(db);
+}
+
 /* The rejected table's budget: 16 KiB a payload, 16 MiB of payloads, 100000
  * rows; past it store_rejected_add says 1 and stores nothing. */
 static void test_rejected_budget(void)
@@ -356,6 +382,7 @@ int main(void)
 	test_bad_files();
 	test_migrate_v1();
 	test_migrate_v2();
+	test_views_updated();
 	test_rejected_budget();
 	test_export();
 	char cmd[128];
