@@ -42,7 +42,8 @@ static const char cli_usage[] =
 "      --idle-timeout DUR  a partition at its end this long holds the watermark\n"
 "                          only at what the others delivered that long ago (30s)\n"
 "      --max-skew DUR      reject ticks this far ahead of their partition (1h)\n"
-"      --columns LIST      CSV columns and order (default: all eight)\n"
+"      --columns LIST      CSV columns and order (default all: all eight; lab:\n"
+"                          window_start, product_id and the lab's five)\n"
 "      --start-at WHEN     where partitions new to the state start: earliest,\n"
 "                          latest, a UTC time, or -DUR (that long ago); default:\n"
 "                          the group's offset, else auto.offset.reset\n"
@@ -268,7 +269,10 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_WM: r = cli_duration("--watermark", optarg, &c->delay_us, 1, err, errlen); break;
 		case O_IDLE: r = cli_duration("--idle-timeout", optarg, &c->idle_timeout_us, 1, err, errlen); break;
 		case O_SKEW: r = cli_duration("--max-skew", optarg, &c->max_skew_us, 0, err, errlen); break;
-		case O_COLS: c->columns = optarg; break;
+		case O_COLS:
+			c->columns = !strcmp(optarg, "lab") ? EXPORT_COLUMNS_LAB : !strcmp(optarg, "all") ?
+			             EXPORT_COLUMNS_DEFAULT : optarg;
+			break;
 		case O_NOW: c->available_now = 1; break;
 		case O_ASSIGN: c->assign = 1; break;
 		case O_SUB: c->subscribe = 1; break;

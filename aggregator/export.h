@@ -12,6 +12,9 @@
 
 #define EXPORT_COLUMNS_DEFAULT \
 	"window_start,window_end,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)"
+/* --columns lab: the lab's five, and which window and product each row is */
+#define EXPORT_COLUMNS_LAB \
+	"window_start,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)"
 #define EXPORT_MAX_COLS 8
 #define EXPORT_ESTATE (-2) /* returned when reading the state failed (not the CSV) */
 #define EXPORT_ESPACE (-4) /* the CSV's disk is full or failing (ENOSPC, EDQUOT, EIO): can pass */

@@ -104,6 +104,10 @@ static void test_values(void)
 	cli_free(&c);
 	T_INT(parse(&c, err, "--columns", "window_start,bogus", NULL), -1, "an unknown column is refused");
 	cli_free(&c);
+	parse(&c, err, "--columns", "lab", NULL);
+	T_OK(!strcmp(c.columns, "window_start,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),"
+	             "avg(volume_24h)"), "--columns lab: window, product and the lab's five");
+	cli_free(&c);
 	T_INT(parse(&c, err, "stray", NULL), -1, "an unexpected argument is refused");
 	T_OK(strstr(err, "stray") != NULL, "and named");
 	cli_free(&c);
