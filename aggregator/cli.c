@@ -26,6 +26,7 @@
 static const char cli_usage[] =
 "Usage: aggregator [OPTIONS]                       consume ticks, keep windows, append output.csv\n"
 "       aggregator export --state FILE --output FILE   rewrite the CSV from a state file\n"
+"       aggregator status --state FILE [-b BROKERS -g GROUP] [--json]   where it is\n"
 "\n"
 "Event-time windows over Coinbase ticker messages from Kafka, kept exactly-once in\n"
 "a SQLite state file; windows the watermark closed are appended once to the CSV.\n"
@@ -196,7 +197,7 @@ static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t 
 
 int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
 {
-	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS, O_SUB, O_START };
+	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS, O_SUB, O_START, O_JSON };
 	static const struct option opts[] = {
 		{ "brokers", required_argument, NULL, 'b' },
 		{ "group", required_argument, NULL, 'g' },
@@ -219,6 +220,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		{ "on-data-loss", required_argument, NULL, O_LOSS },
 		{ "subscribe", no_argument, NULL, O_SUB },
 		{ "start-at", required_argument, NULL, O_START },
+		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -232,6 +234,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	memset(c, 0, sizeof(*c));
 	c->cmd = CLI_RUN;
 	c->brokers = env && *env ? env : "localhost:9092";
+	c->brokers_given = env && *env;
 	c->group = "aggregator";
 	c->state_path = "aggregator.db";
 	c->output_path = "output.csv";
@@ -249,8 +252,8 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	if (cli_topics(c, "BTC-USD,ETH-USD", err, errlen) < 0)
 		return -1;
 
-	if (argc > 1 && strcmp(argv[1], "export") == 0) {
-		c->cmd = CLI_EXPORT;
+	if (argc > 1 && (strcmp(argv[1], "export") == 0 || strcmp(argv[1], "status") == 0)) {
+		c->cmd = strcmp(argv[1], "export") == 0 ? CLI_EXPORT : CLI_STATUS;
 		argv[1] = argv[0];
 		argv++;
 		argc--;
@@ -259,7 +262,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	while ((opt = getopt_long(argc, argv, "b:g:t:s:o:w:X:F:qvhV", opts, NULL)) != -1) {
 		int r = 0;
 		switch (opt) {
-		case 'b': c->brokers = optarg; break;
+		case 'b': c->brokers = optarg; c->brokers_given = 1; break;
 		case 'g': c->group = optarg; break;
 		case 't': r = cli_topics(c, optarg, err, errlen); break;
 		case 's': c->state_path = optarg; break;
@@ -277,6 +280,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_ASSIGN: c->assign = 1; break;
 		case O_SUB: c->subscribe = 1; break;
 		case O_START: r = cli_start_at(c, optarg, err, errlen); break;
+		case O_JSON: c->status_json = 1; break;
 		case O_BMAX: r = cli_count("--batch-max", optarg, &c->batch_max, err, errlen); break;
 		case O_BTIME: r = cli_duration("--batch-time", optarg, &c->batch_us, 0, err, errlen); break;
 		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;

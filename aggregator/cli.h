@@ -11,11 +11,13 @@
 #define CLI_MAX_TOPICS 64
 #define CLI_MAX_PROPS  64
 
-enum cli_cmd { CLI_RUN, CLI_EXPORT };
+enum cli_cmd { CLI_RUN, CLI_EXPORT, CLI_STATUS };
 
 struct agg_config {
 	enum cli_cmd cmd;
 	const char *brokers;        /* --brokers / KAFKA_BROKERS */
+	int brokers_given;          /* -b or KAFKA_BROKERS (status asks Kafka only then) */
+	int status_json;            /* status --json */
 	const char *group;          /* --group */
 	const char *topics_arg;     /* --topics, as given */
 	char *topics_spec;          /* owned copy, split in place into topics[] */

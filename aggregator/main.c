@@ -10,6 +10,7 @@
 #include "consume.h"
 #include "engine.h"
 #include "export.h"
+#include "status.h"
 #include "log.h"
 
 static volatile sig_atomic_t main_stop; /* set by SIGINT/SIGTERM */
@@ -45,7 +46,8 @@ int main(int argc, char **argv)
 		if (rc)
 			log_msg(LOG_ERROR, LOG_ERROR, "%s", err);
 	} else {
-		rc = cfg.cmd == CLI_EXPORT ? export_command(&cfg) : engine_run(&cfg, &main_stop);
+		rc = cfg.cmd == CLI_EXPORT ? export_command(&cfg) : cfg.cmd == CLI_STATUS ? status_command(&cfg) :
+		     engine_run(&cfg, &main_stop);
 	}
 	cli_free(&cfg);
 	return rc;

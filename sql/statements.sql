@@ -65,3 +65,20 @@ SELECT product_id, window_start_us, window_end_us, max_time_us, "avg(price)", "m
 FROM window_aggregates
 WHERE window_end_us > ?1 AND window_end_us <= ?2
 ORDER BY window_end_us, product_id;
+
+-- name: status_partitions
+-- aggregator status: every partition of the state, with its products' counts.
+SELECT p.topic, p.partition, p.next_offset, p.max_time, p.rejected, p.updated_us,
+       coalesce((SELECT sum(ticks) FROM products x WHERE x.topic = p.topic AND x.partition = p.partition), 0),
+       coalesce((SELECT sum(late) FROM products x WHERE x.topic = p.topic AND x.partition = p.partition), 0),
+       coalesce((SELECT sum(duplicates) FROM products x WHERE x.topic = p.topic AND x.partition = p.partition), 0),
+       coalesce((SELECT sum(lost) FROM data_loss x WHERE x.topic = p.topic AND x.partition = p.partition), 0)
+FROM partitions p
+ORDER BY p.topic, p.partition;
+
+-- name: status_meta
+SELECT (SELECT value FROM meta WHERE key = 'watermark_us'),
+       (SELECT value FROM meta WHERE key = 'delay_us'),
+       (SELECT value FROM meta WHERE key = 'window_us'),
+       (SELECT value FROM meta WHERE key = 'exported_until_us'),
+       (SELECT count(*) FROM windows w WHERE w.window_end > coalesce((SELECT value FROM meta WHERE key = 'watermark_us'), -9223372036854775807));
