@@ -62,6 +62,7 @@ static const char cli_usage[] =
 "                          stored; others are read back from the state (16384)\n"
 "      --progress-interval DUR  progress line period, 0 = off (5s)\n"
 "      --progress-json     progress as JSON lines on stdout\n"
+"      --metrics HOST:PORT serve Prometheus metrics on http://HOST:PORT/metrics\n"
 "  -X KEY=VALUE            librdkafka consumer property (repeatable); -X dump\n"
 "                          prints the configuration, -X list the properties\n"
 "  -F FILE                 librdkafka properties, one KEY=VALUE a line (# comments)\n"
@@ -197,7 +198,7 @@ static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t 
 
 int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
 {
-	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS, O_SUB, O_START, O_JSON };
+	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS, O_SUB, O_START, O_JSON, O_METRICS };
 	static const struct option opts[] = {
 		{ "brokers", required_argument, NULL, 'b' },
 		{ "group", required_argument, NULL, 'g' },
@@ -221,6 +222,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		{ "subscribe", no_argument, NULL, O_SUB },
 		{ "start-at", required_argument, NULL, O_START },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -281,6 +283,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_SUB: c->subscribe = 1; break;
 		case O_START: r = cli_start_at(c, optarg, err, errlen); break;
 		case O_JSON: c->status_json = 1; break;
+		case O_METRICS: c->metrics_addr = optarg; break;
 		case O_BMAX: r = cli_count("--batch-max", optarg, &c->batch_max, err, errlen); break;
 		case O_BTIME: r = cli_duration("--batch-time", optarg, &c->batch_us, 0, err, errlen); break;
 		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;

@@ -28,6 +28,7 @@
 #include "fmt.h"
 #include "outlier.h"
 #include "log.h"
+#include "metrics.h"
 #include "progress.h"
 #include "store.h"
 #include "tick.h"
@@ -57,9 +58,14 @@ struct eng_part {
 	int64_t gap_ok_at;            /* next offset a gap was checked at and found in the log (-1) */
 };
 
+/* Upper bounds (us) of the batch duration histogram (--metrics). */
+static const int64_t eng_hist_le[] = { 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000 };
+#define ENG_HIST_N (sizeof(eng_hist_le) / sizeof(eng_hist_le[0]))
+
 struct eng_stats {
 	int64_t msgs, ticks, late, rejected, duplicates, rows, batches, lost;
 	int64_t batch_us_total, batch_us_max;
+	int64_t batch_hist[ENG_HIST_N + 1]; /* batches per bucket (not cumulative), the last +Inf */
 	int64_t busy_us;  /* time not spent waiting in rd_kafka_consumer_poll */
 };
 
@@ -70,6 +76,8 @@ struct engine {
 	rd_kafka_t *rk;
 	struct consume_hooks hooks;
 	struct consume_nudger nudger;
+	struct metrics *metrics;      /* --metrics, NULL when off */
+	int64_t metrics_at;           /* monotonic time of the last publish */
 	struct eng_part *parts;       /* every partition ever assigned; indices are stable */
 	size_t nparts, capparts;
 	size_t last_part;             /* index eng_part_find found last */
@@ -760,6 +768,10 @@ static int eng_flush(struct engine *e, int sync_commit)
 	e->total.batch_us_total += dt;
 	if (dt > e->total.batch_us_max)
 		e->total.batch_us_max = dt;
+	size_t b = 0;
+	while (b < ENG_HIST_N && dt > eng_hist_le[b])
+		b++;
+	e->total.batch_hist[b]++;
 	int fr = store_check_file(e->st, err, sizeof(err));
 	if (fr != 0) {
 		eng_fatal(e, fr == STORE_WRITTEN_BACK ? AGG_EXIT_RUNTIME : AGG_EXIT_STATE, err);
@@ -1038,6 +1050,94 @@ static int eng_all_read(const struct engine *e)
 	return assigned > 0;
 }
 
+/* --metrics: the text Prometheus scrapes, made at most once a second (and at
+ * the end) from what the engine has: per partition and product the state's
+ * totals, per partition offsets, lag and event time, and the process's own
+ * counters and batch durations. */
+static void eng_metrics(struct engine *e, int64_t mono, int force)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!e->metrics || (!force && mono - e->metrics_at < 1000000) || !(f = open_memstream(&text, &len)))
+		return;
+	e->metrics_at = mono;
+	static const struct { const char *name, *help; int what; } per_product[] = {
+		{ "aggregator_ticks_total", "Ticks counted into windows, since the state began.", 0 },
+		{ "aggregator_late_ticks_total", "Ticks dropped as late (their window was closed).", 1 },
+		{ "aggregator_duplicate_ticks_total", "Ticks dropped as replays (feed sequence not above the largest).", 2 },
+	};
+	for (size_t k = 0; k < sizeof(per_product) / sizeof(per_product[0]); k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", per_product[k].name, per_product[k].help,
+		        per_product[k].name);
+		for (size_t i = 0; i < e->nparts; i++) {
+			const struct eng_part *p = &e->parts[i];
+			for (uint32_t j = 0; p->assigned && j < p->nproducts; j++) {
+				const struct store_product *s = &p->products[j].s;
+				fprintf(f, "%s{topic=\"%s\",partition=\"%d\",product=\"%s\"} %" PRId64 "\n", per_product[k].name,
+				        p->topic, p->partition, s->product_id,
+				        per_product[k].what == 0 ? s->ticks : per_product[k].what == 1 ? s->late : s->duplicates);
+			}
+		}
+	}
+	fprintf(f, "# HELP aggregator_rejected_messages_total Messages that are no valid ticker (kept in the rejected table).\n"
+	        "# TYPE aggregator_rejected_messages_total counter\n");
+	for (size_t i = 0; i < e->nparts; i++)
+		if (e->parts[i].assigned)
+			fprintf(f, "aggregator_rejected_messages_total{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
+			        e->parts[i].topic, e->parts[i].partition, e->parts[i].s.rejected);
+	fprintf(f, "# HELP aggregator_next_offset The next offset to read, as committed to the state.\n"
+	        "# TYPE aggregator_next_offset gauge\n");
+	for (size_t i = 0; i < e->nparts; i++)
+		if (e->parts[i].assigned && e->parts[i].s.next_offset >= 0)
+			fprintf(f, "aggregator_next_offset{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n", e->parts[i].topic,
+			        e->parts[i].partition, e->parts[i].s.next_offset);
+	fprintf(f, "# HELP aggregator_lag_messages Messages in the log not read yet.\n"
+	        "# TYPE aggregator_lag_messages gauge\n");
+	for (size_t i = 0; i < e->nparts; i++) {
+		const struct eng_part *p = &e->parts[i];
+		int64_t lo, hi;
+		if (!p->assigned || rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
+			continue;
+		int64_t at = p->s.next_offset >= 0 ? p->s.next_offset : p->start_offset >= 0 ? p->start_offset : lo;
+		fprintf(f, "aggregator_lag_messages{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n", p->topic, p->partition,
+		        hi > at ? hi - at : 0);
+	}
+	fprintf(f, "# HELP aggregator_event_time_seconds A partition's event time (its newest confirmed tick), Unix time.\n"
+	        "# TYPE aggregator_event_time_seconds gauge\n");
+	for (size_t i = 0; i < e->nparts; i++)
+		if (e->parts[i].assigned && e->parts[i].s.max_time != WM_NONE)
+			fprintf(f, "aggregator_event_time_seconds{topic=\"%s\",partition=\"%d\"} %.6f\n", e->parts[i].topic,
+			        e->parts[i].partition, (double)e->parts[i].s.max_time / 1e6);
+	if (e->watermark != WM_NONE)
+		fprintf(f, "# HELP aggregator_watermark_seconds The watermark: windows ending at or before it are closed.\n"
+		        "# TYPE aggregator_watermark_seconds gauge\naggregator_watermark_seconds %.6f\n",
+		        (double)e->watermark / 1e6);
+	fprintf(f, "# HELP aggregator_open_windows Windows (per partition and product) kept in memory.\n"
+	        "# TYPE aggregator_open_windows gauge\naggregator_open_windows %zu\n"
+	        "# HELP aggregator_rows_exported_total Rows appended to output.csv by this process.\n"
+	        "# TYPE aggregator_rows_exported_total counter\naggregator_rows_exported_total %" PRId64 "\n"
+	        "# HELP aggregator_data_lost_total Offsets gone from Kafka before they were read (--on-data-loss=skip).\n"
+	        "# TYPE aggregator_data_lost_total counter\naggregator_data_lost_total %" PRId64 "\n"
+	        "# HELP aggregator_batch_duration_seconds One batch: its writes, the CSV, COMMIT, the group commit.\n"
+	        "# TYPE aggregator_batch_duration_seconds histogram\n",
+	        e->wins.count, e->total.rows, e->total.lost);
+	int64_t cum = 0;
+	for (size_t b = 0; b < ENG_HIST_N; b++) {
+		cum += e->total.batch_hist[b];
+		fprintf(f, "aggregator_batch_duration_seconds_bucket{le=\"%g\"} %" PRId64 "\n", (double)eng_hist_le[b] / 1e6,
+		        cum);
+	}
+	cum += e->total.batch_hist[ENG_HIST_N];
+	fprintf(f, "aggregator_batch_duration_seconds_bucket{le=\"+Inf\"} %" PRId64 "\n"
+	        "aggregator_batch_duration_seconds_sum %.6f\naggregator_batch_duration_seconds_count %" PRId64 "\n",
+	        cum, (double)e->total.batch_us_total / 1e6, cum);
+	fclose(f);
+	metrics_publish(e->metrics, text, len);
+	free(text);
+}
+
 /* A progress report every --progress-interval (progress.c prints it). */
 static void eng_progress(struct engine *e, int64_t mono, int final)
 {
@@ -1194,6 +1294,13 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 		return -1;
 	eng_log(e, LOG_INFO, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
 	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_path);
+	if (cfg->metrics_addr) {
+		if (metrics_start(&e->metrics, cfg->metrics_addr, err, sizeof(err)) < 0) {
+			eng_fatal(e, AGG_EXIT_USAGE, err);
+			return -1;
+		}
+		eng_log(e, LOG_INFO, "metrics on port %d (%s): GET /metrics", metrics_port(e->metrics), cfg->metrics_addr);
+	}
 	if (consume_start(e->rk, cfg, &e->hooks, err, sizeof(err)) < 0) {
 		eng_fatal(e, AGG_EXIT_RUNTIME, err);
 		return -1;
@@ -1264,6 +1371,7 @@ static int64_t eng_end_batch(struct engine *e, struct eng_loop *L, int64_t mono)
 	L->lead = L->flush_est + batch_us / 10;
 	L->deadline = done + batch_us - L->lead;
 	eng_progress(e, done, 0);
+	eng_metrics(e, done, 0);
 	if (!e->exit_code)
 		eng_recommit(e, done);
 	return done;
@@ -1321,6 +1429,7 @@ static void eng_finish(struct engine *e)
 		eng_commit_group(e, NULL, 5);
 	if (!e->exit_code)
 		eng_progress(e, eng_mono(), 1);
+	eng_metrics(e, eng_mono(), 1);
 }
 
 int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
@@ -1334,6 +1443,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	L.deadline = e.started + cfg->batch_us;
 	L.lead = cfg->batch_us / 10;
 	L.cq = rd_kafka_queue_get_consumer(e.rk);
+	eng_metrics(&e, L.busy_since, 1);
 	while (!*stop && !e.exit_code) {
 		int drained = eng_poll_one(&e, &L);
 		int64_t mono = L.busy_since;
@@ -1352,6 +1462,7 @@ out:
 	consume_nudger_stop(&e.nudger);
 	if (e.rk)
 		consume_close(e.rk); /* revokes through the hooks: settles what is left */
+	metrics_stop(e.metrics);
 	export_close(&e.csv);
 	store_close(e.st);
 	win_table_free(&e.wins);

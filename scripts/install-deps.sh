@@ -18,7 +18,7 @@ set -uo pipefail
 pkgs=(
 	build-essential pkg-config
 	librdkafka-dev libwebsockets-dev libjansson-dev libsqlite3-dev libssl-dev
-	sqlite3 kcat openssl perl ca-certificates jq time
+	sqlite3 kcat openssl perl ca-certificates jq time curl
 	procps psmisc iproute2 coreutils util-linux
 	gnuplot-nox valgrind clang
 )

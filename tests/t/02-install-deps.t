@@ -35,7 +35,7 @@ printf '#!/bin/bash\nexit 0\n' >"$S/mvn"
 chmod +x "$S"/*
 
 ALL=(build-essential pkg-config librdkafka-dev libwebsockets-dev libjansson-dev libsqlite3-dev
-	libssl-dev sqlite3 kcat openssl perl ca-certificates jq time procps psmisc iproute2 coreutils
+	libssl-dev sqlite3 kcat openssl perl ca-certificates jq time curl procps psmisc iproute2 coreutils
 	util-linux gnuplot-nox valgrind clang)
 # status LINES...: every package of ALL installed, then the given lines first
 # (dpkg-query's stub takes the first match).

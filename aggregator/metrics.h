@@ -1,0 +1,22 @@
+/*
+ * metrics.h - Prometheus metrics on --metrics HOST:PORT: a thread answers
+ * GET /metrics with the text the engine last published (the text exposition
+ * format, version 0.0.4); anything else gets 404.
+ */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stddef.h>
+
+struct metrics;
+
+/* Listens on hostport ("127.0.0.1:9464", ":9464" for every address).
+ * 0, or -1 with err (a bad address, the port taken). */
+int metrics_start(struct metrics **out, const char *hostport, char *err, size_t errlen);
+/* Replaces what is served (copied). */
+void metrics_publish(struct metrics *m, const char *text, size_t len);
+void metrics_stop(struct metrics *m);
+/* The port it listens on (the one the kernel chose for port 0). */
+int metrics_port(const struct metrics *m);
+
+#endif

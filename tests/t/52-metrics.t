@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# --metrics HOST:PORT: Prometheus metrics while the aggregator runs, in the
+# text exposition format: per partition and product the ticks, late and
+# duplicate counts, per partition offsets, lag and event time, the watermark,
+# open windows, rows exported and the batch duration histogram.
+. "$(dirname "$0")/../lib.sh"
+
+start_broker -t BTC-USD -t ETH-USD || bail "no broker"
+ok_cmd "load the fixture" sh -c "grep -F '\"product_id\":\"BTC-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t BTC-USD -p 0 &&
+	grep -F '\"product_id\":\"ETH-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t ETH-USD -p 0"
+spawn agg "$BIN/aggregator" -b "$BROKERS" -g g52 --assign --idle-timeout 10m --progress-interval 0 \
+	--metrics 127.0.0.1:0 --state "$T/s.db" --output "$T/s.csv"
+port() { sed -n 's/.*metrics on port \([0-9]*\) .*/\1/p' "$T/agg.err"; }
+has_port() { [[ -n $(port) ]]; }
+ok_cmd "it says the port it serves on" wait_for 20 has_port
+PORT=$(port)
+scrape() { curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics"; }
+caught_up() { scrape | grep -q "^aggregator_ticks_total{topic=\"ETH-USD\",partition=\"0\",product=\"ETH-USD\"} $NE\$"; }
+ok_cmd "the ticks counted show up" wait_for 30 caught_up
+m=$(scrape)
+like "$m" "aggregator_ticks_total\\{topic=\"BTC-USD\",partition=\"0\",product=\"BTC-USD\"\\} $NB" "ticks per partition and product"
+like "$m" "aggregator_next_offset\\{topic=\"BTC-USD\",partition=\"0\"\\} $NB" "the state's offsets"
+like "$m" "aggregator_lag_messages\\{topic=\"ETH-USD\",partition=\"0\"\\} 0" "lag 0"
+like "$m" "aggregator_late_ticks_total\\{topic=\"BTC-USD\",partition=\"0\",product=\"BTC-USD\"\\} 0" "late"
+like "$m" "aggregator_watermark_seconds 1682349598\\.977" "the watermark as Unix seconds"
+like "$m" "aggregator_batch_duration_seconds_count [1-9]" "the batch duration histogram"
+like "$m" 'aggregator_batch_duration_seconds_bucket\{le="\+Inf"\} [1-9]' "with its +Inf bucket"
+like "$m" "# TYPE aggregator_ticks_total counter" "TYPE lines"
+# every sample line: name, labels, a number
+bad=$(grep -v '^#' <<<"$m" | grep -Ev '^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+-]+$|^[a-z_]+(\{[^}]*\})? \+?Inf$' | head -n 3)
+is "$bad" "" "every sample line is NAME{LABELS} VALUE"
+is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/other")" 404 "another path: 404"
+stop agg TERM
+is "$?" 0 "SIGTERM: exit 0"
+"$BIN/aggregator" -b "$BROKERS" --metrics nowhere --state "$T/x.db" --output "$T/x.csv" 2>"$T/x.err"
+is "$?" 2 "--metrics without a port: exit 2"
+like "$(cat "$T/x.err")" "--metrics: HOST:PORT expected" "says what it takes"
+done_testing
