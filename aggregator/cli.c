@@ -66,7 +66,7 @@ static const char cli_usage[] =
 "  -X KEY=VALUE            librdkafka consumer property (repeatable); -X dump\n"
 "                          prints the configuration, -X list the properties\n"
 "  -F FILE                 librdkafka properties, one KEY=VALUE a line (# comments)\n"
-"  -q, --quiet             errors only      -v, --verbose   more detail\n"
+"  -q, --quiet             warnings, errors -v, --verbose   more detail\n"
 "  -h, --help              this text        -V, --version   version\n"
 "\n"
 "Example:\n"
