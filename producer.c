@@ -28,6 +28,7 @@
 
 #include "duration.h"
 #include "log.h"
+#include "metrics.h"
 #include "props.h"
 #include "tick.h" /* tick_parse_time, tick_parse_head: shared with the aggregator */
 #include "conn.h" /* the feed connection */
@@ -83,6 +84,7 @@ struct prod_conf {
 	int nxprops;                /* entries used in xprops */
 	char *xprop_buf[MAX_XPROPS]; /* owned "key\0value" of -F lines, NULL for -X */
 	int dump_conf;              /* -X dump */
+	const char *metrics_addr;   /* --metrics HOST:PORT, NULL off */
 };
 
 struct product {
@@ -133,6 +135,8 @@ struct prod_ctx {
 	rd_kafka_queue_t *admin_q;  /* pending CreateTopics result, owned */
 
 	struct fconn *feed;         /* the feed connection, owned */
+	struct metrics *metrics;    /* --metrics, NULL off */
+	lws_usec_t metrics_at;      /* last publish */
 	char *sub;                  /* subscribe message, owned */
 	int subscribed;             /* "subscriptions" ack seen on this connection */
 	int alive;                  /* the message being handled was a valid one */
@@ -741,6 +745,62 @@ static void on_feed_fatal(void *opaque)
 	c->stop_requested = 1;
 }
 
+/* --metrics: what Prometheus scrapes, made at most once a second. */
+static void publish_metrics(struct prod_ctx *c, lws_usec_t now, int force)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	const struct fconn_stats *fs = c->feed ? fconn_stats(c->feed) : NULL;
+
+	if (!c->metrics || (!force && now - c->metrics_at < LWS_US_PER_SEC) || !(f = open_memstream(&text, &len)))
+		return;
+	c->metrics_at = now;
+	static const struct { const char *name, *help; int what; } per_product[] = {
+		{ "producer_ticks_published_total", "Ticks handed to Kafka, per product.", 0 },
+		{ "producer_duplicate_ticks_total", "Ticks dropped as replays of the feed (sequence not above the last).", 1 },
+		{ "producer_missed_trades_total", "Trades the feed skipped (trade_id gaps).", 2 },
+	};
+	for (size_t k = 0; k < sizeof(per_product) / sizeof(per_product[0]); k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", per_product[k].name, per_product[k].help,
+			per_product[k].name);
+		for (int i = 0; i < c->nprod; i++) {
+			const struct product *p = &c->prod[i];
+			fprintf(f, "%s{product=\"%s\",topic=\"%s\"} %" PRIu64 "\n", per_product[k].name, p->id, p->topic,
+				per_product[k].what == 0 ? p->published : per_product[k].what == 1 ? p->dups : p->missed);
+		}
+	}
+	static const struct { const char *name, *help; } totals[] = {
+		{ "producer_ticks_received_total", "Ticker messages received from the feed." },
+		{ "producer_messages_delivered_total", "Ticks Kafka acknowledged." },
+		{ "producer_delivery_failures_total", "Ticks Kafka failed to take (delivery reports with an error)." },
+		{ "producer_unqueued_total", "Ticks librdkafka refused to queue." },
+		{ "producer_queue_full_waits_total", "Waits for room in librdkafka's queue." },
+		{ "producer_malformed_messages_total", "Feed messages that were no valid JSON or ticker." },
+		{ "producer_reconnects_total", "Connection attempts after the first." },
+		{ "producer_silences_total", "Connections dropped after --silence-timeout without a message." },
+	};
+	uint64_t v[] = { c->n.ticks, c->n.delivered, c->n.failed, c->n.unqueued, c->n.queue_full, c->n.malformed,
+			 fs ? fs->reconnects : 0, fs ? fs->silences : 0 };
+	for (size_t k = 0; k < sizeof(totals) / sizeof(totals[0]); k++)
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", totals[k].name, totals[k].help,
+			totals[k].name, totals[k].name, v[k]);
+	int64_t silence = c->feed ? fconn_silence_us(c->feed) : -1;
+	fprintf(f, "# HELP producer_feed_connected 1 while the feed connection is open.\n"
+		"# TYPE producer_feed_connected gauge\nproducer_feed_connected %d\n",
+		c->feed && fconn_open(c->feed));
+	if (silence >= 0)
+		fprintf(f, "# HELP producer_feed_silence_seconds Time since the feed's last message.\n"
+			"# TYPE producer_feed_silence_seconds gauge\nproducer_feed_silence_seconds %.3f\n",
+			(double)silence / 1e6);
+	fprintf(f, "# HELP producer_messages_in_flight Ticks queued or sent, not acknowledged yet.\n"
+		"# TYPE producer_messages_in_flight gauge\nproducer_messages_in_flight %" PRIu64 "\n",
+		c->n.published - c->n.delivered - c->n.failed);
+	fclose(f);
+	metrics_publish(c->metrics, text, len);
+	free(text);
+}
+
 /*
  * Housekeeping: the status line, the shutdown.
  */
@@ -786,6 +846,7 @@ static void on_timer(void *opaque)
 		fconn_wake(c->feed);
 		return;
 	}
+	publish_metrics(c, now, 0);
 	if (c->conf.status_s > 0 && c->conf.verbosity >= LOG_INFO &&
 	    now - c->last_status >= (lws_usec_t)c->conf.status_s * LWS_US_PER_SEC) {
 		print_status(c, "STATUS", (double)(now - c->last_status) / 1e6);
@@ -879,6 +940,7 @@ DEFAULT_BROKERS ")\n"
 "      --silence-timeout DUR reconnect after DUR without feed data (15s)\n"
 "      --status-interval DUR status line every DUR, 0 = off (5s)\n"
 "      --max-backoff DUR     longest wait between reconnects (30s)\n"
+"      --metrics HOST:PORT   Prometheus metrics on http://HOST:PORT/metrics\n"
 "  -q, --quiet               warnings and errors only, no status line\n"
 "  -v, --verbose             more logging (repeat for lws internals)\n"
 "  -h, --help | -V, --version\n"
@@ -956,7 +1018,7 @@ static int int_arg(const char *opt, const char *s, int lo, int hi, int *out)
 static int parse_args(struct prod_ctx *c, int argc, char **argv)
 {
 	enum { O_PART = 256, O_REPL, O_CA, O_INSECURE, O_SILENCE, O_STATUS,
-	       O_BACKOFF };
+	       O_BACKOFF, O_METRICS };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "products", required_argument, NULL, 'p' },
@@ -969,6 +1031,7 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 		{ "silence-timeout", required_argument, NULL, O_SILENCE },
 		{ "status-interval", required_argument, NULL, O_STATUS },
 		{ "max-backoff", required_argument, NULL, O_BACKOFF },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -996,6 +1059,7 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 		case 'b': k->brokers = optarg; break;
 		case 't': k->topic_prefix = optarg; break;
 		case O_CA: k->ca_file = optarg; break;
+		case O_METRICS: k->metrics_addr = optarg; break;
 		case O_INSECURE: k->insecure = 1; break;
 		case 'q': k->verbosity = LOG_WARN; break;
 		case 'v': k->verbosity++; break;
@@ -1170,7 +1234,17 @@ int main(int argc, char **argv)
 	if (c->conf.partitions <= 0 && c->conf.replication <= 0)
 		start_create_topics(c);
 
+	if (c->conf.metrics_addr) {
+		if (metrics_start(&c->metrics, c->conf.metrics_addr, err, sizeof(err)) < 0) {
+			plog(c, LOG_ERROR, "%s", err);
+			rc = EX_USAGE;
+			goto cleanup;
+		}
+		plog(c, LOG_INFO, "metrics on port %d (%s): GET /metrics", metrics_port(c->metrics),
+		     c->conf.metrics_addr);
+	}
 	c->last_status = lws_now_usecs();
+	publish_metrics(c, c->last_status, 1);
 	fconn_start(c->feed);
 	while (!c->done)
 		if (fconn_service(c->feed) < 0) {
@@ -1183,6 +1257,7 @@ int main(int argc, char **argv)
 		     rd_kafka_outq_len(c->rk), FLUSH_MS);
 	rd_kafka_poll(c->rk, 0);
 	print_status(c, "FINAL", 0);
+	publish_metrics(c, lws_now_usecs(), 1);
 	fconn_free(c->feed); /* after its counters are printed */
 	c->feed = NULL;
 	for (int i = 0; i < c->nprod; i++)
@@ -1206,6 +1281,7 @@ int main(int argc, char **argv)
 cleanup:
 	if (c->admin_q)
 		rd_kafka_queue_destroy(c->admin_q);
+	metrics_stop(c->metrics);
 	fconn_free(c->feed);
 	for (int i = 0; i < c->nprod; i++)
 		if (c->prod[i].rkt)

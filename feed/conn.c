@@ -586,3 +586,13 @@ int fconn_down(const struct fconn *f)
 {
 	return !f->wsi;
 }
+
+int fconn_open(const struct fconn *f)
+{
+	return f->wsi && f->state == FC_OPEN;
+}
+
+int64_t fconn_silence_us(const struct fconn *f)
+{
+	return fconn_open(f) ? (int64_t)(lws_now_usecs() - f->last_rx) : -1;
+}

@@ -81,4 +81,9 @@ void fconn_confirmed(struct fconn *f);
 void fconn_close(struct fconn *f);
 int fconn_down(const struct fconn *f);
 
+/* 1 while the WebSocket connection is open (messages flow). */
+int fconn_open(const struct fconn *f);
+/* How long no valid message came on the open connection (us), -1 when none is open. */
+int64_t fconn_silence_us(const struct fconn *f);
+
 #endif

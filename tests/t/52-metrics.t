@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# --metrics HOST:PORT: Prometheus metrics while the aggregator runs, in the
-# text exposition format: per partition and product the ticks, late and
-# duplicate counts, per partition offsets, lag and event time, the watermark,
-# open windows, rows exported and the batch duration histogram.
+# --metrics HOST:PORT: Prometheus metrics while the programs run, in the text
+# exposition format.  The aggregator: per partition and product the ticks,
+# late and duplicate counts, per partition offsets, lag and event time, the
+# watermark, open windows, rows exported and the batch duration histogram.
+# The producer: per product the ticks published, duplicates and missed
+# trades; ticks received, delivered, failures, reconnects, queue-full waits,
+# the feed's connection and silence.
 . "$(dirname "$0")/../lib.sh"
 
 start_broker -t BTC-USD -t ETH-USD || bail "no broker"
@@ -32,6 +35,23 @@ is "$bad" "" "every sample line is NAME{LABELS} VALUE"
 is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/other")" 404 "another path: 404"
 stop agg TERM
 is "$?" 0 "SIGTERM: exit 0"
+# The producer, from the local feed.
+start_feed --file "$FIX" --speed 0 || bail "no feed"
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t m52. --metrics 127.0.0.1:0
+pport() { sed -n 's/.*metrics on port \([0-9]*\) .*/\1/p' "$T/producer.err"; }
+has_pport() { [[ -n $(pport) ]]; }
+ok_cmd "the producer says its metrics port" wait_for 20 has_pport
+pscrape() { curl -sf --max-time 5 "http://127.0.0.1:$(pport)/metrics"; }
+delivered_all() { pscrape | grep -q "^producer_messages_delivered_total $((NB + NE))\$"; }
+ok_cmd "every tick delivered, as the metrics say" wait_for 60 delivered_all
+pm=$(pscrape)
+like "$pm" "producer_ticks_published_total\\{product=\"BTC-USD\",topic=\"m52.BTC-USD\"\\} $NB" "published per product"
+like "$pm" "producer_feed_connected 1" "the feed connection open"
+like "$pm" "producer_feed_silence_seconds [0-9.]+" "the feed's silence"
+like "$pm" "producer_reconnects_total 0" "reconnects"
+bad=$(grep -v '^#' <<<"$pm" | grep -Ev '^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+-]+$' | head -n 3)
+is "$bad" "" "every producer sample line is NAME{LABELS} VALUE"
+stop producer TERM
 "$BIN/aggregator" -b "$BROKERS" --metrics nowhere --state "$T/x.db" --output "$T/x.csv" 2>"$T/x.err"
 is "$?" 2 "--metrics without a port: exit 2"
 like "$(cat "$T/x.err")" "--metrics: HOST:PORT expected" "says what it takes"
