@@ -10,6 +10,8 @@
 #include <libwebsockets.h>
 
 #include <inttypes.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +73,22 @@ struct fconn {
 
 static void fc_connect(lws_sorted_usec_list_t *sul);
 
+/* Why a connection could not even start, when the name does not resolve
+ * (offline, no DNS): ": cannot resolve HOST (...)" in why, else "". */
+static const char *fc_why(const struct fconn *f, char *why, size_t len)
+{
+	struct addrinfo hints, *ai = NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	int r = getaddrinfo(f->host, NULL, &hints, &ai);
+	if (ai)
+		freeaddrinfo(ai);
+	if (!r)
+		return "";
+	snprintf(why, len, ": cannot resolve %s (%s): offline, or no DNS?", f->host, gai_strerror(r));
+	return why;
+}
+
 static void fc_schedule(struct fconn *f)
 {
 	if (f->closing)
@@ -104,7 +122,9 @@ static void fc_connect(lws_sorted_usec_list_t *sul)
 	if (!lws_client_connect_via_info(&i)) {
 		f->wsi = NULL;
 		f->state = FC_IDLE;
-		log_msg(f->cfg.verbosity, LOG_WARN, "connect to %s failed immediately", f->cfg.url);
+		char why[300];
+		log_msg(f->cfg.verbosity, LOG_WARN, "connect to %s failed immediately%s", f->cfg.url,
+		        fc_why(f, why, sizeof(why)));
 		fc_schedule(f);
 	}
 }

@@ -3,7 +3,7 @@
 # close frame ("deprecated hostname"), end the producer with a clear message
 # and exit 3 instead of a reconnect loop.
 . "$(dirname "$0")/../lib.sh"
-plan 6
+plan 7
 
 N=$(wc -l <"$FIX")
 total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-USD") )); }
@@ -26,3 +26,10 @@ is "$?" 3 "deprecated hostname: exit 3"
 like "$(grep "^% error:" "$T/producer.err")" 'deprecated hostname.*use --url wss://ws-feed.exchange.coinbase.com' \
 	"clear message naming the current hostname"
 is "$(grep -c 'connecting to' "$T/producer.err")" 1 "no reconnect attempt"
+
+# A feed whose name does not resolve (offline, no DNS): the log says so,
+# instead of only "failed".
+spawn producer "$BIN/producer" -b "$BROKERS" --url wss://no-such-host.invalid -t t14. --max-backoff 1
+said_why() { grep -q "cannot resolve no-such-host.invalid" "$T/producer.err"; }
+ok_cmd "an unresolvable feed host: the log says it cannot resolve it" wait_for 20 said_why
+stop producer TERM
