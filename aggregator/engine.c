@@ -1142,7 +1142,11 @@ static void eng_metrics(struct engine *e, int64_t mono, int force)
 static void eng_progress(struct engine *e, int64_t mono, int final)
 {
 	const struct agg_config *c = e->cfg;
-	if (!c->progress_us || (!final && mono - e->last_progress < c->progress_us))
+	/* The first commit is reported at once: how long a start takes is read
+	 * from it (make bench), and a line within --progress-interval of an
+	 * earlier one would otherwise wait for the next batch. */
+	int first = e->total.batches == 1 && e->last.batches == 0;
+	if (!c->progress_us || (!final && !first && mono - e->last_progress < c->progress_us))
 		return;
 	struct progress_report r = {
 		.secs = (double)(mono - e->last_progress) / 1e6,
