@@ -54,9 +54,7 @@ int64_t wm_compute_floor(const struct wm_input *parts, size_t n, int64_t delay, 
 	if (lo == INT64_MAX)
 		return prev;
 	int64_t w = lo - delay;
-	w = w > prev ? w : prev;
-	assert(prev == WM_NONE || w >= prev); /* never moves back */
-	return w;
+	return w > prev ? w : prev;
 }
 
 int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,

@@ -67,6 +67,7 @@ struct fconn {
 	enum fc_state state;
 	int fail_logged;              /* why this attempt failed is logged */
 	int closing;                  /* fconn_close, or a fatal error: no more attempts */
+	int dns_told;                 /* the resolver was asked since the last connection */
 	lws_usec_t last_rx;           /* last valid feed message (watchdog) */
 	int alive;                    /* a valid message in the current read */
 };
@@ -74,8 +75,8 @@ struct fconn {
 static void fc_connect(lws_sorted_usec_list_t *sul);
 
 /* Why a connection could not even start, when the name does not resolve
- * (offline, no DNS): ": cannot resolve HOST (...)" in why, else "". */
-static const char *fc_why(const struct fconn *f, char *why, size_t len)
+ * (offline, no DNS): ": cannot resolve HOST (...)" into why, else nothing. */
+static void fc_why(const struct fconn *f, char *why, size_t len)
 {
 	struct addrinfo hints, *ai = NULL;
 	memset(&hints, 0, sizeof(hints));
@@ -83,10 +84,8 @@ static const char *fc_why(const struct fconn *f, char *why, size_t len)
 	int r = getaddrinfo(f->host, NULL, &hints, &ai);
 	if (ai)
 		freeaddrinfo(ai);
-	if (!r)
-		return "";
-	snprintf(why, len, ": cannot resolve %s (%s): offline, or no DNS?", f->host, gai_strerror(r));
-	return why;
+	if (r)
+		snprintf(why, len, ": cannot resolve %s (%s): offline, or no DNS?", f->host, gai_strerror(r));
 }
 
 static void fc_schedule(struct fconn *f)
@@ -122,9 +121,13 @@ static void fc_connect(lws_sorted_usec_list_t *sul)
 	if (!lws_client_connect_via_info(&i)) {
 		f->wsi = NULL;
 		f->state = FC_IDLE;
-		char why[300];
-		log_msg(f->cfg.verbosity, LOG_WARN, "connect to %s failed immediately%s", f->cfg.url,
-		        fc_why(f, why, sizeof(why)));
+		/* Why, once per run of such failures: the lookup blocks the loop. */
+		char why[300] = "";
+		if (!f->dns_told) {
+			f->dns_told = 1;
+			fc_why(f, why, sizeof(why));
+		}
+		log_msg(f->cfg.verbosity, LOG_WARN, "connect to %s failed immediately%s", f->cfg.url, why);
 		fc_schedule(f);
 	}
 }
@@ -162,6 +165,7 @@ static int fc_connected(struct fconn *f, struct lws *wsi)
 
 	f->wsi = wsi;
 	f->state = FC_HANDSHAKE;
+	f->dns_told = 0;
 	f->head_len = 0;
 	f->tx_len = 0;
 	f->alive = 0;

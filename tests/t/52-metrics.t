@@ -13,14 +13,15 @@ ok_cmd "load the fixture" sh -c "grep -F '\"product_id\":\"BTC-USD\"' $FIX | tim
 	grep -F '\"product_id\":\"ETH-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t ETH-USD -p 0"
 spawn agg "$BIN/aggregator" -b "$BROKERS" -g g52 --assign --idle-timeout 10m --progress-interval 0 \
 	--metrics 127.0.0.1:0 --state "$T/s.db" --output "$T/s.csv"
-port() { sed -n 's/.*metrics on port \([0-9]*\) .*/\1/p' "$T/agg.err"; }
-has_port() { [[ -n $(port) ]]; }
-ok_cmd "it says the port it serves on" wait_for 20 has_port
-PORT=$(port)
-scrape() { curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics"; }
-caught_up() { scrape | grep -q "^aggregator_ticks_total{topic=\"ETH-USD\",partition=\"0\",product=\"ETH-USD\"} $NE\$"; }
+# port NAME: the metrics port the program spawned as NAME logged; scrape NAME
+port() { sed -n 's/.*metrics on port \([0-9]*\) .*/\1/p' "$T/$1.err"; }
+has_port() { [[ -n $(port "$1") ]]; }
+scrape() { curl -sf --max-time 5 "http://127.0.0.1:$(port "$1")/metrics"; }
+ok_cmd "it says the port it serves on" wait_for 20 has_port agg
+PORT=$(port agg)
+caught_up() { scrape agg | grep -q "^aggregator_ticks_total{topic=\"ETH-USD\",partition=\"0\",product=\"ETH-USD\"} $NE\$"; }
 ok_cmd "the ticks counted show up" wait_for 30 caught_up
-m=$(scrape)
+m=$(scrape agg)
 like "$m" "aggregator_ticks_total\\{topic=\"BTC-USD\",partition=\"0\",product=\"BTC-USD\"\\} $NB" "ticks per partition and product"
 like "$m" "aggregator_next_offset\\{topic=\"BTC-USD\",partition=\"0\"\\} $NB" "the state's offsets"
 like "$m" "aggregator_lag_messages\\{topic=\"ETH-USD\",partition=\"0\"\\} 0" "lag 0"
@@ -38,13 +39,10 @@ is "$?" 0 "SIGTERM: exit 0"
 # The producer, from the local feed.
 start_feed --file "$FIX" --speed 0 || bail "no feed"
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t m52. --metrics 127.0.0.1:0
-pport() { sed -n 's/.*metrics on port \([0-9]*\) .*/\1/p' "$T/producer.err"; }
-has_pport() { [[ -n $(pport) ]]; }
-ok_cmd "the producer says its metrics port" wait_for 20 has_pport
-pscrape() { curl -sf --max-time 5 "http://127.0.0.1:$(pport)/metrics"; }
-delivered_all() { pscrape | grep -q "^producer_messages_delivered_total $((NB + NE))\$"; }
+ok_cmd "the producer says its metrics port" wait_for 20 has_port producer
+delivered_all() { scrape producer | grep -q "^producer_messages_delivered_total $((NB + NE))\$"; }
 ok_cmd "every tick delivered, as the metrics say" wait_for 60 delivered_all
-pm=$(pscrape)
+pm=$(scrape producer)
 like "$pm" "producer_ticks_published_total\\{product=\"BTC-USD\",topic=\"m52.BTC-USD\"\\} $NB" "published per product"
 like "$pm" "producer_feed_connected 1" "the feed connection open"
 like "$pm" "producer_feed_silence_seconds [0-9.]+" "the feed's silence"
