@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "consume.h"
 #include "export.h"
@@ -56,6 +58,7 @@ struct eng_part {
 	int64_t start_offset;         /* where a partition new to the state started (-1 unknown) */
 	int64_t revoked_at;           /* wall clock (us) of its revocation, 0 if never */
 	int64_t gap_ok_at;            /* next offset a gap was checked at and found in the log (-1) */
+	int64_t reported;             /* next offset at the last progress report (-1) */
 };
 
 /* Upper bounds (us) of the batch duration histogram (--metrics). */
@@ -99,6 +102,8 @@ struct engine {
 	char err[1024];
 	struct eng_stats total, last; /* progress: totals, and totals at the last report */
 	int64_t last_progress;
+	char run_id[37];              /* a UUID for this run, in the progress JSON */
+	struct progress_source *sources; /* scratch for the progress report */
 	int64_t started;
 	int64_t *starts;              /* scratch for win_assign */
 #ifdef AGG_TEST_HOOKS
@@ -205,16 +210,17 @@ static struct eng_part *eng_part_add(struct engine *e, const char *topic, int32_
 {
 	if (e->nparts == e->capparts) {
 		size_t cap = e->capparts ? e->capparts * 2 : 8;
+		/* Each array that grew is kept; capparts moves once all three did. */
 		struct eng_part *np = realloc(e->parts, cap * sizeof(*np));
-		struct wm_input *nw = realloc(e->wm, cap * sizeof(*nw));
+		if (np)
+			e->parts = np;
+		struct wm_input *nw = np ? realloc(e->wm, cap * sizeof(*nw)) : NULL;
 		if (nw)
 			e->wm = nw;
-		if (!np || !nw) {
-			if (np)
-				e->parts = np;
+		struct progress_source *ns = nw ? realloc(e->sources, cap * sizeof(*ns)) : NULL;
+		if (!ns)
 			return NULL;
-		}
-		e->parts = np;
+		e->sources = ns;
 		e->capparts = cap;
 	}
 	struct eng_part *p = &e->parts[e->nparts];
@@ -853,6 +859,7 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		p->fetched = 0;
 		p->dirty = 0;
 		p->start_offset = -1;
+		p->reported = p->s.next_offset;
 		if (p->s.next_offset >= 0)
 			tp->offset = p->s.next_offset; /* the state's offset wins over the group's */
 	}
@@ -1138,6 +1145,22 @@ static void eng_metrics(struct engine *e, int64_t mono, int force)
 	free(text);
 }
 
+/* A random (version 4) UUID naming this run in the progress JSON, as
+ * Spark's runId does; the clock and pid stand in when getrandom cannot. */
+static void eng_run_id(char out[37])
+{
+	unsigned char b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		uint64_t x = (uint64_t)eng_now() ^ ((uint64_t)getpid() << 40);
+		for (size_t i = 0; i < sizeof(b); i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
+			b[i] = (unsigned char)(x >> 56);
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+	         b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
 /* A progress report every --progress-interval (progress.c prints it). */
 static void eng_progress(struct engine *e, int64_t mono, int final)
 {
@@ -1149,24 +1172,40 @@ static void eng_progress(struct engine *e, int64_t mono, int final)
 	if (!c->progress_us || (!final && !first && mono - e->last_progress < c->progress_us))
 		return;
 	struct progress_report r = {
+		.id = c->group, .run_id = e->run_id, .source = c->topics_arg, .sink = c->output_path,
 		.secs = (double)(mono - e->last_progress) / 1e6,
 		.msgs = e->total.msgs - e->last.msgs,
 		.batches = e->total.batches - e->last.batches,
+		.in_rows = e->total.rows - e->last.rows,
+		.in_late = e->total.late - e->last.late,
 		.batch_secs = (double)(e->total.batch_us_total - e->last.batch_us_total) / 1e6,
 		.busy_secs = (double)(e->total.busy_us - e->last.busy_us) / 1e6,
 		.watermark = e->watermark,
+		.max_event = WM_NONE,
 		.open_windows = e->wins.count,
+		.msgs_total = e->total.msgs, .batches_total = e->total.batches,
 		.rows = e->total.rows, .ticks = e->total.ticks, .late = e->total.late,
 		.rejected = e->total.rejected, .duplicates = e->total.duplicates, .lost = e->total.lost,
 		.lag = -1,
+		.sources = e->sources,
 		.final = final,
 	};
 	for (size_t i = 0; i < e->nparts; i++) {
 		int64_t lo, hi;
-		const struct eng_part *p = &e->parts[i];
-		if (!p->assigned ||
-		    rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-		    hi < 0)
+		struct eng_part *p = &e->parts[i];
+		if (p->s.max_time != WM_NONE && (r.max_event == WM_NONE || p->s.max_time > r.max_event))
+			r.max_event = p->s.max_time;
+		if (!p->assigned)
+			continue;
+		if (rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			hi = -1;
+		e->sources[r.nsources++] = (struct progress_source){
+			.topic = p->topic, .partition = p->partition,
+			.start = p->reported >= 0 ? p->reported : p->start_offset,
+			.end = p->s.next_offset, .latest = hi,
+		};
+		p->reported = p->s.next_offset;
+		if (hi < 0)
 			continue;
 		int64_t at = p->s.next_offset >= 0 ? p->s.next_offset : p->start_offset >= 0 ? p->start_offset : lo;
 		r.lag = (r.lag < 0 ? 0 : r.lag) + (hi > at ? hi - at : 0);
@@ -1444,6 +1483,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	if (eng_setup(&e, cfg) < 0)
 		goto out;
 	e.started = e.last_progress = L.busy_since = eng_mono();
+	eng_run_id(e.run_id);
 	L.deadline = e.started + cfg->batch_us;
 	L.lead = cfg->batch_us / 10;
 	L.cq = rd_kafka_queue_get_consumer(e.rk);
@@ -1476,6 +1516,7 @@ out:
 	}
 	free(e.parts);
 	free(e.wm);
+	free(e.sources);
 	free(e.starts);
 	return e.exit_code;
 }

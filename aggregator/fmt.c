@@ -91,3 +91,15 @@ size_t fmt_double(double v, char buf[FMT_BUF])
 	return n < 0 ? 0 : (size_t)n;
 }
 
+void fmt_json_str(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			putc(c, f);
+	}
+}

@@ -1,11 +1,12 @@
 /*
- * fmt.h - the text forms of output.csv: timestamps and doubles.
+ * fmt.h - the text forms of output.csv: timestamps and doubles; JSON strings.
  */
 #ifndef FMT_H
 #define FMT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define FMT_BUF 40 /* big enough for any fmt_* output, incl. NUL */
 
@@ -16,6 +17,10 @@ size_t fmt_time_ms(int64_t us, char buf[FMT_BUF]);
 /* The shortest decimal form that reads back (strtod) to exactly v: "86540.3",
  * "0.1", "1e+22". NaN/inf are written "NaN", "Infinity", "-Infinity". */
 size_t fmt_double(double v, char buf[FMT_BUF]);
+
+/* s as a JSON string's content on f: quotes, backslashes and control bytes
+ * escaped (the quotes around it are the caller's). */
+void fmt_json_str(FILE *f, const char *s);
 
 
 #endif

@@ -94,20 +94,6 @@ bad:
 	rd_kafka_conf_destroy(conf);
 }
 
-/* s as a JSON string's content (quotes, backslashes, control bytes escaped) */
-static void st_json_str(const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-}
-
 static void st_int(char *buf, size_t len, int64_t v)
 {
 	if (v < 0)
@@ -196,13 +182,13 @@ int status_command(const struct agg_config *cfg)
 	st_age(newest != WM_NONE ? now - newest : WM_NONE, lag_age, sizeof(lag_age));
 	if (cfg->status_json) {
 		printf("{\"state\":\"");
-		st_json_str(cfg->state_path);
+		fmt_json_str(stdout, cfg->state_path);
 		printf("\",\"windowUs\":%" PRId64 ",\"delayUs\":%" PRId64 ",\"watermark\":\"%s\","
 		       "\"exportedUntil\":\"%s\",\"openWindows\":%" PRId64 ",\"newestEventTime\":\"%s\","
 		       "\"lastCommitAgeMs\":%" PRId64 ",\"heldBy\":", window, delay, wmb, exb,
 		       open_windows, newb, last_commit ? (now - last_commit) / 1000 : -1);
 		if (slow < n)
-			printf("{\"topic\":\""), st_json_str(p[slow].topic),
+			printf("{\"topic\":\""), fmt_json_str(stdout, p[slow].topic),
 			printf("\",\"partition\":%d,\"behindNewestMs\":%" PRId64 "}", p[slow].partition,
 			       (newest - p[slow].max_time) / 1000);
 		else
@@ -213,7 +199,7 @@ int status_command(const struct agg_config *cfg)
 			st_time(p[i].max_time, et);
 			int64_t lag = p[i].hi >= 0 ? (p[i].hi > p[i].next_offset ? p[i].hi - p[i].next_offset : 0) : -1;
 			printf("%s{\"topic\":\"", i ? "," : "");
-			st_json_str(p[i].topic);
+			fmt_json_str(stdout, p[i].topic);
 			printf("\",\"partition\":%d,\"stateOffset\":%" PRId64 ",\"groupOffset\":%" PRId64
 			       ",\"logStart\":%" PRId64 ",\"logEnd\":%" PRId64 ",\"lag\":%" PRId64 ",\"eventTime\":\"%s\","
 			       "\"ticks\":%" PRId64 ",\"late\":%" PRId64 ",\"rejected\":%" PRId64 ",\"duplicates\":%" PRId64

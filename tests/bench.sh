@@ -40,7 +40,7 @@ TOOLS=$OUT_DIR/.tools
 mkdir -p "$OUT_DIR" "$TOOLS"
 
 # first_commit FILE: wall-clock ms of the first --progress-json line after a committed batch
-first_commit() { grep -m 1 '"batches":[1-9]' "$1" 2>/dev/null | sed -n 's/^{"timestamp":\([0-9]*\),.*/\1/p'; }
+first_commit() { grep -m 1 '"totals":{"batches":[1-9]' "$1" 2>/dev/null | sed -n 's/.*"timestampMs":\([0-9]*\),.*/\1/p'; }
 # ticks_at_least FILE N: the last --progress-json line in FILE counts >= N ticks
 ticks_at_least() {
 	local n
@@ -174,7 +174,7 @@ kcat_default() {
 # (consecutive --progress-json lines; with --progress-interval 1ms there is one
 # per commit), the last line (the final settle) left out.
 max_gap_ms() {
-	grep -o '^{"timestamp":[0-9]*' "$1" | cut -d: -f2 | sed '$d' |
+	grep -o '"timestampMs":[0-9]*' "$1" | cut -d: -f2 | sed '$d' |
 		awk 'NR > 1 && $1 - p > m { m = $1 - p } { p = $1 } END { print m + 0 }'
 }
 
