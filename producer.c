@@ -71,6 +71,7 @@ struct prod_conf {
 	const char *url;            /* --url */
 	const char *products;       /* --products, comma separated */
 	const char *brokers;        /* --brokers / $KAFKA_BROKERS */
+	const char *topic;          /* -t: every product to this topic, NULL = one each */
 	const char *topic_prefix;   /* --topic-prefix, "" = none */
 	const char *ca_file;        /* --ca-file, NULL = system store only */
 	int partitions;             /* --partitions for created topics, -1 broker default */
@@ -335,6 +336,8 @@ static void start_create_topics(struct prod_ctx *c)
 	size_t n = 0;
 
 	for (int i = 0; i < c->nprod; i++) {
+		if (c->conf.topic && i > 0)
+			break; /* -t: one topic for all */
 		nt[n] = rd_kafka_NewTopic_new(c->prod[i].topic, c->conf.partitions,
 					      c->conf.replication, err, sizeof(err));
 		if (!nt[n]) {
@@ -804,18 +807,22 @@ static void publish_metrics(struct prod_ctx *c, lws_usec_t now, int force)
 /*
  * Housekeeping: the status line, the shutdown.
  */
+/* The status line ("status", every --status-interval) and the last one
+ * ("final": at info, or as a warning when ticks went undelivered or missed,
+ * so that -q still shows it then). */
 static void print_status(struct prod_ctx *c, const char *label, double secs)
 {
 	uint64_t inflight = c->n.published - c->n.delivered - c->n.failed;
 	double rate = secs > 0 ? (double)(c->n.ticks - c->last_status_ticks) / secs : 0;
+	int bad = !strcmp(label, "final") && (c->n.failed || c->n.unqueued || c->n.missed || inflight);
 
-	fprintf(stderr, "%% %s: ticks/s %.1f ticks %" PRIu64 " published %" PRIu64
-		" delivered %" PRIu64 " in-flight %" PRIu64 " failed %" PRIu64
-		" unqueued %" PRIu64 " reconnects %" PRIu64 " duplicates %" PRIu64 " missed-trades %"
-		PRIu64 " malformed %" PRIu64 " oversized %" PRIu64 " unknown %"
-		PRIu64 " queue-full %" PRIu64 "\n", label, rate, c->n.ticks, c->n.published,
-		c->n.delivered, inflight, c->n.failed, c->n.unqueued, fconn_stats(c->feed)->reconnects, c->n.dups,
-		c->n.missed, c->n.malformed, c->n.oversized, c->n.unknown, c->n.queue_full);
+	plog(c, bad ? LOG_WARN : LOG_INFO, "%s: ticks/s %.1f ticks %" PRIu64 " published %" PRIu64
+	     " delivered %" PRIu64 " in-flight %" PRIu64 " failed %" PRIu64
+	     " unqueued %" PRIu64 " reconnects %" PRIu64 " duplicates %" PRIu64 " missed-trades %"
+	     PRIu64 " malformed %" PRIu64 " oversized %" PRIu64 " unknown %"
+	     PRIu64 " queue-full %" PRIu64, label, rate, c->n.ticks, c->n.published,
+	     c->n.delivered, inflight, c->n.failed, c->n.unqueued, fconn_stats(c->feed)->reconnects, c->n.dups,
+	     c->n.missed, c->n.malformed, c->n.oversized, c->n.unknown, c->n.queue_full);
 }
 
 static void begin_stop(struct prod_ctx *c)
@@ -849,7 +856,7 @@ static void on_timer(void *opaque)
 	publish_metrics(c, now, 0);
 	if (c->conf.status_s > 0 && c->conf.verbosity >= LOG_INFO &&
 	    now - c->last_status >= (lws_usec_t)c->conf.status_s * LWS_US_PER_SEC) {
-		print_status(c, "STATUS", (double)(now - c->last_status) / 1e6);
+		print_status(c, "status", (double)(now - c->last_status) / 1e6);
 		c->last_status = now;
 		c->last_status_ticks = c->n.ticks;
 	}
@@ -891,12 +898,12 @@ static int setup_products(struct prod_ctx *c, char *err, size_t errlen)
 			snprintf(err, errlen, "product '%s' given twice", p->id);
 			return -1;
 		}
-		if (strlen(c->conf.topic_prefix) + n >= TOPIC_MAX) {
+		if (snprintf(p->topic, sizeof(p->topic), "%s%s",
+			     c->conf.topic ? c->conf.topic : c->conf.topic_prefix,
+			     c->conf.topic ? "" : p->id) >= (int)sizeof(p->topic)) {
 			snprintf(err, errlen, "topic name too long for %s", p->id);
 			return -1;
 		}
-		memcpy(p->topic, c->conf.topic_prefix, strlen(c->conf.topic_prefix));
-		memcpy(p->topic + strlen(c->conf.topic_prefix), p->id, n + 1);
 		for (const char *t = p->topic; *t; t++)
 			if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				    "0123456789-_.", *t)) {
@@ -924,12 +931,15 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 "Usage: producer [options]\n"
-"Coinbase Exchange ticker feed (WebSocket) -> Kafka, one topic per product.\n"
+"Coinbase Exchange ticker feed (WebSocket) -> Kafka, one topic per product\n"
+"(or all in one with -t), keyed by product id.\n"
 "  -u, --url URL             feed (default " DEFAULT_URL ")\n"
 "  -p, --products LIST       products (default " DEFAULT_PRODUCTS ")\n"
 "  -b, --brokers LIST        bootstrap servers (env KAFKA_BROKERS, default "
 DEFAULT_BROKERS ")\n"
-"  -t, --topic-prefix STR    topic = STR + product id (default none)\n"
+"  -t, --topic TOPIC         every product to TOPIC (default: a topic each,\n"
+"                            named after the product)\n"
+"      --topic-prefix STR    a topic each, named STR + product id\n"
 "      --partitions N        for created topics (default -1: broker default)\n"
 "      --replication N       for created topics (default -1: broker default)\n"
 "      --ca-file PEM         extra trusted CA for wss://\n"
@@ -1018,12 +1028,13 @@ static int int_arg(const char *opt, const char *s, int lo, int hi, int *out)
 static int parse_args(struct prod_ctx *c, int argc, char **argv)
 {
 	enum { O_PART = 256, O_REPL, O_CA, O_INSECURE, O_SILENCE, O_STATUS,
-	       O_BACKOFF, O_METRICS };
+	       O_BACKOFF, O_METRICS, O_PREFIX };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "products", required_argument, NULL, 'p' },
 		{ "brokers", required_argument, NULL, 'b' },
-		{ "topic-prefix", required_argument, NULL, 't' },
+		{ "topic", required_argument, NULL, 't' },
+		{ "topic-prefix", required_argument, NULL, O_PREFIX },
 		{ "partitions", required_argument, NULL, O_PART },
 		{ "replication", required_argument, NULL, O_REPL },
 		{ "ca-file", required_argument, NULL, O_CA },
@@ -1057,7 +1068,8 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 		case 'u': k->url = optarg; break;
 		case 'p': k->products = optarg; break;
 		case 'b': k->brokers = optarg; break;
-		case 't': k->topic_prefix = optarg; break;
+		case 't': k->topic = optarg; break;
+		case O_PREFIX: k->topic_prefix = optarg; break;
 		case O_CA: k->ca_file = optarg; break;
 		case O_METRICS: k->metrics_addr = optarg; break;
 		case O_INSECURE: k->insecure = 1; break;
@@ -1131,6 +1143,15 @@ static int parse_args(struct prod_ctx *c, int argc, char **argv)
 	}
 	if (optind < argc) {
 		log_msg(LOG_ERROR, LOG_ERROR, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (k->topic && *k->topic_prefix) {
+		log_msg(LOG_ERROR, LOG_ERROR, "-t names the one topic, --topic-prefix one per "
+			"product: give one of them");
+		return -1;
+	}
+	if (k->topic && !*k->topic) {
+		log_msg(LOG_ERROR, LOG_ERROR, "-t: empty topic name");
 		return -1;
 	}
 	return 0;
@@ -1228,9 +1249,10 @@ int main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
-	plog(c, LOG_INFO, "producer %s: %s -> %s, %d product(s), topics %s%s...",
+	plog(c, LOG_INFO, "producer %s: %s -> %s, %d product(s), %s %s%s",
 	     PIPELINE_VERSION, c->conf.url, c->conf.brokers, c->nprod,
-	     c->conf.topic_prefix, c->prod[0].id);
+	     c->conf.topic ? "topic" : "topics", c->prod[0].topic,
+	     c->conf.topic || c->nprod == 1 ? "" : ", ...");
 	if (c->conf.partitions <= 0 && c->conf.replication <= 0)
 		start_create_topics(c);
 
@@ -1256,7 +1278,7 @@ int main(int argc, char **argv)
 		plog(c, LOG_ERROR, "%d message(s) still undelivered after %d ms",
 		     rd_kafka_outq_len(c->rk), FLUSH_MS);
 	rd_kafka_poll(c->rk, 0);
-	print_status(c, "FINAL", 0);
+	print_status(c, "final", 0);
 	publish_metrics(c, lws_now_usecs(), 1);
 	fconn_free(c->feed); /* after its counters are printed */
 	c->feed = NULL;

@@ -656,7 +656,7 @@ topics_full() { [[ $(topic_count BTC-USD) -ge $NB && $(topic_count ETH-USD) -ge 
 # producer_counter NAME: the last value of NAME in the producer's status/final
 # lines ($T/producer.err).
 producer_counter() {
-	grep -E '^% (STATUS|FINAL):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
+	grep -E '^% (info|warning): (status|final):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
 }
 # delivered_at_least N: the producer reports N or more messages delivered.
 delivered_at_least() { [[ $(producer_counter delivered) -ge $1 ]]; }

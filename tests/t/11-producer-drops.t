@@ -11,7 +11,7 @@ start_broker -b 1 || bail "no broker"
 for mode in close reset; do
 	start_feed --file "$FIX" --speed 0 --drop-after 700 --drop-mode "$mode" || bail "no feed"
 	spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" \
-		-t "t11$mode." --status-interval 1 --max-backoff 1
+		--topic-prefix "t11$mode." --status-interval 1 --max-backoff 1
 	ok_cmd "$mode: all $N ticks delivered within 45 s" wait_for 45 delivered_at_least "$N"
 	stop producer
 	is "$?" 0 "$mode: exit 0 after SIGTERM"

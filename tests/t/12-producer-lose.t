@@ -10,7 +10,7 @@ total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-U
 start_broker -b 1 || bail "no broker"
 start_feed --file "$FIX" --speed 0 --drop-after 1000 --drop-mode reset --lose-on-drop 5 || bail "no feed"
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" \
-	-t t12. --status-interval 1 --max-backoff 1
+	--topic-prefix t12. --status-interval 1 --max-backoff 1
 # 4 drops x 5 lost lines: 4352 ticks reach the producer.
 ok_cmd "the rest of the ticks delivered within 45 s" wait_for 45 delivered_at_least $((N - 20))
 stop producer

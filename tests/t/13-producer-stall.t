@@ -10,7 +10,7 @@ total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-U
 start_broker -b 1 || bail "no broker"
 start_feed --file "$FIX" --speed 0 --stall-after 1500 || bail "no feed"
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" \
-	-t t13. --status-interval 1 --max-backoff 1 --silence-timeout 2
+	--topic-prefix t13. --status-interval 1 --max-backoff 1 --silence-timeout 2
 ok_cmd "all $N ticks delivered within 45 s" wait_for 45 delivered_at_least "$N"
 stop producer
 is "$?" 0 "exit 0 after SIGTERM"

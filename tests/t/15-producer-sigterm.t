@@ -10,7 +10,7 @@ total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-U
 
 start_broker -b 1 || bail "no broker"
 start_feed --file "$FIX" --speed 100 || bail "no feed"
-spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t t15. --status-interval 1
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t15. --status-interval 1
 ok_cmd "ticks flowing" wait_for 30 delivered_at_least 300
 stop producer TERM
 is "$?" 0 "exit 0 after SIGTERM"

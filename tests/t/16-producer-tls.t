@@ -12,14 +12,14 @@ start_broker -b 1 || bail "no broker"
 start_feed --file "$FIX" --speed 0 --tls --cert-out "$T/feed-cert.pem" || bail "no feed"
 like "$FEED_URL" '^wss://' "feed serves wss://"
 
-spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t t16. --status-interval 0
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t16. --status-interval 0
 wait_exit producer 20
 is "$?" 3 "untrusted certificate: exit 3, no retry loop"
 like "$(grep "^% error:" "$T/producer.err" | head -n 1)" 'TLS: the certificate of 127.0.0.1 failed verification' \
 	"clear log line"
 like "$(grep "^% error:" "$T/producer.err" | tail -n 1)" '--ca-file' "tells how to fix it"
 
-spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t t16. --status-interval 1 \
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t16. --status-interval 1 \
 	--ca-file "$T/feed-cert.pem"
 ok_cmd "with --ca-file: all $N ticks delivered" wait_for 45 delivered_at_least "$N"
 stop producer

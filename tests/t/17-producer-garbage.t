@@ -9,7 +9,7 @@ total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-U
 
 start_broker -b 1 || bail "no broker"
 start_feed --file "$FIX" --speed 0 --fragment --garbage-every 100 || bail "no feed"
-spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t t17. --status-interval 1
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t17. --status-interval 1
 ok_cmd "all $N ticks delivered within 45 s" wait_for 45 delivered_at_least "$N"
 stop producer
 is "$?" 0 "exit 0 after SIGTERM"

@@ -17,7 +17,7 @@ total_on_topics() { echo $(( $(topic_count "$1BTC-USD") + $(topic_count "$1ETH-U
 
 start_broker -b 1 || bail "no broker"
 start_feed --file "$FIX" --speed 150 || bail "no feed"
-spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t t18. --status-interval 1
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t18. --status-interval 1
 ok_cmd "ticks flowing" wait_for 30 delivered_at_least 200
 ok_cmd "broker down" broker_cmd "down 1"
 sleep 4

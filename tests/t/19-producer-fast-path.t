@@ -56,7 +56,7 @@ start_broker -b 1 || bail "no broker"
 start_feed --file "$F" --speed 0 --heartbeat-ms 0 || bail "no feed"
 is "$(grep -c 'skipped' "$T/feed.err")" 0 "the feed serves every line"
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -p BTC-USD,ETH-USD \
-	-t t19. --status-interval 1
+	--topic-prefix t19. --status-interval 1
 ok_cmd "all 17 published ticks delivered within 30 s" wait_for 30 delivered_at_least 17
 stop producer
 is "$?" 0 "SIGTERM: exit 0 (everything delivered)"

@@ -11,7 +11,7 @@ N=$(wc -l <"$FIX")
 
 start_broker -b 1 || bail "no broker"
 start_feed --file "$FIX" --speed 0 --fragment --ping-every 25 --heartbeat-ms 0 || bail "no feed"
-spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t t19a. --status-interval 1
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t19a. --status-interval 1
 ok_cmd "all $N ticks delivered within 45 s" wait_for 45 delivered_at_least "$N"
 stop producer
 is "$?" 0 "exit 0 after SIGTERM"
@@ -26,7 +26,7 @@ for p in BTC-USD ETH-USD; do
 done
 
 start_feed --file "$FIX" --reject-status 429 || bail "no feed"
-spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t t19a. --max-backoff 1 \
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t19a. --max-backoff 1 \
 	--status-interval 0
 ok_cmd "refused upgrade: retried (3 attempts within 15 s)" \
 	wait_for 15 grep -q "attempt 3" "$T/producer.err"

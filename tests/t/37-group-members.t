@@ -42,7 +42,7 @@ round() { # round ASSIGNOR
 	grp=(-X "partition.assignment.strategy=$a" -X session.timeout.ms=10000 -X heartbeat.interval.ms=500)
 	rm -rf "$T"/[abc].*
 	start_feed --file "$FIX" --speed 20 || bail "no feed"
-	spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t "$PFX" --partitions 1 -q
+	spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix "$PFX" --partitions 1 -q
 	member a
 	ok_cmd "$a: A alone gets both partitions" wait_for 30 assigned_gt a 0
 	ok_cmd "$a: A reads" wait_for 30 read_more a 300

@@ -27,6 +27,13 @@ for id in BTC_USD BTC.USD 'BTC USD'; do
 	is "$?" 2 "producer -p '$id': exit 2"
 	like "$(cat "$T/perr")" "bad product id '$id'" "producer -p '$id': says which id"
 done
+# producer -t names the one topic (kcat's -t); the prefix has a long option only.
+timeout 20 "$BIN/producer" -b 127.0.0.1:1 -t ticks --topic-prefix x. >/dev/null 2>"$T/perr"
+is "$?" 2 "producer -t with --topic-prefix: exit 2"
+like "$(cat "$T/perr")" "-t names the one topic, --topic-prefix one per product" "and says why"
+timeout 20 "$BIN/producer" -b 127.0.0.1:1 -t 'a b' >/dev/null 2>"$T/perr"
+is "$?" 2 "producer -t 'a b': exit 2"
+like "$(cat "$T/perr")" "illegal character ' ' in topic a b" "names the character"
 # No broker at the address: a bounded run fails (exit 1) and says so, instead
 # of waiting for ever.
 timeout 60 "$BIN/aggregator" -b 127.0.0.1:1 --available-now --state "$T/nb.db" --output "$T/nb.csv" \

@@ -38,7 +38,7 @@ stop agg TERM
 is "$?" 0 "SIGTERM: exit 0"
 # The producer, from the local feed.
 start_feed --file "$FIX" --speed 0 || bail "no feed"
-spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -t m52. --metrics 127.0.0.1:0
+spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix m52. --metrics 127.0.0.1:0
 ok_cmd "the producer says its metrics port" wait_for 20 has_port producer
 delivered_all() { scrape producer | grep -q "^producer_messages_delivered_total $((NB + NE))\$"; }
 ok_cmd "every tick delivered, as the metrics say" wait_for 60 delivered_all
