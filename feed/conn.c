@@ -9,11 +9,15 @@
 
 #include <libwebsockets.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
-#include <sys/socket.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "feedtls.h"
 #include "log.h"
@@ -67,25 +71,64 @@ struct fconn {
 	enum fc_state state;
 	int fail_logged;              /* why this attempt failed is logged */
 	int closing;                  /* fconn_close, or a fatal error: no more attempts */
-	int dns_told;                 /* the resolver was asked since the last connection */
+	int dns_told;                 /* fc_why ran since the last connection */
 	lws_usec_t last_rx;           /* last valid feed message (watchdog) */
 	int alive;                    /* a valid message in the current read */
 };
 
 static void fc_connect(lws_sorted_usec_list_t *sul);
 
-/* Why a connection could not even start, when the name does not resolve
- * (offline, no DNS): ": cannot resolve HOST (...)" into why, else nothing. */
+#define FC_PROBE_MS 3000 /* how long the diagnosis waits for a TCP answer */
+
+/* Why TCP to ai fails, from a connect of our own (lws says only "Unable to
+ * connect"): refused, no answer, unreachable; nothing when it connects. */
+static void fc_probe(const struct fconn *f, const struct addrinfo *ai, char *why, size_t len)
+{
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), e = 0;
+	if (fd < 0)
+		return;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		e = errno;
+		if (e == EINPROGRESS) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			socklen_t el = sizeof(e);
+			int r = poll(&p, 1, FC_PROBE_MS);
+			if (r == 0)
+				e = ETIMEDOUT;
+			else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+				e = 0; /* interrupted (a signal): nothing to say */
+		}
+	}
+	close(fd);
+	if (e == ECONNREFUSED)
+		snprintf(why, len, ": refused: nothing listens on %s port %d", f->host, f->port);
+	else if (e == ETIMEDOUT)
+		snprintf(why, len, ": no answer from %s port %d within %d s: a firewall, or offline?", f->host,
+		         f->port, FC_PROBE_MS / 1000);
+	else if (e == ENETUNREACH || e == EHOSTUNREACH || e == ENETDOWN)
+		snprintf(why, len, ": %s port %d: %s: offline?", f->host, f->port, strerror(e));
+	else if (e)
+		snprintf(why, len, ": %s port %d: %s", f->host, f->port, strerror(e));
+}
+
+/* Why a connection could not start or failed before TCP was up: the name
+ * does not resolve (offline, no DNS), or TCP is refused or not answered.
+ * Into why (": ..."), or nothing when all looks well.  It blocks (a lookup,
+ * a connect of up to FC_PROBE_MS): once per run of failed attempts. */
 static void fc_why(const struct fconn *f, char *why, size_t len)
 {
 	struct addrinfo hints, *ai = NULL;
+	char port[8];
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	int r = getaddrinfo(f->host, NULL, &hints, &ai);
-	if (ai)
-		freeaddrinfo(ai);
+	snprintf(port, sizeof(port), "%d", f->port);
+	int r = getaddrinfo(f->host, port, &hints, &ai);
 	if (r)
 		snprintf(why, len, ": cannot resolve %s (%s): offline, or no DNS?", f->host, gai_strerror(r));
+	else if (ai)
+		fc_probe(f, ai, why, len);
+	if (ai)
+		freeaddrinfo(ai);
 }
 
 static void fc_schedule(struct fconn *f)
@@ -373,8 +416,14 @@ static void fc_closed(struct fconn *f, const char *why)
 		return;
 	if (f->state >= FC_OPEN)
 		log_msg(f->cfg.verbosity, f->closing ? LOG_INFO : LOG_WARN, "disconnected from %s", f->cfg.url);
-	else if (!f->closing && !f->fail_logged)
-		log_msg(f->cfg.verbosity, LOG_WARN, "connection to %s failed: %s", f->cfg.url, why);
+	else if (!f->closing && !f->fail_logged) {
+		char diag[300] = "";
+		if (f->state == FC_CONNECTING && !f->dns_told) {
+			f->dns_told = 1;
+			fc_why(f, diag, sizeof(diag));
+		}
+		log_msg(f->cfg.verbosity, LOG_WARN, "connection to %s failed: %s%s", f->cfg.url, why, diag);
+	}
 	f->state = FC_IDLE;
 	f->wsi = NULL;
 	ftls_conn_free(f->tlsc);

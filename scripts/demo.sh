@@ -161,6 +161,9 @@ on_exit() {
 			if ((LIVE)) && [[ -s $CSV ]] && (($(wc -l <"$CSV") > 1)); then
 				"$ROOT/scripts/plot" -t "make run: closed windows so far" "$CSV" "$PNG" 2>&1 | sed "s/^/$ME: /"
 			fi
+			# Ctrl-C is how a live run ends: when everything stopped
+			# cleanly that is success (exit 0: no "make: *** Error 130").
+			((LIVE)) && [[ ${STATUS[aggregator]:-1} == 0 && ${STATUS[producer]:-0} == 0 ]] && st=0
 		fi
 	fi
 	exit "$st"
