@@ -251,14 +251,6 @@ static struct eng_product *eng_product_get(struct eng_part *p, const char *id, u
 	return pr;
 }
 
-static void eng_fmt_time(int64_t us, char buf[FMT_BUF])
-{
-	if (us == WM_NONE)
-		snprintf(buf, FMT_BUF, "none");
-	else
-		fmt_time_ms(us, buf);
-}
-
 /* Does moving the watermark to w close a window not yet exported? Window ends
  * are k * slide + window; count those at or before each point. */
 static int eng_closes_window(const struct engine *e, int64_t w)
@@ -356,8 +348,8 @@ static int64_t eng_event_time(struct engine *e, struct eng_part *p, int64_t t)
 	case OUTLIER_STARTED:
 		if (from == WM_NONE)
 			break;
-		eng_fmt_time(t, a);
-		eng_fmt_time(from, b);
+		fmt_time_or(t, "none", a);
+		fmt_time_or(from, "none", b);
 		eng_log(e, LOG_INFO, "%s [%d]: a tick at %s is %.0f s ahead of the partition's event time %s: counted, "
 		        "but not taken as its event time until %d ticks in a row confirm it", p->topic, p->partition,
 		        a, (double)(t - from) / 1e6, b, OUTLIER_TIME_CONFIRM);
@@ -365,8 +357,8 @@ static int64_t eng_event_time(struct engine *e, struct eng_part *p, int64_t t)
 	case OUTLIER_CONFIRMED:
 		if (from == WM_NONE)
 			break;
-		eng_fmt_time(from, a);
-		eng_fmt_time(p->s.max_time, b);
+		fmt_time_or(from, "none", a);
+		fmt_time_or(p->s.max_time, "none", b);
 		eng_log(e, LOG_INFO, "%s [%d]: event time jumped from %s to %s, confirmed by %d ticks", p->topic,
 		        p->partition, a, b, OUTLIER_TIME_CONFIRM);
 		break;
@@ -428,9 +420,9 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 			for (int64_t d = 1; d > 0 && d <= pr->s.late; d *= 10)
 				if (d == pr->s.late) {
 					char at[FMT_BUF], wend[FMT_BUF], wm[FMT_BUF];
-					eng_fmt_time(tk->time_us, at);
-					eng_fmt_time(end, wend);
-					eng_fmt_time(e->watermark, wm);
+					fmt_time_or(tk->time_us, "none", at);
+					fmt_time_or(end, "none", wend);
+					fmt_time_or(e->watermark, "none", wm);
 					eng_log(e, LOG_WARN, "%s [%d] %s: %" PRId64 " late tick%s so far (dropped; counted in "
 					        "products.late): the last at %s, its window ending %s already closed by the "
 					        "watermark %s", p->topic, p->partition, pr->s.product_id, d, d > 1 ? "s" : "",
