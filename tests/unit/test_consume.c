@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "consume.h"
 #include "harness.h"
+#include "kafka_harness.h"
 #include "log.h"
 
 #define NPART 3
@@ -98,35 +99,26 @@ static void hooks_init(struct consume_hooks *h, struct seen *s, int64_t start_at
 static int config(struct agg_config *cfg, const char *brokers, const char *topic, const char *group,
                   const char *a1, const char *a2, const char *a3)
 {
-	char *argv[16];
-	int argc = 0;
-	char err[256];
+	/* the state and output are never opened here */
+	const char *args[] = { "-q", "-b", brokers, "-t", topic, "-g", group, "--state", "/nonexistent/state.db",
+	                       "--output", "/nonexistent/output.csv", a1, a2, a3, NULL };
+	return t_agg_config(cfg, args);
+}
 
-	argv[argc++] = "aggregator";
-	argv[argc++] = "-q";
-	argv[argc++] = "-b";
-	argv[argc++] = (char *)brokers;
-	argv[argc++] = "-t";
-	argv[argc++] = (char *)topic;
-	argv[argc++] = "-g";
-	argv[argc++] = (char *)group;
-	argv[argc++] = "--state";
-	argv[argc++] = "/nonexistent/state.db";
-	argv[argc++] = "--output";
-	argv[argc++] = "/nonexistent/output.csv";
-	if (a1)
-		argv[argc++] = (char *)a1;
-	if (a1 && a2)
-		argv[argc++] = (char *)a2;
-	if (a1 && a2 && a3)
-		argv[argc++] = (char *)a3;
-	argv[argc] = NULL;
-	optind = 0; /* getopt_long again from the start */
-	if (cli_parse(argc, argv, cfg, err, sizeof(err)) != 0) {
-		printf("# cli: %s\n", err);
-		return -1;
+/* A consumer for cfg with the hooks (a check named what); NULL when there is
+ * none, cfg then freed. */
+static rd_kafka_t *consumer(struct agg_config *cfg, struct consume_hooks *h, const char *what)
+{
+	char err[512] = "";
+	int code = 0;
+	rd_kafka_t *rk = consume_new(cfg, h, &code, err, sizeof(err));
+
+	T_OK(rk != NULL, "%s", what);
+	if (!rk) {
+		printf("# %s\n", err);
+		cli_free(cfg);
 	}
-	return 0;
+	return rk;
 }
 
 /* The offset of the first message of each partition the consumer reads
@@ -175,19 +167,13 @@ static void test_commit(const char *brokers)
 	struct consume_hooks h;
 	struct seen s;
 	struct agg_config cfg;
-	char err[512] = "";
-	int code = 0;
 
 	hooks_init(&h, &s, CONSUME_START_GROUP);
 	if (config(&cfg, brokers, "c1", "g1", "--assign", NULL, NULL) < 0)
 		return;
-	rd_kafka_t *rk = consume_new(&cfg, &h, &code, err, sizeof(err));
-	T_OK(rk != NULL, "consume_new: a consumer");
-	if (!rk) {
-		printf("# %s\n", err);
-		cli_free(&cfg);
+	rd_kafka_t *rk = consumer(&cfg, &h, "consume_new: a consumer");
+	if (!rk)
 		return;
-	}
 	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(offs, "c1", 1)->offset = 4;
 	T_INT(consume_commit(rk, offs, 1), RD_KAFKA_RESP_ERR_NO_ERROR, "a sync commit of c1/1 at 4");
@@ -282,17 +268,15 @@ static void test_assign_errors(const char *brokers)
 	T_INT(s.starts, 0, "on_started not called");
 
 	struct agg_config cfg;
-	int code = 0;
 	hooks_init(&h, &s, CONSUME_START_GROUP);
 	if (config(&cfg, brokers, "^c.*", "g1", "--assign", NULL, NULL) < 0)
 		return;
-	rd_kafka_t *rk = consume_new(&cfg, &h, &code, err, sizeof(err));
-	T_OK(rk != NULL, "a consumer for a pattern");
-	if (rk) {
-		T_INT(consume_start(rk, &cfg, &h, err, sizeof(err)), -1, "--assign with a pattern: refused");
-		T_STR(err, "--assign takes topic names, not patterns (^c.*)", "and says why");
-		consume_close(rk);
-	}
+	rd_kafka_t *rk = consumer(&cfg, &h, "a consumer for a pattern");
+	if (!rk)
+		return;
+	T_INT(consume_start(rk, &cfg, &h, err, sizeof(err)), -1, "--assign with a pattern: refused");
+	T_STR(err, "--assign takes topic names, not patterns (^c.*)", "and says why");
+	consume_close(rk);
 	cli_free(&cfg);
 }
 
@@ -305,18 +289,14 @@ static void test_subscribe(const char *brokers)
 	struct seen s;
 	struct agg_config cfg;
 	char err[512] = "";
-	int code = 0;
 
 	hooks_init(&h, &s, CONSUME_START_GROUP);
 	s.state_off[2] = 8;
 	if (config(&cfg, brokers, "c1", "g-sub", NULL, NULL, NULL) < 0)
 		return;
-	rd_kafka_t *rk = consume_new(&cfg, &h, &code, err, sizeof(err));
-	T_OK(rk != NULL, "a group member");
-	if (!rk) {
-		cli_free(&cfg);
+	rd_kafka_t *rk = consumer(&cfg, &h, "a group member");
+	if (!rk)
 		return;
-	}
 	T_INT(consume_start(rk, &cfg, &h, err, sizeof(err)), 0, "subscribed");
 	int64_t first[NPART] = { -1, -1, -1 };
 	for (int i = 0; i < 300 && (first[0] < 0 || first[2] < 0); i++) {
@@ -432,8 +412,7 @@ static void test_nudger(const char *brokers)
 	struct consume_hooks h;
 	struct seen s;
 	struct agg_config cfg;
-	char err[512] = "";
-	int code = 0, idle = 0;
+	int idle = 0;
 
 	memset(&n, 0, sizeof(n));
 	consume_nudger_post(&n, "c1", 0); /* not running: nothing */
@@ -441,7 +420,9 @@ static void test_nudger(const char *brokers)
 	hooks_init(&h, &s, CONSUME_START_GROUP);
 	if (config(&cfg, brokers, "c1", "g1", "--assign", NULL, NULL) < 0)
 		return;
-	rd_kafka_t *rk = consume_new(&cfg, &h, &code, err, sizeof(err));
+	rd_kafka_t *rk = consumer(&cfg, &h, "a consumer for the nudger");
+	if (!rk)
+		return;
 	T_INT(consume_nudger_start(&n, rk), 0, "the nudger starts");
 	T_INT(n.running, 1, "running");
 	consume_nudger_post(&n, "c1", 2);
@@ -464,12 +445,7 @@ static void test_nudger(const char *brokers)
 
 int main(void)
 {
-	char err[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof(err));
-	rd_kafka_conf_set(conf, "linger.ms", "0", err, sizeof(err));
-	rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err)); /* not the mock's notice */
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	rd_kafka_t *rk = t_mock_producer();
 	T_OK(rk != NULL, "a producer with a mock cluster of one broker");
 	if (!rk)
 		return t_done();

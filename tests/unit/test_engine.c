@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "harness.h"
+#include "kafka_harness.h"
 
 #define BASE_S 1682294400LL /* 2023-04-24T00:00:00Z */
 
@@ -52,36 +53,14 @@ static void produce(rd_kafka_t *rk, const char *topic, int64_t from, int64_t cou
 static int run(const char *brokers, const char *topic, const char *state, const char *csv, const char *a1,
                const char *a2)
 {
-	char *argv[32];
-	int argc = 0;
-	char err[256];
+	/* -g: a group per state: a fresh state starts at the group's offset */
+	const char *args[] = { "-q", "-b", brokers, "-t", topic, "-g", state, "--available-now",
+	                       "--progress-interval", "0", "--state", state, "--output", csv, a1, a2, NULL };
 	struct agg_config cfg;
 	volatile sig_atomic_t stop = 0;
 
-	argv[argc++] = "aggregator";
-	argv[argc++] = "-q";
-	argv[argc++] = "-b";
-	argv[argc++] = (char *)brokers;
-	argv[argc++] = "-t";
-	argv[argc++] = (char *)topic;
-	argv[argc++] = "-g"; /* a group per state: a fresh state starts at the group's offset */
-	argv[argc++] = (char *)state;
-	argv[argc++] = "--available-now";
-	argv[argc++] = "--progress-interval";
-	argv[argc++] = "0";
-	argv[argc++] = "--state";
-	argv[argc++] = (char *)state;
-	argv[argc++] = "--output";
-	argv[argc++] = (char *)csv;
-	if (a1)
-		argv[argc++] = (char *)a1;
-	if (a2)
-		argv[argc++] = (char *)a2;
-	argv[argc] = NULL;
-	if (cli_parse(argc, argv, &cfg, err, sizeof(err)) != 0) {
-		printf("# cli: %s\n", err);
+	if (t_agg_config(&cfg, args) < 0)
 		return -1;
-	}
 	int rc = engine_run(&cfg, &stop);
 	cli_free(&cfg);
 	return rc;
@@ -126,14 +105,9 @@ static int64_t windows_digest(const char *db)
 
 int main(void)
 {
-	char err[512];
 	if (t_tmpdir("test_engine"))
 		return 1;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof(err));
-	rd_kafka_conf_set(conf, "linger.ms", "0", err, sizeof(err));
-	rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err)); /* not the mock's notice */
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	rd_kafka_t *rk = t_mock_producer();
 	T_OK(rk != NULL, "a producer with a mock cluster of one broker");
 	rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(rk);
 	const char *brokers = rd_kafka_mock_cluster_bootstraps(mc);
