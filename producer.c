@@ -765,8 +765,7 @@ static void publish_metrics(struct prod_ctx *c, lws_usec_t now, int force)
 		{ "producer_missed_trades_total", "Trades the feed skipped (trade_id gaps).", 2 },
 	};
 	for (size_t k = 0; k < sizeof(per_product) / sizeof(per_product[0]); k++) {
-		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", per_product[k].name, per_product[k].help,
-			per_product[k].name);
+		metrics_family(f, per_product[k].name, "counter", per_product[k].help);
 		for (int i = 0; i < c->nprod; i++) {
 			const struct product *p = &c->prod[i];
 			fprintf(f, "%s{product=\"%s\",topic=\"%s\"} %" PRIu64 "\n", per_product[k].name, p->id, p->topic,
@@ -785,20 +784,19 @@ static void publish_metrics(struct prod_ctx *c, lws_usec_t now, int force)
 	};
 	uint64_t v[] = { c->n.ticks, c->n.delivered, c->n.failed, c->n.unqueued, c->n.queue_full, c->n.malformed,
 			 fs ? fs->reconnects : 0, fs ? fs->silences : 0 };
-	for (size_t k = 0; k < sizeof(totals) / sizeof(totals[0]); k++)
-		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", totals[k].name, totals[k].help,
-			totals[k].name, totals[k].name, v[k]);
+	for (size_t k = 0; k < sizeof(totals) / sizeof(totals[0]); k++) {
+		metrics_family(f, totals[k].name, "counter", totals[k].help);
+		fprintf(f, "%s %" PRIu64 "\n", totals[k].name, v[k]);
+	}
 	int64_t silence = c->feed ? fconn_silence_us(c->feed) : -1;
-	fprintf(f, "# HELP producer_feed_connected 1 while the feed connection is open.\n"
-		"# TYPE producer_feed_connected gauge\nproducer_feed_connected %d\n",
-		c->feed && fconn_open(c->feed));
-	if (silence >= 0)
-		fprintf(f, "# HELP producer_feed_silence_seconds Time since the feed's last message.\n"
-			"# TYPE producer_feed_silence_seconds gauge\nproducer_feed_silence_seconds %.3f\n",
-			(double)silence / 1e6);
-	fprintf(f, "# HELP producer_messages_in_flight Ticks queued or sent, not acknowledged yet.\n"
-		"# TYPE producer_messages_in_flight gauge\nproducer_messages_in_flight %" PRIu64 "\n",
-		c->n.published - c->n.delivered - c->n.failed);
+	metrics_family(f, "producer_feed_connected", "gauge", "1 while the feed connection is open.");
+	fprintf(f, "producer_feed_connected %d\n", c->feed && fconn_open(c->feed));
+	if (silence >= 0) {
+		metrics_family(f, "producer_feed_silence_seconds", "gauge", "Time since the feed's last message.");
+		fprintf(f, "producer_feed_silence_seconds %.3f\n", (double)silence / 1e6);
+	}
+	metrics_family(f, "producer_messages_in_flight", "gauge", "Ticks queued or sent, not acknowledged yet.");
+	fprintf(f, "producer_messages_in_flight %" PRIu64 "\n", c->n.published - c->n.delivered - c->n.failed);
 	fclose(f);
 	metrics_publish(c->metrics, text, len);
 	free(text);

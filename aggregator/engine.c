@@ -257,14 +257,6 @@ static struct eng_product *eng_product_get(struct eng_part *p, const char *id, u
 	return pr;
 }
 
-static void eng_fmt_time(int64_t us, char buf[FMT_BUF])
-{
-	if (us == WM_NONE)
-		snprintf(buf, FMT_BUF, "none");
-	else
-		fmt_time_ms(us, buf);
-}
-
 /* Does moving the watermark to w close a window not yet exported? Window ends
  * are k * slide + window; count those at or before each point. */
 static int eng_closes_window(const struct engine *e, int64_t w)
@@ -362,8 +354,8 @@ static int64_t eng_event_time(struct engine *e, struct eng_part *p, int64_t t)
 	case OUTLIER_STARTED:
 		if (from == WM_NONE)
 			break;
-		eng_fmt_time(t, a);
-		eng_fmt_time(from, b);
+		fmt_time_or(t, "none", a);
+		fmt_time_or(from, "none", b);
 		eng_log(e, LOG_INFO, "%s [%d]: a tick at %s is %.0f s ahead of the partition's event time %s: counted, "
 		        "but not taken as its event time until %d ticks in a row confirm it", p->topic, p->partition,
 		        a, (double)(t - from) / 1e6, b, OUTLIER_TIME_CONFIRM);
@@ -371,8 +363,8 @@ static int64_t eng_event_time(struct engine *e, struct eng_part *p, int64_t t)
 	case OUTLIER_CONFIRMED:
 		if (from == WM_NONE)
 			break;
-		eng_fmt_time(from, a);
-		eng_fmt_time(p->s.max_time, b);
+		fmt_time_or(from, "none", a);
+		fmt_time_or(p->s.max_time, "none", b);
 		eng_log(e, LOG_INFO, "%s [%d]: event time jumped from %s to %s, confirmed by %d ticks", p->topic,
 		        p->partition, a, b, OUTLIER_TIME_CONFIRM);
 		break;
@@ -434,9 +426,9 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 			for (int64_t d = 1; d > 0 && d <= pr->s.late; d *= 10)
 				if (d == pr->s.late) {
 					char at[FMT_BUF], wend[FMT_BUF], wm[FMT_BUF];
-					eng_fmt_time(tk->time_us, at);
-					eng_fmt_time(end, wend);
-					eng_fmt_time(e->watermark, wm);
+					fmt_time_or(tk->time_us, "none", at);
+					fmt_time_or(end, "none", wend);
+					fmt_time_or(e->watermark, "none", wm);
 					eng_log(e, LOG_WARN, "%s [%d] %s: %" PRId64 " late tick%s so far (dropped; counted in "
 					        "products.late): the last at %s, its window ending %s already closed by the "
 					        "watermark %s", p->topic, p->partition, pr->s.product_id, d, d > 1 ? "s" : "",
@@ -1057,6 +1049,91 @@ static int eng_all_read(const struct engine *e)
 	return assigned > 0;
 }
 
+/* --metrics, per partition and product: the state's totals. */
+static void eng_metrics_products(const struct engine *e, FILE *f)
+{
+	static const struct { const char *name, *help; int what; } per_product[] = {
+		{ "aggregator_ticks_total", "Ticks counted into windows, since the state began.", 0 },
+		{ "aggregator_late_ticks_total", "Ticks dropped as late (their window was closed).", 1 },
+		{ "aggregator_duplicate_ticks_total", "Ticks dropped as replays (feed sequence not above the largest).", 2 },
+	};
+	for (size_t k = 0; k < sizeof(per_product) / sizeof(per_product[0]); k++) {
+		metrics_family(f, per_product[k].name, "counter", per_product[k].help);
+		for (size_t i = 0; i < e->nparts; i++) {
+			const struct eng_part *p = &e->parts[i];
+			for (uint32_t j = 0; p->assigned && j < p->nproducts; j++) {
+				const struct store_product *s = &p->products[j].s;
+				fprintf(f, "%s{topic=\"%s\",partition=\"%d\",product=\"%s\"} %" PRId64 "\n", per_product[k].name,
+				        p->topic, p->partition, s->product_id,
+				        per_product[k].what == 0 ? s->ticks : per_product[k].what == 1 ? s->late : s->duplicates);
+			}
+		}
+	}
+}
+
+/* --metrics, per assigned partition: rejects, the next offset, the lag
+ * (librdkafka's cached log end; none before it knows one) and event time. */
+static void eng_metrics_partitions(const struct engine *e, FILE *f)
+{
+	metrics_family(f, "aggregator_rejected_messages_total", "counter",
+	               "Messages that are no valid ticker (kept in the rejected table).");
+	for (size_t i = 0; i < e->nparts; i++)
+		if (e->parts[i].assigned)
+			fprintf(f, "aggregator_rejected_messages_total{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
+			        e->parts[i].topic, e->parts[i].partition, e->parts[i].s.rejected);
+	metrics_family(f, "aggregator_next_offset", "gauge", "The next offset to read, as committed to the state.");
+	for (size_t i = 0; i < e->nparts; i++)
+		if (e->parts[i].assigned && e->parts[i].s.next_offset >= 0)
+			fprintf(f, "aggregator_next_offset{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n", e->parts[i].topic,
+			        e->parts[i].partition, e->parts[i].s.next_offset);
+	metrics_family(f, "aggregator_lag_messages", "gauge", "Messages in the log not read yet.");
+	for (size_t i = 0; i < e->nparts; i++) {
+		const struct eng_part *p = &e->parts[i];
+		int64_t lo, hi;
+		if (!p->assigned || rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
+			continue;
+		int64_t at = p->s.next_offset >= 0 ? p->s.next_offset : p->start_offset >= 0 ? p->start_offset : lo;
+		fprintf(f, "aggregator_lag_messages{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n", p->topic, p->partition,
+		        hi > at ? hi - at : 0);
+	}
+	metrics_family(f, "aggregator_event_time_seconds", "gauge",
+	               "A partition's event time (its newest confirmed tick), Unix time.");
+	for (size_t i = 0; i < e->nparts; i++)
+		if (e->parts[i].assigned && e->parts[i].s.max_time != WM_NONE)
+			fprintf(f, "aggregator_event_time_seconds{topic=\"%s\",partition=\"%d\"} %.6f\n", e->parts[i].topic,
+			        e->parts[i].partition, (double)e->parts[i].s.max_time / 1e6);
+}
+
+/* --metrics, the process: the watermark (once there is one), open windows,
+ * rows written, data lost, and the batch duration histogram. */
+static void eng_metrics_process(const struct engine *e, FILE *f)
+{
+	if (e->watermark != WM_NONE) {
+		metrics_family(f, "aggregator_watermark_seconds", "gauge",
+		               "The watermark: windows ending at or before it are closed.");
+		fprintf(f, "aggregator_watermark_seconds %.6f\n", (double)e->watermark / 1e6);
+	}
+	metrics_family(f, "aggregator_open_windows", "gauge", "Windows (per partition and product) kept in memory.");
+	fprintf(f, "aggregator_open_windows %zu\n", e->wins.count);
+	metrics_family(f, "aggregator_rows_exported_total", "counter", "Rows appended to output.csv by this process.");
+	fprintf(f, "aggregator_rows_exported_total %" PRId64 "\n", e->total.rows);
+	metrics_family(f, "aggregator_data_lost_total", "counter",
+	               "Offsets gone from Kafka before they were read (--on-data-loss=skip).");
+	fprintf(f, "aggregator_data_lost_total %" PRId64 "\n", e->total.lost);
+	metrics_family(f, "aggregator_batch_duration_seconds", "histogram",
+	               "One batch: its writes, the CSV, COMMIT, the group commit.");
+	int64_t cum = 0;
+	for (size_t b = 0; b < ENG_HIST_N; b++) {
+		cum += e->total.batch_hist[b];
+		fprintf(f, "aggregator_batch_duration_seconds_bucket{le=\"%g\"} %" PRId64 "\n", (double)eng_hist_le[b] / 1e6,
+		        cum);
+	}
+	cum += e->total.batch_hist[ENG_HIST_N];
+	fprintf(f, "aggregator_batch_duration_seconds_bucket{le=\"+Inf\"} %" PRId64 "\n"
+	        "aggregator_batch_duration_seconds_sum %.6f\naggregator_batch_duration_seconds_count %" PRId64 "\n",
+	        cum, (double)e->total.batch_us_total / 1e6, cum);
+}
+
 /* --metrics: the text Prometheus scrapes, made at most once a second (and at
  * the end) from what the engine has: per partition and product the state's
  * totals, per partition offsets, lag and event time, and the process's own
@@ -1070,76 +1147,9 @@ static void eng_metrics(struct engine *e, int64_t mono, int force)
 	if (!e->metrics || (!force && mono - e->metrics_at < 1000000) || !(f = open_memstream(&text, &len)))
 		return;
 	e->metrics_at = mono;
-	static const struct { const char *name, *help; int what; } per_product[] = {
-		{ "aggregator_ticks_total", "Ticks counted into windows, since the state began.", 0 },
-		{ "aggregator_late_ticks_total", "Ticks dropped as late (their window was closed).", 1 },
-		{ "aggregator_duplicate_ticks_total", "Ticks dropped as replays (feed sequence not above the largest).", 2 },
-	};
-	for (size_t k = 0; k < sizeof(per_product) / sizeof(per_product[0]); k++) {
-		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", per_product[k].name, per_product[k].help,
-		        per_product[k].name);
-		for (size_t i = 0; i < e->nparts; i++) {
-			const struct eng_part *p = &e->parts[i];
-			for (uint32_t j = 0; p->assigned && j < p->nproducts; j++) {
-				const struct store_product *s = &p->products[j].s;
-				fprintf(f, "%s{topic=\"%s\",partition=\"%d\",product=\"%s\"} %" PRId64 "\n", per_product[k].name,
-				        p->topic, p->partition, s->product_id,
-				        per_product[k].what == 0 ? s->ticks : per_product[k].what == 1 ? s->late : s->duplicates);
-			}
-		}
-	}
-	fprintf(f, "# HELP aggregator_rejected_messages_total Messages that are no valid ticker (kept in the rejected table).\n"
-	        "# TYPE aggregator_rejected_messages_total counter\n");
-	for (size_t i = 0; i < e->nparts; i++)
-		if (e->parts[i].assigned)
-			fprintf(f, "aggregator_rejected_messages_total{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
-			        e->parts[i].topic, e->parts[i].partition, e->parts[i].s.rejected);
-	fprintf(f, "# HELP aggregator_next_offset The next offset to read, as committed to the state.\n"
-	        "# TYPE aggregator_next_offset gauge\n");
-	for (size_t i = 0; i < e->nparts; i++)
-		if (e->parts[i].assigned && e->parts[i].s.next_offset >= 0)
-			fprintf(f, "aggregator_next_offset{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n", e->parts[i].topic,
-			        e->parts[i].partition, e->parts[i].s.next_offset);
-	fprintf(f, "# HELP aggregator_lag_messages Messages in the log not read yet.\n"
-	        "# TYPE aggregator_lag_messages gauge\n");
-	for (size_t i = 0; i < e->nparts; i++) {
-		const struct eng_part *p = &e->parts[i];
-		int64_t lo, hi;
-		if (!p->assigned || rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
-			continue;
-		int64_t at = p->s.next_offset >= 0 ? p->s.next_offset : p->start_offset >= 0 ? p->start_offset : lo;
-		fprintf(f, "aggregator_lag_messages{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n", p->topic, p->partition,
-		        hi > at ? hi - at : 0);
-	}
-	fprintf(f, "# HELP aggregator_event_time_seconds A partition's event time (its newest confirmed tick), Unix time.\n"
-	        "# TYPE aggregator_event_time_seconds gauge\n");
-	for (size_t i = 0; i < e->nparts; i++)
-		if (e->parts[i].assigned && e->parts[i].s.max_time != WM_NONE)
-			fprintf(f, "aggregator_event_time_seconds{topic=\"%s\",partition=\"%d\"} %.6f\n", e->parts[i].topic,
-			        e->parts[i].partition, (double)e->parts[i].s.max_time / 1e6);
-	if (e->watermark != WM_NONE)
-		fprintf(f, "# HELP aggregator_watermark_seconds The watermark: windows ending at or before it are closed.\n"
-		        "# TYPE aggregator_watermark_seconds gauge\naggregator_watermark_seconds %.6f\n",
-		        (double)e->watermark / 1e6);
-	fprintf(f, "# HELP aggregator_open_windows Windows (per partition and product) kept in memory.\n"
-	        "# TYPE aggregator_open_windows gauge\naggregator_open_windows %zu\n"
-	        "# HELP aggregator_rows_exported_total Rows appended to output.csv by this process.\n"
-	        "# TYPE aggregator_rows_exported_total counter\naggregator_rows_exported_total %" PRId64 "\n"
-	        "# HELP aggregator_data_lost_total Offsets gone from Kafka before they were read (--on-data-loss=skip).\n"
-	        "# TYPE aggregator_data_lost_total counter\naggregator_data_lost_total %" PRId64 "\n"
-	        "# HELP aggregator_batch_duration_seconds One batch: its writes, the CSV, COMMIT, the group commit.\n"
-	        "# TYPE aggregator_batch_duration_seconds histogram\n",
-	        e->wins.count, e->total.rows, e->total.lost);
-	int64_t cum = 0;
-	for (size_t b = 0; b < ENG_HIST_N; b++) {
-		cum += e->total.batch_hist[b];
-		fprintf(f, "aggregator_batch_duration_seconds_bucket{le=\"%g\"} %" PRId64 "\n", (double)eng_hist_le[b] / 1e6,
-		        cum);
-	}
-	cum += e->total.batch_hist[ENG_HIST_N];
-	fprintf(f, "aggregator_batch_duration_seconds_bucket{le=\"+Inf\"} %" PRId64 "\n"
-	        "aggregator_batch_duration_seconds_sum %.6f\naggregator_batch_duration_seconds_count %" PRId64 "\n",
-	        cum, (double)e->total.batch_us_total / 1e6, cum);
+	eng_metrics_products(e, f);
+	eng_metrics_partitions(e, f);
+	eng_metrics_process(e, f);
 	fclose(f);
 	metrics_publish(e->metrics, text, len);
 	free(text);

@@ -47,6 +47,17 @@ size_t fmt_time_ms(int64_t us, char buf[FMT_BUF])
 	return n < 0 ? 0 : (size_t)n;
 }
 
+/* Contract: see fmt.h. */
+size_t fmt_time_or(int64_t us, const char *none, char buf[FMT_BUF])
+{
+	int n;
+
+	if (us != INT64_MIN)
+		return fmt_time_ms(us, buf);
+	n = snprintf(buf, FMT_BUF, "%s", none);
+	return n < 0 ? 0 : (size_t)n;
+}
+
 /* True when buf reads back (strtod) to exactly the bits of v. */
 static int fm_roundtrips(const char *buf, double v)
 {

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "fmt.h"
 #include "log.h"
+#include "store.h"
 #include "window.h"
 
 extern const char sql_stmt_status_partitions[], sql_stmt_status_meta[];
@@ -24,19 +25,6 @@ struct st_part {
 	int64_t next_offset, max_time, rejected, updated_us, ticks, late, duplicates, lost;
 	int64_t group_offset, lo, hi; /* from Kafka, -1 when unknown */
 };
-
-static int64_t st_col(sqlite3_stmt *s, int i)
-{
-	return sqlite3_column_type(s, i) == SQLITE_NULL ? WM_NONE : sqlite3_column_int64(s, i);
-}
-
-static void st_time(int64_t us, char buf[FMT_BUF])
-{
-	if (us == WM_NONE)
-		snprintf(buf, FMT_BUF, "-");
-	else
-		fmt_time_ms(us, buf);
-}
 
 /* "3.2 s", "4 min", "2.1 h", "5 d" */
 static void st_age(int64_t us, char *buf, size_t len)
@@ -121,10 +109,10 @@ int status_command(const struct agg_config *cfg)
 		        "aggregator opens and migrates it", cfg->state_path, sqlite3_errmsg(db));
 		goto out;
 	}
-	wm = st_col(s, 0);
-	delay = st_col(s, 1);
-	window = st_col(s, 2);
-	exported = st_col(s, 3);
+	wm = store_col_time(s, 0);
+	delay = store_col_time(s, 1);
+	window = store_col_time(s, 2);
+	exported = store_col_time(s, 3);
 	open_windows = sqlite3_column_int64(s, 4);
 	sqlite3_finalize(s);
 	if (sqlite3_prepare_v2(db, sql_stmt_status_partitions, -1, &s, NULL) != SQLITE_OK) {
@@ -146,7 +134,7 @@ int status_command(const struct agg_config *cfg)
 		snprintf(q->topic, sizeof(q->topic), "%s", (const char *)sqlite3_column_text(s, 0));
 		q->partition = sqlite3_column_int(s, 1);
 		q->next_offset = sqlite3_column_int64(s, 2);
-		q->max_time = st_col(s, 3);
+		q->max_time = store_col_time(s, 3);
 		q->rejected = sqlite3_column_int64(s, 4);
 		q->updated_us = sqlite3_column_int64(s, 5);
 		q->ticks = sqlite3_column_int64(s, 6);
@@ -174,9 +162,9 @@ int status_command(const struct agg_config *cfg)
 			last_commit = p[i].updated_us;
 	}
 	char wmb[FMT_BUF], exb[FMT_BUF], newb[FMT_BUF], behind[32], age[32], lag_age[32];
-	st_time(wm, wmb);
-	st_time(exported, exb);
-	st_time(newest, newb);
+	fmt_time_or(wm, "-", wmb);
+	fmt_time_or(exported, "-", exb);
+	fmt_time_or(newest, "-", newb);
 	st_age(slow < n && newest != WM_NONE ? newest - p[slow].max_time : WM_NONE, behind, sizeof(behind));
 	st_age(last_commit ? now - last_commit : WM_NONE, age, sizeof(age));
 	st_age(newest != WM_NONE ? now - newest : WM_NONE, lag_age, sizeof(lag_age));
@@ -196,7 +184,7 @@ int status_command(const struct agg_config *cfg)
 		printf(",\"partitions\":[");
 		for (size_t i = 0; i < n; i++) {
 			char et[FMT_BUF];
-			st_time(p[i].max_time, et);
+			fmt_time_or(p[i].max_time, "-", et);
 			int64_t lag = p[i].hi >= 0 ? (p[i].hi > p[i].next_offset ? p[i].hi - p[i].next_offset : 0) : -1;
 			printf("%s{\"topic\":\"", i ? "," : "");
 			fmt_json_str(stdout, p[i].topic);
@@ -219,7 +207,7 @@ int status_command(const struct agg_config *cfg)
 		       "REJECTED", "DUPLICATES", "LOST");
 		for (size_t i = 0; i < n; i++) {
 			char et[FMT_BUF], g[24], lo[24], hi[24], lag[24];
-			st_time(p[i].max_time, et);
+			fmt_time_or(p[i].max_time, "-", et);
 			st_int(g, sizeof(g), p[i].group_offset);
 			st_int(lo, sizeof(lo), p[i].lo);
 			st_int(hi, sizeof(hi), p[i].hi);

@@ -490,8 +490,8 @@ int store_window_put(struct store *st, const struct store_wkey *k, const struct 
 	return store_step_done(st, ST_WIN_PUT, err, errlen, "cannot write a window");
 }
 
-/* An event time column: NULL is WM_NONE. */
-static int64_t store_col_time(sqlite3_stmt *s, int col)
+/* Contract: see store.h. */
+int64_t store_col_time(sqlite3_stmt *s, int col)
 {
 	return sqlite3_column_type(s, col) == SQLITE_NULL ? WM_NONE : sqlite3_column_int64(s, col);
 }

@@ -14,6 +14,11 @@
 #define STORE_VERSION 3 /* PRAGMA user_version of the schema in sql/schema.sql */
 
 struct store;
+struct sqlite3_stmt;
+
+/* An event time column of a row (of this file's statements or status's):
+ * SQL NULL is WM_NONE. */
+int64_t store_col_time(struct sqlite3_stmt *s, int col);
 
 /* How the windows were built; a state file keeps the ones it was created with. */
 struct store_settings {

@@ -25,6 +25,12 @@ struct metrics {
 	int stop;
 };
 
+/* Contract: see metrics.h. */
+void metrics_family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 static void mt_write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {

@@ -7,6 +7,7 @@
 #define METRICS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct metrics;
 
@@ -16,6 +17,10 @@ int metrics_start(struct metrics **out, const char *hostport, char *err, size_t 
 /* Replaces what is served (copied). */
 void metrics_publish(struct metrics *m, const char *text, size_t len);
 void metrics_stop(struct metrics *m);
+/* Writes a metric family's header to f, "# HELP name help" and "# TYPE name
+ * type" (counter, gauge, histogram), for the samples that follow; both
+ * programs build their text with it, so the two stay in one format. */
+void metrics_family(FILE *f, const char *name, const char *type, const char *help);
 /* The port it listens on (the one the kernel chose for port 0). */
 int metrics_port(const struct metrics *m);
 

@@ -353,16 +353,11 @@ static int json_line(const char *s, size_t len, struct scanned *sc)
 	return rc;
 }
 
-static int load_file(struct app *app)
+/* Reads the whole file into app->data, NUL-terminated. */
+static int read_all(struct app *app, FILE *f)
 {
-	FILE *f = fopen(app->o.file, "rb");
-	size_t cap = 0, n, skipped = 0, lineno = 0, off, cap_lines = 0;
-	int rc = -1;
+	size_t cap = 0, n;
 
-	if (!f) {
-		logmsg("feed-server: %s: %s", app->o.file, strerror(errno));
-		return -1;
-	}
 	if (fseek(f, 0, SEEK_END) == 0 && (n = (size_t)ftell(f)) != (size_t)-1) {
 		cap = n + 65536; /* room to see the end of file without growing */
 		rewind(f);
@@ -376,7 +371,7 @@ static int load_file(struct app *app)
 				cap = 1 << 20;
 			d = realloc(app->data, cap);
 			if (!d)
-				goto out;
+				return -1;
 			app->data = d;
 		}
 		n = fread(app->data + app->data_len, 1, cap - app->data_len - 1, f);
@@ -386,16 +381,58 @@ static int load_file(struct app *app)
 	}
 	if (ferror(f)) {
 		logmsg("feed-server: %s: read error", app->o.file);
-		goto out;
+		return -1;
 	}
 	app->data[app->data_len] = '\0';
+	return 0;
+}
+
+/* Appends the ticker line s[0..len) (line lineno, as scanned) to app->lines. */
+static int add_line(struct app *app, const char *s, size_t len, size_t lineno,
+		    const struct scanned *sc, size_t *cap_lines)
+{
+	int p = product_index(app, sc->pid, 1);
+	struct line *L;
+
+	if (p < 0) {
+		logmsg("feed-server: %s:%zu: too many products or id too long",
+		       app->o.file, lineno);
+		return -1;
+	}
+	if (app->nlines == *cap_lines) {
+		struct line *nlines;
+		*cap_lines = *cap_lines ? *cap_lines * 2 : 4096;
+		nlines = realloc(app->lines, *cap_lines * sizeof *nlines);
+		if (!nlines)
+			return -1;
+		app->lines = nlines;
+	}
+	L = &app->lines[app->nlines];
+	L->off = (size_t)(s - app->data);
+	L->len = len;
+	L->prod = p;
+	L->seq = sc->seq;
+	L->trade_id = sc->trade_id;
+	if (tick_parse_time(sc->time, strlen(sc->time), &L->t_us)) {
+		logmsg("feed-server: %s:%zu: bad time '%s'", app->o.file, lineno, sc->time);
+		return -1;
+	}
+	if (app->prod[p].first < 0)
+		app->prod[p].first = (long)app->nlines;
+	app->nlines++;
+	return 0;
+}
+
+/* Indexes the ticker lines of app->data; other lines are skipped (the first
+ * three named), so that a hand-edited file still replays. */
+static int index_lines(struct app *app)
+{
+	size_t skipped = 0, lineno = 0, off, cap_lines = 0;
 
 	for (off = 0; off < app->data_len;) {
 		char *s = app->data + off, *nl = memchr(s, '\n', app->data_len - off);
 		size_t len = nl ? (size_t)(nl - s) : app->data_len - off;
 		struct scanned sc;
-		struct line *L;
-		int p;
 
 		off += len + (nl ? 1 : 0);
 		lineno++;
@@ -409,36 +446,25 @@ static int load_file(struct app *app)
 				       app->o.file, lineno);
 			continue;
 		}
-		p = product_index(app, sc.pid, 1);
-		if (p < 0) {
-			logmsg("feed-server: %s:%zu: too many products or id too long",
-			       app->o.file, lineno);
-			goto out;
-		}
-		if (app->nlines == cap_lines) {
-			struct line *nlines;
-			cap_lines = cap_lines ? cap_lines * 2 : 4096;
-			nlines = realloc(app->lines, cap_lines * sizeof *nlines);
-			if (!nlines)
-				goto out;
-			app->lines = nlines;
-		}
-		L = &app->lines[app->nlines];
-		L->off = (size_t)(s - app->data);
-		L->len = len;
-		L->prod = p;
-		L->seq = sc.seq;
-		L->trade_id = sc.trade_id;
-		if (tick_parse_time(sc.time, strlen(sc.time), &L->t_us)) {
-			logmsg("feed-server: %s:%zu: bad time '%s'", app->o.file, lineno, sc.time);
-			goto out;
-		}
-		if (app->prod[p].first < 0)
-			app->prod[p].first = (long)app->nlines;
-		app->nlines++;
+		if (add_line(app, s, len, lineno, &sc, &cap_lines))
+			return -1;
 	}
 	if (skipped)
 		logmsg("feed-server: %s: %zu lines skipped", app->o.file, skipped);
+	return 0;
+}
+
+static int load_file(struct app *app)
+{
+	FILE *f = fopen(app->o.file, "rb");
+	int rc = -1;
+
+	if (!f) {
+		logmsg("feed-server: %s: %s", app->o.file, strerror(errno));
+		return -1;
+	}
+	if (read_all(app, f) || index_lines(app))
+		goto out;
 	if (app->nlines == 0) {
 		logmsg("feed-server: %s: no ticker messages", app->o.file);
 		goto out;
@@ -742,17 +768,106 @@ static json_t *product_array(const struct app *app, uint64_t mask)
 	return a;
 }
 
+/* What a subscribe message asks for: the products of each channel. */
+struct sub_req {
+	uint64_t tick, hb;      /* products of the ticker and heartbeat channels */
+	char why[160];          /* the error reason when the message is refused */
+};
+
+/* Reads the channels of a subscribe message (names, or {name, product_ids},
+ * the top-level product_ids for the names) into r; -1 with r->why when the
+ * real feed would refuse it. */
+static int parse_channels(struct conn *c, json_t *root, struct sub_req *r)
+{
+	json_t *top = json_object_get(root, "product_ids");
+	json_t *chans = json_object_get(root, "channels"), *ch;
+	size_t i;
+
+	if (!json_is_array(chans) || json_array_size(chans) == 0) {
+		snprintf(r->why, sizeof r->why, "No channels provided");
+		return -1;
+	}
+	json_array_foreach(chans, i, ch) {
+		const char *name = json_is_string(ch) ? json_string_value(ch)
+			: json_string_value(json_object_get(ch, "name"));
+		json_t *prods = json_is_object(ch) && json_object_get(ch, "product_ids")
+			? json_object_get(ch, "product_ids") : top;
+		uint64_t m = 0;
+		if (!name) {
+			snprintf(r->why, sizeof r->why, "channels must be names or {name, product_ids}");
+			return -1;
+		}
+		if (!prods) {
+			snprintf(r->why, sizeof r->why, "No product ids provided for %.40s", name);
+			return -1;
+		}
+		if (add_products(c->app, prods, &m, r->why, sizeof r->why))
+			return -1;
+		if (strcmp(name, "ticker") == 0)
+			r->tick |= m;
+		else if (strcmp(name, "heartbeat") == 0)
+			r->hb |= m;
+		else
+			logmsg("conn %ld: channel '%.40s' ignored", c->id, name);
+	}
+	if (!r->tick && !r->hb) {
+		snprintf(r->why, sizeof r->why, "No product ids provided");
+		return -1;
+	}
+	return 0;
+}
+
+/* The "subscriptions" reply to r (json_dumps), NULL when out of memory. */
+static char *subscriptions_reply(const struct app *app, const struct sub_req *r)
+{
+	json_t *reply = json_pack("{s:s,s:[]}", "type", "subscriptions", "channels");
+	json_t *list = reply ? json_object_get(reply, "channels") : NULL;
+	char *s;
+
+	if (list && r->tick)
+		json_array_append_new(list, json_pack("{s:s,s:o}", "name", "ticker", "product_ids",
+						      product_array(app, r->tick)));
+	if (list && r->hb)
+		json_array_append_new(list, json_pack("{s:s,s:o}", "name", "heartbeat",
+						      "product_ids", product_array(app, r->hb)));
+	s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+	json_decref(reply);
+	return s;
+}
+
+/* Starts streaming r on c after the reply s: the stale duplicates of products
+ * already sent go first, as the real feed sends them. */
+static void start_stream(struct conn *c, const struct sub_req *r, char *s)
+{
+	struct app *app = c->app;
+	int p;
+
+	logmsg("conn %ld: subscribed %s", c->id, s);
+	lws_sul_cancel(&c->sul_sub);
+	c->state = C_STREAM;
+	c->tick_mask = r->tick;
+	c->hb_mask = r->hb;
+	c->dup_mask = 0;
+	for (p = 0; p < app->nprod; p++)
+		if ((r->tick & bit(p)) && app->prod[p].last_sent >= 0)
+			c->dup_mask |= bit(p);
+	c->pos = app->cursor;
+	queue_ctrl(c, s, 0);
+	if (r->hb && app->o.heartbeat_ms > 0)
+		lws_sul_schedule(app->ctx, 0, &c->sul_hb, hb_cb,
+				 (lws_usec_t)app->o.heartbeat_ms * LWS_US_PER_MS);
+	if (r->tick)
+		activate(c);
+}
+
 static void on_subscribe(struct conn *c, const char *buf, size_t len)
 {
 	struct app *app = c->app;
-	json_t *root, *top, *chans, *ch, *reply, *list;
+	struct sub_req r = {0};
 	json_error_t jerr;
+	json_t *root;
 	const char *type;
-	char why[160] = "";
-	uint64_t tick = 0, hb = 0;
-	size_t i;
 	char *s;
-	int p;
 
 	if (app->o.error_on_subscribe) {
 		send_error(c, app->o.error_on_subscribe);
@@ -770,75 +885,18 @@ static void on_subscribe(struct conn *c, const char *buf, size_t len)
 		send_error(c, "Type has to be either subscribe or unsubscribe");
 		return;
 	}
-	top = json_object_get(root, "product_ids");
-	chans = json_object_get(root, "channels");
-	if (!json_is_array(chans) || json_array_size(chans) == 0) {
-		snprintf(why, sizeof why, "No channels provided");
-		goto bad;
-	}
-	json_array_foreach(chans, i, ch) {
-		const char *name = json_is_string(ch) ? json_string_value(ch)
-			: json_string_value(json_object_get(ch, "name"));
-		json_t *prods = json_is_object(ch) && json_object_get(ch, "product_ids")
-			? json_object_get(ch, "product_ids") : top;
-		uint64_t m = 0;
-		if (!name) {
-			snprintf(why, sizeof why, "channels must be names or {name, product_ids}");
-			goto bad;
-		}
-		if (!prods) {
-			snprintf(why, sizeof why, "No product ids provided for %.40s", name);
-			goto bad;
-		}
-		if (add_products(app, prods, &m, why, sizeof why))
-			goto bad;
-		if (strcmp(name, "ticker") == 0)
-			tick |= m;
-		else if (strcmp(name, "heartbeat") == 0)
-			hb |= m;
-		else
-			logmsg("conn %ld: channel '%.40s' ignored", c->id, name);
-	}
-	if (!tick && !hb) {
-		snprintf(why, sizeof why, "No product ids provided");
-		goto bad;
+	if (parse_channels(c, root, &r)) {
+		json_decref(root);
+		send_error(c, r.why);
+		return;
 	}
 	json_decref(root);
-
-	reply = json_pack("{s:s,s:[]}", "type", "subscriptions", "channels");
-	list = reply ? json_object_get(reply, "channels") : NULL;
-	if (list && tick)
-		json_array_append_new(list, json_pack("{s:s,s:o}", "name", "ticker", "product_ids",
-						      product_array(app, tick)));
-	if (list && hb)
-		json_array_append_new(list, json_pack("{s:s,s:o}", "name", "heartbeat",
-						      "product_ids", product_array(app, hb)));
-	s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-	json_decref(reply);
+	s = subscriptions_reply(app, &r);
 	if (!s) {
 		send_error(c, "internal error");
 		return;
 	}
-	logmsg("conn %ld: subscribed %s", c->id, s);
-	lws_sul_cancel(&c->sul_sub);
-	c->state = C_STREAM;
-	c->tick_mask = tick;
-	c->hb_mask = hb;
-	c->dup_mask = 0;
-	for (p = 0; p < app->nprod; p++)
-		if ((tick & bit(p)) && app->prod[p].last_sent >= 0)
-			c->dup_mask |= bit(p);
-	c->pos = app->cursor;
-	queue_ctrl(c, s, 0);
-	if (hb && app->o.heartbeat_ms > 0)
-		lws_sul_schedule(app->ctx, 0, &c->sul_hb, hb_cb,
-				 (lws_usec_t)app->o.heartbeat_ms * LWS_US_PER_MS);
-	if (tick)
-		activate(c);
-	return;
-bad:
-	json_decref(root);
-	send_error(c, why);
+	start_stream(c, &r, s);
 }
 
 /* Makes buf[0..len) the message to send next. */
@@ -990,6 +1048,167 @@ static int do_reset(struct conn *c)
 	return -1;
 }
 
+/* What an output step of one kind returns when nothing of its kind is due. */
+#define STEP_NEXT 1
+
+/* Frames the first fragment of the message just set (the next WRITEABLE
+ * carries on with the rest). */
+static int send_first(struct conn *c, int *sent)
+{
+	lws_callback_on_writable(c->wsi);
+	*sent = 1;
+	return send_frame(c);
+}
+
+/* Makes buf[0..len) the message and frames its first fragment. */
+static int send_msg(struct conn *c, const char *buf, size_t len, int *sent)
+{
+	if (set_msg(c, buf, len))
+		return -1;
+	return send_first(c, sent);
+}
+
+/* The queued control reply or error; a close frame follows an error. */
+static int send_ctrl(struct conn *c, int *sent)
+{
+	int rc = set_msg(c, c->ctrl, strlen(c->ctrl));
+
+	free(c->ctrl);
+	c->ctrl = NULL;
+	if (rc)
+		return -1;
+	if (c->close_after_ctrl)
+		c->close_kind = CLOSE_FRAME;
+	return send_first(c, sent);
+}
+
+/* Ends the connection as decided: a RST (once the kernel sent the rest), or
+ * lws' close frame with the code and reason. */
+static int send_close(struct conn *c)
+{
+	if (c->close_kind == CLOSE_RESET)
+		return do_reset(c);
+	lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+			 (unsigned char *)c->close_text, strlen(c->close_text));
+	return -1;
+}
+
+/* --garbage-every: a text frame that is not JSON (odd times), or the first
+ * half of the last tick sent here (even times), so that both of the
+ * producer's rejects are exercised. */
+static int send_garbage(struct conn *c, int *sent)
+{
+	static const char junk[] = "garbage: this is not JSON {]";
+	const struct app *app = c->app;
+	const struct line *L;
+
+	c->garbage_pending = 0;
+	if (c->garbage_n++ % 2 == 0 || c->last_tick < 0)
+		return send_msg(c, junk, sizeof junk - 1, sent);
+	L = &app->lines[c->last_tick];
+	return send_msg(c, app->data + L->off, L->len / 2, sent);
+}
+
+/* The stale duplicate of the next product still owed one. */
+static int send_duplicate(struct conn *c, int *sent)
+{
+	const struct app *app = c->app;
+	int p;
+
+	for (p = 0; p < app->nprod; p++) {
+		if (c->dup_mask & bit(p)) {
+			const struct line *L = &app->lines[app->prod[p].last_sent];
+			c->dup_mask &= ~bit(p);
+			return send_msg(c, app->data + L->off, L->len, sent);
+		}
+	}
+	return STEP_NEXT;
+}
+
+/* Writes product p's heartbeat to buf: the last trade and sequence released
+ * (before the first release, those just before its first line), at the
+ * replay's "now".  Returns its length, -1 when it does not fit. */
+static int format_heartbeat(const struct app *app, int p, char *buf, size_t size)
+{
+	long li = app->prod[p].last_rel >= 0 ? app->prod[p].last_rel : app->prod[p].first;
+	const struct line *L = &app->lines[li];
+	int adj = app->prod[p].last_rel >= 0 ? 0 : 1;
+	char when[40];
+	int n;
+
+	format_time(replay_now(app), when);
+	n = snprintf(buf, size,
+		     "{\"type\":\"heartbeat\",\"last_trade_id\":%" PRId64
+		     ",\"product_id\":\"%s\",\"sequence\":%" PRId64 ",\"time\":\"%s\"}",
+		     L->trade_id >= 0 ? L->trade_id - adj : 0, app->prod[p].name,
+		     L->seq >= 0 ? L->seq - adj : 0, when);
+	return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+/* The heartbeat of the next product due one. */
+static int send_heartbeat(struct conn *c, int *sent)
+{
+	const struct app *app = c->app;
+	char hb[512];
+	int p, n;
+
+	for (p = 0; p < app->nprod; p++) {
+		if (c->hb_pending & bit(p)) {
+			c->hb_pending &= ~bit(p);
+			n = format_heartbeat(app, p, hb, sizeof hb);
+			if (n < 0)
+				return -1;
+			return send_msg(c, hb, (size_t)n, sent);
+		}
+	}
+	return STEP_NEXT;
+}
+
+/* The index of the next line of the replay c subscribed to, released here at
+ * --speed 0 (the client's reading paces the replay); -1 when none is due. */
+static long next_line(struct conn *c)
+{
+	struct app *app = c->app;
+
+	while (c->pos < app->nlines) {
+		size_t idx = c->pos;
+		if (idx >= app->cursor) {
+			if (app->o.speed > 0)
+				return -1;
+			release_one(app);
+		}
+		c->pos++;
+		if (c->tick_mask & bit(app->lines[idx].prod))
+			return (long)idx;
+	}
+	return -1;
+}
+
+/* The next live tick, if one is due, with the replay's bookkeeping (what was
+ * sent at least once, per product the last one sent) and the knobs. */
+static int send_live(struct conn *c, int *sent)
+{
+	struct app *app = c->app;
+	long idx = next_line(c);
+
+	if (idx >= 0) {
+		const struct line *L = &app->lines[idx];
+		if (set_msg(c, app->data + L->off, L->len))
+			return -1;
+		c->last_tick = idx;
+		app->prod[L->prod].last_sent = idx;
+		if ((size_t)idx >= app->hw) {
+			app->hw = (size_t)idx + 1;
+			app->distinct_sent++;
+		}
+		after_tick(c); /* before the frame: a ping goes right after it */
+		if (send_first(c, sent))
+			return -1;
+	}
+	check_eof(app);
+	return 0;
+}
+
 /*
  * One step of the connection's output: the next frame of the current message,
  * else the next message due (control reply, close, garbage, stale duplicate,
@@ -998,115 +1217,28 @@ static int do_reset(struct conn *c)
  */
 static int write_step(struct conn *c, int *sent)
 {
-	struct app *app = c->app;
-	char hb[512], when[40];
-	int p;
+	int rc;
 
 	*sent = 0;
 	if (c->frag_i < c->nfrag) {
 		*sent = 1;
 		return send_frame(c);
 	}
-	if (c->ctrl) {
-		int rc = set_msg(c, c->ctrl, strlen(c->ctrl));
-		free(c->ctrl);
-		c->ctrl = NULL;
-		if (rc)
-			return -1;
-		if (c->close_after_ctrl)
-			c->close_kind = CLOSE_FRAME;
-		lws_callback_on_writable(c->wsi);
-		*sent = 1;
-		return send_frame(c);
-	}
-	if (c->close_kind == CLOSE_RESET)
-		return do_reset(c);
-	if (c->close_kind == CLOSE_FRAME) {
-		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-				 (unsigned char *)c->close_text, strlen(c->close_text));
-		return -1;
-	}
+	if (c->ctrl)
+		return send_ctrl(c, sent);
+	if (c->close_kind != CLOSE_NONE)
+		return send_close(c);
 	if (c->state != C_STREAM || c->stalled)
 		return 0;
-
-	if (c->garbage_pending) {
-		c->garbage_pending = 0;
-		if (c->garbage_n++ % 2 == 0 || c->last_tick < 0) {
-			static const char junk[] = "garbage: this is not JSON {]";
-			if (set_msg(c, junk, sizeof junk - 1))
-				return -1;
-		} else {
-			const struct line *L = &app->lines[c->last_tick];
-			if (set_msg(c, app->data + L->off, L->len / 2))
-				return -1;
-		}
-		lws_callback_on_writable(c->wsi);
-		*sent = 1;
-		return send_frame(c);
-	}
-	for (p = 0; c->dup_mask && p < app->nprod; p++) {
-		if (c->dup_mask & bit(p)) {
-			const struct line *L = &app->lines[app->prod[p].last_sent];
-			c->dup_mask &= ~bit(p);
-			if (set_msg(c, app->data + L->off, L->len))
-				return -1;
-			lws_callback_on_writable(c->wsi);
-			*sent = 1;
-			return send_frame(c);
-		}
-	}
-	for (p = 0; c->hb_pending && p < app->nprod; p++) {
-		if (c->hb_pending & bit(p)) {
-			long li = app->prod[p].last_rel >= 0 ? app->prod[p].last_rel : app->prod[p].first;
-			const struct line *L = &app->lines[li];
-			int adj = app->prod[p].last_rel >= 0 ? 0 : 1;
-			int n;
-			c->hb_pending &= ~bit(p);
-			format_time(replay_now(app), when);
-			n = snprintf(hb, sizeof hb,
-				     "{\"type\":\"heartbeat\",\"last_trade_id\":%" PRId64
-				     ",\"product_id\":\"%s\",\"sequence\":%" PRId64 ",\"time\":\"%s\"}",
-				     L->trade_id >= 0 ? L->trade_id - adj : 0, app->prod[p].name,
-				     L->seq >= 0 ? L->seq - adj : 0, when);
-			if (n < 0 || (size_t)n >= sizeof hb || set_msg(c, hb, (size_t)n))
-				return -1;
-			lws_callback_on_writable(c->wsi);
-			*sent = 1;
-			return send_frame(c);
-		}
-	}
+	if (c->garbage_pending)
+		return send_garbage(c, sent);
+	if (c->dup_mask && (rc = send_duplicate(c, sent)) != STEP_NEXT)
+		return rc;
+	if (c->hb_pending && (rc = send_heartbeat(c, sent)) != STEP_NEXT)
+		return rc;
 	if (!c->active)
 		return 0;
-	while (c->pos < app->nlines) {
-		const struct line *L;
-		size_t idx = c->pos;
-		if (idx >= app->cursor) {
-			if (app->o.speed > 0)
-				break;
-			release_one(app);
-		}
-		L = &app->lines[idx];
-		c->pos++;
-		if (!(c->tick_mask & bit(L->prod)))
-			continue;
-		if (set_msg(c, app->data + L->off, L->len))
-			return -1;
-		c->last_tick = (long)idx;
-		app->prod[L->prod].last_sent = (long)idx;
-		if (idx >= app->hw) {
-			app->hw = idx + 1;
-			app->distinct_sent++;
-		}
-		after_tick(c);
-		lws_callback_on_writable(c->wsi);
-		*sent = 1;
-		if (send_frame(c))
-			return -1;
-		check_eof(app);
-		return 0;
-	}
-	check_eof(app);
-	return 0;
+	return send_live(c, sent);
 }
 
 /*
@@ -1149,6 +1281,101 @@ static void conn_remove(struct app *app, struct conn *c)
 	}
 }
 
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: --reject-status answers the
+ * upgrade with an HTTP error; past --max-connections, or while stopping,
+ * the connection is refused (non-zero). */
+static int on_filter(struct app *app, struct lws *wsi)
+{
+	if (app->o.reject_status) {
+		logmsg("rejecting an upgrade with HTTP %ld", app->o.reject_status);
+		lws_return_http_status(wsi, (unsigned int)app->o.reject_status,
+				       "refused by feed-server --reject-status");
+		return 1;
+	}
+	if (app->stop || app->eof_closing || app->nconns >= MAX_CONNS ||
+	    (app->o.max_connections >= 0 && app->accepted >= app->o.max_connections)) {
+		logmsg("refusing a connection");
+		return 1;
+	}
+	return 0;
+}
+
+/* LWS_CALLBACK_ESTABLISHED: a new connection waits for its subscribe, or
+ * with --close-reason is closed at once. */
+static int on_established(struct app *app, struct conn *c, struct lws *wsi)
+{
+	memset(c, 0, sizeof *c);
+	c->app = app;
+	c->wsi = wsi;
+	c->id = ++app->next_id;
+	c->last_tick = -1;
+	c->state = C_WAIT_SUB;
+	app->conns[app->nconns++] = c;
+	app->accepted++;
+	if (!(c->rx = malloc(RX_MAX)))
+		return -1;
+	logmsg("conn %ld: connected", c->id);
+	if (app->o.close_reason) {
+		c->state = C_CLOSING;
+		c->close_kind = CLOSE_FRAME;
+		c->close_code = app->o.close_code;
+		snprintf(c->close_text, sizeof c->close_text, "%s", app->o.close_reason);
+		lws_callback_on_writable(wsi);
+	} else if (app->o.subscribe_timeout_ms > 0) {
+		lws_sul_schedule(app->ctx, 0, &c->sul_sub, sub_timeout_cb,
+				 (lws_usec_t)app->o.subscribe_timeout_ms * LWS_US_PER_MS);
+	}
+	return 0;
+}
+
+/* LWS_CALLBACK_RECEIVE: fragments are collected up to RX_MAX; a whole
+ * message is the subscribe while one is awaited, else ignored. */
+static void on_receive(struct conn *c, struct lws *wsi, const void *in, size_t len)
+{
+	if (c->rx_len + len > RX_MAX)
+		c->rx_overflow = 1;
+	else {
+		memcpy(c->rx + c->rx_len, in, len);
+		c->rx_len += len;
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return;
+	if (c->rx_overflow) {
+		logmsg("conn %ld: message over %d bytes ignored", c->id, RX_MAX);
+	} else if (c->state == C_WAIT_SUB) {
+		on_subscribe(c, c->rx, c->rx_len);
+	} else if (c->app->o.verbose) {
+		logmsg("conn %ld: message ignored: %.*s", c->id, (int)c->rx_len, c->rx);
+	}
+	c->rx_len = 0;
+	c->rx_overflow = 0;
+}
+
+/* LWS_CALLBACK_CLOSED: the connection's timers and buffers go; the server
+ * stops with its last connection after --exit-at-eof's end or the
+ * --max-connections'th. */
+static void on_closed(struct app *app, struct conn *c)
+{
+	deactivate(c);
+	lws_sul_cancel(&c->sul_hb);
+	lws_sul_cancel(&c->sul_sub);
+	lws_sul_cancel(&c->sul_drain);
+	conn_remove(app, c);
+	logmsg("conn %ld: closed after %ld live ticks, %ld pings, %ld pongs",
+	       c->id, c->fresh, c->pings, c->pongs);
+	free(c->ctrl);
+	free(c->msg);
+	free(c->out);
+	free(c->rx);
+	c->app = NULL;
+	if (app->nconns == 0 && !app->stop &&
+	    ((app->o.exit_at_eof && app->eof_logged) ||
+	     (app->o.max_connections >= 0 && app->accepted >= app->o.max_connections)))
+		stop_soon(app);
+}
+
+/* The protocol's callback; c->app is NULL on a connection not (or no longer)
+ * established, whose events are ignored. */
 static int callback_feed(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			 void *in, size_t len)
 {
@@ -1158,98 +1385,25 @@ static int callback_feed(struct lws *wsi, enum lws_callback_reasons reason, void
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		if (app->o.reject_status) {
-			logmsg("rejecting an upgrade with HTTP %ld", app->o.reject_status);
-			lws_return_http_status(wsi, (unsigned int)app->o.reject_status,
-					       "refused by feed-server --reject-status");
-			return 1;
-		}
-		if (app->stop || app->eof_closing || app->nconns >= MAX_CONNS ||
-		    (app->o.max_connections >= 0 && app->accepted >= app->o.max_connections)) {
-			logmsg("refusing a connection");
-			return 1;
-		}
-		return 0;
-
+		return on_filter(app, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
-		memset(c, 0, sizeof *c);
-		c->app = app;
-		c->wsi = wsi;
-		c->id = ++app->next_id;
-		c->last_tick = -1;
-		c->state = C_WAIT_SUB;
-		app->conns[app->nconns++] = c;
-		app->accepted++;
-		if (!(c->rx = malloc(RX_MAX)))
-			return -1;
-		logmsg("conn %ld: connected", c->id);
-		if (app->o.close_reason) {
-			c->state = C_CLOSING;
-			c->close_kind = CLOSE_FRAME;
-			c->close_code = app->o.close_code;
-			snprintf(c->close_text, sizeof c->close_text, "%s", app->o.close_reason);
-			lws_callback_on_writable(wsi);
-		} else if (app->o.subscribe_timeout_ms > 0) {
-			lws_sul_schedule(ctx, 0, &c->sul_sub, sub_timeout_cb,
-					 (lws_usec_t)app->o.subscribe_timeout_ms * LWS_US_PER_MS);
-		}
-		return 0;
-
+		return on_established(app, c, wsi);
 	case LWS_CALLBACK_RECEIVE:
-		if (!c->app)
-			return 0;
-		if (c->rx_len + len > RX_MAX)
-			c->rx_overflow = 1;
-		else {
-			memcpy(c->rx + c->rx_len, in, len);
-			c->rx_len += len;
-		}
-		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-			return 0;
-		if (c->rx_overflow) {
-			logmsg("conn %ld: message over %d bytes ignored", c->id, RX_MAX);
-		} else if (c->state == C_WAIT_SUB) {
-			on_subscribe(c, c->rx, c->rx_len);
-		} else if (app->o.verbose) {
-			logmsg("conn %ld: message ignored: %.*s", c->id, (int)c->rx_len, c->rx);
-		}
-		c->rx_len = 0;
-		c->rx_overflow = 0;
+		if (c->app)
+			on_receive(c, wsi, in, len);
 		return 0;
-
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		if (!c->app)
-			return 0;
-		return on_writeable(c);
-
+		return c->app ? on_writeable(c) : 0;
 	case LWS_CALLBACK_RECEIVE_PONG:
-		if (!c->app)
-			return 0;
-		c->pongs++;
-		logmsg("conn %ld: pong %.*s", c->id, (int)len, (const char *)in);
+		if (c->app) {
+			c->pongs++;
+			logmsg("conn %ld: pong %.*s", c->id, (int)len, (const char *)in);
+		}
 		return 0;
-
 	case LWS_CALLBACK_CLOSED:
-		if (!c->app)
-			return 0;
-		deactivate(c);
-		lws_sul_cancel(&c->sul_hb);
-		lws_sul_cancel(&c->sul_sub);
-		lws_sul_cancel(&c->sul_drain);
-		conn_remove(app, c);
-		logmsg("conn %ld: closed after %ld live ticks, %ld pings, %ld pongs",
-		       c->id, c->fresh, c->pings, c->pongs);
-		free(c->ctrl);
-		free(c->msg);
-		free(c->out);
-		free(c->rx);
-		c->app = NULL;
-		if (app->nconns == 0 && !app->stop &&
-		    ((app->o.exit_at_eof && app->eof_logged) ||
-		     (app->o.max_connections >= 0 && app->accepted >= app->o.max_connections)))
-			stop_soon(app);
+		if (c->app)
+			on_closed(app, c);
 		return 0;
-
 	default:
 		break;
 	}
@@ -1279,121 +1433,135 @@ enum {
 	O_SUB_TO, O_MAX_CONN, O_EXIT_EOF,
 };
 
-static int parse_opts(int argc, char **argv, struct opts *o)
+static const struct option long_opts[] = {
+	{"file", required_argument, NULL, 'f'},
+	{"port", required_argument, NULL, 'p'},
+	{"port-file", required_argument, NULL, O_PORT_FILE},
+	{"speed", required_argument, NULL, 's'},
+	{"tls", no_argument, NULL, O_TLS},
+	{"cert-out", required_argument, NULL, O_CERT_OUT},
+	{"drop-after", required_argument, NULL, O_DROP_AFTER},
+	{"drop-mode", required_argument, NULL, O_DROP_MODE},
+	{"stall-after", required_argument, NULL, O_STALL_AFTER},
+	{"lose-on-drop", required_argument, NULL, O_LOSE},
+	{"error-on-subscribe", required_argument, NULL, O_ERR_SUB},
+	{"close-reason", required_argument, NULL, O_CLOSE_REASON},
+	{"close-code", required_argument, NULL, O_CLOSE_CODE},
+	{"garbage-every", required_argument, NULL, O_GARBAGE},
+	{"fragment", no_argument, NULL, O_FRAGMENT},
+	{"ping-every", required_argument, NULL, O_PING},
+	{"reject-status", required_argument, NULL, O_REJECT},
+	{"heartbeat-ms", required_argument, NULL, O_HB_MS},
+	{"subscribe-timeout-ms", required_argument, NULL, O_SUB_TO},
+	{"max-connections", required_argument, NULL, O_MAX_CONN},
+	{"exit-at-eof", no_argument, NULL, O_EXIT_EOF},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+/* The options that take a whole number: 0 set, -1 a bad value, 1 not one of
+ * them. */
+static int set_number(struct opts *o, int opt, const char *arg)
 {
-	static const struct option lo[] = {
-		{"file", required_argument, NULL, 'f'},
-		{"port", required_argument, NULL, 'p'},
-		{"port-file", required_argument, NULL, O_PORT_FILE},
-		{"speed", required_argument, NULL, 's'},
-		{"tls", no_argument, NULL, O_TLS},
-		{"cert-out", required_argument, NULL, O_CERT_OUT},
-		{"drop-after", required_argument, NULL, O_DROP_AFTER},
-		{"drop-mode", required_argument, NULL, O_DROP_MODE},
-		{"stall-after", required_argument, NULL, O_STALL_AFTER},
-		{"lose-on-drop", required_argument, NULL, O_LOSE},
-		{"error-on-subscribe", required_argument, NULL, O_ERR_SUB},
-		{"close-reason", required_argument, NULL, O_CLOSE_REASON},
-		{"close-code", required_argument, NULL, O_CLOSE_CODE},
-		{"garbage-every", required_argument, NULL, O_GARBAGE},
-		{"fragment", no_argument, NULL, O_FRAGMENT},
-		{"ping-every", required_argument, NULL, O_PING},
-		{"reject-status", required_argument, NULL, O_REJECT},
-		{"heartbeat-ms", required_argument, NULL, O_HB_MS},
-		{"subscribe-timeout-ms", required_argument, NULL, O_SUB_TO},
-		{"max-connections", required_argument, NULL, O_MAX_CONN},
-		{"exit-at-eof", no_argument, NULL, O_EXIT_EOF},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
 	long v;
+
+	switch (opt) {
+	case 'p':
+		if (parse_long(arg, 0, &v) || v > 65535)
+			return -1;
+		o->port = (int)v;
+		return 0;
+	case O_CLOSE_CODE:
+		if (parse_long(arg, 1000, &v) || v > 4999)
+			return -1;
+		o->close_code = (int)v;
+		return 0;
+	case O_REJECT:
+		return parse_long(arg, 200, &o->reject_status) || o->reject_status > 599 ? -1 : 0;
+	case O_MAX_CONN:
+		/* -1 = forever; 0 would serve nothing */
+		return parse_long(arg, -1, &o->max_connections) || o->max_connections == 0 ? -1 : 0;
+	case O_DROP_AFTER: return parse_long(arg, 1, &o->drop_after);
+	case O_STALL_AFTER: return parse_long(arg, 1, &o->stall_after);
+	case O_LOSE: return parse_long(arg, 0, &o->lose_on_drop);
+	case O_GARBAGE: return parse_long(arg, 1, &o->garbage_every);
+	case O_PING: return parse_long(arg, 1, &o->ping_every);
+	case O_HB_MS: return parse_long(arg, 0, &o->heartbeat_ms);
+	case O_SUB_TO: return parse_long(arg, 0, &o->subscribe_timeout_ms);
+	default: return 1;
+	}
+}
+
+/* The other options of a run (files, texts, flags, the speed and the drop
+ * mode): 0 set, -1 a bad value, 1 not one of them. */
+static int set_other(struct opts *o, int opt, const char *arg)
+{
 	char *e;
 
-	while ((c = getopt_long(argc, argv, "f:p:s:vhV", lo, NULL)) != -1) {
-		switch (c) {
-		case 'f': o->file = optarg; break;
-		case 'p':
-			if (parse_long(optarg, 0, &v) || v > 65535)
-				goto bad;
-			o->port = (int)v;
-			break;
-		case O_PORT_FILE: o->port_file = optarg; break;
-		case 's':
-			errno = 0;
-			o->speed = strtod(optarg, &e);
-			if (errno || e == optarg || *e || !(o->speed >= 0) || !isfinite(o->speed))
-				goto bad;
-			break;
-		case O_TLS: o->tls = 1; break;
-		case O_CERT_OUT: o->cert_out = optarg; break;
-		case O_DROP_AFTER:
-			if (parse_long(optarg, 1, &o->drop_after))
-				goto bad;
-			break;
-		case O_DROP_MODE:
-			if (strcmp(optarg, "close") == 0)
-				o->drop_mode = DROP_CLOSE;
-			else if (strcmp(optarg, "reset") == 0)
-				o->drop_mode = DROP_RESET;
-			else
-				goto bad;
-			break;
-		case O_STALL_AFTER:
-			if (parse_long(optarg, 1, &o->stall_after))
-				goto bad;
-			break;
-		case O_LOSE:
-			if (parse_long(optarg, 0, &o->lose_on_drop))
-				goto bad;
-			break;
-		case O_ERR_SUB: o->error_on_subscribe = optarg; break;
-		case O_CLOSE_REASON: o->close_reason = optarg; break;
-		case O_CLOSE_CODE:
-			if (parse_long(optarg, 1000, &v) || v > 4999)
-				goto bad;
-			o->close_code = (int)v;
-			break;
-		case O_GARBAGE:
-			if (parse_long(optarg, 1, &o->garbage_every))
-				goto bad;
-			break;
-		case O_REJECT:
-			if (parse_long(optarg, 200, &o->reject_status) ||
-			    o->reject_status > 599)
-				goto bad;
-			break;
-		case O_PING:
-			if (parse_long(optarg, 1, &o->ping_every))
-				goto bad;
-			break;
-		case O_FRAGMENT: o->fragment = 1; break;
-		case O_HB_MS:
-			if (parse_long(optarg, 0, &o->heartbeat_ms))
-				goto bad;
-			break;
-		case O_SUB_TO:
-			if (parse_long(optarg, 0, &o->subscribe_timeout_ms))
-				goto bad;
-			break;
-		case O_MAX_CONN:
-			if (parse_long(optarg, -1, &o->max_connections) || o->max_connections == 0)
-				goto bad;
-			break;
-		case O_EXIT_EOF: o->exit_at_eof = 1; break;
-		case 'v': o->verbose++; break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 1;
-		case 'V':
-			printf("feed-server %s\n", PIPELINE_VERSION);
-			return 1;
-		default:
-			fputs(usage_text, stderr);
+	switch (opt) {
+	case 'f': o->file = arg; return 0;
+	case O_PORT_FILE: o->port_file = arg; return 0;
+	case O_CERT_OUT: o->cert_out = arg; return 0;
+	case O_ERR_SUB: o->error_on_subscribe = arg; return 0;
+	case O_CLOSE_REASON: o->close_reason = arg; return 0;
+	case O_TLS: o->tls = 1; return 0;
+	case O_FRAGMENT: o->fragment = 1; return 0;
+	case O_EXIT_EOF: o->exit_at_eof = 1; return 0;
+	case 'v': o->verbose++; return 0;
+	case 's':
+		errno = 0;
+		o->speed = strtod(arg, &e);
+		return errno || e == arg || *e || !(o->speed >= 0) || !isfinite(o->speed) ? -1 : 0;
+	case O_DROP_MODE:
+		if (strcmp(arg, "close") == 0)
+			o->drop_mode = DROP_CLOSE;
+		else if (strcmp(arg, "reset") == 0)
+			o->drop_mode = DROP_RESET;
+		else
+			return -1;
+		return 0;
+	default: return 1;
+	}
+}
+
+/* Names the option whose value arg was refused. */
+static void bad_value(int opt, const char *arg)
+{
+	int i;
+
+	for (i = 0; long_opts[i].name && long_opts[i].val != opt; i++)
+		;
+	logmsg("feed-server: bad value '%s' for --%s", arg,
+	       long_opts[i].name ? long_opts[i].name : "?");
+}
+
+/* 0 run, 1 exit 0 (--help, --version), -1 exit 2 (said why). */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "f:p:s:vhV", long_opts, NULL)) != -1) {
+		rc = set_number(o, c, optarg);
+		if (rc > 0)
+			rc = set_other(o, c, optarg);
+		if (rc < 0) {
+			bad_value(c, optarg);
 			return -1;
 		}
+		if (rc == 0)
+			continue;
+		if (c == 'h') {
+			fputs(usage_text, stdout);
+			return 1;
+		}
+		if (c == 'V') {
+			printf("feed-server %s\n", PIPELINE_VERSION);
+			return 1;
+		}
+		fputs(usage_text, stderr);
+		return -1;
 	}
 	if (optind < argc) {
 		logmsg("feed-server: unexpected argument '%s'", argv[optind]);
@@ -1404,26 +1572,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	return 0;
-bad:
-	for (v = 0; lo[v].name && lo[v].val != c; v++)
-		;
-	logmsg("feed-server: bad value '%s' for --%s", optarg, lo[v].name ? lo[v].name : "?");
-	return -1;
 }
 
-int main(int argc, char **argv)
+/* The app with the options' defaults. */
+static struct app *app_new(void)
 {
-	struct lws_context_creation_info info;
-	struct lws_vhost *vh;
-	struct sigaction sa;
-	struct app *app;
-	char portbuf[32];
-	int rc = 1, n, port;
+	struct app *app = calloc(1, sizeof *app);
 
-	app = calloc(1, sizeof *app);
 	if (!app) {
 		logmsg("feed-server: out of memory");
-		return 1;
+		return NULL;
 	}
 	app->o.speed = 1.0;
 	app->o.drop_mode = DROP_RESET;
@@ -1431,11 +1589,14 @@ int main(int argc, char **argv)
 	app->o.heartbeat_ms = 1000;
 	app->o.subscribe_timeout_ms = 5000;
 	app->o.max_connections = -1;
-	n = parse_opts(argc, argv, &app->o);
-	if (n) {
-		rc = n > 0 ? 0 : 2;
-		goto out;
-	}
+	return app;
+}
+
+/* SIGTERM and SIGINT stop the loop (tick_cb looks); a client gone is an
+ * error of its write, not a SIGPIPE. */
+static void install_signals(void)
+{
+	struct sigaction sa;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -1443,17 +1604,31 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
 
+/* The file, and with --tls the certificate (and --cert-out). */
+static int prepare(struct app *app)
+{
 	if (load_file(app))
-		goto out;
+		return -1;
 	logmsg("feed-server: %zu ticks of %d product(s) from %s", app->nlines, app->nprod,
 	       app->o.file);
-	if (app->o.tls) {
-		if (make_cert(app))
-			goto out;
-		if (app->o.cert_out && write_atomic(app->o.cert_out, app->cert_pem, app->cert_len))
-			goto out;
-	}
+	if (!app->o.tls)
+		return 0;
+	if (make_cert(app))
+		return -1;
+	if (app->o.cert_out && write_atomic(app->o.cert_out, app->cert_pem, app->cert_len))
+		return -1;
+	return 0;
+}
+
+/* The lws context (no listener of its own: the vhost listens), then the vhost
+ * on 127.0.0.1:--port; returns the port it listens on, -1 on failure. */
+static int start_server(struct app *app)
+{
+	struct lws_context_creation_info info;
+	struct lws_vhost *vh;
+	int port;
 
 	lws_set_log_level(app->o.verbose > 1 ? LLL_ERR | LLL_WARN | LLL_NOTICE
 			  : LLL_ERR | LLL_WARN, lws_log_emit);
@@ -1468,7 +1643,7 @@ int main(int argc, char **argv)
 	app->ctx = lws_create_context(&info);
 	if (!app->ctx) {
 		logmsg("feed-server: lws_create_context failed");
-		goto out;
+		return -1;
 	}
 
 	memset(&info, 0, sizeof info);
@@ -1487,28 +1662,32 @@ int main(int argc, char **argv)
 	vh = lws_create_vhost(app->ctx, &info);
 	if (!vh) {
 		logmsg("feed-server: cannot listen on 127.0.0.1:%d", app->o.port);
-		goto out;
+		return -1;
 	}
 	port = lws_get_vhost_listen_port(vh);
 	if (port <= 0) {
 		logmsg("feed-server: cannot find the listening port");
-		goto out;
+		return -1;
 	}
 	logmsg("listening on %s://127.0.0.1:%d", app->o.tls ? "wss" : "ws", port);
-	if (app->o.port_file) {
-		n = snprintf(portbuf, sizeof portbuf, "%d\n", port);
-		if (write_atomic(app->o.port_file, portbuf, (size_t)n))
-			goto out;
-	}
+	return port;
+}
 
-	lws_sul_schedule(app->ctx, 0, &app->sul_tick, tick_cb, TICK_PERIOD_US);
-	while (!stop_flag && !app->stop)
-		if (lws_service(app->ctx, 0) < 0)
-			break;
-	logmsg("feed-server: exiting (%zu ticks sent%s)", app->distinct_sent,
-	       stop_flag ? ", signal" : "");
-	rc = 0;
-out:
+/* --port-file: the port, written once the server listens (the tests wait
+ * for the file). */
+static int write_port_file(const struct app *app, int port)
+{
+	char portbuf[32];
+	int n;
+
+	if (!app->o.port_file)
+		return 0;
+	n = snprintf(portbuf, sizeof portbuf, "%d\n", port);
+	return write_atomic(app->o.port_file, portbuf, (size_t)n);
+}
+
+static void app_free(struct app *app)
+{
 	if (app->ctx) {
 		app->stop = 1;
 		lws_sul_cancel(&app->sul_tick);
@@ -1521,5 +1700,35 @@ out:
 	free(app->cert_pem);
 	free(app->key_pem);
 	free(app);
+}
+
+int main(int argc, char **argv)
+{
+	struct app *app = app_new();
+	int rc = 1, n, port;
+
+	if (!app)
+		return 1;
+	n = parse_opts(argc, argv, &app->o);
+	if (n) {
+		rc = n > 0 ? 0 : 2;
+		goto out;
+	}
+	install_signals();
+	if (prepare(app))
+		goto out;
+	port = start_server(app);
+	if (port < 0 || write_port_file(app, port))
+		goto out;
+
+	lws_sul_schedule(app->ctx, 0, &app->sul_tick, tick_cb, TICK_PERIOD_US);
+	while (!stop_flag && !app->stop)
+		if (lws_service(app->ctx, 0) < 0)
+			break;
+	logmsg("feed-server: exiting (%zu ticks sent%s)", app->distinct_sent,
+	       stop_flag ? ", signal" : "");
+	rc = 0;
+out:
+	app_free(app);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct t_state {
@@ -68,6 +69,34 @@ static inline uint64_t t_xorshift(uint64_t *s)
 	*s ^= *s >> 7;
 	*s ^= *s << 17;
 	return *s;
+}
+
+/* A scratch directory per test binary: t_tmpdir("test_x") makes
+ * /tmp/test_x.XXXXXX (0, or -1), t_path names a file in it (four buffers in
+ * turn, so one call may take a few), t_rmdir removes it with all inside. */
+static char t_dir[64];
+
+static inline int t_tmpdir(const char *prefix)
+{
+	snprintf(t_dir, sizeof(t_dir), "/tmp/%s.XXXXXX", prefix);
+	return mkdtemp(t_dir) ? 0 : -1;
+}
+
+static inline const char *t_path(const char *name)
+{
+	static char buf[4][256];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", t_dir, name);
+	return buf[i];
+}
+
+static inline void t_rmdir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t_dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", t_dir);
 }
 
 static inline int t_done(void)

@@ -18,18 +18,9 @@
 #include "cli.h"
 #include "engine.h"
 #include "harness.h"
+#include "kafka_harness.h"
 
 #define BASE_S 1682294400LL /* 2023-04-24T00:00:00Z */
-
-static char dir[64];
-static const char *path(const char *name)
-{
-	static char buf[4][256];
-	static int i;
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
 
 /* A ticker at second s (+0.5) with price p. */
 static int tick(char *out, size_t n, int64_t seq, int64_t s, double p)
@@ -62,36 +53,14 @@ static void produce(rd_kafka_t *rk, const char *topic, int64_t from, int64_t cou
 static int run(const char *brokers, const char *topic, const char *state, const char *csv, const char *a1,
                const char *a2)
 {
-	char *argv[32];
-	int argc = 0;
-	char err[256];
+	/* -g: a group per state: a fresh state starts at the group's offset */
+	const char *args[] = { "-q", "-b", brokers, "-t", topic, "-g", state, "--available-now",
+	                       "--progress-interval", "0", "--state", state, "--output", csv, a1, a2, NULL };
 	struct agg_config cfg;
 	volatile sig_atomic_t stop = 0;
 
-	argv[argc++] = "aggregator";
-	argv[argc++] = "-q";
-	argv[argc++] = "-b";
-	argv[argc++] = (char *)brokers;
-	argv[argc++] = "-t";
-	argv[argc++] = (char *)topic;
-	argv[argc++] = "-g"; /* a group per state: a fresh state starts at the group's offset */
-	argv[argc++] = (char *)state;
-	argv[argc++] = "--available-now";
-	argv[argc++] = "--progress-interval";
-	argv[argc++] = "0";
-	argv[argc++] = "--state";
-	argv[argc++] = (char *)state;
-	argv[argc++] = "--output";
-	argv[argc++] = (char *)csv;
-	if (a1)
-		argv[argc++] = (char *)a1;
-	if (a2)
-		argv[argc++] = (char *)a2;
-	argv[argc] = NULL;
-	if (cli_parse(argc, argv, &cfg, err, sizeof(err)) != 0) {
-		printf("# cli: %s\n", err);
+	if (t_agg_config(&cfg, args) < 0)
 		return -1;
-	}
 	int rc = engine_run(&cfg, &stop);
 	cli_free(&cfg);
 	return rc;
@@ -136,15 +105,9 @@ static int64_t windows_digest(const char *db)
 
 int main(void)
 {
-	char err[512];
-	snprintf(dir, sizeof(dir), "/tmp/test_engine.XXXXXX");
-	if (!mkdtemp(dir))
+	if (t_tmpdir("test_engine"))
 		return 1;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof(err));
-	rd_kafka_conf_set(conf, "linger.ms", "0", err, sizeof(err));
-	rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err)); /* not the mock's notice */
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	rd_kafka_t *rk = t_mock_producer();
 	T_OK(rk != NULL, "a producer with a mock cluster of one broker");
 	rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(rk);
 	const char *brokers = rd_kafka_mock_cluster_bootstraps(mc);
@@ -152,18 +115,18 @@ int main(void)
 
 	/* 600 ticks, one every 2 s: 20 minutes, 20 one-minute windows. */
 	produce(rk, "e1", 0, 600, 2, 1000);
-	T_INT(run(brokers, "e1", path("big.db"), path("big.csv"), NULL, NULL), 0, "one run, default batches: exit 0");
-	T_INT(run(brokers, "e1", path("small.db"), path("small.csv"), "--batch-max", "7"), 0,
+	T_INT(run(brokers, "e1", t_path("big.db"), t_path("big.csv"), NULL, NULL), 0, "one run, default batches: exit 0");
+	T_INT(run(brokers, "e1", t_path("small.db"), t_path("small.csv"), "--batch-max", "7"), 0,
 	      "the same in batches of 7 messages");
-	T_INT(q1(path("big.db"), "SELECT count(*) FROM partitions WHERE next_offset = 600"), 1, "read to offset 600");
-	T_INT(q1(path("small.db"), "SELECT sum(ticks) FROM products"), 600, "600 ticks counted");
-	T_INT(windows_digest(path("small.db")), windows_digest(path("big.db")), "the same windows, every sum to the bit");
-	char *a = slurp(path("big.csv")), *b = slurp(path("small.csv"));
+	T_INT(q1(t_path("big.db"), "SELECT count(*) FROM partitions WHERE next_offset = 600"), 1, "read to offset 600");
+	T_INT(q1(t_path("small.db"), "SELECT sum(ticks) FROM products"), 600, "600 ticks counted");
+	T_INT(windows_digest(t_path("small.db")), windows_digest(t_path("big.db")), "the same windows, every sum to the bit");
+	char *a = slurp(t_path("big.csv")), *b = slurp(t_path("small.csv"));
 	T_OK(strlen(a) > 100 && strcmp(a, b) == 0, "the same output.csv");
 	/* the last tick at 1198.5 s, delay 2 min: windows ending at or before 1078.5 s are closed */
-	T_INT(q1(path("big.db"), "SELECT value FROM meta WHERE key = 'watermark_us'"), (BASE_S + 1078) * 1000000 + 500000,
+	T_INT(q1(t_path("big.db"), "SELECT value FROM meta WHERE key = 'watermark_us'"), (BASE_S + 1078) * 1000000 + 500000,
 	      "watermark: the last tick's time minus 2 minutes");
-	T_INT(q1(path("big.db"), "SELECT count(*) FROM window_aggregates WHERE exported"), 17, "17 windows written");
+	T_INT(q1(t_path("big.db"), "SELECT count(*) FROM window_aggregates WHERE exported"), 17, "17 windows written");
 	free(a);
 	free(b);
 
@@ -171,23 +134,20 @@ int main(void)
 	 * from the state, counts the old ones late, writes each row once. */
 	produce(rk, "e1", 600, 100, 2, 1000);
 	produce(rk, "e1", 10, 5, 2, 5000); /* from the first minute, new sequences: late */
-	T_INT(run(brokers, "e1", path("big.db"), path("big.csv"), NULL, NULL), 0, "a second run on the same state");
-	T_INT(q1(path("big.db"), "SELECT sum(ticks) FROM products"), 705, "705 ticks counted (none twice)");
-	T_INT(q1(path("big.db"), "SELECT sum(late) FROM products"), 5, "5 late");
-	T_INT(q1(path("big.db"), "SELECT count(*) FROM (SELECT window_start FROM window_aggregates WHERE exported "
+	T_INT(run(brokers, "e1", t_path("big.db"), t_path("big.csv"), NULL, NULL), 0, "a second run on the same state");
+	T_INT(q1(t_path("big.db"), "SELECT sum(ticks) FROM products"), 705, "705 ticks counted (none twice)");
+	T_INT(q1(t_path("big.db"), "SELECT sum(late) FROM products"), 5, "5 late");
+	T_INT(q1(t_path("big.db"), "SELECT count(*) FROM (SELECT window_start FROM window_aggregates WHERE exported "
 	                         "GROUP BY window_start HAVING count(*) > 1)"), 0, "no window twice");
-	a = slurp(path("big.csv"));
+	a = slurp(t_path("big.csv"));
 	int lines = 0;
 	for (char *p = a; *p; p++)
 		lines += *p == '\n';
-	T_INT(lines, 1 + (int)q1(path("big.db"), "SELECT count(*) FROM window_aggregates WHERE exported"),
+	T_INT(lines, 1 + (int)q1(t_path("big.db"), "SELECT count(*) FROM window_aggregates WHERE exported"),
 	      "output.csv: the header and one line per written window");
 	free(a);
 
 	rd_kafka_destroy(rk);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	t_rmdir();
 	return t_done();
 }

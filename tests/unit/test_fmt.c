@@ -1,6 +1,6 @@
 /*
  * test_fmt.c - fmt_time_ms (exact strings, pre-1970, truncation, gmtime_r as
- * an independent oracle), fmt_double (bit-exact round trip and digit-count
+ * an independent oracle), fmt_time_or, fmt_double (bit-exact round trip and digit-count
  * minimality over many random doubles), duration_parse.
  */
 #ifndef _GNU_SOURCE
@@ -146,6 +146,21 @@ static int check_double(double v, char *why, size_t whylen)
 		}
 	}
 	return 0;
+}
+
+/* fmt_time_or: the time, or the word for "none yet" (the log's and status's). */
+static void test_time_or(void)
+{
+	char buf[FMT_BUF];
+
+	T_INT(fmt_time_or(INT64_MIN, "-", buf), 1, "no time: the length of its word");
+	T_STR(buf, "-", "no time: '-'");
+	fmt_time_or(INT64_MIN, "none", buf);
+	T_STR(buf, "none", "no time: 'none'");
+	T_INT(fmt_time_or(1682348507940047LL, "-", buf), 24, "a time: its length");
+	T_STR(buf, "2023-04-24T15:01:47.940Z", "a time: as fmt_time_ms");
+	fmt_time_or(INT64_MIN + 1, "-", buf);
+	T_STR(buf, tm_(INT64_MIN + 1), "the earliest time is a time");
 }
 
 static void test_double(void)
@@ -294,6 +309,7 @@ static void test_duration(void)
 int main(void)
 {
 	test_time();
+	test_time_or();
 	test_double();
 	test_duration();
 	return t_done();

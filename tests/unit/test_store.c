@@ -13,17 +13,6 @@
 
 #define S 1000000LL
 
-static char dir[64];
-
-static const char *path(const char *name)
-{
-	static char buf[4][128];
-	static int i;
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
-
 static int collect(const struct store_row *r, void *arg)
 {
 	struct store_row *out = arg;
@@ -55,8 +44,8 @@ static void test_schema_and_rows(void)
 	struct win_agg b = { 1, 103.0, 40.0, 62 * S, 98.0, 105.0 };
 	struct win_agg got;
 
-	T_OK(store_open(&st, path("a.db"), &s, 0, err, sizeof(err)) == 0, "create a state file");
-	T_OK(store_open(&st2, path("a.db"), &s, 0, err, sizeof(err)) < 0, "a second writer is refused");
+	T_OK(store_open(&st, t_path("a.db"), &s, 0, err, sizeof(err)) == 0, "create a state file");
+	T_OK(store_open(&st2, t_path("a.db"), &s, 0, err, sizeof(err)) < 0, "a second writer is refused");
 	T_OK(strstr(err, "in use by another aggregator") != NULL, "with a clear message");
 	T_OK(store_begin(st, err, sizeof(err)) == 0, "begin");
 	struct store_wkey k0 = { "BTC-USD", 0, "BTC-USD", 60 * S, 120 * S };
@@ -91,7 +80,7 @@ static void test_schema_and_rows(void)
 	/* The views, read as a user would with sqlite3 while the aggregator runs. */
 	sqlite3 *db;
 	sqlite3_stmt *q1;
-	sqlite3_open_v2(path("a.db"), &db, SQLITE_OPEN_READONLY, NULL);
+	sqlite3_open_v2(t_path("a.db"), &db, SQLITE_OPEN_READONLY, NULL);
 	T_OK(sqlite3_prepare_v2(db, "SELECT window_start, window_end, product_id, \"max(timestamp)\", \"avg(price)\","
 	     " ticks, closed, exported FROM window_aggregates", -1, &q1, NULL) == SQLITE_OK, "window_aggregates view");
 	T_INT(sqlite3_step(q1), SQLITE_ROW, "one row");
@@ -111,7 +100,7 @@ static void test_schema_and_rows(void)
 	sqlite3_close(db);
 
 	struct store_settings other = { 30 * S, 30 * S, 120 * S };
-	T_OK(store_open(&st, path("a.db"), &other, 0, err, sizeof(err)) < 0, "other settings refused");
+	T_OK(store_open(&st, t_path("a.db"), &other, 0, err, sizeof(err)) < 0, "other settings refused");
 	T_OK(strstr(err, "--window 1m") != NULL && strstr(err, "30s") != NULL, "message names both settings");
 }
 
@@ -136,26 +125,26 @@ static void test_bad_files(void)
 	char err[512];
 	int fd;
 
-	fd = open(path("junk.db"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	fd = open(t_path("junk.db"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	T_OK(write(fd, "this is not a database, not at all, really not, not even close to it.....", 74) == 74, "junk written");
 	close(fd);
-	T_OK(store_open(&st, path("junk.db"), &s, 0, err, sizeof(err)) < 0, "a file that is not SQLite is refused");
+	T_OK(store_open(&st, t_path("junk.db"), &s, 0, err, sizeof(err)) < 0, "a file that is not SQLite is refused");
 	T_OK(strstr(err, "not an aggregator state file") != NULL, "clear message for junk");
 
 	sqlite3 *db;
-	sqlite3_open(path("v9.db"), &db);
+	sqlite3_open(t_path("v9.db"), &db);
 	sqlite3_exec(db, "CREATE TABLE x(a); PRAGMA user_version = 9;", NULL, NULL, NULL);
 	sqlite3_close(db);
-	T_OK(store_open(&st, path("v9.db"), &s, 0, err, sizeof(err)) < 0, "a newer schema version is refused");
+	T_OK(store_open(&st, t_path("v9.db"), &s, 0, err, sizeof(err)) < 0, "a newer schema version is refused");
 	T_OK(strstr(err, "version 9") != NULL, "message names the version");
 
-	sqlite3_open(path("other.db"), &db);
+	sqlite3_open(t_path("other.db"), &db);
 	sqlite3_exec(db, "CREATE TABLE x(a);", NULL, NULL, NULL);
 	sqlite3_close(db);
-	T_OK(store_open(&st, path("other.db"), &s, 0, err, sizeof(err)) < 0, "someone else's SQLite file is refused");
+	T_OK(store_open(&st, t_path("other.db"), &s, 0, err, sizeof(err)) < 0, "someone else's SQLite file is refused");
 	/* A refused file is left as it was: not switched to WAL. */
-	T_OK(strcmp(journal_mode(path("other.db")), "delete") == 0, "the refused file keeps its journal mode");
-	T_OK(strcmp(journal_mode(path("v9.db")), "delete") == 0, "so does the refused newer version");
+	T_OK(strcmp(journal_mode(t_path("other.db")), "delete") == 0, "the refused file keeps its journal mode");
+	T_OK(strcmp(journal_mode(t_path("v9.db")), "delete") == 0, "so does the refused newer version");
 
 	T_OK(store_open(&st, "/nonexistent-dir/x.db", &s, 0, err, sizeof(err)) < 0, "missing directory");
 	T_OK(strstr(err, "directory exist") != NULL, "message points at the directory");
@@ -183,20 +172,20 @@ static void test_migrate_v1(void)
 	sqlite3 *db;
 	int64_t v = 0;
 
-	T_OK(store_open(&st, path("v1.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	T_OK(store_open(&st, t_path("v1.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
 	store_close(st);
-	sqlite3_open(path("v1.db"), &db);
+	sqlite3_open(t_path("v1.db"), &db);
 	T_OK(sqlite3_exec(db, V3_TO_V2 "DROP TABLE data_loss; DROP VIEW progress; CREATE VIEW progress AS SELECT 1 AS x;"
 	                      " PRAGMA user_version = 1;", NULL, NULL, NULL) == SQLITE_OK, "made a version 1 file");
 	sqlite3_close(db);
-	T_OK(store_open(&st, path("v1.db"), &s, 1, err, sizeof(err)) == 0, "version 1 opens read-only (export)");
+	T_OK(store_open(&st, t_path("v1.db"), &s, 1, err, sizeof(err)) == 0, "version 1 opens read-only (export)");
 	store_close(st);
-	T_OK(store_open(&st, path("v1.db"), &s, 0, err, sizeof(err)) == 0, "version 1 opens for writing");
+	T_OK(store_open(&st, t_path("v1.db"), &s, 0, err, sizeof(err)) == 0, "version 1 opens for writing");
 	T_OK(store_begin(st, err, sizeof(err)) == 0 &&
 	     store_data_loss_add(st, "t", 0, 10, 25, 15, 1, err, sizeof(err)) == 0 &&
 	     store_commit(st, err, sizeof(err)) == 0, "and takes a data_loss row");
 	store_close(st);
-	sqlite3_open(path("v1.db"), &db);
+	sqlite3_open(t_path("v1.db"), &db);
 	sqlite3_stmt *q;
 	sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version) * 1000 + "
 	                       "(SELECT count(*) FROM pragma_table_info('progress') WHERE name = 'lost')", -1, &q, NULL);
@@ -216,7 +205,7 @@ static void test_migrate_v2(void)
 	char err[512];
 	sqlite3 *db;
 
-	T_OK(store_open(&st, path("v2.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	T_OK(store_open(&st, t_path("v2.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
 	struct store_partition p = { .next_offset = 7, .max_time = 5 * S, .rejected = 1, .time_run = 2,
 	                             .time_run_max = 900 * S, .skew_run = 3, .skew_first = 4000 * S };
 	struct store_product pr = { .product_id = "X-USD", .ticks = 3, .max_sequence = 10,
@@ -225,7 +214,7 @@ static void test_migrate_v2(void)
 	     store_product_put(st, "t", 0, &pr, err, sizeof(err)) == 0 && store_commit(st, err, sizeof(err)) == 0,
 	     "a partition and a product with runs");
 	store_close(st);
-	T_OK(store_open(&st, path("v2.db"), &s, 0, err, sizeof(err)) == 0, "opened again");
+	T_OK(store_open(&st, t_path("v2.db"), &s, 0, err, sizeof(err)) == 0, "opened again");
 	struct store_partition q;
 	T_OK(store_partition_get(st, "t", 0, &q) == 1 && q.time_run == 2 && q.time_run_max == 900 * S &&
 	     q.skew_run == 3 && q.skew_first == 4000 * S && q.max_time == 5 * S, "the partition's runs kept");
@@ -234,13 +223,13 @@ static void test_migrate_v2(void)
 	     got.jump_run == 4 && got.back_seq == -1, "the product's runs kept");
 	store_close(st);
 
-	sqlite3_open(path("v2.db"), &db);
+	sqlite3_open(t_path("v2.db"), &db);
 	T_OK(sqlite3_exec(db, V3_TO_V2 "PRAGMA user_version = 2;", NULL, NULL, NULL) == SQLITE_OK,
 	     "made a version 2 file");
 	sqlite3_close(db);
-	T_OK(store_open(&st, path("v2.db"), &s, 1, err, sizeof(err)) == 0, "version 2 opens read-only (export)");
+	T_OK(store_open(&st, t_path("v2.db"), &s, 1, err, sizeof(err)) == 0, "version 2 opens read-only (export)");
 	store_close(st);
-	T_OK(store_open(&st, path("v2.db"), &s, 0, err, sizeof(err)) == 0, "version 2 opens for writing");
+	T_OK(store_open(&st, t_path("v2.db"), &s, 0, err, sizeof(err)) == 0, "version 2 opens for writing");
 	T_OK(store_partition_get(st, "t", 0, &q) == 1 && q.time_run == 0 && q.time_run_max == WM_NONE &&
 	     q.next_offset == 7 && q.max_time == 5 * S, "no runs after the migration, the rest kept");
 	got.jump_run = -9;
@@ -259,15 +248,15 @@ static void test_views_updated(void)
 	sqlite3 *db;
 	sqlite3_stmt *vq = NULL;
 
-	T_OK(store_open(&st, path("views.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	T_OK(store_open(&st, t_path("views.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
 	store_close(st);
-	sqlite3_open(path("views.db"), &db);
+	sqlite3_open(t_path("views.db"), &db);
 	sqlite3_exec(db, "DROP VIEW window_aggregates; CREATE VIEW window_aggregates AS SELECT 1 AS x;", NULL, NULL,
 	             NULL);
 	sqlite3_close(db);
-	T_OK(store_open(&st, path("views.db"), &s, 0, err, sizeof(err)) == 0, "opened again");
+	T_OK(store_open(&st, t_path("views.db"), &s, 0, err, sizeof(err)) == 0, "opened again");
 	store_close(st);
-	sqlite3_open(path("views.db"), &db);
+	sqlite3_open(t_path("views.db"), &db);
 	T_OK(sqlite3_prepare_v2(db, "SELECT avg_price, max_best_bid, max_best_ask, avg_volume_24h, \"avg(price)\" "
 	                        "FROM window_aggregates", -1, &vq, NULL) == SQLITE_OK,
 	     "its views are the current ones (the CSV's columns, and the same without quoting)");
@@ -287,7 +276,7 @@ static void test_rejected_budget(void)
 	int64_t off = 0;
 
 	memset(big, 'x', sizeof(big));
-	T_OK(store_open(&st, path("rej.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	T_OK(store_open(&st, t_path("rej.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
 	store_begin(st, err, sizeof(err));
 	for (int i = 0; i < 1030 && ok; i++)
 		ok = store_rejected_add(st, "t", 0, off++, "junk", big, sizeof(big), err, sizeof(err)) == 0;
@@ -303,7 +292,7 @@ static void test_rejected_budget(void)
 	sqlite3 *db;
 	sqlite3_stmt *q;
 	int64_t got[4] = { -1, -1, -1, -1 };
-	sqlite3_open(path("rej.db"), &db);
+	sqlite3_open(t_path("rej.db"), &db);
 	sqlite3_prepare_v2(db, "SELECT count(*), max(length(payload)), sum(length(payload) = 16384),"
 	                       " sum(length(payload) = 0 AND bytes = 20000) FROM rejected", -1, &q, NULL);
 	if (sqlite3_step(q) == SQLITE_ROW)
@@ -328,43 +317,43 @@ static void test_export(void)
 	const char *row1 = "1970-01-01T00:01:00.000Z,1970-01-01T00:02:00.000Z,ETH-USD,1970-01-01T00:01:01.234Z,"
 	                   "1853.55,1853.43,1853.55,98528.66344819\n";
 
-	store_open(&st, path("e.db"), &s, 0, err, sizeof(err));
+	store_open(&st, t_path("e.db"), &s, 0, err, sizeof(err));
 	struct store_wkey k = { "ETH-USD", 0, "ETH-USD", 60 * S, 120 * S };
 	struct win_agg a = { 1, 1853.55, 98528.66344819, 61 * S + 234567, 1853.43, 1853.55 };
 	store_begin(st, err, sizeof(err));
 	store_window_put(st, &k, &a, err, sizeof(err));
 	store_commit(st, err, sizeof(err));
 
-	T_OK(export_open(&x, path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, WM_NONE, &bytes, err, sizeof(err)) == 0,
+	T_OK(export_open(&x, t_path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, WM_NONE, &bytes, err, sizeof(err)) == 0,
 	     "open a new CSV");
 	T_OK(export_append(&x, st, WM_NONE, 120 * S, &rows, err, sizeof(err)) == 0, "append");
 	T_INT(rows, 1, "one row");
 	char want[1024];
 	snprintf(want, sizeof(want), "%s%s", hdr, row1);
-	T_STR(slurp(path("out.csv")), want, "header once, timestamps in ms, shortest doubles");
+	T_STR(slurp(t_path("out.csv")), want, "header once, timestamps in ms, shortest doubles");
 	T_INT(x.bytes, (long long)strlen(want), "length tracked");
 	export_close(&x);
 
 	/* An interrupted export left a tail: it is cut back to the recorded length. */
-	FILE *f = fopen(path("out.csv"), "a");
+	FILE *f = fopen(t_path("out.csv"), "a");
 	fputs("1970-01-01T00:02:00.000Z,1970-01-01T00:03:00.000Z,ETH-US", f);
 	fclose(f);
 	bytes = (int64_t)strlen(want);
-	T_OK(export_open(&x, path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, 120 * S, &bytes, err, sizeof(err)) == 0,
+	T_OK(export_open(&x, t_path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, 120 * S, &bytes, err, sizeof(err)) == 0,
 	     "reopen after a crash");
-	T_STR(slurp(path("out.csv")), want, "the tail of the interrupted export is gone");
+	T_STR(slurp(t_path("out.csv")), want, "the tail of the interrupted export is gone");
 	export_close(&x);
 
 	/* Deleted: rebuilt from the state. */
-	unlink(path("out.csv"));
-	T_OK(export_open(&x, path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, 120 * S, &bytes, err, sizeof(err)) == 0,
+	unlink(t_path("out.csv"));
+	T_OK(export_open(&x, t_path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, 120 * S, &bytes, err, sizeof(err)) == 0,
 	     "reopen a deleted CSV");
-	T_STR(slurp(path("out.csv")), want, "rebuilt from the state");
+	T_STR(slurp(t_path("out.csv")), want, "rebuilt from the state");
 	export_close(&x);
 
-	T_OK(export_rewrite(path("lab.csv"), "max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)",
+	T_OK(export_rewrite(t_path("lab.csv"), "max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)",
 	                    st, 120 * S, &bytes, &rows, err, sizeof(err)) == 0, "rewrite with the lab's five columns");
-	T_STR(slurp(path("lab.csv")),
+	T_STR(slurp(t_path("lab.csv")),
 	      "max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)\n"
 	      "1970-01-01T00:01:01.234Z,1853.55,1853.43,1853.55,98528.66344819\n", "lab columns");
 	int cols[8], n;
@@ -375,8 +364,7 @@ static void test_export(void)
 
 int main(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/test_store.XXXXXX");
-	if (!mkdtemp(dir))
+	if (t_tmpdir("test_store"))
 		return 1;
 	test_schema_and_rows();
 	test_bad_files();
@@ -385,9 +373,6 @@ int main(void)
 	test_views_updated();
 	test_rejected_budget();
 	test_export();
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	t_rmdir();
 	return t_done();
 }
