@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <sqlite3.h>
@@ -63,6 +64,13 @@ static const char cli_usage[] =
 "      --progress-interval DUR  progress line period, 0 = off (5s)\n"
 "      --progress-json     progress as JSON lines on stdout\n"
 "      --metrics HOST:PORT serve Prometheus metrics on http://HOST:PORT/metrics\n"
+"      --output-topic TOPIC group mode: members of one --group share the\n"
+"                          partitions; closed windows go to TOPIC, state to a\n"
+"                          changelog, offsets with them, in Kafka transactions\n"
+"                          (aggregator export --from-topic TOPIC makes the CSV)\n"
+"      --changelog TOPIC   group mode's compacted state topic (GROUP-changelog)\n"
+"      --member ID         group mode: this member's name, stable across its\n"
+"                          restarts (HOSTNAME-HASH of the state file's path)\n"
 "  -X KEY=VALUE            librdkafka consumer property (repeatable); -X dump\n"
 "                          prints the configuration, -X list the properties\n"
 "  -F FILE                 librdkafka properties, one KEY=VALUE a line (# comments)\n"
@@ -196,9 +204,45 @@ static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t 
 	return 0;
 }
 
+/* Group mode (--output-topic): several members in one group, so it
+ * subscribes and runs until stopped; names what it needs. */
+static int cli_group_mode(struct agg_config *c, char *err, size_t errlen)
+{
+	if (!c->output_topic) {
+		if (c->changelog_topic || c->member) {
+			snprintf(err, errlen, "--changelog and --member need --output-topic (group mode)");
+			return -1;
+		}
+		return 0;
+	}
+	if (c->assign || c->available_now) {
+		snprintf(err, errlen, "--output-topic (group mode) shares partitions among the group's members: "
+		         "not with %s", c->available_now ? "--available-now" : "--assign");
+		return -1;
+	}
+	if (!c->changelog_topic) {
+		snprintf(c->changelog_buf, sizeof(c->changelog_buf), "%s-changelog", c->group);
+		c->changelog_topic = c->changelog_buf;
+	}
+	if (!c->member) {
+		/* Stable across restarts of the same member (its transactional.id
+		 * fences the previous incarnation), distinct between state files. */
+		char host[64] = "host", abs[4096];
+		const char *path = realpath(c->state_path, abs) ? abs : c->state_path;
+		uint32_t h = 2166136261u;
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		for (const unsigned char *s = (const unsigned char *)path; *s; s++)
+			h = (h ^ *s) * 16777619u;
+		snprintf(c->member_buf, sizeof(c->member_buf), "%s-%08x", host, h);
+		c->member = c->member_buf;
+	}
+	return 0;
+}
+
 int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
 {
-	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS, O_SUB, O_START, O_JSON, O_METRICS };
+	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS, O_SUB, O_START, O_JSON, O_METRICS, O_OUTTOPIC, O_CHANGELOG, O_MEMBER };
 	static const struct option opts[] = {
 		{ "brokers", required_argument, NULL, 'b' },
 		{ "group", required_argument, NULL, 'g' },
@@ -223,6 +267,9 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		{ "start-at", required_argument, NULL, O_START },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "output-topic", required_argument, NULL, O_OUTTOPIC },
+		{ "changelog", required_argument, NULL, O_CHANGELOG },
+		{ "member", required_argument, NULL, O_MEMBER },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -284,6 +331,9 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_START: r = cli_start_at(c, optarg, err, errlen); break;
 		case O_JSON: c->status_json = 1; break;
 		case O_METRICS: c->metrics_addr = optarg; break;
+		case O_OUTTOPIC: c->output_topic = optarg; break;
+		case O_CHANGELOG: c->changelog_topic = optarg; break;
+		case O_MEMBER: c->member = optarg; break;
 		case O_BMAX: r = cli_count("--batch-max", optarg, &c->batch_max, err, errlen); break;
 		case O_BTIME: r = cli_duration("--batch-time", optarg, &c->batch_us, 0, err, errlen); break;
 		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;
@@ -346,7 +396,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		pattern |= c->topics[i][0] == '^';
 	if (c->available_now && !c->subscribe && !pattern)
 		c->assign = 1;
-	return 0;
+	return cli_group_mode(c, err, errlen);
 }
 
 void cli_free(struct agg_config *c)

@@ -45,6 +45,10 @@ struct agg_config {
 	                             * -1 latest, or a time (ms since the epoch) */
 	int verbosity;              /* a log_level: LOG_WARN -q, LOG_INFO, LOG_DEBUG -v */
 	int dump_conf;              /* -X dump: print the consumer's configuration, exit */
+	const char *output_topic;   /* --output-topic: group mode (txn.h), NULL off */
+	const char *changelog_topic; /* --changelog (GROUP-changelog) */
+	const char *member;         /* --member (HOST-HASH of the state's path) */
+	char changelog_buf[256], member_buf[128];
 	const char *props[CLI_MAX_PROPS][2]; /* -X key=value and -F's, in order (into prop_buf) */
 	int nprops;
 	char *prop_buf[CLI_MAX_PROPS];       /* owned copies of the -X arguments */

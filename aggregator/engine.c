@@ -34,6 +34,7 @@
 #include "progress.h"
 #include "store.h"
 #include "tick.h"
+#include "txn.h"
 #include "window.h"
 
 struct eng_product {
@@ -59,6 +60,7 @@ struct eng_part {
 	int64_t revoked_at;           /* wall clock (us) of its revocation, 0 if never */
 	int64_t gap_ok_at;            /* next offset a gap was checked at and found in the log (-1) */
 	int64_t reported;             /* next offset at the last progress report (-1) */
+	int32_t topic_parts;          /* group mode: partitions of its topic, for the markers */
 };
 
 /* Upper bounds (us) of the batch duration histogram (--metrics). */
@@ -80,6 +82,7 @@ struct engine {
 	struct consume_hooks hooks;
 	struct consume_nudger nudger;
 	struct metrics *metrics;      /* --metrics, NULL when off */
+	struct txn *txn;              /* group mode (--output-topic), NULL when off */
 	int64_t metrics_at;           /* monotonic time of the last publish */
 	struct eng_part *parts;       /* every partition ever assigned; indices are stable */
 	size_t nparts, capparts;
@@ -93,6 +96,7 @@ struct engine {
 	int64_t stored_watermark;     /* as in the state */
 	int64_t exported_until;       /* every window ending at or before it is in the CSV */
 	int64_t batch_msgs;           /* messages in the open batch */
+	int64_t batch_rows;           /* group mode: partials the open batch wrote to the output topic */
 	int64_t batch_start;          /* wall clock of the batch's first message */
 	int dirty;                    /* something to commit */
 	int close_pending;            /* a window closed: commit and export soon */
@@ -419,7 +423,8 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 	int n = win_assign(tk->time_us, e->cfg->window_us, e->cfg->slide_us, e->starts, WIN_MAX_PER_TICK);
 	for (int i = 0; i < n; i++) {
 		int64_t end = e->starts[i] + e->cfg->window_us;
-		if (e->watermark != WM_NONE && end <= e->watermark) {
+		if ((e->watermark != WM_NONE && end <= e->watermark) ||
+		    (p->s.closed_until != WM_NONE && end <= p->s.closed_until)) {
 			pr->s.late++;
 			e->total.late++;
 			/* Late should not happen (see the watermark): say so at 1, 10, 100, ... */
@@ -629,9 +634,59 @@ static int eng_drop_passed(const struct win_entry *w, void *arg)
 	return !w->dirty && w->key.start + e->cfg->window_us <= e->parts[w->key.part].s.max_time;
 }
 
+static int eng_drop_any(const struct win_entry *w, void *arg)
+{
+	(void)w;
+	(void)arg;
+	return 1;
+}
+
 static int eng_drop_part(const struct win_entry *w, void *arg)
 {
 	return w->key.part == *(const uint32_t *)arg;
+}
+
+struct eng_emit {
+	struct engine *e;
+	char *err;
+	size_t errlen;
+};
+
+static int eng_emit_window(const struct store_wkey *k, const struct win_agg *a, void *arg)
+{
+	struct eng_emit *x = arg;
+	x->e->batch_rows++;
+	return txn_close_window(x->e->txn, k, a, x->err, x->errlen) < 0 ? -1 : 0;
+}
+
+/* Group mode: each assigned partition's windows that the watermark closed
+ * since its closed_until go to the output topic as partials (and leave the
+ * changelog), then its marker; closed_until moves to the last window end at
+ * or before the watermark.  Each partition keeps its own closed_until, and
+ * it moves with the partition (the changelog): a new owner whose watermark is
+ * behind writes nothing twice, and drops ticks for those windows as late. */
+static int eng_emit_closed(struct engine *e, char *err, size_t errlen)
+{
+	int64_t size = e->cfg->window_us, slide = e->cfg->slide_us;
+	if (e->watermark == WM_NONE)
+		return 0;
+	int64_t until = floor_div(e->watermark - size, slide) * slide + size;
+	struct eng_emit x = { e, err, errlen };
+	for (size_t i = 0; i < e->nparts; i++) {
+		struct eng_part *p = &e->parts[i];
+		if (!p->assigned || (p->s.closed_until != WM_NONE && until <= p->s.closed_until))
+			continue;
+		if (store_windows_closing(e->st, p->topic, p->partition, p->s.closed_until, until, eng_emit_window, &x) != 0) {
+			if (!*err)
+				snprintf(err, errlen, "state: cannot read the closed windows of %s [%d]", p->topic, p->partition);
+			return -1;
+		}
+		if (txn_marker(e->txn, p->topic, p->partition, until, p->topic_parts, err, errlen) < 0)
+			return -1;
+		p->s.closed_until = until;
+		p->dirty = 1;
+	}
+	return 0;
 }
 
 /* Writes what the batch changed into the open transaction: windows, then
@@ -646,20 +701,30 @@ static int eng_store_batch(struct engine *e, rd_kafka_topic_partition_list_t **o
 			continue;
 		if (eng_put_window(e, w, err, errlen) < 0)
 			return -1;
+		if (e->txn) {
+			const struct eng_part *p = &e->parts[w->key.part];
+			struct store_wkey k = { p->topic, p->partition, p->products[w->key.product].s.product_id,
+			                        w->key.start, w->key.start + e->cfg->window_us };
+			if (txn_put_window(e->txn, &k, &w->agg, err, errlen) < 0)
+				return -1;
+		}
 		w->dirty = 0;
 	}
 	eng_crash_point(e, "windows");
+	if (e->txn && eng_emit_closed(e, err, errlen) < 0)
+		return -1;
 	int64_t now = eng_now();
 	for (size_t i = 0; i < e->nparts; i++) {
 		struct eng_part *p = &e->parts[i];
 		for (uint32_t j = 0; j < p->nproducts; j++) {
 			if (!p->products[j].dirty)
 				continue;
-			if (store_product_put(e->st, p->topic, p->partition, &p->products[j].s, err, errlen) < 0)
+			if (store_product_put(e->st, p->topic, p->partition, &p->products[j].s, err, errlen) < 0 ||
+			    (e->txn && txn_put_product(e->txn, p->topic, p->partition, &p->products[j].s, err, errlen) < 0))
 				return -1;
 			p->products[j].dirty = 0;
 		}
-		if (p->assigned && p->s.next_offset >= 0 && p->s.next_offset != p->group_offset) {
+		if (p->assigned && p->s.next_offset >= 0 && (e->txn || p->s.next_offset != p->group_offset)) {
 			if (!*offs)
 				*offs = rd_kafka_topic_partition_list_new(4);
 			rd_kafka_topic_partition_list_add(*offs, p->topic, p->partition)->offset = p->s.next_offset;
@@ -667,7 +732,8 @@ static int eng_store_batch(struct engine *e, rd_kafka_topic_partition_list_t **o
 		}
 		if (!p->dirty)
 			continue;
-		if (store_partition_put(e->st, p->topic, p->partition, &p->s, now, err, errlen) < 0)
+		if (store_partition_put(e->st, p->topic, p->partition, &p->s, now, err, errlen) < 0 ||
+		    (e->txn && txn_put_partition(e->txn, p->topic, p->partition, &p->s, err, errlen) < 0))
 			return -1;
 		p->dirty = 0;
 	}
@@ -715,6 +781,29 @@ static void eng_evict(struct engine *e, int64_t rows)
 		                                                               : (size_t)e->cfg->cache_windows;
 }
 
+/* Group mode: the batch's Kafka transaction commits, with the offsets,
+ * before the state does (txn.h).  0, or -1 after eng_fatal: a member fenced
+ * out commits nothing and stops; the group's other members have its
+ * partitions, and a restart rejoins. */
+static int eng_txn_commit(struct engine *e, const rd_kafka_topic_partition_list_t *offs, char *err, size_t errlen)
+{
+	eng_crash_point(e, "txn");
+	int r = txn_commit(e->txn, e->rk, offs, err, errlen);
+	if (r == TXN_FENCED) {
+		char why[800];
+		snprintf(why, sizeof(why), "%s: this member was fenced (its partitions went to another member while "
+		         "it was away): nothing of this batch was committed; restart it to rejoin the group", err);
+		eng_fatal(e, AGG_EXIT_RUNTIME, why);
+		return -1;
+	}
+	if (r < 0) {
+		eng_fatal(e, AGG_EXIT_RUNTIME, err);
+		return -1;
+	}
+	eng_crash_point(e, "kafka");
+	return 0;
+}
+
 /* The batch: stored, closed windows exported, COMMIT, then the offsets to
  * the group (only now: the group is never ahead of the state), memory
  * trimmed, and a look at the state file (deleted or replaced while running,
@@ -731,12 +820,21 @@ static int eng_flush(struct engine *e, int sync_commit)
 		return e->exit_code ? -1 : 0;
 	if (eng_tx(e) < 0)
 		return -1;
-	if (eng_store_batch(e, &offs, err, sizeof(err)) < 0 || (r = eng_export_closed(e, &rows, err, sizeof(err))) == -1 ||
-	    (r == 0 && store_commit(e->st, err, sizeof(err)) < 0)) {
-		eng_fatal(e, eng_state_code(e), err);
+	err[0] = '\0';
+	e->batch_rows = 0;
+	if (e->txn && (r = txn_begin(e->txn, err, sizeof(err))) < 0) {
+		eng_fatal(e, AGG_EXIT_RUNTIME, err);
+	} else if (eng_store_batch(e, &offs, err, sizeof(err)) < 0 ||
+	           (r = e->txn ? 0 : eng_export_closed(e, &rows, err, sizeof(err))) == -1 ||
+	           (r == 0 && e->txn && (r = eng_txn_commit(e, offs, err, sizeof(err))) < 0) ||
+	           (r == 0 && store_commit(e->st, err, sizeof(err)) < 0)) {
+		if (!e->exit_code)
+			eng_fatal(e, eng_state_code(e), err);
 		r = -1;
 	}
 	if (r < 0 || e->exit_code) {
+		if (e->txn)
+			txn_abort(e->txn); /* nothing of the batch in Kafka either */
 		store_rollback(e->st);
 		if (e->csv.bytes != csv_before || e->csv.fd >= 0)
 			export_truncate(&e->csv, csv_before, err, sizeof(err));
@@ -748,8 +846,14 @@ static int eng_flush(struct engine *e, int sync_commit)
 	e->stored_watermark = e->watermark;
 	if (e->watermark != WM_NONE && (e->exported_until == WM_NONE || e->watermark > e->exported_until))
 		e->exported_until = e->watermark;
+	if (e->txn)
+		rows = e->batch_rows;
 	e->total.rows += rows;
-	if (offs) {
+	if (offs && e->txn) {
+		for (int i = 0; i < offs->cnt; i++)
+			eng_part_find(e, offs->elems[i].topic, offs->elems[i].partition)->group_offset = offs->elems[i].offset;
+		rd_kafka_topic_partition_list_destroy(offs);
+	} else if (offs) {
 		/* The group gets only what this COMMIT made durable. */
 		for (int i = 0; i < offs->cnt; i++)
 			assert(!eng_part_find(e, offs->elems[i].topic, offs->elems[i].partition)->dirty);
@@ -807,6 +911,73 @@ static int eng_load_product(const struct store_product *sp, void *arg)
 	return 0;
 }
 
+/*
+ * Group mode: a partition comes to this member.  When the file holds it at
+ * the group's committed offset (it was ours last, or never anyone's), it
+ * goes on from the file.  Otherwise its last owner was another member, or
+ * this one crashed between the Kafka transaction and the SQLite commit: its
+ * state is restored from the changelog, which the same transactions wrote
+ * with those offsets.  A changelog that is behind the group's offset is
+ * still held back by a dead member's open transaction (read_committed stops
+ * there until the broker aborts it, transaction.timeout.ms): read again.
+ */
+#define ENG_RESTORE_TRIES 30 /* 1 s apart: past the 10 s transaction timeout */
+static int eng_restore(struct engine *e, struct eng_part *p, const rd_kafka_topic_partition_list_t *committed)
+{
+	char err[700];
+	struct store_partition had;
+	const rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(committed, p->topic, p->partition);
+	int64_t want = c && c->offset >= 0 ? c->offset : -1;
+
+	if (p->topic_parts <= 0) {
+		for (size_t i = 0; i < e->nparts && p->topic_parts <= 0; i++)
+			if (e->parts[i].topic_parts > 0 && !strcmp(e->parts[i].topic, p->topic))
+				p->topic_parts = e->parts[i].topic_parts;
+		if (p->topic_parts <= 0)
+			p->topic_parts = txn_topic_partitions(e->txn, p->topic);
+	}
+	if (store_partition_get(e->st, p->topic, p->partition, &had) < 0) {
+		eng_fatal(e, eng_state_code(e), "state: cannot read a partition's state");
+		return -1;
+	}
+	if (want < 0 || had.next_offset == want)
+		return 0; /* the file is where the group is (or the group has nothing: the file wins) */
+	int64_t t0 = eng_mono();
+	for (int try = 0;; try++) {
+		int found;
+		struct store_partition got;
+		if (txn_restore(e->txn, e->st, p->topic, p->partition, &found, err, sizeof(err)) < 0 ||
+		    store_partition_get(e->st, p->topic, p->partition, &got) < 0) {
+			eng_fatal(e, AGG_EXIT_RUNTIME, err);
+			return -1;
+		}
+		if (found && got.next_offset == want) {
+			eng_log(e, LOG_INFO, "restored %s [%d] from the changelog at offset %" PRId64 " in %" PRId64 " ms "
+			        "(the state file had %" PRId64 ")", p->topic, p->partition, want,
+			        (eng_mono() - t0) / 1000, had.next_offset);
+			return 0;
+		}
+		if (!found) {
+			eng_log(e, LOG_WARN, "%s [%d]: the changelog %s has nothing of it, the group is at offset %" PRId64
+			        ": starting there with what the state file has of it", p->topic, p->partition,
+			        e->cfg->changelog_topic, want);
+			return 0;
+		}
+		if (got.next_offset > want || try + 1 >= ENG_RESTORE_TRIES) {
+			snprintf(err, sizeof(err), "%s [%d]: the changelog is at offset %" PRId64 ", the group at %" PRId64
+			         ": they were written together, one of them was changed by hand", p->topic, p->partition,
+			         got.next_offset, want);
+			eng_fatal(e, AGG_EXIT_STATE, err);
+			return -1;
+		}
+		if (try == 0)
+			eng_log(e, LOG_INFO, "%s [%d]: the changelog is behind the group (%" PRId64 " < %" PRId64 "): a "
+			        "transaction of a member that died is still open; waiting for the broker to abort it",
+			        p->topic, p->partition, got.next_offset, want);
+		nanosleep(&(struct timespec){ 1, 0 }, NULL);
+	}
+}
+
 static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 {
 	struct engine *e = opaque;
@@ -820,6 +991,20 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 	if (tx && store_begin(e->st, err, sizeof(err)) < 0) {
 		eng_fatal(e, eng_state_code(e), err);
 		return -1;
+	}
+	/* Group mode: the group's offsets say whether this file is where the
+	 * last owner left each partition (eng_restore). */
+	rd_kafka_topic_partition_list_t *committed = NULL;
+	if (e->txn) {
+		committed = rd_kafka_topic_partition_list_copy(parts);
+		rd_kafka_resp_err_t ce = rd_kafka_committed(e->rk, committed, 30000);
+		if (ce) {
+			eng_fatal(e, AGG_EXIT_RUNTIME, "kafka: cannot read the group's offsets of the partitions assigned");
+			rd_kafka_topic_partition_list_destroy(committed);
+			if (tx)
+				store_rollback(e->st);
+			return -1;
+		}
 	}
 	for (int i = 0; i < parts->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -838,6 +1023,10 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		}
 		p->nproducts = 0;
 		p->group_offset = -1;
+		if (e->txn && eng_restore(e, p, committed) < 0) {
+			ret = -1;
+			continue;
+		}
 		if (store_partition_get(e->st, p->topic, p->partition, &p->s) < 0 ||
 		    store_products_each(e->st, p->topic, p->partition, eng_load_product, p) < 0) {
 			eng_fatal(e, eng_state_code(e), "state: cannot read a partition's state");
@@ -855,6 +1044,8 @@ static int eng_on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		if (p->s.next_offset >= 0)
 			tp->offset = p->s.next_offset; /* the state's offset wins over the group's */
 	}
+	if (committed)
+		rd_kafka_topic_partition_list_destroy(committed);
 	if (tx && ret == 0 && store_commit(e->st, err, sizeof(err)) < 0) {
 		eng_fatal(e, eng_state_code(e), err);
 		ret = -1;
@@ -961,6 +1152,27 @@ static int eng_commit_group(struct engine *e, const rd_kafka_topic_partition_lis
 	return err ? -1 : 0;
 }
 
+/* Group mode, partitions lost (this member was out of the group): the
+ * batch cannot commit, and need not: its partitions' next owner starts from
+ * what was committed.  What the batch changed is undone here too; the
+ * partitions still assigned read their state back from the file. */
+static void eng_forget_batch(struct engine *e)
+{
+	if (store_in_tx(e->st))
+		store_rollback(e->st);
+	win_table_evict(&e->wins, eng_drop_any, NULL);
+	for (size_t i = 0; i < e->nparts; i++) {
+		struct eng_part *p = &e->parts[i];
+		p->dirty = 0;
+		p->nproducts = 0;
+		if (p->assigned && (store_partition_get(e->st, p->topic, p->partition, &p->s) < 0 ||
+		                    store_products_each(e->st, p->topic, p->partition, eng_load_product, p) < 0))
+			eng_fatal(e, eng_state_code(e), "state: cannot read a partition's state");
+	}
+	e->dirty = 0;
+	e->batch_msgs = 0;
+}
+
 static void eng_on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts, int lost)
 {
 	struct engine *e = opaque;
@@ -970,9 +1182,13 @@ static void eng_on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *p
 	 * Then the group gets their offsets before the next member reads them
 	 * (not when lost: this member is out of the group, the commit would be
 	 * refused). */
-	eng_flush(e, 1);
-	if (!lost && !e->exit_code)
-		eng_commit_group(e, parts, 3);
+	if (e->txn && lost) {
+		eng_forget_batch(e);
+	} else {
+		eng_flush(e, 1);
+		if (!lost && !e->exit_code && !e->txn)
+			eng_commit_group(e, parts, 3);
+	}
 	for (int i = 0; i < parts->cnt; i++) {
 		struct eng_part *p = eng_part_find(e, parts->elems[i].topic, parts->elems[i].partition);
 		if (!p)
@@ -1244,7 +1460,7 @@ static int eng_open(struct engine *e)
 	char err[700], cols[512] = "";
 	int64_t bytes = 0, v;
 
-	int chk = export_check_target(c->output_path, c->state_path, 1, err, sizeof(err));
+	int chk = c->output_topic ? 0 : export_check_target(c->output_path, c->state_path, 1, err, sizeof(err));
 	if (chk < 0) {
 		eng_fatal(e, chk == EXPORT_ESAME ? AGG_EXIT_USAGE : AGG_EXIT_OUTPUT, err);
 		return -1;
@@ -1256,6 +1472,8 @@ static int eng_open(struct engine *e)
 	}
 	e->watermark = e->stored_watermark = store_meta_get(e->st, "watermark_us", &v) == 1 ? v : WM_NONE;
 	e->exported_until = store_meta_get(e->st, "exported_until_us", &v) == 1 ? v : WM_NONE;
+	if (c->output_topic) /* group mode: closed windows go to the output topic */
+		return txn_open(&e->txn, c, err, sizeof(err)) < 0 ? (eng_fatal(e, AGG_EXIT_RUNTIME, err), -1) : 0;
 	if (store_meta_get(e->st, "csv_bytes", &v) == 1)
 		bytes = v;
 	store_meta_get_text(e->st, "csv_columns", cols, sizeof(cols));
@@ -1345,8 +1563,9 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 	}
 	if (eng_open(e) < 0)
 		return -1;
-	eng_log(e, LOG_INFO, "aggregator %s: %s from %s, state %s, output %s", PIPELINE_VERSION,
-	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_path);
+	eng_log(e, LOG_INFO, "aggregator %s: %s from %s, state %s, output %s%s", PIPELINE_VERSION,
+	        cfg->topics_arg, cfg->brokers, cfg->state_path, cfg->output_topic ? "topic " : "",
+	        cfg->output_topic ? cfg->output_topic : cfg->output_path);
 	if (cfg->metrics_addr) {
 		if (metrics_start(&e->metrics, cfg->metrics_addr, err, sizeof(err)) < 0) {
 			eng_fatal(e, AGG_EXIT_USAGE, err);
@@ -1426,7 +1645,8 @@ static int64_t eng_end_batch(struct engine *e, struct eng_loop *L, int64_t mono)
 	eng_progress(e, done, 0);
 	eng_metrics(e, done, 0);
 	if (!e->exit_code)
-		eng_recommit(e, done);
+		if (!e->txn) /* group mode: offsets go with the transactions */
+			eng_recommit(e, done);
 	return done;
 }
 
@@ -1478,7 +1698,7 @@ static void eng_finish(struct engine *e)
 	}
 	eng_watermark(e, eng_now());
 	eng_flush(e, 1);
-	if (!e->exit_code)
+	if (!e->exit_code && !e->txn)
 		eng_commit_group(e, NULL, 5);
 	if (!e->exit_code)
 		eng_progress(e, eng_mono(), 1);
@@ -1516,6 +1736,7 @@ out:
 	consume_nudger_stop(&e.nudger);
 	if (e.rk)
 		consume_close(e.rk); /* revokes through the hooks: settles what is left */
+	txn_close(e.txn);
 	metrics_stop(e.metrics);
 	export_close(&e.csv);
 	store_close(e.st);

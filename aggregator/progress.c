@@ -75,7 +75,8 @@ static void pr_json(struct progress_report *r, double in_rate, double proc_rate)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	fmt_time_ms(now_ms * 1000, now);
-	qsort(r->sources, r->nsources, sizeof(*r->sources), pr_source_cmp);
+	if (r->nsources)
+		qsort(r->sources, r->nsources, sizeof(*r->sources), pr_source_cmp);
 
 	fputs("{\"id\":\"", f);
 	fmt_json_str(f, r->id);

@@ -18,6 +18,7 @@ extern const char sql_schema[];
 extern const char sql_views[];
 extern const char sql_migrate_1_2[];
 extern const char sql_migrate_2_3[];
+extern const char sql_migrate_3_4[];
 
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
@@ -26,6 +27,7 @@ enum {
 	ST_PART_GET, ST_PART_PUT,
 	ST_PROD_EACH, ST_PROD_PUT,
 	ST_REJ_ADD, ST_ROWS,
+	ST_WIN_DEL, ST_WIN_CLOSING, ST_CLEAR_WINS, ST_CLEAR_PRODS, ST_CLEAR_PART,
 	ST__COUNT
 };
 
@@ -33,7 +35,8 @@ enum {
 extern const char sql_stmt_begin[], sql_stmt_commit[], sql_stmt_rollback[], sql_stmt_meta_get[],
 	sql_stmt_meta_set[], sql_stmt_window_get[], sql_stmt_window_put[], sql_stmt_partition_get[],
 	sql_stmt_partition_put[], sql_stmt_products_of[], sql_stmt_product_put[], sql_stmt_rejected_add[],
-	sql_stmt_rejected_size[], sql_stmt_data_loss_add[], sql_stmt_rows[];
+	sql_stmt_rejected_size[], sql_stmt_data_loss_add[], sql_stmt_rows[], sql_stmt_window_delete[], sql_stmt_windows_closing[],
+	sql_stmt_clear_windows[], sql_stmt_clear_products[], sql_stmt_clear_partition[];
 
 static const char *const store_sql[ST__COUNT] = {
 	[ST_BEGIN] = sql_stmt_begin,
@@ -49,6 +52,11 @@ static const char *const store_sql[ST__COUNT] = {
 	[ST_PROD_PUT] = sql_stmt_product_put,
 	[ST_REJ_ADD] = sql_stmt_rejected_add,
 	[ST_ROWS] = sql_stmt_rows,
+	[ST_WIN_DEL] = sql_stmt_window_delete,
+	[ST_WIN_CLOSING] = sql_stmt_windows_closing,
+	[ST_CLEAR_WINS] = sql_stmt_clear_windows,
+	[ST_CLEAR_PRODS] = sql_stmt_clear_products,
+	[ST_CLEAR_PART] = sql_stmt_clear_partition,
 };
 
 struct store {
@@ -124,9 +132,12 @@ static void store_not_ours(struct store *st, char *err, size_t errlen)
 		         "move it away or pass another --state", st->path, sqlite3_errmsg(st->db));
 }
 
-/* One transaction: sql and then sql2 (the schema, or migrations; sql2 may be
- * NULL), the views, this version. */
-static int store_schema_tx(struct store *st, const char *sql, const char *sql2, const char *verb,
+/* From version i + 1 to i + 2 (sql/migrate_*.sql). */
+static const char *const store_migrations[] = { sql_migrate_1_2, sql_migrate_2_3, sql_migrate_3_4 };
+
+/* One transaction: sql, then the migrations from version `from` on (from 0:
+ * none), the views, this version. */
+static int store_schema_tx(struct store *st, const char *sql, int64_t from, const char *verb,
                            char *err, size_t errlen)
 {
 	char ddl[64], what[64];
@@ -134,8 +145,10 @@ static int store_schema_tx(struct store *st, const char *sql, const char *sql2, 
 	snprintf(what, sizeof(what), "cannot %s the schema", verb);
 	if (store_exec(st, "BEGIN IMMEDIATE", err, errlen, what) < 0)
 		return -1;
-	if (store_exec(st, sql, err, errlen, what) < 0 ||
-	    (sql2 && store_exec(st, sql2, err, errlen, what) < 0) ||
+	int bad = store_exec(st, sql, err, errlen, what) < 0;
+	for (int64_t v = from; !bad && v > 0 && v < STORE_VERSION; v++)
+		bad = store_exec(st, store_migrations[v - 1], err, errlen, what) < 0;
+	if (bad ||
 	    store_exec(st, sql_views, err, errlen, "cannot create the views") < 0 ||
 	    store_exec(st, ddl, err, errlen, "cannot set the schema version") < 0 ||
 	    store_exec(st, "COMMIT", err, errlen, what) < 0) {
@@ -181,12 +194,10 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 		return -1;
 	}
 	if (ver == STORE_VERSION) /* the views as this aggregator has them */
-		return store_schema_tx(st, "", NULL, "update", err, errlen);
-	if (ver == 1) /* 2 added data_loss, 3 the confirmation runs */
-		return store_schema_tx(st, sql_migrate_1_2, sql_migrate_2_3, "migrate", err, errlen);
-	if (ver == 2)
-		return store_schema_tx(st, sql_migrate_2_3, NULL, "migrate", err, errlen);
-	return store_schema_tx(st, sql_schema, NULL, "create", err, errlen);
+		return store_schema_tx(st, "", 0, "update", err, errlen);
+	if (ver > 0) /* 2 added data_loss, 3 the confirmation runs, 4 closed_until */
+		return store_schema_tx(st, "", ver, "migrate", err, errlen);
+	return store_schema_tx(st, sql_schema, 0, "create", err, errlen);
 }
 
 static const char *store_dur(int64_t us, char *buf, size_t len)
@@ -504,7 +515,7 @@ int store_partition_get(struct store *st, const char *topic, int32_t partition, 
 	int rc = sqlite3_step(s);
 	memset(p, 0, sizeof(*p));
 	p->next_offset = -1;
-	p->max_time = p->time_run_max = WM_NONE;
+	p->max_time = p->time_run_max = p->closed_until = WM_NONE;
 	if (rc == SQLITE_ROW) {
 		p->next_offset = sqlite3_column_int64(s, 0);
 		p->max_time = store_col_time(s, 1);
@@ -513,6 +524,7 @@ int store_partition_get(struct store *st, const char *topic, int32_t partition, 
 		p->time_run_max = store_col_time(s, 4);
 		p->skew_run = sqlite3_column_int64(s, 5);
 		p->skew_first = sqlite3_column_int64(s, 6);
+		p->closed_until = store_col_time(s, 7);
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -535,6 +547,8 @@ int store_partition_put(struct store *st, const char *topic, int32_t partition,
 		sqlite3_bind_int64(s, 8, p->time_run_max);
 	sqlite3_bind_int64(s, 9, p->skew_run);
 	sqlite3_bind_int64(s, 10, p->skew_first);
+	if (p->closed_until != WM_NONE)
+		sqlite3_bind_int64(s, 11, p->closed_until);
 	return store_step_done(st, ST_PART_PUT, err, errlen, "cannot write a partition");
 }
 
@@ -675,4 +689,61 @@ int64_t store_rows_each(struct store *st, int64_t after, int64_t until,
 		return -1;
 	}
 	return n;
+}
+
+int store_window_delete(struct store *st, const struct store_wkey *k, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = st->stmt[ST_WIN_DEL];
+	sqlite3_bind_text(s, 1, k->product_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, k->start);
+	sqlite3_bind_int64(s, 3, k->end);
+	sqlite3_bind_text(s, 4, k->topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, k->partition);
+	return store_step_done(st, ST_WIN_DEL, err, errlen, "cannot delete a window");
+}
+
+int store_partition_clear(struct store *st, const char *topic, int32_t partition, int64_t keep_until,
+                          char *err, size_t errlen)
+{
+	static const int ids[] = { ST_CLEAR_WINS, ST_CLEAR_PRODS, ST_CLEAR_PART };
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		sqlite3_stmt *s = st->stmt[ids[i]];
+		sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 2, partition);
+		if (ids[i] == ST_CLEAR_WINS)
+			sqlite3_bind_int64(s, 3, keep_until == WM_NONE ? INT64_MIN : keep_until);
+		if (store_step_done(st, ids[i], err, errlen, "cannot clear a partition") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int store_savepoint(struct store *st, enum store_sp op, char *err, size_t errlen)
+{
+	static const char *const sql[] = { "SAVEPOINT sp", "RELEASE sp", "ROLLBACK TO sp; RELEASE sp" };
+	return store_exec(st, sql[op], err, errlen, "savepoint");
+}
+
+int store_windows_closing(struct store *st, const char *topic, int32_t partition, int64_t after, int64_t until,
+                          int (*fn)(const struct store_wkey *, const struct win_agg *, void *), void *arg)
+{
+	sqlite3_stmt *s = st->stmt[ST_WIN_CLOSING];
+	int rc, ret = 0;
+	sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, partition);
+	sqlite3_bind_int64(s, 3, after == WM_NONE ? INT64_MIN : after);
+	sqlite3_bind_int64(s, 4, until);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_wkey k = { topic, partition, (const char *)sqlite3_column_text(s, 0),
+		                        sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2) };
+		struct win_agg a = { sqlite3_column_int64(s, 3), sqlite3_column_double(s, 4), sqlite3_column_double(s, 5),
+		                     sqlite3_column_int64(s, 6), sqlite3_column_double(s, 7), sqlite3_column_double(s, 8) };
+		if (!k.product_id || (ret = fn(&k, &a, arg)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = -1;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return ret;
 }

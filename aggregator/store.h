@@ -11,7 +11,7 @@
 
 #include "window.h"
 
-#define STORE_VERSION 3 /* PRAGMA user_version of the schema in sql/schema.sql */
+#define STORE_VERSION 4 /* PRAGMA user_version of the schema in sql/schema.sql */
 
 struct store;
 struct sqlite3_stmt;
@@ -71,6 +71,7 @@ struct store_wkey {
 int store_window_get(struct store *st, const struct store_wkey *k, struct win_agg *agg);
 int store_window_put(struct store *st, const struct store_wkey *k, const struct win_agg *agg,
                      char *err, size_t errlen);
+int store_window_delete(struct store *st, const struct store_wkey *k, char *err, size_t errlen);
 
 /* The confirmation runs (see engine.c) are kept with the counters they guard,
  * so that a restart goes on with the same decision wherever it falls. */
@@ -82,11 +83,24 @@ struct store_partition {
 	int64_t time_run_max; /* their largest event time, WM_NONE if no run */
 	int64_t skew_run;     /* ticks in a row rejected as too far ahead */
 	int64_t skew_first;   /* event time of the first of them */
+	int64_t closed_until; /* group mode: windows ending at or before it are in the output topic (WM_NONE) */
 };
 int store_partition_get(struct store *st, const char *topic, int32_t partition,
                         struct store_partition *p);
 int store_partition_put(struct store *st, const char *topic, int32_t partition,
                         const struct store_partition *p, int64_t now_us, char *err, size_t errlen);
+/* Group mode: calls fn for each window of a partition with after < end <=
+ * until (after WM_NONE: from the first), in end order; stops at fn's non-zero
+ * (returned). */
+int store_windows_closing(struct store *st, const char *topic, int32_t partition, int64_t after, int64_t until,
+                          int (*fn)(const struct store_wkey *, const struct win_agg *, void *), void *arg);
+/* A savepoint inside the open transaction: begin, keep, or undo what came after it. */
+enum store_sp { STORE_SP_BEGIN, STORE_SP_RELEASE, STORE_SP_UNDO };
+int store_savepoint(struct store *st, enum store_sp op, char *err, size_t errlen);
+/* Group mode's restore: forgets a partition (its row, products and the windows
+ * ending after keep_until), and deletes one window (a changelog tombstone). */
+int store_partition_clear(struct store *st, const char *topic, int32_t partition, int64_t keep_until,
+                          char *err, size_t errlen);
 
 struct store_product {
 	char product_id[TICK_PRODUCT_MAX];

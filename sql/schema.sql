@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS partitions (
   time_run_max INTEGER,                    -- their largest event time
   skew_run     INTEGER NOT NULL DEFAULT 0, -- ticks in a row rejected as more than --max-skew ahead
   skew_first   INTEGER NOT NULL DEFAULT 0, -- event time of the first of them
+  -- Group mode (--output-topic): every window ending at or before it went to
+  -- the output topic (NULL: none yet, or not in group mode).
+  closed_until INTEGER,
   PRIMARY KEY (topic, partition)
 ) WITHOUT ROWID;
 

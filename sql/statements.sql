@@ -29,13 +29,36 @@ INSERT OR REPLACE INTO windows (product_id, window_start, window_end, topic, par
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11);
 
 -- name: partition_get
-SELECT next_offset, max_time, rejected, time_run, time_run_max, skew_run, skew_first
+SELECT next_offset, max_time, rejected, time_run, time_run_max, skew_run, skew_first, closed_until
 FROM partitions WHERE topic = ?1 AND partition = ?2;
 
 -- name: partition_put
 INSERT OR REPLACE INTO partitions (topic, partition, next_offset, max_time, rejected, updated_us, time_run,
-                                   time_run_max, skew_run, skew_first)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10);
+                                   time_run_max, skew_run, skew_first, closed_until)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11);
+
+-- name: clear_windows
+-- Group mode, before a partition is restored from the changelog, what this
+-- file has of it goes (clear_*), but the windows already written to the
+-- output topic (ending at or before ?3), which stay for queries.
+DELETE FROM windows WHERE topic = ?1 AND partition = ?2 AND window_end > ?3;
+
+-- name: clear_products
+DELETE FROM products WHERE topic = ?1 AND partition = ?2;
+
+-- name: clear_partition
+DELETE FROM partitions WHERE topic = ?1 AND partition = ?2;
+
+-- name: windows_closing
+-- Group mode: a partition's windows ending in (?3, ?4], to the output topic.
+SELECT product_id, window_start, window_end, ticks, sum_price, sum_volume_24h, max_time, max_best_bid, max_best_ask
+FROM windows
+WHERE window_end > ?3 AND window_end <= ?4 AND topic = ?1 AND partition = ?2
+ORDER BY window_end, product_id;
+
+-- name: window_delete
+DELETE FROM windows
+WHERE product_id = ?1 AND window_start = ?2 AND window_end = ?3 AND topic = ?4 AND partition = ?5;
 
 -- name: products_of
 SELECT product_id, ticks, late, duplicates, max_sequence, jump_seq, jump_run, back_seq, back_run

@@ -33,7 +33,7 @@ for mode in --assign --subscribe; do
 		"$mode: BTC-USD starts at the group's offset $NB, and says so"
 	like "$(cat "$T/fresh$mode.err")" "assigned ETH-USD \[0\], new to the state: starting at the group's committed offset $NE" \
 		"$mode: ETH-USD at $NE"
-	like "$(tail -n 1 "$T/fresh$mode.out")" '"lag":0}' "$mode: its lag is 0"
+	like "$(tail -n 1 "$T/fresh$mode.out")" '"lag":0,' "$mode: its lag is 0"
 done
 
 ok_cmd "a fresh state, new group, group mode" agg -g g35b --state "$T/fresh2.db" --output "$T/fresh2.csv"

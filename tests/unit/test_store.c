@@ -151,7 +151,8 @@ static void test_bad_files(void)
 }
 
 /* What version 3 added, taken away again. */
-#define V3_TO_V2 "ALTER TABLE partitions DROP COLUMN time_run; ALTER TABLE partitions DROP COLUMN time_run_max;" \
+#define V4_TO_V3 "ALTER TABLE partitions DROP COLUMN closed_until; "
+#define V3_TO_V2 V4_TO_V3 "ALTER TABLE partitions DROP COLUMN time_run; ALTER TABLE partitions DROP COLUMN time_run_max;" \
 	" ALTER TABLE partitions DROP COLUMN skew_run; ALTER TABLE partitions DROP COLUMN skew_first;" \
 	" ALTER TABLE products DROP COLUMN jump_seq; ALTER TABLE products DROP COLUMN jump_run;" \
 	" ALTER TABLE products DROP COLUMN back_seq; ALTER TABLE products DROP COLUMN back_run;"
@@ -193,7 +194,7 @@ static void test_migrate_v1(void)
 		v = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	sqlite3_close(db);
-	T_OK(v == STORE_VERSION * 1000 + 1, "now version 3, its progress view has lost");
+	T_OK(v == STORE_VERSION * 1000 + 1, "now this version, its progress view has lost");
 }
 
 /* A version 2 state file (before the confirmation runs) is migrated; the runs

@@ -1,0 +1,578 @@
+/*
+ * txn.c - see txn.h.
+ */
+#include "txn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "log.h"
+#include "window.h"
+
+#define TXN_TIMEOUT_MS   30000 /* a transaction call's bound */
+#define TXN_RESTORE_MS   60000 /* reading a changelog partition to its end */
+#define TXN_CHANGELOG_PARTS 4  /* partitions of a changelog topic we create */
+
+struct txn {
+	const struct agg_config *cfg;
+	rd_kafka_t *rk;           /* the transactional producer */
+	rd_kafka_t *restore;      /* a consumer for the changelog (read_committed), made at the first restore */
+	rd_kafka_topic_t *changelog, *output;
+	int32_t changelog_parts;  /* from the metadata, at open */
+	int open;                 /* a transaction is open */
+	rd_kafka_resp_err_t failed; /* a produce failed in this transaction */
+};
+
+static void txn_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	const struct txn *t = rd_kafka_opaque(rk);
+	log_msg(t ? t->cfg->verbosity : LOG_INFO, level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG,
+	        "kafka %s: %s", fac, buf);
+}
+
+/* A record's delivery failed: the transaction cannot commit (commit_transaction
+ * says so too; this names the cause). */
+static void txn_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	struct txn *t = opaque;
+	if (m->err && !t->failed)
+		t->failed = m->err;
+}
+
+static int txn_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+{
+	char e[256];
+	if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "kafka property %s=%s: %s", k, v, e);
+		return -1;
+	}
+	return 0;
+}
+
+/* The user's -X/-F properties that a client of this kind takes (security,
+ * timeouts), ours first. */
+static rd_kafka_conf_t *txn_conf(struct txn *t, const char *const (*ours)[2], size_t n, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	for (size_t i = 0; i < n; i++)
+		if (txn_conf_set(conf, ours[i][0], ours[i][1], err, errlen) < 0)
+			goto fail;
+	if (txn_conf_set(conf, "bootstrap.servers", t->cfg->brokers, err, errlen) < 0)
+		goto fail;
+	for (int i = 0; i < t->cfg->nprops; i++) {
+		const char *k = t->cfg->props[i][0];
+		/* the consumer's own, which a producer would warn about */
+		if (!strncmp(k, "ssl", 3) || !strncmp(k, "sasl", 4) || !strcmp(k, "security.protocol") ||
+		    !strncmp(k, "socket", 6) || !strcmp(k, "client.id") || !strcmp(k, "debug"))
+			if (txn_conf_set(conf, k, t->cfg->props[i][1], err, errlen) < 0)
+				goto fail;
+	}
+	rd_kafka_conf_set_log_cb(conf, txn_log);
+	rd_kafka_conf_set_opaque(conf, t);
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+/* err from a transactional call, and what it means for us. */
+static int txn_error(rd_kafka_error_t *e, const char *what, char *err, size_t errlen)
+{
+	int fenced = rd_kafka_error_is_fatal(e) || rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__FENCED ||
+	             rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+	             rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+	             rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+	snprintf(err, errlen, "kafka transaction: %s: %s", what, rd_kafka_error_string(e));
+	rd_kafka_error_destroy(e);
+	return fenced ? TXN_FENCED : TXN_ABORTED;
+}
+
+/* CreateTopics for the changelog (compacted) and the output topic; one that
+ * exists is left as it is. */
+static int txn_create_topics(struct txn *t, char *err, size_t errlen)
+{
+	const struct agg_config *c = t->cfg;
+	rd_kafka_NewTopic_t *nt[2];
+	char e[256];
+	int ret = 0;
+
+	nt[0] = rd_kafka_NewTopic_new(c->changelog_topic, TXN_CHANGELOG_PARTS, -1, e, sizeof(e));
+	nt[1] = rd_kafka_NewTopic_new(c->output_topic, 1, -1, e, sizeof(e));
+	if (!nt[0] || !nt[1]) {
+		snprintf(err, errlen, "topic: %s", e);
+		ret = -1;
+		goto out;
+	}
+	/* Compacted, and cleaned soon: a changelog is read whole at a restore. */
+	rd_kafka_NewTopic_set_config(nt[0], "cleanup.policy", "compact");
+	rd_kafka_NewTopic_set_config(nt[0], "segment.ms", "600000");
+	rd_kafka_NewTopic_set_config(nt[0], "min.cleanable.dirty.ratio", "0.1");
+	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(t->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_set_request_timeout(opts, TXN_TIMEOUT_MS, e, sizeof(e));
+	rd_kafka_queue_t *q = rd_kafka_queue_new(t->rk);
+	rd_kafka_CreateTopics(t->rk, nt, 2, opts, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TXN_TIMEOUT_MS + 1000);
+	const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+	if (!res) {
+		snprintf(err, errlen, "CreateTopics: %s", ev ? rd_kafka_event_error_string(ev) : "no answer");
+		ret = -1;
+	} else {
+		size_t n;
+		const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+		for (size_t i = 0; i < n && ret == 0; i++) {
+			rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+			if (te == RD_KAFKA_RESP_ERR_NO_ERROR)
+				log_msg(c->verbosity, LOG_INFO, "created topic %s", rd_kafka_topic_result_name(tr[i]));
+			else if (te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+				snprintf(err, errlen, "cannot create topic %s: %s", rd_kafka_topic_result_name(tr[i]),
+				         rd_kafka_topic_result_error_string(tr[i]));
+				ret = -1;
+			}
+		}
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_AdminOptions_destroy(opts);
+out:
+	for (int i = 0; i < 2; i++)
+		if (nt[i])
+			rd_kafka_NewTopic_destroy(nt[i]);
+	return ret;
+}
+
+int32_t txn_topic_partitions(struct txn *t, const char *topic)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	int32_t n = -1;
+	if (rkt && rd_kafka_metadata(t->rk, 0, rkt, &md, TXN_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    md->topic_cnt == 1 && !md->topics[0].err)
+		n = md->topics[0].partition_cnt;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
+int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t errlen)
+{
+	static const char *const ours[][2] = {
+		{ "enable.idempotence", "true" },
+		{ "acks", "all" },
+		{ "linger.ms", "5" },
+		/* A member that died inside a transaction holds back what
+		 * read_committed readers of its topics see (a restore, the
+		 * export) until the broker aborts it: keep that short. */
+		{ "transaction.timeout.ms", "10000" },
+		{ "client.id", "aggregator-txn" },
+	};
+	struct txn *t = calloc(1, sizeof(*t));
+	rd_kafka_conf_t *conf;
+	char e[512], tid[512];
+	rd_kafka_error_t *ke;
+
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	t->cfg = cfg;
+	if (!(conf = txn_conf(t, ours, sizeof(ours) / sizeof(ours[0]), err, errlen)))
+		goto fail;
+	snprintf(tid, sizeof(tid), "%s.%s", cfg->group, cfg->member);
+	if (txn_conf_set(conf, "transactional.id", tid, err, errlen) < 0) {
+		rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, txn_delivered);
+	if (!(t->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e)))) {
+		snprintf(err, errlen, "kafka producer: %s", e);
+		rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	if (txn_create_topics(t, err, errlen) < 0)
+		goto fail;
+	/* Fences an earlier incarnation of this member and aborts what it left open. */
+	if ((ke = rd_kafka_init_transactions(t->rk, TXN_TIMEOUT_MS))) {
+		txn_error(ke, "init_transactions", err, errlen);
+		goto fail;
+	}
+	t->changelog = rd_kafka_topic_new(t->rk, cfg->changelog_topic, NULL);
+	t->output = rd_kafka_topic_new(t->rk, cfg->output_topic, NULL);
+	t->changelog_parts = txn_topic_partitions(t, cfg->changelog_topic);
+	if (!t->changelog || !t->output || t->changelog_parts <= 0) {
+		snprintf(err, errlen, "changelog topic %s: no metadata", cfg->changelog_topic);
+		goto fail;
+	}
+	log_msg(cfg->verbosity, LOG_INFO, "group mode: transactional.id %s, changelog %s (%d partitions), output %s",
+	        tid, cfg->changelog_topic, (int)t->changelog_parts, cfg->output_topic);
+	*out = t;
+	return 0;
+fail:
+	txn_close(t);
+	return -1;
+}
+
+void txn_close(struct txn *t)
+{
+	if (!t)
+		return;
+	if (t->open)
+		txn_abort(t);
+	if (t->changelog)
+		rd_kafka_topic_destroy(t->changelog);
+	if (t->output)
+		rd_kafka_topic_destroy(t->output);
+	if (t->restore) {
+		rd_kafka_consumer_close(t->restore);
+		rd_kafka_destroy(t->restore);
+	}
+	if (t->rk) {
+		rd_kafka_flush(t->rk, 5000);
+		rd_kafka_destroy(t->rk);
+	}
+	free(t);
+}
+
+int txn_begin(struct txn *t, char *err, size_t errlen)
+{
+	rd_kafka_error_t *ke = rd_kafka_begin_transaction(t->rk);
+	if (ke)
+		return txn_error(ke, "begin", err, errlen);
+	t->open = 1;
+	t->failed = RD_KAFKA_RESP_ERR_NO_ERROR;
+	return 0;
+}
+
+/* The changelog partition of an input partition: its records stay together,
+ * so a restore reads one changelog partition. */
+static int32_t txn_changelog_part(const struct txn *t, const char *topic, int32_t partition)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *s = (const unsigned char *)topic; *s; s++)
+		h = (h ^ *s) * 16777619u;
+	return (int32_t)((h + (uint32_t)partition) % (uint32_t)t->changelog_parts);
+}
+
+/* Produces one record (value NULL: a tombstone), waiting while the queue is full. */
+static int txn_produce(struct txn *t, rd_kafka_topic_t *rkt, int32_t part, const char *key, size_t klen,
+                       const char *val, size_t vlen, char *err, size_t errlen)
+{
+	for (;;) {
+		if (rd_kafka_produce(rkt, part, RD_KAFKA_MSG_F_COPY, (void *)val, val ? vlen : 0, key, klen, NULL) == 0)
+			return 0;
+		rd_kafka_resp_err_t e = rd_kafka_last_error();
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			snprintf(err, errlen, "kafka: produce to %s: %s", rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
+			return TXN_ABORTED;
+		}
+		rd_kafka_poll(t->rk, 10);
+	}
+}
+
+static const char *txn_time(int64_t v, char *buf, size_t len)
+{
+	if (v == WM_NONE)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%" PRId64, v);
+	return buf;
+}
+
+static int64_t txn_time_parse(const char *s, char **end)
+{
+	if (*s == '-' && (s[1] == ' ' || s[1] == '\0')) {
+		*end = (char *)s + 1;
+		return WM_NONE;
+	}
+	return strtoll(s, end, 10);
+}
+
+int txn_put_partition(struct txn *t, const char *topic, int32_t partition, const struct store_partition *p,
+                      char *err, size_t errlen)
+{
+	char key[320], val[256], a[24], b[24], c[24];
+	int kl = snprintf(key, sizeof(key), "p\t%s\t%" PRId32, topic, partition);
+	int vl = snprintf(val, sizeof(val), "%" PRId64 " %s %" PRId64 " %" PRId64 " %s %" PRId64 " %" PRId64 " %s",
+	                  p->next_offset, txn_time(p->max_time, a, sizeof(a)), p->rejected, p->time_run,
+	                  txn_time(p->time_run_max, b, sizeof(b)), p->skew_run, p->skew_first,
+	                  txn_time(p->closed_until, c, sizeof(c)));
+	return txn_produce(t, t->changelog, txn_changelog_part(t, topic, partition), key, (size_t)kl, val,
+	                   (size_t)vl, err, errlen);
+}
+
+int txn_put_product(struct txn *t, const char *topic, int32_t partition, const struct store_product *pr,
+                    char *err, size_t errlen)
+{
+	char key[360], val[256];
+	int kl = snprintf(key, sizeof(key), "s\t%s\t%" PRId32 "\t%s", topic, partition, pr->product_id);
+	int vl = snprintf(val, sizeof(val), "%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
+	                  " %" PRId64 " %" PRId64, pr->ticks, pr->late, pr->duplicates, pr->max_sequence,
+	                  pr->jump_seq, pr->jump_run, pr->back_seq, pr->back_run);
+	return txn_produce(t, t->changelog, txn_changelog_part(t, topic, partition), key, (size_t)kl, val,
+	                   (size_t)vl, err, errlen);
+}
+
+static int txn_window_kv(const struct store_wkey *k, const struct win_agg *a, char *key, size_t klen_max,
+                         int *kl, char *val, size_t vlen_max, int *vl)
+{
+	char d[4][FMT_BUF];
+	*kl = snprintf(key, klen_max, "w\t%s\t%" PRId32 "\t%s\t%" PRId64 "\t%" PRId64, k->topic, k->partition,
+	               k->product_id, k->start, k->end);
+	if (!a)
+		return 0;
+	fmt_double(a->sum_price, d[0]);
+	fmt_double(a->sum_volume_24h, d[1]);
+	fmt_double(a->max_best_bid, d[2]);
+	fmt_double(a->max_best_ask, d[3]);
+	*vl = snprintf(val, vlen_max, "%" PRId64 " %s %s %" PRId64 " %s %s", a->ticks, d[0], d[1], a->max_time, d[2],
+	               d[3]);
+	return 0;
+}
+
+int txn_put_window(struct txn *t, const struct store_wkey *k, const struct win_agg *a, char *err, size_t errlen)
+{
+	char key[400], val[256];
+	int kl, vl = 0;
+	txn_window_kv(k, a, key, sizeof(key), &kl, val, sizeof(val), &vl);
+	return txn_produce(t, t->changelog, txn_changelog_part(t, k->topic, k->partition), key, (size_t)kl,
+	                   a ? val : NULL, (size_t)vl, err, errlen);
+}
+
+int txn_close_window(struct txn *t, const struct store_wkey *k, const struct win_agg *a, char *err, size_t errlen)
+{
+	char key[400], val[256];
+	int kl, vl = 0;
+	txn_window_kv(k, a, key, sizeof(key), &kl, val, sizeof(val), &vl);
+	int r = txn_produce(t, t->output, 0, key, (size_t)kl, val, (size_t)vl, err, errlen);
+	return r ? r : txn_put_window(t, k, NULL, err, errlen);
+}
+
+int txn_marker(struct txn *t, const char *topic, int32_t partition, int64_t closed_until, int32_t topic_parts,
+               char *err, size_t errlen)
+{
+	char key[320], val[64];
+	int kl = snprintf(key, sizeof(key), "c\t%s\t%" PRId32, topic, partition);
+	int vl = snprintf(val, sizeof(val), "%" PRId64 " %" PRId32, closed_until, topic_parts);
+	return txn_produce(t, t->output, 0, key, (size_t)kl, val, (size_t)vl, err, errlen);
+}
+
+int txn_commit(struct txn *t, rd_kafka_t *consumer, const rd_kafka_topic_partition_list_t *offsets,
+               char *err, size_t errlen)
+{
+	rd_kafka_error_t *ke;
+	int r;
+
+	if (offsets && offsets->cnt > 0) {
+		rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(consumer);
+		ke = rd_kafka_send_offsets_to_transaction(t->rk, offsets, md, TXN_TIMEOUT_MS);
+		rd_kafka_consumer_group_metadata_destroy(md);
+		if (ke) {
+			r = txn_error(ke, "send_offsets_to_transaction", err, errlen);
+			txn_abort(t);
+			return r;
+		}
+	}
+	if ((ke = rd_kafka_commit_transaction(t->rk, TXN_TIMEOUT_MS))) {
+		int retriable = rd_kafka_error_is_retriable(ke);
+		r = txn_error(ke, "commit", err, errlen);
+		if (t->failed)
+			snprintf(err + strlen(err), errlen - strlen(err), " (a record: %s)", rd_kafka_err2str(t->failed));
+		if (r == TXN_ABORTED && retriable && !(ke = rd_kafka_commit_transaction(t->rk, TXN_TIMEOUT_MS))) {
+			t->open = 0;
+			return 0;
+		} else if (r == TXN_ABORTED && retriable) {
+			r = txn_error(ke, "commit", err, errlen);
+		}
+		txn_abort(t);
+		return r;
+	}
+	t->open = 0;
+	return 0;
+}
+
+void txn_abort(struct txn *t)
+{
+	rd_kafka_error_t *ke = rd_kafka_abort_transaction(t->rk, TXN_TIMEOUT_MS);
+	if (ke)
+		rd_kafka_error_destroy(ke);
+	t->open = 0;
+}
+
+/* --- restore ------------------------------------------------------------- */
+
+static int txn_restore_consumer(struct txn *t, char *err, size_t errlen)
+{
+	static const char *const ours[][2] = {
+		{ "isolation.level", "read_committed" },
+		{ "enable.partition.eof", "true" },
+		{ "enable.auto.commit", "false" },
+		{ "group.id", "aggregator-restore" }, /* required by the API; never joined, nothing committed */
+		{ "client.id", "aggregator-restore" },
+	};
+	char e[512];
+	rd_kafka_conf_t *conf = txn_conf(t, ours, sizeof(ours) / sizeof(ours[0]), err, errlen);
+	if (!conf)
+		return -1;
+	if (!(t->restore = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e)))) {
+		snprintf(err, errlen, "kafka consumer (restore): %s", e);
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	return 0;
+}
+
+/* Does the record's key name (topic, partition)?  *rest gets what follows. */
+static int txn_key_of(const rd_kafka_message_t *m, const char *topic, int32_t partition, char kind,
+                      char *buf, size_t len, char **rest)
+{
+	if (!m->key || m->key_len < 3 || m->key_len >= len || ((const char *)m->key)[0] != kind)
+		return 0;
+	memcpy(buf, m->key, m->key_len);
+	buf[m->key_len] = '\0';
+	char *tab = strchr(buf + 2, '\t');
+	size_t tl = strlen(topic);
+	if (!tab || (size_t)(tab - (buf + 2)) != tl || memcmp(buf + 2, topic, tl) != 0)
+		return 0;
+	char *end;
+	long p = strtol(tab + 1, &end, 10);
+	if (end == tab + 1 || p != partition || (*end != '\0' && *end != '\t'))
+		return 0;
+	*rest = *end ? end + 1 : end;
+	return 1;
+}
+
+/* One changelog record of the partition into the state. */
+static int txn_apply(struct store *st, const rd_kafka_message_t *m, const char *topic, int32_t partition,
+                     struct store_partition *part, int *found, char *err, size_t errlen)
+{
+	char key[400], val[400], *rest, *e;
+	const char *v = val;
+	if (m->payload) {
+		if (m->len >= sizeof(val))
+			return 0;
+		memcpy(val, m->payload, m->len);
+		val[m->len] = '\0';
+	}
+	if (txn_key_of(m, topic, partition, 'p', key, sizeof(key), &rest)) {
+		if (!m->payload)
+			return 0;
+		struct store_partition p;
+		memset(&p, 0, sizeof(p));
+		p.next_offset = strtoll(v, &e, 10);
+		p.max_time = txn_time_parse(e + 1, &e);
+		p.rejected = strtoll(e + 1, &e, 10);
+		p.time_run = strtoll(e + 1, &e, 10);
+		p.time_run_max = txn_time_parse(e + 1, &e);
+		p.skew_run = strtoll(e + 1, &e, 10);
+		p.skew_first = strtoll(e + 1, &e, 10);
+		p.closed_until = txn_time_parse(e + 1, &e);
+		*part = p;
+		*found = 1;
+		return 0;
+	}
+	if (txn_key_of(m, topic, partition, 's', key, sizeof(key), &rest)) {
+		struct store_product pr;
+		memset(&pr, 0, sizeof(pr));
+		if (!m->payload || strlen(rest) >= sizeof(pr.product_id))
+			return 0;
+		strcpy(pr.product_id, rest);
+		pr.ticks = strtoll(v, &e, 10);
+		pr.late = strtoll(e + 1, &e, 10);
+		pr.duplicates = strtoll(e + 1, &e, 10);
+		pr.max_sequence = strtoll(e + 1, &e, 10);
+		pr.jump_seq = strtoll(e + 1, &e, 10);
+		pr.jump_run = strtoll(e + 1, &e, 10);
+		pr.back_seq = strtoll(e + 1, &e, 10);
+		pr.back_run = strtoll(e + 1, &e, 10);
+		return store_product_put(st, topic, partition, &pr, err, errlen);
+	}
+	if (txn_key_of(m, topic, partition, 'w', key, sizeof(key), &rest)) {
+		char *product = rest, *tab = strchr(rest, '\t');
+		if (!tab)
+			return 0;
+		*tab = '\0';
+		struct store_wkey k = { topic, partition, product, 0, 0 };
+		k.start = strtoll(tab + 1, &e, 10);
+		k.end = strtoll(e + 1, &e, 10);
+		if (!m->payload)
+			return store_window_delete(st, &k, err, errlen);
+		struct win_agg a;
+		a.ticks = strtoll(v, &e, 10);
+		a.sum_price = strtod(e + 1, &e);
+		a.sum_volume_24h = strtod(e + 1, &e);
+		a.max_time = strtoll(e + 1, &e, 10);
+		a.max_best_bid = strtod(e + 1, &e);
+		a.max_best_ask = strtod(e + 1, &e);
+		return store_window_put(st, &k, &a, err, errlen);
+	}
+	return 0;
+}
+
+int txn_restore(struct txn *t, struct store *st, const char *topic, int32_t partition, int *found,
+                char *err, size_t errlen)
+{
+	struct store_partition part, had;
+	int32_t cp = txn_changelog_part(t, topic, partition);
+	int ret = 0;
+	int64_t rows = 0;
+
+	*found = 0;
+	if (!t->restore && txn_restore_consumer(t, err, errlen) < 0)
+		return -1;
+	store_partition_get(st, topic, partition, &had);
+	/* Windows the output topic has stay: the file's, for queries.  All of
+	 * it is undone when the changelog has nothing of the partition. */
+	if (store_savepoint(st, STORE_SP_BEGIN, err, errlen) < 0 ||
+	    store_partition_clear(st, topic, partition, had.closed_until, err, errlen) < 0)
+		return -1;
+	rd_kafka_topic_partition_list_t *as = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(as, t->cfg->changelog_topic, cp)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_resp_err_t ae = rd_kafka_assign(t->restore, as);
+	rd_kafka_topic_partition_list_destroy(as);
+	if (ae) {
+		snprintf(err, errlen, "restore: assign %s [%d]: %s", t->cfg->changelog_topic, (int)cp, rd_kafka_err2str(ae));
+		return -1;
+	}
+	for (int waited = 0;;) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(t->restore, 100);
+		if (!m) {
+			if ((waited += 100) >= TXN_RESTORE_MS) {
+				snprintf(err, errlen, "restore: %s [%d] did not reach its end within %d s",
+				         t->cfg->changelog_topic, (int)cp, TXN_RESTORE_MS / 1000);
+				ret = -1;
+				break;
+			}
+			continue;
+		}
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			rd_kafka_message_destroy(m);
+			break;
+		}
+		if (m->err) {
+			snprintf(err, errlen, "restore: %s", rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			ret = -1;
+			break;
+		}
+		ret = txn_apply(st, m, topic, partition, &part, found, err, errlen);
+		rows++;
+		rd_kafka_message_destroy(m);
+		if (ret < 0)
+			break;
+	}
+	rd_kafka_assign(t->restore, NULL);
+	if (ret == 0 && *found)
+		ret = store_partition_put(st, topic, partition, &part, 0, err, errlen);
+	char e2[256];
+	if (ret == 0 && *found)
+		return store_savepoint(st, STORE_SP_RELEASE, err, errlen);
+	store_savepoint(st, STORE_SP_UNDO, e2, sizeof(e2)); /* nothing there, or a failure: the file stays as it was */
+	return ret;
+}
