@@ -22,7 +22,7 @@ extern const char sql_migrate_2_3[];
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_META_GET, ST_META_SET,
-	ST_WIN_GET, ST_WIN_PUT,
+	ST_WIN_GET, ST_WIN_PUT, ST_WIN_DEL,
 	ST_PART_GET, ST_PART_PUT,
 	ST_PROD_EACH, ST_PROD_PUT,
 	ST_REJ_ADD, ST_ROWS,
@@ -31,7 +31,7 @@ enum {
 
 /* sql/statements.sql, embedded */
 extern const char sql_stmt_begin[], sql_stmt_commit[], sql_stmt_rollback[], sql_stmt_meta_get[],
-	sql_stmt_meta_set[], sql_stmt_window_get[], sql_stmt_window_put[], sql_stmt_partition_get[],
+	sql_stmt_meta_set[], sql_stmt_window_get[], sql_stmt_window_put[], sql_stmt_window_del[], sql_stmt_partition_get[],
 	sql_stmt_partition_put[], sql_stmt_products_of[], sql_stmt_product_put[], sql_stmt_rejected_add[],
 	sql_stmt_rejected_size[], sql_stmt_data_loss_add[], sql_stmt_rows[];
 
@@ -43,6 +43,7 @@ static const char *const store_sql[ST__COUNT] = {
 	[ST_META_SET] = sql_stmt_meta_set,
 	[ST_WIN_GET] = sql_stmt_window_get,
 	[ST_WIN_PUT] = sql_stmt_window_put,
+	[ST_WIN_DEL] = sql_stmt_window_del,
 	[ST_PART_GET] = sql_stmt_partition_get,
 	[ST_PART_PUT] = sql_stmt_partition_put,
 	[ST_PROD_EACH] = sql_stmt_products_of,
@@ -488,6 +489,12 @@ int store_window_put(struct store *st, const struct store_wkey *k, const struct 
 	sqlite3_bind_double(s, 10, a->max_best_bid);
 	sqlite3_bind_double(s, 11, a->max_best_ask);
 	return store_step_done(st, ST_WIN_PUT, err, errlen, "cannot write a window");
+}
+
+int store_window_del(struct store *st, const struct store_wkey *k, char *err, size_t errlen)
+{
+	store_bind_wkey(st->stmt[ST_WIN_DEL], k);
+	return store_step_done(st, ST_WIN_DEL, err, errlen, "cannot delete a window");
 }
 
 /* Contract: see store.h. */

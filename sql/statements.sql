@@ -28,6 +28,11 @@ INSERT OR REPLACE INTO windows (product_id, window_start, window_end, topic, par
                                 sum_volume_24h, max_time, max_best_bid, max_best_ask)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11);
 
+-- name: window_del
+-- A partial withdrawn (a tombstone in an output topic: aggregator export --from-topic).
+DELETE FROM windows
+WHERE product_id = ?1 AND window_start = ?2 AND window_end = ?3 AND topic = ?4 AND partition = ?5;
+
 -- name: partition_get
 SELECT next_offset, max_time, rejected, time_run, time_run_max, skew_run, skew_first
 FROM partitions WHERE topic = ?1 AND partition = ?2;
