@@ -27,6 +27,8 @@
 static const char cli_usage[] =
 "Usage: aggregator [OPTIONS]                       consume ticks, keep windows, append output.csv\n"
 "       aggregator export --state FILE --output FILE   rewrite the CSV from a state file\n"
+"       aggregator export --from-topic TOPIC --output FILE [-b BROKERS]\n"
+"                          the CSV of the windows a group's members wrote to TOPIC\n"
 "       aggregator status --state FILE [-b BROKERS -g GROUP] [--json]   where it is\n"
 "\n"
 "Event-time windows over Coinbase ticker messages from Kafka, kept exactly-once in\n"
@@ -71,6 +73,9 @@ static const char cli_usage[] =
 "      --changelog TOPIC   group mode's compacted state topic (GROUP-changelog)\n"
 "      --member ID         group mode: this member's name, stable across its\n"
 "                          restarts (HOSTNAME-HASH of the state file's path)\n"
+"      --from-topic TOPIC  export: read the partial windows and markers of every\n"
+"                          member from TOPIC (committed records), write every\n"
+"                          window all input partitions have closed (not --state)\n"
 "  -X KEY=VALUE            librdkafka consumer property (repeatable); -X dump\n"
 "                          prints the configuration, -X list the properties\n"
 "  -F FILE                 librdkafka properties, one KEY=VALUE a line (# comments)\n"
@@ -242,7 +247,8 @@ static int cli_group_mode(struct agg_config *c, char *err, size_t errlen)
 
 int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
 {
-	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE, O_LOSS, O_SUB, O_START, O_JSON, O_METRICS, O_OUTTOPIC, O_CHANGELOG, O_MEMBER };
+	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE,
+	       O_LOSS, O_SUB, O_START, O_JSON, O_METRICS, O_OUTTOPIC, O_CHANGELOG, O_MEMBER, O_FROM };
 	static const struct option opts[] = {
 		{ "brokers", required_argument, NULL, 'b' },
 		{ "group", required_argument, NULL, 'g' },
@@ -270,6 +276,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		{ "output-topic", required_argument, NULL, O_OUTTOPIC },
 		{ "changelog", required_argument, NULL, O_CHANGELOG },
 		{ "member", required_argument, NULL, O_MEMBER },
+		{ "from-topic", required_argument, NULL, O_FROM },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -314,7 +321,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case 'b': c->brokers = optarg; c->brokers_given = 1; break;
 		case 'g': c->group = optarg; break;
 		case 't': r = cli_topics(c, optarg, err, errlen); break;
-		case 's': c->state_path = optarg; break;
+		case 's': c->state_path = optarg; c->state_given = 1; break;
 		case 'o': c->output_path = optarg; break;
 		case 'w': r = cli_duration("--window", optarg, &c->window_us, 0, err, errlen); break;
 		case O_SLIDE: r = cli_duration("--slide", optarg, &slide, 0, err, errlen); break;
@@ -334,6 +341,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		case O_OUTTOPIC: c->output_topic = optarg; break;
 		case O_CHANGELOG: c->changelog_topic = optarg; break;
 		case O_MEMBER: c->member = optarg; break;
+		case O_FROM: c->from_topic = optarg; break;
 		case O_BMAX: r = cli_count("--batch-max", optarg, &c->batch_max, err, errlen); break;
 		case O_BTIME: r = cli_duration("--batch-time", optarg, &c->batch_us, 0, err, errlen); break;
 		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;
@@ -373,6 +381,20 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (try 'aggregator --help')", argv[optind]);
+		return -1;
+	}
+	/* export reads either a state file or an output topic, never both. */
+	if (c->from_topic && c->cmd != CLI_EXPORT) {
+		snprintf(err, errlen, "--from-topic is an option of 'aggregator export' only");
+		return -1;
+	}
+	if (c->from_topic && c->state_given) {
+		snprintf(err, errlen, "export: --from-topic and --state exclude each other (export from a topic, "
+		         "or from a state file)");
+		return -1;
+	}
+	if (c->from_topic && !*c->from_topic) {
+		snprintf(err, errlen, "--from-topic: no topic given");
 		return -1;
 	}
 	c->slide_us = slide ? slide : c->window_us;

@@ -25,6 +25,8 @@ struct agg_config {
 	const char *topics[CLI_MAX_TOPICS]; /* split topics_spec; "^..." is a regex */
 	int ntopics;
 	const char *state_path;     /* --state */
+	int state_given;            /* --state was on the command line */
+	const char *from_topic;     /* export --from-topic: the group's output topic, NULL: from --state */
 	const char *output_path;    /* --output */
 	const char *columns;        /* --columns */
 	int64_t window_us;          /* --window */

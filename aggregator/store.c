@@ -23,19 +23,19 @@ extern const char sql_migrate_3_4[];
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_META_GET, ST_META_SET,
-	ST_WIN_GET, ST_WIN_PUT,
+	ST_WIN_GET, ST_WIN_PUT, ST_WIN_DEL,
 	ST_PART_GET, ST_PART_PUT,
 	ST_PROD_EACH, ST_PROD_PUT,
 	ST_REJ_ADD, ST_ROWS,
-	ST_WIN_DEL, ST_WIN_CLOSING, ST_CLEAR_WINS, ST_CLEAR_PRODS, ST_CLEAR_PART,
+	ST_WIN_CLOSING, ST_CLEAR_WINS, ST_CLEAR_PRODS, ST_CLEAR_PART,
 	ST__COUNT
 };
 
 /* sql/statements.sql, embedded */
 extern const char sql_stmt_begin[], sql_stmt_commit[], sql_stmt_rollback[], sql_stmt_meta_get[],
-	sql_stmt_meta_set[], sql_stmt_window_get[], sql_stmt_window_put[], sql_stmt_partition_get[],
+	sql_stmt_meta_set[], sql_stmt_window_get[], sql_stmt_window_put[], sql_stmt_window_del[], sql_stmt_partition_get[],
 	sql_stmt_partition_put[], sql_stmt_products_of[], sql_stmt_product_put[], sql_stmt_rejected_add[],
-	sql_stmt_rejected_size[], sql_stmt_data_loss_add[], sql_stmt_rows[], sql_stmt_window_delete[], sql_stmt_windows_closing[],
+	sql_stmt_rejected_size[], sql_stmt_data_loss_add[], sql_stmt_rows[], sql_stmt_windows_closing[],
 	sql_stmt_clear_windows[], sql_stmt_clear_products[], sql_stmt_clear_partition[];
 
 static const char *const store_sql[ST__COUNT] = {
@@ -46,13 +46,13 @@ static const char *const store_sql[ST__COUNT] = {
 	[ST_META_SET] = sql_stmt_meta_set,
 	[ST_WIN_GET] = sql_stmt_window_get,
 	[ST_WIN_PUT] = sql_stmt_window_put,
+	[ST_WIN_DEL] = sql_stmt_window_del,
 	[ST_PART_GET] = sql_stmt_partition_get,
 	[ST_PART_PUT] = sql_stmt_partition_put,
 	[ST_PROD_EACH] = sql_stmt_products_of,
 	[ST_PROD_PUT] = sql_stmt_product_put,
 	[ST_REJ_ADD] = sql_stmt_rejected_add,
 	[ST_ROWS] = sql_stmt_rows,
-	[ST_WIN_DEL] = sql_stmt_window_delete,
 	[ST_WIN_CLOSING] = sql_stmt_windows_closing,
 	[ST_CLEAR_WINS] = sql_stmt_clear_windows,
 	[ST_CLEAR_PRODS] = sql_stmt_clear_products,
@@ -501,6 +501,12 @@ int store_window_put(struct store *st, const struct store_wkey *k, const struct 
 	return store_step_done(st, ST_WIN_PUT, err, errlen, "cannot write a window");
 }
 
+int store_window_del(struct store *st, const struct store_wkey *k, char *err, size_t errlen)
+{
+	store_bind_wkey(st->stmt[ST_WIN_DEL], k);
+	return store_step_done(st, ST_WIN_DEL, err, errlen, "cannot delete a window");
+}
+
 /* Contract: see store.h. */
 int64_t store_col_time(sqlite3_stmt *s, int col)
 {
@@ -689,17 +695,6 @@ int64_t store_rows_each(struct store *st, int64_t after, int64_t until,
 		return -1;
 	}
 	return n;
-}
-
-int store_window_delete(struct store *st, const struct store_wkey *k, char *err, size_t errlen)
-{
-	sqlite3_stmt *s = st->stmt[ST_WIN_DEL];
-	sqlite3_bind_text(s, 1, k->product_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, k->start);
-	sqlite3_bind_int64(s, 3, k->end);
-	sqlite3_bind_text(s, 4, k->topic, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 5, k->partition);
-	return store_step_done(st, ST_WIN_DEL, err, errlen, "cannot delete a window");
 }
 
 int store_partition_clear(struct store *st, const char *topic, int32_t partition, int64_t keep_until,

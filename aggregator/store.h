@@ -71,7 +71,8 @@ struct store_wkey {
 int store_window_get(struct store *st, const struct store_wkey *k, struct win_agg *agg);
 int store_window_put(struct store *st, const struct store_wkey *k, const struct win_agg *agg,
                      char *err, size_t errlen);
-int store_window_delete(struct store *st, const struct store_wkey *k, char *err, size_t errlen);
+/* Removes a window's row (none there is no error). */
+int store_window_del(struct store *st, const struct store_wkey *k, char *err, size_t errlen);
 
 /* The confirmation runs (see engine.c) are kept with the counters they guard,
  * so that a restart goes on with the same decision wherever it falls. */

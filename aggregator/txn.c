@@ -502,7 +502,7 @@ static int txn_apply(struct store *st, const rd_kafka_message_t *m, const char *
 		k.start = strtoll(tab + 1, &e, 10);
 		k.end = strtoll(e + 1, &e, 10);
 		if (!m->payload)
-			return store_window_delete(st, &k, err, errlen);
+			return store_window_del(st, &k, err, errlen);
 		struct win_agg a;
 		a.ticks = strtoll(v, &e, 10);
 		a.sum_price = strtod(e + 1, &e);

@@ -28,6 +28,11 @@ INSERT OR REPLACE INTO windows (product_id, window_start, window_end, topic, par
                                 sum_volume_24h, max_time, max_best_bid, max_best_ask)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11);
 
+-- name: window_del
+-- A partial withdrawn (a tombstone in an output topic: aggregator export --from-topic).
+DELETE FROM windows
+WHERE product_id = ?1 AND window_start = ?2 AND window_end = ?3 AND topic = ?4 AND partition = ?5;
+
 -- name: partition_get
 SELECT next_offset, max_time, rejected, time_run, time_run_max, skew_run, skew_first, closed_until
 FROM partitions WHERE topic = ?1 AND partition = ?2;
@@ -55,10 +60,6 @@ SELECT product_id, window_start, window_end, ticks, sum_price, sum_volume_24h, m
 FROM windows
 WHERE window_end > ?3 AND window_end <= ?4 AND topic = ?1 AND partition = ?2
 ORDER BY window_end, product_id;
-
--- name: window_delete
-DELETE FROM windows
-WHERE product_id = ?1 AND window_start = ?2 AND window_end = ?3 AND topic = ?4 AND partition = ?5;
 
 -- name: products_of
 SELECT product_id, ticks, late, duplicates, max_sequence, jump_seq, jump_run, back_seq, back_run

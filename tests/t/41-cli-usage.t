@@ -20,6 +20,13 @@ usage "--on-data-loss of another word" "--on-data-loss: fail or skip, not 'maybe
 usage "a -X property librdkafka does not know" "No such configuration property" -X no.such.property=1
 usage "cooperative-sticky with librdkafka 2.0" "cooperative-sticky is refused with librdkafka 2\\.0" \
 	-X partition.assignment.strategy=cooperative-sticky
+# export reads a state file or an output topic (group mode), not both.
+usage "--from-topic outside export" "--from-topic is an option of 'aggregator export' only" --from-topic out
+timeout 20 "$BIN/aggregator" export -b 127.0.0.1:1 --state "$T/u.db" --from-topic out --output "$T/u.csv" \
+	>/dev/null 2>"$T/err"
+is "$?" 2 "export --state with --from-topic: exit 2"
+like "$(cat "$T/err")" "export: --from-topic and --state exclude each other" "and says why"
+is "$(ls "$T")" "err" "nothing created"
 # The producer takes only product ids the aggregator accepts (it published
 # BTC_USD before, and the aggregator rejected every one of its ticks).
 for id in BTC_USD BTC.USD 'BTC USD'; do

@@ -128,6 +128,14 @@ static void test_modes(void)
 	T_OK(c.cmd == CLI_EXPORT && !strcmp(c.state_path, "s.db") && !strcmp(c.output_path, "o.csv"),
 	     "export with its state and output");
 	cli_free(&c);
+	T_INT(parse(&c, err, "export", "--from-topic", "out", "--output", "o.csv", NULL), 0, "export --from-topic");
+	T_OK(c.cmd == CLI_EXPORT && !strcmp(c.from_topic, "out") && !c.state_given, "from the topic, no state");
+	cli_free(&c);
+	T_INT(parse(&c, err, "export", "--from-topic", "out", "-s", "s.db", NULL), -1, "--from-topic with --state");
+	T_OK(strstr(err, "exclude each other") != NULL, "refused: one or the other");
+	cli_free(&c);
+	T_INT(parse(&c, err, "--from-topic", "out", NULL), -1, "--from-topic without export");
+	cli_free(&c);
 	T_INT(parse(&c, err, "-t", "a,b,^c-.*", NULL), 0, "topics and a pattern");
 	T_OK(c.ntopics == 3 && !strcmp(c.topics[2], "^c-.*"), "three, the pattern as given");
 	cli_free(&c);
