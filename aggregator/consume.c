@@ -311,6 +311,11 @@ static rd_kafka_conf_t *consume_conf(const struct agg_config *cfg, int *code, ch
 	if (consume_set(conf, "bootstrap.servers", cfg->brokers, err, errlen) < 0 ||
 	    consume_set(conf, "group.id", cfg->group, err, errlen) < 0)
 		goto fail;
+	/* Group mode: librdkafka's first choice, range, gives the first N
+	 * members one partition of each N-partition topic and a member past N
+	 * none at all; roundrobin spreads every partition of every topic. */
+	if (cfg->output_topic && consume_set(conf, "partition.assignment.strategy", "roundrobin", err, errlen) < 0)
+		goto fail;
 	*code = AGG_EXIT_USAGE;
 	for (int i = 0; i < cfg->nprops; i++)
 		if (consume_set(conf, cfg->props[i][0], cfg->props[i][1], err, errlen) < 0)

@@ -423,8 +423,10 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 	int n = win_assign(tk->time_us, e->cfg->window_us, e->cfg->slide_us, e->starts, WIN_MAX_PER_TICK);
 	for (int i = 0; i < n; i++) {
 		int64_t end = e->starts[i] + e->cfg->window_us;
-		if ((e->watermark != WM_NONE && end <= e->watermark) ||
-		    (p->s.closed_until != WM_NONE && end <= p->s.closed_until)) {
+		/* Group mode: what the partition wrote to the output topic is
+		 * closed (it moves with the partition); see eng_emit_closed. */
+		if (e->txn ? p->s.closed_until != WM_NONE && end <= p->s.closed_until
+		           : e->watermark != WM_NONE && end <= e->watermark) {
 			pr->s.late++;
 			e->total.late++;
 			/* Late should not happen (see the watermark): say so at 1, 10, 100, ... */
@@ -659,22 +661,50 @@ static int eng_emit_window(const struct store_wkey *k, const struct win_agg *a, 
 	return txn_close_window(x->e->txn, k, a, x->err, x->errlen) < 0 ? -1 : 0;
 }
 
-/* Group mode: each assigned partition's windows that the watermark closed
- * since its closed_until go to the output topic as partials (and leave the
- * changelog), then its marker; closed_until moves to the last window end at
- * or before the watermark.  Each partition keeps its own closed_until, and
- * it moves with the partition (the changelog): a new owner whose watermark is
- * behind writes nothing twice, and drops ticks for those windows as late. */
+/* Group mode: each assigned partition's windows closed since its
+ * closed_until go to the output topic as partials (and leave the changelog),
+ * then its marker; closed_until moves to the last window end at or before
+ * the partition's watermark: the member's, but never ahead of the
+ * partition's own event time less the delay until it is idle.  A partition
+ * that comes from another member (its backlog behind this member's
+ * watermark) closes as its own ticks allow, not as the member's other
+ * partitions would; its ticks are late only for what it wrote out itself
+ * (closed_until moves with it, in the changelog), so nothing is written
+ * twice and no tick on time is dropped. */
+static int64_t eng_part_until(const struct engine *e, const struct eng_part *p, int64_t now)
+{
+	int64_t size = e->cfg->window_us, slide = e->cfg->slide_us, wm = e->watermark;
+	if (!p->assigned || wm == WM_NONE)
+		return WM_NONE;
+	if (!(p->eof && now - p->eof_since >= e->cfg->idle_timeout_us)) {
+		if (p->s.max_time == WM_NONE)
+			return WM_NONE;
+		if (p->s.max_time - e->cfg->delay_us < wm)
+			wm = p->s.max_time - e->cfg->delay_us;
+	}
+	int64_t until = floor_div(wm - size, slide) * slide + size;
+	return p->s.closed_until == WM_NONE || until > p->s.closed_until ? until : WM_NONE;
+}
+
+/* Group mode, between batches: a partition may have windows to close with no
+ * message coming (restored from another member behind its watermark, or
+ * idle since): a batch then, to write them. */
+static void eng_emit_due(struct engine *e)
+{
+	int64_t now = eng_now();
+	for (size_t i = 0; i < e->nparts && !e->dirty; i++)
+		if (eng_part_until(e, &e->parts[i], now) != WM_NONE)
+			e->dirty = 1;
+}
+
 static int eng_emit_closed(struct engine *e, char *err, size_t errlen)
 {
-	int64_t size = e->cfg->window_us, slide = e->cfg->slide_us;
-	if (e->watermark == WM_NONE)
-		return 0;
-	int64_t until = floor_div(e->watermark - size, slide) * slide + size;
+	int64_t now = eng_now();
 	struct eng_emit x = { e, err, errlen };
 	for (size_t i = 0; i < e->nparts; i++) {
 		struct eng_part *p = &e->parts[i];
-		if (!p->assigned || (p->s.closed_until != WM_NONE && until <= p->s.closed_until))
+		int64_t until = eng_part_until(e, p, now);
+		if (until == WM_NONE)
 			continue;
 		if (store_windows_closing(e->st, p->topic, p->partition, p->s.closed_until, until, eng_emit_window, &x) != 0) {
 			if (!*err)
@@ -1630,6 +1660,8 @@ static int64_t eng_end_batch(struct engine *e, struct eng_loop *L, int64_t mono)
 	int64_t batches = e->total.batches, batch_us = e->cfg->batch_us;
 
 	eng_watermark(e, eng_now()); /* idleness moves it without messages */
+	if (e->txn && !e->dirty)
+		eng_emit_due(e);
 	if (eng_flush(e, 0) < 0)
 		return -1;
 	int64_t done = eng_mono();

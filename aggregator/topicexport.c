@@ -482,7 +482,8 @@ static int64_t texp_closed(struct texp *x, int *have, int *all, char *held, size
 
 	*have = *all = 0;
 	snprintf(held, heldlen, "no marker in %s yet", x->cfg->from_topic);
-	qsort(x->topics, x->ntopics, sizeof(*x->topics), texp_cmp_str);
+	if (x->ntopics)
+		qsort(x->topics, x->ntopics, sizeof(*x->topics), texp_cmp_str);
 	for (size_t t = 0; t < x->ntopics; t++) {
 		int32_t parts = 0;
 		for (size_t i = 0; i < x->nmk; i++)

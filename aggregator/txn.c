@@ -414,6 +414,9 @@ static int txn_restore_consumer(struct txn *t, char *err, size_t errlen)
 		{ "enable.partition.eof", "true" },
 		{ "enable.auto.commit", "false" },
 		{ "group.id", "aggregator-restore" }, /* required by the API; never joined, nothing committed */
+		/* A restore reads to the end and stops: the broker's wait for
+		 * more (500 ms by default) would be most of its time. */
+		{ "fetch.wait.max.ms", "10" },
 		{ "client.id", "aggregator-restore" },
 	};
 	char e[512];

@@ -19,8 +19,8 @@ close() { # close FILE: 3 ticks at 16:00 after FILE's last
 }
 for i in 0 1; do awk -v i=$i 'NR % 2 == i' "$T/btc" >"$T/btc.$i"; close "$T/btc.$i" >>"$T/btc.$i"; done
 close "$T/eth" >>"$T/eth"
-timeout 30 kcat -b "$BROKERS" -P -t BTC-USD -p 0 "$T/btc.0" && timeout 30 kcat -b "$BROKERS" -P -t BTC-USD -p 1 "$T/btc.1" &&
-	timeout 30 kcat -b "$BROKERS" -P -t ETH-USD -p 0 "$T/eth" || bail "cannot load"
+timeout 30 kcat -b "$BROKERS" -P -t BTC-USD -p 0 <"$T/btc.0" && timeout 30 kcat -b "$BROKERS" -P -t BTC-USD -p 1 <"$T/btc.1" &&
+	timeout 30 kcat -b "$BROKERS" -P -t ETH-USD -p 0 <"$T/eth" || bail "cannot load"
 ok_cmd "the single aggregator's run" timeout 120 "$BIN/aggregator" -b "$BROKERS" -g g58ref --assign --available-now \
 	--progress-interval 0 -q -s "$T/ref.db" -o "$T/ref.csv"
 want=$(($(wc -l <"$T/ref.csv") - 1))
