@@ -19,11 +19,14 @@
 #            bin/feed-server at BENCH_PEERS_SPEED x the recorded pace and
 #            bin/producer into two fresh one-partition topics, the three
 #            consumers running at once; the closing latency of every row.
+#   lag      once: the same, but one feed and producer per product, ETH-USD's
+#            started 4 minutes of event time after BTC-USD's (a partition
+#            that lags behind the other); answers only.
 #
-# Settings: BENCH_PEERS_N (300000), BENCH_PEERS_PARTS (4), BENCH_PEERS_RUNS (3),
+# Settings: BENCH_PEERS_N (500000), BENCH_PEERS_PARTS (4), BENCH_PEERS_RUNS (3),
 # BENCH_PEERS_SPEED (10), BENCH_PEERS_QUICK=1 (N=30000, one run, the live
 # replay at 30x: a check that everything works, numbers meaningless),
-# BENCH_PEERS_SKIP=live|backlog, KEEP_TMP=1 (keep logs and outputs).
+# BENCH_PEERS_SKIP=live|backlog|lag, KEEP_TMP=1 (keep logs and outputs).
 # PEERS_SPARK_VERSION (4.2.0: the newest pyspark whose spark-sql-kafka-0-10_2.13
 # Maven Central has), PEERS_QUIX_VERSION (3.28.1).
 #
@@ -46,7 +49,7 @@ log() { printf '[bench-peers %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
 
-N=${BENCH_PEERS_N:-300000}
+N=${BENCH_PEERS_N:-500000}
 PARTS=${BENCH_PEERS_PARTS:-4}
 RUNS=${BENCH_PEERS_RUNS:-3}
 SPEED=${BENCH_PEERS_SPEED:-10}
@@ -62,6 +65,7 @@ IVY=$CACHE/spark-ivy
 KAFKA_PKG=org.apache.spark:spark-sql-kafka-0-10_2.13:$SPARK_VERSION
 PEERS=$ROOT/tests/peers
 LIVE_FILE=${BENCH_PEERS_LIVE_FILE:-$ROOT/tests/data/ticks.jsonl}
+LAG_S=0
 PRODUCTS=BTC-USD,ETH-USD
 OUT_DIR=$ROOT/bench
 mkdir -p "$OUT_DIR"
@@ -158,7 +162,7 @@ quiet() {
 		sleep 1
 	done
 	awk -v b="$b" 'BEGIN { exit !(b < 0.5) }' || log "still $b CPUs busy: measuring anyway (recorded)"
-	echo "$b busy, load $(loadavg)"
+	echo "$b CPUs busy, load $(loadavg)"
 }
 
 # Consumers, each under procmon (peak RSS of its process tree, CPU, wall).
@@ -231,55 +235,89 @@ backlog() {
 # --- live ----------------------------------------------------------------------------------
 # ready NAME: the consumer said "% ready" (Spark: its query runs)
 said_ready() { grep -q '^% ready' "$T/$1.out" 2>/dev/null; }
-live() {
-	local r d pre topics want who t0
+# feed NAME FILE: a feed-server replaying FILE at SPEED; sets URL
+feed() {
+	rm -f "$T/$1.port"
+	spawn "$1" "$BIN/feed-server" --port 0 --port-file "$T/$1.port" --file "$2" --speed "$SPEED" || die "feed-server"
+	wait_for 30 test -s "$T/$1.port" || die "feed-server $1 wrote no port: $(tail -n 3 "$T/$1.err")"
+	URL=ws://127.0.0.1:$(<"$T/$1.port")
+}
+# live_run KIND R: KIND live (one feed, one producer for both products) or lag
+# (one feed and producer per product, ETH-USD's started LAG_S seconds after
+# BTC-USD's: that partition lags 4 minutes of event time behind the other).
+live_run() {
+	local kind=$1 r=$2 d pre topics want who t0 wait_s
 	want=$(wc -l <"$LIVE_FILE")
-	for ((r = 1; r <= RUNS; r++)); do
-		d=$T/live/r$r; mkdir -p "$d"
-		pre=live$r-
-		topics=$pre${PRODUCTS//,/,$pre}
-		for t in ${topics//,/ }; do topic "$t" 1; done
-		quiet >"$d/load"
-		log "live run $r/$RUNS: $want ticks at ${SPEED}x through the producer (load $(<"$d/load"))"
-		spawn "live-ours" bash -c "$(declare -f run_ours); $(declare -p PY PEERS BIN BROKERS); run_ours \"\$@\"" _ "$d" "$topics"
-		spawn "live-spark" bash -c "$(declare -f run_spark); $(declare -p PY PEERS BROKERS IVY KAFKA_PKG); run_spark \"\$@\"" _ "$d" "$topics" default
-		spawn "live-quix" bash -c "$(declare -f run_quix); $(declare -p PY PEERS BROKERS); run_quix \"\$@\"" _ "$d" "$topics"
-		spawn "live-watch" "$PY" "$PEERS/watch.py" --out "$d/all.watch" "ours=$d/ours.csv" "spark=$d/spark-out" "quix=$d/quix.csv"
-		wait_for 120 said_ready live-spark || die "Spark did not start: $(tail -n 5 "$T/live-spark.err")"
-		wait_for 60 said_ready live-quix || die "Quix did not start: $(tail -n 5 "$T/live-quix.err")"
-		sleep 5   # Spark's first (empty) batch, Quix's assignment
-		FEED_START_TIMEOUT=30 start_feed -f "$LIVE_FILE" --speed "$SPEED" || die "feed-server"
-		spawn "live-producer" "$BIN/producer" -q --url "$FEED_URL" --products "$PRODUCTS" --brokers "$BROKERS" \
+	d=$T/$kind/r$r; mkdir -p "$d"
+	pre=$kind$r-
+	topics=$pre${PRODUCTS//,/,$pre}
+	for t in ${topics//,/ }; do topic "$t" 1; done
+	quiet >"$d/load"
+	log "$kind run $r: $want ticks at ${SPEED}x through the producer$([[ $kind == lag ]] && echo ", ETH-USD ${LAG_S} s behind") ($(<"$d/load"))"
+	spawn "live-ours" bash -c "$(declare -f run_ours); $(declare -p PY PEERS BIN BROKERS); run_ours \"\$@\"" _ "$d" "$topics"
+	spawn "live-spark" bash -c "$(declare -f run_spark); $(declare -p PY PEERS BROKERS IVY KAFKA_PKG); run_spark \"\$@\"" _ "$d" "$topics" default
+	spawn "live-quix" bash -c "$(declare -f run_quix); $(declare -p PY PEERS BROKERS); run_quix \"\$@\"" _ "$d" "$topics"
+	spawn "live-watch" "$PY" "$PEERS/watch.py" --out "$d/all.watch" "ours=$d/ours.csv" "spark=$d/spark-out" "quix=$d/quix.csv"
+	wait_for 120 said_ready live-spark || die "Spark did not start: $(tail -n 5 "$T/live-spark.err")"
+	wait_for 60 said_ready live-quix || die "Quix did not start: $(tail -n 5 "$T/live-quix.err")"
+	sleep 5   # Spark's first (empty) batch, Quix's assignment
+	local prods=("$PRODUCTS") files=("$LIVE_FILE") i
+	if [[ $kind == lag ]]; then
+		prods=(${PRODUCTS//,/ })
+		files=()
+		for p in "${prods[@]}"; do grep -F "\"product_id\":\"$p\"" "$LIVE_FILE" >"$T/$kind.$p.jsonl"; files+=("$T/$kind.$p.jsonl"); done
+	fi
+	t0=$(now_us)
+	for ((i = 0; i < ${#prods[@]}; i++)); do
+		((i > 0)) && sleep "$LAG_S"
+		feed "feed$i" "${files[i]}"
+		spawn "producer$i" "$BIN/producer" -q --url "$URL" --products "${prods[i]}" --brokers "$BROKERS" \
 			--topic-prefix "$pre" --status-interval 0
-		t0=$(now_us)
-		# shellcheck disable=SC2086
-		until [[ $(end_count ${topics//,/ }) -ge $want ]]; do
-			running live-producer || die "producer exited: $(tail -n 5 "$T/live-producer.err")"
-			(($(now_us) - t0 > (60 + 1500 / SPEED) * 1000000)) &&
-				die "live: $(end_count ${topics//,/ }) of $want ticks in Kafka after $((60 + 1500 / SPEED)) s"
-			sleep 1
-		done
-		log "  all $want ticks in Kafka after $((($(now_us) - t0) / 1000000)) s; 15 s for the last rows"
-		sleep 15
-		stop live-producer >/dev/null; stop feed >/dev/null
-		for who in ours spark quix; do
-			# procmon passes SIGTERM on to the consumer and writes its numbers
-			stop "live-$who" >/dev/null
-			# (bash above procmon ends at once; procmon writes its numbers once the consumer is done)
-			wait_for 60 test -s "$d/$who.stats" || log "  $who: no numbers from procmon"
-			cp "$T/live-$who.out" "$d/$who.out"; cp "$T/live-$who.err" "$d/$who.err"
-		done
-		stop live-watch >/dev/null
-		# shellcheck disable=SC2086
-		dump "$d/topics.tsv" ${topics//,/ }
-		"$PY" "$PEERS/compare.py" --dump "$d/topics.tsv" --ours "$d/ours.csv" --ours-state "$d/ours.db" \
-			--spark "$d/spark-out" --spark-stats "$d/spark.out" --quix "$d/quix.csv" --quix-stats "$d/quix.out" \
-			--watch "$d/all.watch" --out "$d/compare.json" || die "compare (live run $r)"
 	done
+	wait_s=$((60 + 1500 / SPEED + LAG_S))
+	# shellcheck disable=SC2086
+	until [[ $(end_count ${topics//,/ }) -ge $want ]]; do
+		for ((i = 0; i < ${#prods[@]}; i++)); do
+			running "producer$i" || die "producer exited: $(tail -n 5 "$T/producer$i.err")"
+		done
+		(($(now_us) - t0 > wait_s * 1000000)) && die "$kind: $(end_count ${topics//,/ }) of $want ticks in Kafka after $wait_s s"
+		sleep 1
+	done
+	log "  all $want ticks in Kafka after $((($(now_us) - t0) / 1000000)) s; waiting for the last rows"
+	# Spark has read every tick, and no output has grown for 20 s (at most 5 min).
+	local sig last="" since deadline=$(($(now_us) + 300000000))
+	since=$(now_us)
+	while (($(now_us) < deadline)); do
+		sig="$(tail -n 1 "$T/live-spark.out") $(cat "$d/ours.csv" "$d/quix.csv" "$d"/spark-out/part-*.csv 2>/dev/null | wc -l)"
+		[[ $sig != "$last" ]] && { last=$sig; since=$(now_us); }
+		[[ $(tail -n 1 "$T/live-spark.out") == "% input $want" ]] && (($(now_us) - since > 20000000)) && break
+		sleep 1
+	done
+	(($(now_us) < deadline)) || log "  the outputs did not settle within 5 min (Spark: $(tail -n 1 "$T/live-spark.out"))"
+	for ((i = 0; i < ${#prods[@]}; i++)); do stop "producer$i" >/dev/null; stop "feed$i" >/dev/null; done
+	for who in ours spark quix; do
+		# procmon passes SIGTERM on to the consumer; the bash above it ends at
+		# once, procmon writes its numbers when the consumer is done.
+		stop "live-$who" >/dev/null
+		wait_for 60 test -s "$d/$who.stats" || log "  $who: no numbers from procmon"
+		cp "$T/live-$who.out" "$d/$who.out"; cp "$T/live-$who.err" "$d/$who.err"
+	done
+	stop live-watch >/dev/null
+	# shellcheck disable=SC2086
+	dump "$d/topics.tsv" ${topics//,/ }
+	"$PY" "$PEERS/compare.py" --dump "$d/topics.tsv" --ours "$d/ours.csv" --ours-state "$d/ours.db" \
+		--spark "$d/spark-out" --spark-stats "$d/spark.out" --quix "$d/quix.csv" --quix-stats "$d/quix.out" \
+		--watch "$d/all.watch" --out "$d/compare.json" || die "compare ($kind run $r)"
 }
 
 [[ $SKIP == backlog ]] || backlog
-[[ $SKIP == live ]] || live
+if [[ $SKIP != live ]]; then
+	for ((r = 1; r <= RUNS; r++)); do live_run live "$r"; done
+fi
+# 4 minutes of event time (under our --idle-timeout of 30 s at 10x); one run
+# (answers, not costs)
+LAG_S=$(((240 + SPEED - 1) / SPEED))
+[[ $SKIP == lag || $SKIP == live ]] || live_run lag 1
 
 # --- report --------------------------------------------------------------------------------
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)

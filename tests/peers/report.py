@@ -80,7 +80,7 @@ def ratio(x, y):
     return None if x is None or y is None or y == 0 else x / y
 
 
-B, L = runs("backlog"), runs("live")
+B, L, G = runs("backlog"), runs("live"), runs("lag")
 out = []
 w = out.append
 w("## Side by side with the peers (`make bench-peers`)")
@@ -102,6 +102,9 @@ w("- **Live**: `%s` (22 minutes of recorded ticks) through `feed-server --speed 
   "its window under that consumer's own rule (below)." % (a.live_file, a.speed, a.speed))
 w("- Peak RSS: the sum of VmHWM over the consumer's process tree (Spark: the Python driver and its JVM), "
   "sampled every 50 ms by `tests/peers/procmon.py`; CPU: user + system of the whole tree.")
+w("- **Lagging partition** (once, answers only): the live replay again, but one feed and producer per product, "
+  "ETH-USD's started %s s after BTC-USD's: its partition is 4 minutes of event time behind the other all along, "
+  "as when one producer is held up." % (G and (240 + int(float(a.speed)) - 1) // int(float(a.speed)) or "?"))
 w("")
 
 # --- cost ------------------------------------------------------------------------------
@@ -212,12 +215,17 @@ w("- *late*: the row differs from the reference (or is missing) and the consumer
   "drops nothing there; in a long-running query its single global watermark drops a partition that lags "
   "behind the others by more than 2 min of event time. Ours keeps the minimum over partitions and drops "
   "nothing that was on time in its own partition.")
+w("- In the *lagging partition* run the rules meet head on: Spark's watermark follows BTC-USD, 4 minutes "
+  "ahead, so ETH-USD's ticks that reach a micro-batch after the one that moved the watermark past their window "
+  "are dropped; ours holds the watermark at ETH-USD (its rows, and BTC-USD's, come 4 minutes of event time "
+  "later) and drops nothing; Quix keeps a stream time per key and "
+  "partition and drops nothing either.")
 w("- *duplicate*: the same window and product written twice (at-least-once output after a restart; none "
   "expected here).")
 w("- *UNEXPLAINED*: anything else; none expected.")
 w("")
 kinds = ["equal", "open", "late", "duplicate", "UNEXPLAINED"]
-for name, rs in (("Backlog", B), ("Live", L)):
+for name, rs in (("Backlog", B), ("Live", L), ("Lagging partition", G)):
     if not rs:
         continue
     w("**%s** (rows written; equal / open / late / duplicate / UNEXPLAINED, per run):" % name)
@@ -274,7 +282,7 @@ w("Reproduce: `make bench-peers` (BENCH_PEERS_N=, BENCH_PEERS_PARTS=, BENCH_PEER
 w("")
 w("<details><summary>samples per run</summary>")
 w("")
-for name, rs in (("backlog", B), ("live", L)):
+for name, rs in (("backlog", B), ("live", L), ("lag", G)):
     for i, r in enumerate(rs, 1):
         for x in WHO:
             st = r.get(x)
@@ -283,12 +291,12 @@ for name, rs in (("backlog", B), ("live", L)):
             c = r["compare"]["consumers"][x] if r.get("compare") else {}
             l = c.get("latency_ms", [])
             fs = (c.get("first_seen_us") - st["start_us"]) / 1000.0 if c.get("first_seen_us") else None
-            w("- %s run %d %s: load %s, wall %s s, CPU %s s, peak RSS %s MiB %s, first row %s ms%s" % (
+            w("- %s run %d %s: %s, wall %s s, CPU %s s, peak RSS %s MiB %s, first row %s ms%s" % (
                 name, i, x, r.get(x + "_load", r.get("load", "?")), f(st["wall_s"], 2), f(st["cpu_s"], 2),
                 f(st["peak_rss_kib"] / 1024, 1),
                 json.dumps({k: round(v / 1024) for k, v in st["by_name"].items()}), f(fs, 0),
                 (", latency p50/p99/max %s/%s/%s ms over %d rows" % (f(pct(l, 50), 1), f(pct(l, 99), 1),
-                                                                   f(pct(l, 100), 1), len(l))) if name == "live" else ""))
+                                                                   f(pct(l, 100), 1), len(l))) if name != "backlog" else ""))
 w("")
 w("</details>")
 print("\n".join(out))

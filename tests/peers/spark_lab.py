@@ -13,8 +13,8 @@
 # product_id: the lab's five columns alone do not say which window or product a
 # row is (our --columns lab writes the same two).
 #
-# tests/bench-peers.sh runs it; it prints "% ready" once the query runs and,
-# at the end, one JSON line "% stats {...}" with the rows dropped by the
+# tests/bench-peers.sh runs it; it prints "% ready" once the query runs,
+# "% input N" (ticks read so far) after each batch and, at the end, one JSON line "% stats {...}" with the rows dropped by the
 # watermark and the batches run (from the query's progress reports).
 import argparse
 import json
@@ -122,8 +122,11 @@ signal.signal(signal.SIGINT, on_term)
 # Progress of every batch (recentProgress keeps only the last 100).
 seen = {}
 def collect():
+    n = len(seen)
     for p in query.recentProgress:
         seen[(p["batchId"], p["timestamp"])] = p
+    if len(seen) != n:
+        print("% input %d" % sum(p.get("numInputRows", 0) for p in seen.values()), flush=True)
 while query.isActive and not stop.is_set():
     collect()
     query.awaitTermination(0.5)

@@ -1,30 +1,37 @@
 #!/usr/bin/env python3
-# tests/peers/watch.py --out LOG [--interval S] NAME=PATH...
-# Polls each output every --interval seconds (default 0.005) until SIGTERM and
-# appends one line per new row to LOG: "NAME SEEN_US WINDOW_START PRODUCT",
-# SEEN_US the wall clock (microseconds) at which the row was first complete
-# on disk.  PATH is a CSV file (ours, Quix: header line skipped) or a
-# directory of part files (Spark's CSV sink: every part-*.csv, no header);
-# only complete lines count.  The rows' first two columns are window_start
-# and product_id.
+# tests/peers/watch.py --out LOG NAME=PATH...
+# Follows each output until SIGTERM and appends one line per new row to LOG:
+# "NAME SEEN_US WINDOW_START PRODUCT", SEEN_US the wall clock (microseconds)
+# at which the row was first complete on disk.  PATH is a CSV file (ours,
+# Quix: the header line is skipped) or a directory of part files (Spark's CSV
+# sink: every part-*.csv, no header); only complete lines count.  The rows'
+# first two columns are window_start and product_id.
+#
+# Woken by inotify (IN_MODIFY, IN_CLOSE_WRITE, IN_CREATE, IN_MOVED_TO on the
+# directories that hold the outputs, through ctypes), so a row is seen within
+# a scheduling delay of its write, not a polling period; it also looks every
+# 50 ms (a directory created after the start, a missed event).
+import ctypes
 import os
+import select
 import signal
+import struct
 import sys
 import time
 
 args = sys.argv[1:]
-out, interval, targets = None, 0.005, []
+out, targets = None, []
 while args:
     a = args.pop(0)
     if a == "--out":
         out = args.pop(0)
-    elif a == "--interval":
-        interval = float(args.pop(0))
+    elif a == "--interval":   # accepted for compatibility; inotify needs none
+        args.pop(0)
     else:
         name, path = a.split("=", 1)
         targets.append((name, path))
 if not out or not targets:
-    sys.exit("usage: watch.py --out LOG [--interval S] NAME=PATH...")
+    sys.exit("usage: watch.py --out LOG NAME=PATH...")
 
 running = True
 def stop(signum, frame):
@@ -33,9 +40,21 @@ def stop(signum, frame):
 signal.signal(signal.SIGTERM, stop)
 signal.signal(signal.SIGINT, stop)
 
+libc = ctypes.CDLL(None, use_errno=True)
+IN_MODIFY, IN_CLOSE_WRITE, IN_MOVED_TO, IN_CREATE = 0x2, 0x8, 0x80, 0x100
+MASK = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE
+ifd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+watched = set()
+
+def watch_dirs():
+    for _, path in targets:
+        d = path if os.path.isdir(path) else os.path.dirname(path) or "."
+        if d not in watched and os.path.isdir(d) and ifd >= 0:
+            if libc.inotify_add_watch(ifd, d.encode(), MASK) >= 0:
+                watched.add(d)
+
 log = open(out, "a", buffering=1)
-pos = {}      # file -> bytes consumed (complete lines)
-size = {}     # file -> size seen
+pos, size = {}, {}
 
 def scan(name, f, now, header):
     try:
@@ -60,7 +79,7 @@ def scan(name, f, now, header):
             log.write("%s %d %s %s\n" % (name, now, cols[0], cols[1]))
     pos[f] = p + end + 1
 
-while running:
+def scan_all():
     now = time.time_ns() // 1000
     for name, path in targets:
         if os.path.isdir(path):
@@ -73,5 +92,22 @@ while running:
                 scan(name, os.path.join(path, e), now, False)
         else:
             scan(name, path, now, True)
-    time.sleep(interval)
+
+while running:
+    watch_dirs()
+    scan_all()
+    if ifd < 0:
+        time.sleep(0.005)
+        continue
+    try:
+        r, _, _ = select.select([ifd], [], [], 0.05)
+    except InterruptedError:
+        continue
+    if r:
+        try:
+            while os.read(ifd, 65536):
+                pass
+        except BlockingIOError:
+            pass
+scan_all()
 log.close()
