@@ -126,7 +126,7 @@ def collect():
     for p in query.recentProgress:
         seen[(p["batchId"], p["timestamp"])] = p
     if len(seen) != n:
-        print("% input %d" % sum(p.get("numInputRows", 0) for p in seen.values()), flush=True)
+        print("%% input %d" % sum(p.get("numInputRows", 0) for p in seen.values()), flush=True)
 while query.isActive and not stop.is_set():
     collect()
     query.awaitTermination(0.5)
