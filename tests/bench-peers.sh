@@ -187,7 +187,7 @@ run_quix() { # DIR TOPICS [--count N]
 backlog() {
 	local data=$T/backlog.jsonl topics r d who st
 	log "backlog: generating $N ticks"
-	# ~67 minutes of event time whatever N, as make bench
+	# the event time spans ~40 minutes whatever N
 	"$BIN/gen-ticks" --products "$PRODUCTS" --count "$N" --rate $((N / 4000 > 20 ? N / 4000 : 20)) --seed 7 \
 		>"$data" || die "gen-ticks"
 	N=$(wc -l <"$data")

@@ -90,11 +90,12 @@ w("Machine: %s; %s UTC. Apache Kafka %s (scripts/kafka, one node, KRaft) on 127.
   "before each measurement is listed with the samples." % (a.machine, time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                                                            a.kafka or "?", a.runs))
 w("")
-w("- **Backlog**: %s ticks of `gen-ticks --products BTC-USD,ETH-USD --seed 7` (~67 min of event time), "
+w("- **Backlog**: %s ticks of `gen-ticks --products BTC-USD,ETH-USD --seed 7` (%s minutes of event time), "
   "two topics of %d partitions each (round-robin, no key, each partition in event-time order); "
   "each consumer reads them from the start and stops at the end, one after the other: ours "
   "`--available-now --assign`, Spark `trigger(availableNow=True)`, Quix after the %s-th tick reached its "
-  "window stage. Wall time from exec to exit (start-up and shutdown included)." % (f(a.n), a.parts, f(a.n)))
+  "window stage. Wall time from exec to exit (start-up and shutdown included)." % (
+      f(a.n), B[0]["compare"]["ref_windows"] // 2 if B and B[0].get("compare") else "?", a.parts, f(a.n)))
 w("- **Live**: `%s` (22 minutes of recorded ticks) through `feed-server --speed %s` (%sx the recorded pace) "
   "and `bin/producer` into two fresh one-partition topics, the three consumers running at once. "
   "Closing latency: a row's first appearance on disk (`tests/peers/watch.py`, polled every 5 ms) minus the "

@@ -14,8 +14,9 @@
 # row is (our --columns lab writes the same two).
 #
 # tests/bench-peers.sh runs it; it prints "% ready" once the query runs,
-# "% input N" (ticks read so far) after each batch and, at the end, one JSON line "% stats {...}" with the rows dropped by the
-# watermark and the batches run (from the query's progress reports).
+# "% input N" (ticks read so far) after each batch and, at the end, one JSON
+# line "% stats {...}" with the rows dropped by the watermark and the batches
+# run (from the query's progress reports).
 import argparse
 import json
 import signal
