@@ -60,19 +60,21 @@ def tree(root):
         todo.extend(kids.get(p, []))
     return seen
 
+# Per process, keyed by (pid, start time): a pid the kernel reuses is another process.
 peak, cpu, names, first, last = {}, {}, {}, {}, {}
 def sample(root):
     now = time.time()
-    for p in tree(root):
+    for pid in tree(root):
         try:
-            with open("/proc/%d/stat" % p) as f:
+            with open("/proc/%d/stat" % pid) as f:
                 s = f.read()
-            with open("/proc/%d/status" % p) as f:
+            with open("/proc/%d/status" % pid) as f:
                 st = f.read()
         except OSError:
             continue
         name = s[s.find("(") + 1:s.rfind(")")]
         rest = s[s.rfind(")") + 2:].split()
+        p = (pid, int(rest[19]))
         cpu[p] = (int(rest[11]) + int(rest[12])) / TICK
         names[p] = name
         first.setdefault(p, now)
@@ -107,7 +109,7 @@ ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 # VmHWM until they exec (their CPU time is counted).
 by_name = {}
 for p, kib in list(peak.items()):
-    if last[p] - first[p] < 1.0 and p != child.pid:
+    if last[p] - first[p] < 1.0 and p[0] != child.pid:
         del peak[p]
         continue
     by_name[names[p]] = by_name.get(names[p], 0) + kib
