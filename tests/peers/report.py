@@ -86,8 +86,9 @@ w = out.append
 w("## Side by side with the peers (`make bench-peers`)")
 w("")
 w("Machine: %s; %s UTC. Apache Kafka %s (scripts/kafka, one node, KRaft) on 127.0.0.1. "
-  "Medians of %d runs (BENCH_PEERS_RUNS). The machine is shared: the 1-minute load average "
-  "before each measurement is listed with the samples." % (a.machine, time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+  "Medians of %d runs (BENCH_PEERS_RUNS). The machine is shared: each measurement first waits (up to 60 s) "
+  "for less than half a CPU busy; the CPUs busy over 2 s and the 1-minute load average it started at are "
+  "listed with the samples." % (a.machine, time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                                                            a.kafka or "?", a.runs))
 w("")
 w("- **Backlog**: %s ticks of `gen-ticks --products BTC-USD,ETH-USD --seed 7` (%s minutes of event time), "
@@ -98,7 +99,7 @@ w("- **Backlog**: %s ticks of `gen-ticks --products BTC-USD,ETH-USD --seed 7` (%
       f(a.n), B[0]["compare"]["ref_windows"] // 2 if B and B[0].get("compare") else "?", a.parts, f(a.n)))
 w("- **Live**: `%s` (22 minutes of recorded ticks) through `feed-server --speed %s` (%sx the recorded pace) "
   "and `bin/producer` into two fresh one-partition topics, the three consumers running at once. "
-  "Closing latency: a row's first appearance on disk (`tests/peers/watch.py`, polled every 5 ms) minus the "
+  "Closing latency: a row's first appearance on disk (`tests/peers/watch.py`, woken by inotify) minus the "
   "broker's append time (topics with `message.timestamp.type=LogAppendTime`, ms) of the tick that closes "
   "its window under that consumer's own rule (below)." % (a.live_file, a.speed, a.speed))
 w("- Peak RSS: the sum of VmHWM over the consumer's process tree (Spark: the Python driver and its JVM), "
@@ -172,7 +173,8 @@ row("CPU seconds per million ticks (backlog)", "cpu_m", 1, " s", "low")
 w("")
 w("Ratios read \"ours is N times better\". Spark's peak RSS is its JVM's %s MiB plus the Python driver. "
   "Live: %s ticks per run; CPU over a whole live run (~%s s of replay): ours %s s, Spark %s s, Quix %s s; "
-  "rows timed per run (median): ours %s, Spark %s, Quix %s." % (
+  "rows timed per run (median): ours %s, Spark %s, Quix %s (so a run's p99 is its largest; the three run "
+  "at once on the 2 CPUs, Spark's JVM busy most of the time)." % (
       f(s["java"], 0), f(live_ticks), f(1320 / float(a.speed), 0), f(o["lcpu"], 1), f(s["lcpu"], 1), f(q["lcpu"], 1),
       f(o["n_lat"]), f(s["n_lat"]), f(q["n_lat"])))
 w("")
