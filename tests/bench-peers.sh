@@ -323,7 +323,7 @@ LAG_S=$(((240 + SPEED - 1) / SPEED))
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 machine="$(nproc) CPUs (${cpu:-unknown CPU}), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr), $(java -version 2>&1 | head -n 1)"
 "$PY" "$PEERS/report.py" --dir "$T" --runs "$RUNS" --machine "$machine" --n "$N" --parts "$PARTS" \
-	--speed "$SPEED" --live-file "${LIVE_FILE#"$ROOT"/}" --spark "$SPARK_VERSION" --quix "$QUIX_VERSION" \
+	--speed "$SPEED" $([[ ${BENCH_PEERS_QUICK:-0} == 1 ]] && echo --quick) --live-file "${LIVE_FILE#"$ROOT"/}" --spark "$SPARK_VERSION" --quix "$QUIX_VERSION" \
 	--kafka "$(ls "$("$ROOT/scripts/kafka" fetch 2>/dev/null)" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p')" \
 	>"$T/peers.md" || die "report"
 # Into bench/results.md between the markers (make bench keeps them too).

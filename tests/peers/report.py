@@ -22,6 +22,7 @@ ap.add_argument("--live-file", required=True)
 ap.add_argument("--spark", required=True)
 ap.add_argument("--quix", required=True)
 ap.add_argument("--kafka", default="")
+ap.add_argument("--quick", action="store_true")
 a = ap.parse_args()
 
 WHO = ["ours", "spark", "quix"]
@@ -93,6 +94,9 @@ w("Machine: %s; run started %s UTC. Apache Kafka %s (scripts/kafka, one node, KR
   "listed with the samples." % (a.machine, time.strftime("%Y-%m-%d %H:%M", when),
                                                            a.kafka or "?", a.runs))
 w("")
+if a.quick:
+    w("**BENCH_PEERS_QUICK=1: a check that everything runs, on little data, once; these numbers mean nothing.**")
+    w("")
 w("- **Backlog**: %s ticks of `gen-ticks --products BTC-USD,ETH-USD --seed 7` (%s minutes of event time), "
   "two topics of %d partitions each (round-robin, no key, each partition in event-time order); "
   "each consumer reads them from the start and stops at the end, one after the other: ours "
