@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages that are missing (every target does first)
 #   make test       build with ASan/UBSan into build/san and run every test
 #   make bench      benchmarks (see tests/bench.sh)
+#   make bench-peers  the same data through the Spark lab, Quix Streams and ours
 #   make demo       the whole pipeline on the embedded broker and the local feed
 #   make fuzz       libFuzzer on the tick parser for FUZZ_SECONDS (60)
 #   make clean
@@ -45,7 +46,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BINDIR)/unit/%)
 TOOLS     := kafka-mock kafka-admin feed-server gen-ticks
 BINS      := $(BINDIR)/producer $(BINDIR)/aggregator $(TOOLS:%=$(BINDIR)/%)
 
-.PHONY: all unit test bench demo run fuzz clean deps
+.PHONY: all unit test bench bench-peers demo run fuzz clean deps
 all: $(BINS)
 
 # The Debian packages the build and the tests need, installed when missing
@@ -96,6 +97,12 @@ test: deps
 
 bench: deps all
 	tests/bench.sh bin
+
+# The same data through the Spark lab's consumer, a Quix Streams application
+# and ours (tests/bench-peers.sh; installs pyspark and quixstreams into a venv
+# in ~/.cache/coinbase-windows first). Never part of `make test`.
+bench-peers: deps all
+	tests/bench-peers.sh bin
 
 demo: deps all
 	scripts/demo.sh bin

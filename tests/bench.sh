@@ -4,7 +4,8 @@
 # the same data and measurements on Apache Kafka (scripts/kafka), side by side.
 #
 # Prints one markdown table (medians over BENCH_RUNS runs) and writes it to
-# bench/results.md.  Never part of `make test`.
+# bench/results.md, keeping `make bench-peers`' section (<!-- peers -->).
+# Never part of `make test`.
 #
 #   BENCH_N=3000000     generated ticks loaded into the broker (4 products; ~10 s
 #                       of kcat -C, 1.2 GB; the default run takes ~6 min on 2 vCPUs)
@@ -490,5 +491,13 @@ EOF
 	echo
 	echo '</details>'
 )
-printf '%s\n' "$report" | tee "$OUT_DIR/results.md"
+printf '%s\n' "$report"
+# make bench-peers' section (between its markers) is kept.
+{
+	printf '%s\n' "$report"
+	if [[ -f $OUT_DIR/results.md ]]; then
+		awk '/^<!-- peers -->$/ { keep = 1 } keep { print } /^<!-- \/peers -->$/ { keep = 0 }' "$OUT_DIR/results.md" |
+			sed '1s/^/\n/'
+	fi
+} >"$OUT_DIR/results.md.new" && mv "$OUT_DIR/results.md.new" "$OUT_DIR/results.md"
 log "written to bench/results.md"
