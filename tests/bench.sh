@@ -490,5 +490,12 @@ EOF
 	echo
 	echo '</details>'
 )
-printf '%s\n' "$report" | tee "$OUT_DIR/results.md"
+printf '%s\n' "$report"
+# Sections other scripts keep in bench/results.md (<!-- NAME --> ... <!-- /NAME -->,
+# e.g. tests/bench-group.sh's <!-- group -->) stay, after this report.
+kept=""
+[[ -f $OUT_DIR/results.md ]] && kept=$(awk '/^<!-- [A-Za-z0-9_-]+ -->$/ { name = substr($2, 1); on = 1 }
+	on { print } on && $0 == "<!-- /" name " -->" { on = 0; print "" }' "$OUT_DIR/results.md")
+{ printf '%s\n' "$report"; [[ -n $kept ]] && printf '\n%s\n' "$kept"; } >"$OUT_DIR/results.md.tmp" &&
+	mv "$OUT_DIR/results.md.tmp" "$OUT_DIR/results.md"
 log "written to bench/results.md"
