@@ -3,7 +3,7 @@
 #   make            build bin/producer, bin/aggregator and the test helpers
 #   make deps       install the Debian packages that are missing (every target does first)
 #   make test       build with ASan/UBSan into build/san and run every test
-#   make bench      benchmarks (see tests/bench.sh)
+#   make bench      benchmarks (see tests/bench.sh, then tests/bench-group.sh; BENCH_GROUP=0 skips it)
 #   make bench-peers  the same data through the Spark lab, Quix Streams and ours
 #   make demo       the whole pipeline on the embedded broker and the local feed
 #   make fuzz       libFuzzer on the tick parser for FUZZ_SECONDS (60)
@@ -97,6 +97,7 @@ test: deps
 
 bench: deps all
 	tests/bench.sh bin
+	@if [ "$${BENCH_GROUP:-1}" != 0 ]; then tests/bench-group.sh bin; fi
 
 # The same data through the Spark lab's consumer, a Quix Streams application
 # and ours (tests/bench-peers.sh; installs pyspark and quixstreams into a venv

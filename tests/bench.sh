@@ -492,12 +492,11 @@ EOF
 	echo '</details>'
 )
 printf '%s\n' "$report"
-# make bench-peers' section (between its markers) is kept.
-{
-	printf '%s\n' "$report"
-	if [[ -f $OUT_DIR/results.md ]]; then
-		awk '/^<!-- peers -->$/ { keep = 1 } keep { print } /^<!-- \/peers -->$/ { keep = 0 }' "$OUT_DIR/results.md" |
-			sed '1s/^/\n/'
-	fi
-} >"$OUT_DIR/results.md.new" && mv "$OUT_DIR/results.md.new" "$OUT_DIR/results.md"
+# Sections other scripts keep in bench/results.md (<!-- NAME --> ... <!-- /NAME -->,
+# e.g. tests/bench-group.sh's <!-- group -->) stay, after this report.
+kept=""
+[[ -f $OUT_DIR/results.md ]] && kept=$(awk '/^<!-- [A-Za-z0-9_-]+ -->$/ { name = substr($2, 1); on = 1 }
+	on { print } on && $0 == "<!-- /" name " -->" { on = 0; print "" }' "$OUT_DIR/results.md")
+{ printf '%s\n' "$report"; [[ -n $kept ]] && printf '\n%s\n' "$kept"; } >"$OUT_DIR/results.md.tmp" &&
+	mv "$OUT_DIR/results.md.tmp" "$OUT_DIR/results.md"
 log "written to bench/results.md"
