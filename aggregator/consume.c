@@ -316,6 +316,10 @@ static rd_kafka_conf_t *consume_conf(const struct agg_config *cfg, int *code, ch
 	 * none at all; roundrobin spreads every partition of every topic. */
 	if (cfg->output_topic && consume_set(conf, "partition.assignment.strategy", "roundrobin", err, errlen) < 0)
 		goto fail;
+	/* Group mode: a member hears of a rebalance (another one died) at its
+	 * next heartbeat; a second is a sixth of a failover. */
+	if (cfg->output_topic && consume_set(conf, "heartbeat.interval.ms", "300", err, errlen) < 0)
+		goto fail;
 	*code = AGG_EXIT_USAGE;
 	for (int i = 0; i < cfg->nprops; i++)
 		if (consume_set(conf, cfg->props[i][0], cfg->props[i][1], err, errlen) < 0)
