@@ -161,6 +161,8 @@ int32_t txn_topic_partitions(struct txn *t, const char *topic)
 	return n;
 }
 
+static int txn_restore_consumer(struct txn *t, char *err, size_t errlen);
+
 int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t errlen)
 {
 	static const char *const ours[][2] = {
@@ -210,6 +212,16 @@ int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t e
 		snprintf(err, errlen, "changelog topic %s: no metadata", cfg->changelog_topic);
 		goto fail;
 	}
+	/* The restore consumer, ready before a partition waits for it: its
+	 * first connection and metadata would add half a second to a restore. */
+	if (txn_restore_consumer(t, err, errlen) < 0)
+		goto fail;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *crkt = rd_kafka_topic_new(t->restore, cfg->changelog_topic, NULL);
+	if (crkt && rd_kafka_metadata(t->restore, 0, crkt, &md, TXN_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		rd_kafka_metadata_destroy(md);
+	if (crkt)
+		rd_kafka_topic_destroy(crkt);
 	log_msg(cfg->verbosity, LOG_INFO, "group mode: transactional.id %s, changelog %s (%d partitions), output %s",
 	        tid, cfg->changelog_topic, (int)t->changelog_parts, cfg->output_topic);
 	*out = t;
@@ -417,6 +429,7 @@ static int txn_restore_consumer(struct txn *t, char *err, size_t errlen)
 		/* A restore reads to the end and stops: the broker's wait for
 		 * more (500 ms by default) would be most of its time. */
 		{ "fetch.wait.max.ms", "10" },
+		{ "fetch.error.backoff.ms", "10" },
 		{ "client.id", "aggregator-restore" },
 	};
 	char e[512];
@@ -524,7 +537,6 @@ int txn_restore(struct txn *t, struct store *st, const char *topic, int32_t part
 	struct store_partition part, had;
 	int32_t cp = txn_changelog_part(t, topic, partition);
 	int ret = 0;
-	int64_t rows = 0;
 
 	*found = 0;
 	if (!t->restore && txn_restore_consumer(t, err, errlen) < 0)
@@ -565,7 +577,6 @@ int txn_restore(struct txn *t, struct store *st, const char *topic, int32_t part
 			break;
 		}
 		ret = txn_apply(st, m, topic, partition, &part, found, err, errlen);
-		rows++;
 		rd_kafka_message_destroy(m);
 		if (ret < 0)
 			break;
