@@ -30,7 +30,7 @@ ok_cmd "aggregator under memcheck: output == offline windows" "$ROOT/tests/offli
 # The producer: feed at full speed into new topics, SIGTERM once all is delivered.
 start_feed --file "$FIX" --speed 0 || bail "no feed"
 SPAWN_STDIN=/dev/null spawn producer "${VG[@]}" --log-file="$T/producer.vg" "$REL/producer" -b "$BROKERS" \
-	--url "$FEED_URL" -t vg. --status-interval 1
+	--url "$FEED_URL" --topic-prefix vg. --status-interval 1
 full() { [[ $(topic_count vg.BTC-USD) -ge $NB && $(topic_count vg.ETH-USD) -ge $NE ]]; }
 ok_cmd "producer under memcheck delivers the fixture" wait_for 120 full
 STOP_TIMEOUT=60 stop producer TERM
