@@ -1428,7 +1428,8 @@ static void eng_progress(struct engine *e, int64_t mono, int final)
 	if (!c->progress_us || (!final && !first && mono - e->last_progress < c->progress_us))
 		return;
 	struct progress_report r = {
-		.id = c->group, .run_id = e->run_id, .source = c->topics_arg, .sink = c->output_path,
+		.id = c->group, .run_id = e->run_id, .source = c->topics_arg,
+		.sink = c->output_topic ? c->output_topic : c->output_path, .sink_topic = c->output_topic != NULL,
 		.secs = (double)(mono - e->last_progress) / 1e6,
 		.msgs = e->total.msgs - e->last.msgs,
 		.batches = e->total.batches - e->last.batches,

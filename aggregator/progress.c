@@ -103,7 +103,7 @@ static void pr_json(struct progress_report *r, double in_rate, double proc_rate)
 	fprintf(f, ",\"numInputRows\":%" PRId64 ",\"inputRowsPerSecond\":%.1f,\"processedRowsPerSecond\":%.1f}],",
 	        r->msgs, in_rate, proc_rate);
 	if (r->sink) {
-		fputs("\"sink\":{\"description\":\"FileSink[", f);
+		fputs(r->sink_topic ? "\"sink\":{\"description\":\"KafkaSink[" : "\"sink\":{\"description\":\"FileSink[", f);
 		fmt_json_str(f, r->sink);
 		fprintf(f, "]\",\"numOutputRows\":%" PRId64 "},", r->in_rows);
 	} else {

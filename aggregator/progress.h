@@ -25,7 +25,8 @@ struct progress_report {
 	const char *id;         /* the group */
 	const char *run_id;     /* this process's run (a random UUID) */
 	const char *source;     /* the topics, as given */
-	const char *sink;       /* the CSV's path */
+	const char *sink;       /* the CSV's path, or in group mode the output topic */
+	int sink_topic;         /* sink is a topic */
 	double secs;            /* since the last report */
 	int64_t msgs, batches;  /* in that time */
 	int64_t in_rows, in_late; /* in that time: rows exported, ticks behind the watermark */
