@@ -21,4 +21,9 @@ like "$(cat "$T/run.out")" "stopped by SIGINT \(the aggregator committed and exi
 is "$(grep -c 'make: \*\*\*\|error:' "$T/run.out" "$T/run.err" | awk -F: '{s += $2} END {print s}')" 0 "no error line"
 ok_cmd "the state is consistent with the CSV (export from the state == the CSV)" \
 	sh -c "'$BIN/aggregator' export --state '$T/live/state.db' --output '$T/again.csv' && cmp '$T/again.csv' '$T/live/output.csv'"
+# The programs run in their own sessions (a terminal's Ctrl-C reaches only
+# the script): none may outlive it, also when a check above failed.
+left=$(pgrep -f -- "$T/live" | paste -sd' ')
+is "$left" "" "nothing of the run left running"
+[[ -n $left ]] && kill -KILL $left
 done_testing
