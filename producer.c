@@ -236,7 +236,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	const struct prod_ctx *c = rd_kafka_opaque(rk);
-	plog(c, level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG, "kafka %s: %s", fac, buf);
+	log_kafka(c->conf.verbosity, level, fac, buf);
 }
 
 static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)

@@ -57,11 +57,10 @@ static void consume_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* librdkafka's lines in our format, at our verbosity: syslog levels up to 4
  * are warnings here (the client works around them), 5 and 6 info, 7 debug. */
-static void consume_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+void consume_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	const struct consume_hooks *h = rd_kafka_opaque(rk);
-	log_msg(h ? h->verbosity : LOG_INFO, level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG,
-	        "kafka %s: %s", fac, buf);
+	log_kafka(h ? h->verbosity : LOG_INFO, level, fac, buf);
 }
 
 static int consume_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)

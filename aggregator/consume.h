@@ -42,6 +42,9 @@ struct consume_hooks {
 /* Creates the consumer; it starts connecting at once, so the caller can open
  * its state meanwhile. hooks must outlive the handle. On failure NULL, err
  * set and *code AGG_EXIT_USAGE (a -X property refused) or AGG_EXIT_RUNTIME. */
+/* librdkafka's log callback for a handle whose opaque is a consume_hooks
+ * (its verbosity): the lines in our format. */
+void consume_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hooks,
                         int *code, char *err, size_t errlen);
 

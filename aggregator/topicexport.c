@@ -85,14 +85,6 @@ static int64_t texp_now(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* librdkafka's lines of the cut handle, in our format (as consume.c's). */
-static void texp_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	const struct consume_hooks *h = rd_kafka_opaque(rk);
-	log_msg(h ? h->verbosity : LOG_INFO, level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG,
-	        "kafka %s: %s", fac, buf);
-}
-
 /* The handle that asks for the log ends: the user's properties, but
  * read_uncommitted, so that the end counts records of open transactions. */
 static rd_kafka_t *texp_cut_handle(struct texp *x, struct consume_hooks *h, int *code)
@@ -114,7 +106,7 @@ static rd_kafka_t *texp_cut_handle(struct texp *x, struct consume_hooks *h, int 
 		}
 	if (rd_kafka_conf_set(conf, "isolation.level", "read_uncommitted", e, sizeof(e)) != RD_KAFKA_CONF_OK)
 		goto fail;
-	rd_kafka_conf_set_log_cb(conf, texp_log);
+	rd_kafka_conf_set_log_cb(conf, consume_log);
 	rd_kafka_conf_set_opaque(conf, h);
 	*code = AGG_EXIT_RUNTIME;
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));

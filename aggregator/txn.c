@@ -30,8 +30,7 @@ struct txn {
 static void txn_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	const struct txn *t = rd_kafka_opaque(rk);
-	log_msg(t ? t->cfg->verbosity : LOG_INFO, level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG,
-	        "kafka %s: %s", fac, buf);
+	log_kafka(t ? t->cfg->verbosity : LOG_INFO, level, fac, buf);
 }
 
 /* A record's delivery failed: the transaction cannot commit (commit_transaction

@@ -26,3 +26,9 @@ void log_msg(int verbosity, enum log_level level, const char *fmt, ...)
 	log_vmsg(verbosity, level, fmt, ap);
 	va_end(ap);
 }
+
+void log_kafka(int verbosity, int syslog_level, const char *fac, const char *buf)
+{
+	log_msg(verbosity, syslog_level <= 4 ? LOG_WARN : syslog_level <= 6 ? LOG_INFO : LOG_DEBUG, "kafka %s: %s",
+	        fac, buf);
+}

@@ -17,5 +17,7 @@ enum log_level {
 
 void log_msg(int verbosity, enum log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void log_vmsg(int verbosity, enum log_level level, const char *fmt, va_list ap);
+/* A librdkafka log line (syslog level, facility, text) in this format. */
+void log_kafka(int verbosity, int syslog_level, const char *fac, const char *buf);
 
 #endif
