@@ -42,11 +42,10 @@
 #include "export.h"
 #include "fmt.h"
 #include "log.h"
+#include "record.h"
 #include "store.h"
-#include "tick.h"
 
 #define TEXP_STALL_US (60LL * 1000000) /* no record and no end reached this long: give up */
-#define TEXP_FIELD_MAX 600             /* longest key or value taken */
 
 /* The newest marker of one input partition. */
 struct texp_marker {
@@ -246,108 +245,48 @@ static int texp_marker_put(struct texp *x, const char *topic, int32_t partition,
 	return texp_topic_note(x, topic);
 }
 
-/* s as a whole decimal integer in [lo, hi]. */
-static int texp_int(const char *s, int64_t lo, int64_t hi, int64_t *v)
-{
-	char *end;
-	if (*s != '-' && !(*s >= '0' && *s <= '9'))
-		return -1;
-	errno = 0;
-	long long n = strtoll(s, &end, 10);
-	if (errno || *end || n < lo || n > hi)
-		return -1;
-	*v = n;
-	return 0;
-}
-
-/* s as a whole double (fmt_double's text reads back exactly). */
-static int texp_double(const char *s, double *v)
-{
-	char *end;
-	if (!*s || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
-		return -1;
-	errno = 0;
-	*v = strtod(s, &end);
-	return *end || errno == ERANGE ? -1 : 0;
-}
-
-/* Splits s in place at sep into at most max fields; returns how many. */
-static int texp_split(char *s, char sep, char **f, int max)
-{
-	int n = 0;
-	f[n++] = s;
-	for (char *p = s; *p; p++)
-		if (*p == sep) {
-			if (n == max)
-				return max + 1;
-			*p = '\0';
-			f[n++] = p + 1;
-		}
-	return n;
-}
-
-/* Copies a key or value into buf as a string; -1 when too long or with a NUL. */
-static int texp_text(const void *p, size_t len, char *buf, size_t buflen)
-{
-	if (len >= buflen || memchr(p, '\0', len))
-		return -1;
-	memcpy(buf, p, len);
-	buf[len] = '\0';
-	return 0;
-}
-
 /* Takes one record. 0 (taken, or malformed and counted), -1 with err when the
  * state cannot be written. */
 static int texp_record(struct texp *x, const rd_kafka_message_t *m)
 {
-	char key[TEXP_FIELD_MAX], val[TEXP_FIELD_MAX], *k[7], *v[7];
-	const char *why = "not a partial (w) or marker (c) key";
-	int64_t part, n[4];
-	double d[4];
+	static const char *const marker = "marker: bad partition, or value not '<closed_until_us> <partitions>'";
+	static const char *const neither = "not a partial (w) or marker (c) key";
+	struct rec_key k;
+	const char *why;
 
-	if (!m->key || texp_text(m->key, m->key_len, key, sizeof(key)) < 0)
-		goto bad;
-	int nk = texp_split(key, '\t', k, 6);
-	int null = m->payload == NULL;
-	if (!null && texp_text(m->payload, m->len, val, sizeof(val)) < 0) {
-		why = "value too long or not text";
+	if (!m->key || rec_key_parse(m->key, m->key_len, &k, &why) < 0) {
+		char c = m->key && m->key_len > 1 && ((const char *)m->key)[1] == '\t' ? *(const char *)m->key : 0;
+		why = c == 'c' ? marker : c == 'w' ? "partial: bad partition, product id or window" : neither;
 		goto bad;
 	}
-	if (!strcmp(k[0], "c") && nk == 3) {
-		why = "marker: bad partition, or value not '<closed_until_us> <partitions>'";
-		if (null)
+	if (k.kind == 'c') {
+		int64_t until;
+		int32_t parts;
+		why = marker;
+		if (!m->payload)
 			return 0; /* a withdrawn marker says nothing */
-		if (!*k[1] || texp_int(k[2], 0, INT32_MAX, &part) < 0 || texp_split(val, ' ', v, 2) != 2 ||
-		    texp_int(v[0], INT64_MIN, INT64_MAX, &n[0]) < 0 || texp_int(v[1], 1, INT32_MAX, &n[1]) < 0 ||
-		    part >= n[1])
+		if (rec_parse_marker(m->payload, m->len, &until, &parts) < 0 || k.partition >= parts)
 			goto bad;
 		x->markers++;
-		if (texp_marker_put(x, k[1], (int32_t)part, n[0], (int32_t)n[1]) < 0)
+		if (texp_marker_put(x, k.topic, k.partition, until, parts) < 0)
 			goto nomem;
 		return 0;
 	}
-	if (strcmp(k[0], "w") || nk != 6)
+	if (k.kind != 'w') {
+		why = neither;
 		goto bad;
-	struct store_wkey wk = { .topic = k[1], .product_id = k[3] };
-	why = "partial: bad partition, product id or window";
-	if (!*k[1] || texp_int(k[2], 0, INT32_MAX, &part) < 0 || !tick_product_id_ok(k[3], strlen(k[3])) ||
-	    texp_int(k[4], INT64_MIN, INT64_MAX, &wk.start) < 0 || texp_int(k[5], INT64_MIN, INT64_MAX, &wk.end) < 0 ||
-	    wk.end <= wk.start)
-		goto bad;
-	wk.partition = (int32_t)part;
-	if (texp_topic_note(x, k[1]) < 0)
+	}
+	struct store_wkey wk = { k.topic, k.partition, k.product, k.start, k.end };
+	if (texp_topic_note(x, k.topic) < 0)
 		goto nomem;
-	if (null) {
+	if (!m->payload) {
 		x->tombstones++;
 		return store_window_del(x->st, &wk, x->err, sizeof(x->err));
 	}
+	struct win_agg a;
 	why = "partial: value not '<ticks> <sum_price> <sum_volume_24h> <max_time_us> <max_best_bid> <max_best_ask>'";
-	if (texp_split(val, ' ', v, 6) != 6 || texp_int(v[0], 1, INT64_MAX, &n[0]) < 0 || texp_double(v[1], &d[0]) < 0 ||
-	    texp_double(v[2], &d[1]) < 0 || texp_int(v[3], INT64_MIN, INT64_MAX, &n[1]) < 0 ||
-	    texp_double(v[4], &d[2]) < 0 || texp_double(v[5], &d[3]) < 0)
+	if (rec_parse_window(m->payload, m->len, &a) < 0)
 		goto bad;
-	struct win_agg a = { .ticks = n[0], .sum_price = d[0], .sum_volume_24h = d[1], .max_time = n[1],
-	                     .max_best_bid = d[2], .max_best_ask = d[3] };
 	x->partials++;
 	return store_window_put(x->st, &wk, &a, x->err, sizeof(x->err));
 bad:

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt.h"
 #include "log.h"
+#include "record.h"
 #include "window.h"
 
 #define TXN_TIMEOUT_MS   30000 /* a transaction call's bound */
@@ -287,91 +287,55 @@ static int txn_produce(struct txn *t, rd_kafka_topic_t *rkt, int32_t part, const
 	}
 }
 
-static const char *txn_time(int64_t v, char *buf, size_t len)
+/* One record to a partition of the changelog (the input partition's) or
+ * the output topic (partition 0); val NULL: a tombstone. */
+static int txn_put(struct txn *t, int to_output, const char *topic, int32_t partition, const char *key, int klen,
+                   const char *val, int vlen, char *err, size_t errlen)
 {
-	if (v == WM_NONE)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%" PRId64, v);
-	return buf;
-}
-
-static int64_t txn_time_parse(const char *s, char **end)
-{
-	if (*s == '-' && (s[1] == ' ' || s[1] == '\0')) {
-		*end = (char *)s + 1;
-		return WM_NONE;
-	}
-	return strtoll(s, end, 10);
+	if (to_output)
+		return txn_produce(t, t->output, 0, key, (size_t)klen, val, (size_t)vlen, err, errlen);
+	return txn_produce(t, t->changelog, txn_changelog_part(t, topic, partition), key, (size_t)klen, val,
+	                   val ? (size_t)vlen : 0, err, errlen);
 }
 
 int txn_put_partition(struct txn *t, const char *topic, int32_t partition, const struct store_partition *p,
                       char *err, size_t errlen)
 {
-	char key[320], val[256], a[24], b[24], c[24];
-	int kl = snprintf(key, sizeof(key), "p\t%s\t%" PRId32, topic, partition);
-	int vl = snprintf(val, sizeof(val), "%" PRId64 " %s %" PRId64 " %" PRId64 " %s %" PRId64 " %" PRId64 " %s",
-	                  p->next_offset, txn_time(p->max_time, a, sizeof(a)), p->rejected, p->time_run,
-	                  txn_time(p->time_run_max, b, sizeof(b)), p->skew_run, p->skew_first,
-	                  txn_time(p->closed_until, c, sizeof(c)));
-	return txn_produce(t, t->changelog, txn_changelog_part(t, topic, partition), key, (size_t)kl, val,
-	                   (size_t)vl, err, errlen);
+	char key[REC_TEXT_MAX], val[REC_TEXT_MAX];
+	return txn_put(t, 0, topic, partition, key, rec_key_partition(key, sizeof(key), 'p', topic, partition), val,
+	               rec_val_partition(val, sizeof(val), p), err, errlen);
 }
 
 int txn_put_product(struct txn *t, const char *topic, int32_t partition, const struct store_product *pr,
                     char *err, size_t errlen)
 {
-	char key[360], val[256];
-	int kl = snprintf(key, sizeof(key), "s\t%s\t%" PRId32 "\t%s", topic, partition, pr->product_id);
-	int vl = snprintf(val, sizeof(val), "%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
-	                  " %" PRId64 " %" PRId64, pr->ticks, pr->late, pr->duplicates, pr->max_sequence,
-	                  pr->jump_seq, pr->jump_run, pr->back_seq, pr->back_run);
-	return txn_produce(t, t->changelog, txn_changelog_part(t, topic, partition), key, (size_t)kl, val,
-	                   (size_t)vl, err, errlen);
-}
-
-static int txn_window_kv(const struct store_wkey *k, const struct win_agg *a, char *key, size_t klen_max,
-                         int *kl, char *val, size_t vlen_max, int *vl)
-{
-	char d[4][FMT_BUF];
-	*kl = snprintf(key, klen_max, "w\t%s\t%" PRId32 "\t%s\t%" PRId64 "\t%" PRId64, k->topic, k->partition,
-	               k->product_id, k->start, k->end);
-	if (!a)
-		return 0;
-	fmt_double(a->sum_price, d[0]);
-	fmt_double(a->sum_volume_24h, d[1]);
-	fmt_double(a->max_best_bid, d[2]);
-	fmt_double(a->max_best_ask, d[3]);
-	*vl = snprintf(val, vlen_max, "%" PRId64 " %s %s %" PRId64 " %s %s", a->ticks, d[0], d[1], a->max_time, d[2],
-	               d[3]);
-	return 0;
+	char key[REC_TEXT_MAX], val[REC_TEXT_MAX];
+	return txn_put(t, 0, topic, partition, key, rec_key_product(key, sizeof(key), topic, partition, pr->product_id),
+	               val, rec_val_product(val, sizeof(val), pr), err, errlen);
 }
 
 int txn_put_window(struct txn *t, const struct store_wkey *k, const struct win_agg *a, char *err, size_t errlen)
 {
-	char key[400], val[256];
-	int kl, vl = 0;
-	txn_window_kv(k, a, key, sizeof(key), &kl, val, sizeof(val), &vl);
-	return txn_produce(t, t->changelog, txn_changelog_part(t, k->topic, k->partition), key, (size_t)kl,
-	                   a ? val : NULL, (size_t)vl, err, errlen);
+	char key[REC_TEXT_MAX], val[REC_TEXT_MAX];
+	int vl = a ? rec_val_window(val, sizeof(val), a) : 0;
+	return txn_put(t, 0, k->topic, k->partition, key, rec_key_window(key, sizeof(key), k), a ? val : NULL, vl, err,
+	               errlen);
 }
 
 int txn_close_window(struct txn *t, const struct store_wkey *k, const struct win_agg *a, char *err, size_t errlen)
 {
-	char key[400], val[256];
-	int kl, vl = 0;
-	txn_window_kv(k, a, key, sizeof(key), &kl, val, sizeof(val), &vl);
-	int r = txn_produce(t, t->output, 0, key, (size_t)kl, val, (size_t)vl, err, errlen);
-	return r ? r : txn_put_window(t, k, NULL, err, errlen);
+	char key[REC_TEXT_MAX], val[REC_TEXT_MAX];
+	int kl = rec_key_window(key, sizeof(key), k);
+	int r = txn_put(t, 1, k->topic, k->partition, key, kl, val, rec_val_window(val, sizeof(val), a), err, errlen);
+	return r ? r : txn_put(t, 0, k->topic, k->partition, key, kl, NULL, 0, err, errlen);
 }
 
 int txn_marker(struct txn *t, const char *topic, int32_t partition, int64_t closed_until, int32_t topic_parts,
                char *err, size_t errlen)
 {
-	char key[320], val[64];
-	int kl = snprintf(key, sizeof(key), "c\t%s\t%" PRId32, topic, partition);
-	int vl = snprintf(val, sizeof(val), "%" PRId64 " %" PRId32, closed_until, topic_parts);
-	return txn_produce(t, t->output, 0, key, (size_t)kl, val, (size_t)vl, err, errlen);
+	char key[REC_TEXT_MAX], val[REC_TEXT_MAX];
+	return txn_put(t, 1, topic, partition, key, rec_key_partition(key, sizeof(key), 'c', topic, partition), val,
+	               rec_val_marker(val, sizeof(val), closed_until, topic_parts), err, errlen);
 }
 
 int txn_commit(struct txn *t, rd_kafka_t *consumer, const rd_kafka_topic_partition_list_t *offsets,
@@ -443,89 +407,35 @@ static int txn_restore_consumer(struct txn *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* Does the record's key name (topic, partition)?  *rest gets what follows. */
-static int txn_key_of(const rd_kafka_message_t *m, const char *topic, int32_t partition, char kind,
-                      char *buf, size_t len, char **rest)
-{
-	if (!m->key || m->key_len < 3 || m->key_len >= len || ((const char *)m->key)[0] != kind)
-		return 0;
-	memcpy(buf, m->key, m->key_len);
-	buf[m->key_len] = '\0';
-	char *tab = strchr(buf + 2, '\t');
-	size_t tl = strlen(topic);
-	if (!tab || (size_t)(tab - (buf + 2)) != tl || memcmp(buf + 2, topic, tl) != 0)
-		return 0;
-	char *end;
-	long p = strtol(tab + 1, &end, 10);
-	if (end == tab + 1 || p != partition || (*end != '\0' && *end != '\t'))
-		return 0;
-	*rest = *end ? end + 1 : end;
-	return 1;
-}
-
-/* One changelog record of the partition into the state. */
+/* One changelog record into the state, when it is of (topic, partition);
+ * its partition record into *part.  What does not parse is not ours: left. */
 static int txn_apply(struct store *st, const rd_kafka_message_t *m, const char *topic, int32_t partition,
                      struct store_partition *part, int *found, char *err, size_t errlen)
 {
-	char key[400], val[400], *rest, *e;
-	const char *v = val;
-	if (m->payload) {
-		if (m->len >= sizeof(val))
-			return 0;
-		memcpy(val, m->payload, m->len);
-		val[m->len] = '\0';
-	}
-	if (txn_key_of(m, topic, partition, 'p', key, sizeof(key), &rest)) {
-		if (!m->payload)
-			return 0;
-		struct store_partition p;
-		memset(&p, 0, sizeof(p));
-		p.next_offset = strtoll(v, &e, 10);
-		p.max_time = txn_time_parse(e + 1, &e);
-		p.rejected = strtoll(e + 1, &e, 10);
-		p.time_run = strtoll(e + 1, &e, 10);
-		p.time_run_max = txn_time_parse(e + 1, &e);
-		p.skew_run = strtoll(e + 1, &e, 10);
-		p.skew_first = strtoll(e + 1, &e, 10);
-		p.closed_until = txn_time_parse(e + 1, &e);
-		*part = p;
-		*found = 1;
+	struct rec_key k;
+	const char *why;
+	if (!m->key || rec_key_parse(m->key, m->key_len, &k, &why) < 0 || k.partition != partition ||
+	    strcmp(k.topic, topic) != 0)
+		return 0;
+	if (k.kind == 'p') {
+		if (m->payload && rec_parse_partition(m->payload, m->len, part) == 0)
+			*found = 1;
 		return 0;
 	}
-	if (txn_key_of(m, topic, partition, 's', key, sizeof(key), &rest)) {
+	if (k.kind == 's') {
 		struct store_product pr;
 		memset(&pr, 0, sizeof(pr));
-		if (!m->payload || strlen(rest) >= sizeof(pr.product_id))
+		if (!m->payload || rec_parse_product(m->payload, m->len, &pr) < 0)
 			return 0;
-		strcpy(pr.product_id, rest);
-		pr.ticks = strtoll(v, &e, 10);
-		pr.late = strtoll(e + 1, &e, 10);
-		pr.duplicates = strtoll(e + 1, &e, 10);
-		pr.max_sequence = strtoll(e + 1, &e, 10);
-		pr.jump_seq = strtoll(e + 1, &e, 10);
-		pr.jump_run = strtoll(e + 1, &e, 10);
-		pr.back_seq = strtoll(e + 1, &e, 10);
-		pr.back_run = strtoll(e + 1, &e, 10);
+		snprintf(pr.product_id, sizeof(pr.product_id), "%s", k.product);
 		return store_product_put(st, topic, partition, &pr, err, errlen);
 	}
-	if (txn_key_of(m, topic, partition, 'w', key, sizeof(key), &rest)) {
-		char *product = rest, *tab = strchr(rest, '\t');
-		if (!tab)
-			return 0;
-		*tab = '\0';
-		struct store_wkey k = { topic, partition, product, 0, 0 };
-		k.start = strtoll(tab + 1, &e, 10);
-		k.end = strtoll(e + 1, &e, 10);
-		if (!m->payload)
-			return store_window_del(st, &k, err, errlen);
+	if (k.kind == 'w') {
+		struct store_wkey wk = { topic, partition, k.product, k.start, k.end };
 		struct win_agg a;
-		a.ticks = strtoll(v, &e, 10);
-		a.sum_price = strtod(e + 1, &e);
-		a.sum_volume_24h = strtod(e + 1, &e);
-		a.max_time = strtoll(e + 1, &e, 10);
-		a.max_best_bid = strtod(e + 1, &e);
-		a.max_best_ask = strtod(e + 1, &e);
-		return store_window_put(st, &k, &a, err, errlen);
+		if (!m->payload)
+			return store_window_del(st, &wk, err, errlen);
+		return rec_parse_window(m->payload, m->len, &a) < 0 ? 0 : store_window_put(st, &wk, &a, err, errlen);
 	}
 	return 0;
 }
