@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include "duration.h"
+#include "fnv.h"
 #include "log.h"
 #include "props.h"
 #include "tick.h"
@@ -237,12 +238,9 @@ static int cli_group_mode(struct agg_config *c, char *err, size_t errlen)
 		 * fences the previous incarnation), distinct between state files. */
 		char host[64] = "host", abs[4096];
 		const char *path = realpath(c->state_path, abs) ? abs : c->state_path;
-		uint32_t h = 2166136261u;
 		gethostname(host, sizeof(host) - 1);
 		host[sizeof(host) - 1] = '\0';
-		for (const unsigned char *s = (const unsigned char *)path; *s; s++)
-			h = (h ^ *s) * 16777619u;
-		snprintf(c->member_buf, sizeof(c->member_buf), "%s-%08x", host, h);
+		snprintf(c->member_buf, sizeof(c->member_buf), "%s-%08x", host, fnv1a(path));
 		c->member = c->member_buf;
 	}
 	return 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "log.h"
 #include "record.h"
 #include "window.h"
@@ -265,10 +266,7 @@ int txn_begin(struct txn *t, char *err, size_t errlen)
  * so a restore reads one changelog partition. */
 static int32_t txn_changelog_part(const struct txn *t, const char *topic, int32_t partition)
 {
-	uint32_t h = 2166136261u;
-	for (const unsigned char *s = (const unsigned char *)topic; *s; s++)
-		h = (h ^ *s) * 16777619u;
-	return (int32_t)((h + (uint32_t)partition) % (uint32_t)t->changelog_parts);
+	return (int32_t)((fnv1a(topic) + (uint32_t)partition) % (uint32_t)t->changelog_parts);
 }
 
 /* Produces one record (value NULL: a tombstone), waiting while the queue is full. */
