@@ -470,19 +470,24 @@ static void store_bind_wkey(sqlite3_stmt *s, const struct store_wkey *k)
 	sqlite3_bind_int(s, 5, k->partition);
 }
 
+/* A window's aggregates from columns col .. col + 5 (the windows table's order). */
+static void store_col_agg(sqlite3_stmt *s, int col, struct win_agg *a)
+{
+	a->ticks = sqlite3_column_int64(s, col);
+	a->sum_price = sqlite3_column_double(s, col + 1);
+	a->sum_volume_24h = sqlite3_column_double(s, col + 2);
+	a->max_time = sqlite3_column_int64(s, col + 3);
+	a->max_best_bid = sqlite3_column_double(s, col + 4);
+	a->max_best_ask = sqlite3_column_double(s, col + 5);
+}
+
 int store_window_get(struct store *st, const struct store_wkey *k, struct win_agg *a)
 {
 	sqlite3_stmt *s = st->stmt[ST_WIN_GET];
 	store_bind_wkey(s, k);
 	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		a->ticks = sqlite3_column_int64(s, 0);
-		a->sum_price = sqlite3_column_double(s, 1);
-		a->sum_volume_24h = sqlite3_column_double(s, 2);
-		a->max_time = sqlite3_column_int64(s, 3);
-		a->max_best_bid = sqlite3_column_double(s, 4);
-		a->max_best_ask = sqlite3_column_double(s, 5);
-	}
+	if (rc == SQLITE_ROW)
+		store_col_agg(s, 0, a);
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
@@ -731,8 +736,8 @@ int store_windows_closing(struct store *st, const char *topic, int32_t partition
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct store_wkey k = { topic, partition, (const char *)sqlite3_column_text(s, 0),
 		                        sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2) };
-		struct win_agg a = { sqlite3_column_int64(s, 3), sqlite3_column_double(s, 4), sqlite3_column_double(s, 5),
-		                     sqlite3_column_int64(s, 6), sqlite3_column_double(s, 7), sqlite3_column_double(s, 8) };
+		struct win_agg a;
+		store_col_agg(s, 3, &a);
 		if (!k.product_id || (ret = fn(&k, &a, arg)) != 0)
 			break;
 	}
