@@ -28,14 +28,9 @@
 # tests/bench.sh builds it), java + mvn (scripts/kafka; jars cached).
 set -uo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=$(cd "${1:-$ROOT/bin}" && pwd) || { echo "bench-group: no binaries in ${1:-bin} (run make)" >&2; exit 2; }
-export ROOT BIN
-# shellcheck source=tests/lib.sh
-. "$ROOT/tests/lib.sh"
-# lib.sh's EXIT trap speaks TAP; here we only want its process cleanup.
-trap '_cleanup $?' EXIT
-trap 'echo "bench-group: interrupted" >&2; _cleanup 1; exit 130' INT TERM HUP
+BENCH_NAME=bench-group
+# shellcheck source=tests/bench-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
 RUNS=${BENCH_RUNS:-3}
 N=${BENCH_GROUP_N:-800000}
@@ -44,25 +39,10 @@ RESTORE_MIN=${BENCH_GROUP_RESTORE_MIN:-200}
 TIMEOUT=${BENCH_GROUP_TIMEOUT:-120}
 PRODUCTS=(BTC-USD ETH-USD SOL-USD DOGE-USD)
 TOPICS=$(IFS=,; echo "${PRODUCTS[*]}")
-OUT_DIR=$ROOT/bench
 TOOLS=$OUT_DIR/.tools
-mkdir -p "$OUT_DIR" "$TOOLS"
+mkdir -p "$TOOLS"
 SESSION_MS=6000   # the aggregator's session.timeout.ms (its default here)
 
-log() { printf '[bench-group %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
-now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
-now_ms() { echo $(($(now_us) / 1000)); }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "") print "n/a"; else printf "%.*f\n", d, v }'; }
-calc() { awk "BEGIN { printf \"%.6f\n\", $* }"; }
-declare -A S=()
-record() { S[$1]+="$2"$'\n'; }
-med() { printf '%s' "${S[$1]:-}" | grep -v '^$' | median; }
-verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "") print "n/a";
-	else if ((op == ">=" && v + 0 >= t + 0) || (op == "<=" && v + 0 <= t + 0)) print "PASS"; else print "MISS" }'; }
-# first_commit FILE: wall-clock ms of the first --progress-json line after a committed batch
-first_commit() { grep -m 1 '"totals":{"batches":[1-9]' "$1" 2>/dev/null | sed -n 's/.*"timestampMs":\([0-9]*\),.*/\1/p'; }
 
 for tool in kcat sqlite3 jq awk cc pkg-config timeout java; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh)"
@@ -329,7 +309,6 @@ ratio1=$(calc "$g1 / $sr"); ratio2=$(calc "$g2 / $sr")
 rms=$(med r_ms); fo=$(med fo_ms); fo_target=$((SESSION_MS + 1000))
 section=$(
 	cat <<EOF
-<!-- group -->
 ## Group mode (tests/bench-group.sh)
 
 Apache Kafka ${KAFKA_VERSION_SEEN:-?}, single node (scripts/kafka, its defaults: \`group.initial.rebalance.delay.ms\` 3000),
@@ -352,16 +331,8 @@ per product topic; every run a fresh group and fresh state files; \`--batch-time
 Samples per run: $(for k in $(printf '%s\n' "${!S[@]}" | sort); do printf '%s: %s; ' "$k" "$(printf '%s' "${S[$k]}" | grep -v '^$' | tr '\n' ' ' | sed 's/ $//')"; done)
 
 Reproduce: \`make bench\` (BENCH_GROUP=0 skips this part), or \`tests/bench-group.sh bin\` (BENCH_RUNS=, BENCH_GROUP_N=).
-<!-- /group -->
 EOF
 )
 printf '%s\n' "$section"
-# Into bench/results.md: this section replaced where it is, or appended; the rest kept.
-f=$OUT_DIR/results.md
-if [[ -f $f ]] && grep -q '^<!-- group -->$' "$f"; then
-	SEC=$section awk '/^<!-- group -->$/ { print ENVIRON["SEC"]; skip = 1; next }
-		skip && /^<!-- \/group -->$/ { skip = 0; next } !skip' "$f" >"$f.tmp" && mv "$f.tmp" "$f"
-else
-	{ [[ -s $f ]] && printf '\n'; printf '%s\n' "$section"; } >>"$f"
-fi
+results_section group "$section"
 log "written to bench/results.md"

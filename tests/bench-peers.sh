@@ -37,17 +37,9 @@
 # Python cannot make a venv.  Java 17 (make deps) runs Spark and Kafka.
 set -uo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=$(cd "${1:-$ROOT/bin}" && pwd) || { echo "bench-peers: no binaries in ${1:-bin} (run make)" >&2; exit 2; }
-export ROOT BIN
-# shellcheck source=tests/lib.sh
-. "$ROOT/tests/lib.sh"
-trap '_cleanup $?' EXIT
-trap 'echo "bench-peers: interrupted" >&2; _cleanup 1; exit 130' INT TERM HUP
-
-log() { printf '[bench-peers %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
-now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
+BENCH_NAME=bench-peers
+# shellcheck source=tests/bench-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
 N=${BENCH_PEERS_N:-500000}
 PARTS=${BENCH_PEERS_PARTS:-4}
@@ -67,8 +59,6 @@ PEERS=$ROOT/tests/peers
 LIVE_FILE=${BENCH_PEERS_LIVE_FILE:-$ROOT/tests/data/ticks.jsonl}
 LAG_S=0
 PRODUCTS=BTC-USD,ETH-USD
-OUT_DIR=$ROOT/bench
-mkdir -p "$OUT_DIR"
 
 for tool in kcat java python3 timeout; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
@@ -327,14 +317,6 @@ machine="$(nproc) CPUs (${cpu:-unknown CPU}), $(awk '/MemTotal/ { printf "%.0f G
 	--kafka "$(ls "$("$ROOT/scripts/kafka" fetch 2>/dev/null)" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p')" \
 	>"$T/peers.md" || die "report"
 # Into bench/results.md between the markers (make bench keeps them too).
-res=$OUT_DIR/results.md
-{
-	if [[ -f $res ]]; then
-		awk '/^<!-- peers -->$/ { skip = 1 } !skip { print } /^<!-- \/peers -->$/ { skip = 0 }' "$res"
-	fi
-	echo '<!-- peers -->'
-	cat "$T/peers.md"
-	echo '<!-- /peers -->'
-} >"$res.new" && mv "$res.new" "$res"
+results_section peers "$(cat "$T/peers.md")"
 cat "$T/peers.md"
 log "written to bench/results.md (between <!-- peers --> and <!-- /peers -->)"

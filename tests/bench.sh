@@ -21,14 +21,9 @@
 # into bench/.tools), /usr/bin/time (package `time`) for peak RSS.
 set -uo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=$(cd "${1:-$ROOT/bin}" && pwd) || { echo "bench: no binaries in ${1:-bin} (run make)" >&2; exit 2; }
-export ROOT BIN
-# shellcheck source=tests/lib.sh
-. "$ROOT/tests/lib.sh"
-# lib.sh's EXIT trap speaks TAP; here we only want its process cleanup.
-trap '_cleanup $?' EXIT
-trap 'echo "bench: interrupted" >&2; _cleanup 1; exit 130' INT TERM HUP
+BENCH_NAME=bench
+# shellcheck source=tests/bench-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
 N=${BENCH_N:-3000000}
 RUNS=${BENCH_RUNS:-3}
@@ -36,33 +31,15 @@ LAT_N=${BENCH_LAT_N:-150}
 BENCH_AGG_TIMEOUT=${BENCH_AGG_TIMEOUT:-120}
 PRODUCTS=(BTC-USD ETH-USD SOL-USD DOGE-USD)
 TOPICS=$(IFS=,; echo "${PRODUCTS[*]}")
-OUT_DIR=$ROOT/bench
 TOOLS=$OUT_DIR/.tools
-mkdir -p "$OUT_DIR" "$TOOLS"
+mkdir -p "$TOOLS"
 
-# first_commit FILE: wall-clock ms of the first --progress-json line after a committed batch
-first_commit() { grep -m 1 '"totals":{"batches":[1-9]' "$1" 2>/dev/null | sed -n 's/.*"timestampMs":\([0-9]*\),.*/\1/p'; }
 # ticks_at_least FILE N: the last --progress-json line in FILE counts >= N ticks
 ticks_at_least() {
 	local n
 	n=$(grep -o '"ticks":[0-9]*' "$1" 2>/dev/null | tail -n 1 | cut -d: -f2)
 	[[ -n $n ]] && ((n >= $2))
 }
-log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
-now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
-# median of the numbers on stdin ("" when none)
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-# pct P: the P-th percentile (nearest rank) of the numbers on stdin
-pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {if (NR) {i=int(NR*p/100+0.999999); if (i<1) i=1; if (i>NR) i=NR; print a[i]}}'; }
-fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "") print "n/a"; else printf "%.*f\n", d, v }'; }
-calc() { awk "BEGIN { printf \"%.6f\n\", $* }"; }
-# record KEY VALUE: one sample of KEY for this run
-# Samples of the Apache Kafka pass are kept under "k:KEY" (PFX=k:).
-declare -A S=()
-PFX=""
-record() { S[$PFX$1]+="$2"$'\n'; }
-med() { printf '%s' "${S[$1]:-}" | grep -v '^$' | median; }
 
 for tool in kcat sqlite3 jq awk cc pkg-config timeout; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh)"
@@ -200,7 +177,7 @@ agg_backlog() {
 		return 0
 	fi
 	((st == 0)) || die "aggregator $key: exit $st ($(tail -n 3 "$dir/err"))"
-	ticks=$(tail -n 1 "$dir/progress.json" | jq -r .ticks)
+	ticks=$(tail -n 1 "$dir/progress.json" | jq -r .totals.ticks)
 	[[ $ticks == "$N" ]] || die "aggregator $key counted $ticks ticks, expected $N"
 	rows=$(($(wc -l <"$dir/out.csv") - 1))
 	first=$(first_commit "$dir/progress.json")
@@ -386,8 +363,6 @@ state_size B 10 8
 state_size C 20 2
 
 # --- report -----------------------------------------------------------------------------
-verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "") print "n/a";
-	else if ((op == ">=" && v + 0 >= t + 0) || (op == "<=" && v + 0 <= t + 0)) print "PASS"; else print "MISS" }'; }
 
 kr=$(med kcat_rate); kmb=$(med kcat_mbs)
 e2e=$(med e2e_rate); ratio_e2e=$(calc "$e2e / $kr")
