@@ -10,7 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "cli.h"
+#include "config.h"
 
 /* Called from inside rd_kafka_consumer_poll on a rebalance. on_assign may set
  * each partition's .offset (the state's next offset) before it is assigned;

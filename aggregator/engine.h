@@ -8,7 +8,7 @@
 
 #include <signal.h>
 
-#include "cli.h"
+#include "config.h"
 
 /* Runs until *stop is set (or, with --available-now, until the topics are
  * read). Returns an exit code (AGG_EXIT_*). */

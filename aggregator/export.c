@@ -4,7 +4,7 @@
  * the same transaction that advances exported_until.
  */
 #include "export.h"
-#include "cli.h"
+#include "config.h"
 #include "log.h"
 
 #include <errno.h>

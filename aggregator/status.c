@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "config.h"
 #include "fmt.h"
 #include "log.h"
 #include "store.h"

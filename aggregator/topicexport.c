@@ -37,7 +37,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "cli.h"
+#include "config.h"
 #include "consume.h"
 #include "export.h"
 #include "fmt.h"
