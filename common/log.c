@@ -32,3 +32,12 @@ void log_kafka(int verbosity, int syslog_level, const char *fac, const char *buf
 	log_msg(verbosity, syslog_level <= 4 ? LOG_WARN : syslog_level <= 6 ? LOG_INFO : LOG_DEBUG, "kafka %s: %s",
 	        fac, buf);
 }
+
+int log_decade(int64_t n, int64_t first)
+{
+	if (first <= 0 || n < first)
+		return 0;
+	while (n % 10 == 0 && n > first)
+		n /= 10;
+	return n == first;
+}

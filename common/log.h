@@ -7,6 +7,7 @@
 #define LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_ERROR, /* the program stops, or something was lost */
@@ -19,5 +20,8 @@ void log_msg(int verbosity, enum log_level level, const char *fmt, ...) __attrib
 void log_vmsg(int verbosity, enum log_level level, const char *fmt, va_list ap);
 /* A librdkafka log line (syslog level, facility, text) in this format. */
 void log_kafka(int verbosity, int syslog_level, const char *fac, const char *buf);
+/* Whether count n is first, 10 * first, 100 * first, ...: a warning that
+ * repeats is said at those counts, so that a flood still shows its size. */
+int log_decade(int64_t n, int64_t first);
 
 #endif

@@ -1,0 +1,142 @@
+/*
+ * engine_int.h - what the parts of the engine share, and nothing outside
+ * them includes: the engine's state, its partitions, and the few functions
+ * one part calls in another.
+ *
+ *   engine.c      the loop and the batch: the watermark, one batch handed
+ *                 to the sink
+ *   ingest.c      a message in: offsets checked, the tick parsed, its
+ *                 sequence and time confirmed, into its windows
+ *   rebalance.c   partitions assigned and revoked, the group's offsets
+ *   report.c      the progress line and JSON, /metrics
+ *   sink_local.c  the batch into SQLite and output.csv, offsets to the group
+ *                 after COMMIT (sink.h)
+ *   sink_group.c  the batch into a Kafka transaction, then SQLite (sink.h)
+ */
+#ifndef ENGINE_INT_H
+#define ENGINE_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "consume.h"
+#include "crash.h"
+#include "log.h"
+#include "progress.h"
+#include "store.h"
+#include "window.h"
+
+struct sink;
+
+struct eng_product {
+	struct store_product s;  /* counters and max sequence, as stored */
+	int dirty;               /* changed since the last commit */
+};
+
+struct eng_part {
+	char *topic;
+	int32_t partition;
+	struct store_partition s;     /* next offset, max event time, rejected */
+	struct eng_product *products;
+	uint32_t nproducts, capproducts;
+	int assigned;                 /* currently assigned to us */
+	int dirty;                    /* changed since the last commit */
+	int eof;                      /* at the end of the partition, nothing since */
+	int fetched;                  /* delivered a message since it was assigned */
+	int64_t eof_since;            /* wall clock (us) of reaching the end */
+	int64_t group_offset;         /* offset the group has confirmed (-1 unknown) */
+	int64_t commit_sent;          /* monotonic time its offset last went to the group */
+	int64_t start_offset;         /* where a partition new to the state started (-1 unknown) */
+	int64_t revoked_at;           /* wall clock (us) of its revocation, 0 if never */
+	int64_t gap_ok_at;            /* next offset a gap was checked at and found in the log (-1) */
+	int64_t reported;             /* next offset at the last progress report (-1) */
+	int32_t topic_parts;          /* group mode: partitions of its topic, for the markers */
+};
+
+/* Upper bounds (us) of the batch duration histogram (--metrics). */
+#define ENG_HIST_N 10
+extern const int64_t eng_hist_le[ENG_HIST_N];
+
+struct eng_stats {
+	int64_t msgs, ticks, late, rejected, duplicates, rows, batches, lost;
+	int64_t batch_us_total, batch_us_max;
+	int64_t batch_hist[ENG_HIST_N + 1]; /* batches per bucket (not cumulative), the last +Inf */
+	int64_t busy_us;  /* time not spent waiting in rd_kafka_consumer_poll */
+};
+
+struct engine {
+	const struct agg_config *cfg;
+	struct store *st;
+	struct sink *sink;            /* where a batch goes: sink_local or sink_group */
+	rd_kafka_t *rk;
+	struct consume_hooks hooks;
+	struct consume_nudger nudger;
+	struct metrics *metrics;      /* --metrics, NULL when off */
+	int64_t metrics_at;           /* monotonic time of the last publish */
+	struct eng_part *parts;       /* every partition ever assigned; indices are stable */
+	size_t nparts, capparts;
+	size_t last_part;             /* index eng_part_find found last */
+	struct wm_input *wm;          /* scratch for wm_compute */
+	struct win_table wins;        /* open windows */
+	size_t win_cache;             /* more than this many: drop stored ones (eng_drop_passed) */
+	int64_t watermark;            /* current, in memory */
+	int64_t wm_floor;             /* wm_compute_floor's floor at the last eng_watermark */
+	struct wm_history delivered;  /* when the largest event time delivered grew */
+	int64_t stored_watermark;     /* as in the state */
+	int64_t exported_until;       /* every window ending at or before it is written out */
+	int64_t batch_msgs;           /* messages in the open batch */
+	int dirty;                    /* something to commit */
+	int close_pending;            /* a window closed: commit and export soon */
+	int rejected_full;            /* said once: the rejected table is at its budget */
+	int64_t brokers_down;         /* monotonic time since no broker is reachable, 0 if one is */
+	int exit_code;                /* set on a fatal error */
+	char err[1024];
+	struct eng_stats total, last; /* progress: totals, and totals at the last report */
+	int64_t last_progress;
+	char run_id[37];              /* a UUID for this run, in the progress JSON */
+	struct progress_source *sources; /* scratch for the progress report */
+	int64_t started;
+	int64_t *starts;              /* scratch for win_assign */
+	struct crash crash;           /* the test build's crash points */
+};
+
+/* engine.c */
+int64_t eng_now(void);  /* wall clock, us */
+int64_t eng_mono(void); /* monotonic, us */
+void eng_log(const struct engine *e, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Records the first fatal error; the loop stops and main exits with code. */
+void eng_fatal(struct engine *e, int code, const char *msg);
+/* Exit code for a state failure: 1 when it can pass (disk full), else 3. */
+int eng_state_code(const struct engine *e);
+struct eng_part *eng_part_find(struct engine *e, const char *topic, int32_t partition);
+struct eng_part *eng_part_add(struct engine *e, const char *topic, int32_t partition);
+struct eng_product *eng_product_get(struct eng_part *p, const char *id, uint32_t *idx);
+/* Reads a partition's products from the state into p. 0, or -1. */
+int eng_load_products(struct engine *e, struct eng_part *p);
+/* Opens the batch's state transaction at its first change: 0, or -1 after eng_fatal. */
+int eng_tx(struct engine *e);
+/* The watermark over the assigned partitions, at wall clock now. */
+void eng_watermark(struct engine *e, int64_t now);
+/* The batch: to the sink, committed.  sync: the group's offsets waited for. */
+int eng_flush(struct engine *e, int sync);
+
+/* ingest.c: one message (or a consumer event) into the open batch. */
+void eng_message(struct engine *e, rd_kafka_message_t *m);
+
+/* rebalance.c: the consumer's hooks, and the group's offsets. */
+void rebalance_hooks(struct engine *e);
+/* Commits the state's offsets to the group and waits (see rebalance.c). */
+int rebalance_commit_group(struct engine *e, const rd_kafka_topic_partition_list_t *parts, int tries);
+/* Drops the open batch and reads the assigned partitions back (group mode, partitions lost). */
+void rebalance_forget_batch(struct engine *e);
+
+/* report.c */
+void report_run_id(char out[37]);
+void report_progress(struct engine *e, int64_t mono, int final);
+void report_metrics(struct engine *e, int64_t mono, int force);
+
+#endif

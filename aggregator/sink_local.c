@@ -1,0 +1,279 @@
+/*
+ * sink_local.c - one aggregator's sink (sink.h): the batch in one SQLite
+ * transaction with the windows the watermark closed appended to output.csv
+ * and its new length; the offsets go to the consumer group only after
+ * COMMIT, so the group is never ahead of the state.  A crash anywhere leaves
+ * the state at its last COMMIT; the CSV's tail written after it is cut back
+ * at the next start (export_open).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "export.h"
+#include "sink.h"
+
+struct local {
+	struct sink base;
+	struct export_csv csv;
+	int64_t csv_before;   /* the CSV's length when the batch began */
+};
+
+#define LOCAL(s) ((struct local *)(s))
+
+/* Exit code for a CSV failure (code from export_*: EXPORT_ESTATE is the state). */
+static int local_export_code(const struct local *l, int r)
+{
+	if (r == EXPORT_ESTATE)
+		return eng_state_code(l->base.e);
+	if (r == EXPORT_ESPACE)
+		return AGG_EXIT_RUNTIME;
+	int en = l->csv.err_no;
+	return en == ENOSPC || en == EDQUOT || en == EIO ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
+}
+
+/* Records the CSV's length and columns in the state when they changed. */
+static int local_note_csv(struct local *l, int64_t bytes, const char *cols)
+{
+	struct engine *e = l->base.e;
+	const struct agg_config *c = e->cfg;
+	char err[700];
+
+	if (bytes == l->csv_before && strcmp(cols, c->columns) == 0)
+		return 0;
+	if (store_begin(e->st, err, sizeof(err)) < 0 || store_meta_set(e->st, "csv_bytes", bytes, err, sizeof(err)) < 0 ||
+	    store_meta_set_text(e->st, "csv_columns", c->columns, err, sizeof(err)) < 0 ||
+	    store_commit(e->st, err, sizeof(err)) < 0) {
+		eng_fatal(e, eng_state_code(e), err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens the CSV, recovering its tail after a crash; rewritten first when
+ * --columns changed since the last run. */
+static int local_start(struct sink *s)
+{
+	struct local *l = LOCAL(s);
+	struct engine *e = s->e;
+	const struct agg_config *c = e->cfg;
+	char err[700], cols[512] = "";
+	int64_t bytes = 0, v;
+	int r;
+
+	if (store_meta_get(e->st, "csv_bytes", &v) == 1)
+		bytes = v;
+	store_meta_get_text(e->st, "csv_columns", cols, sizeof(cols));
+	if (bytes > 0 && strcmp(cols, c->columns) != 0) {
+		int64_t rows;
+		eng_log(e, LOG_INFO, "--columns changed since the last run: rewriting %s", c->output_path);
+		r = export_rewrite(c->output_path, c->columns, e->st, e->exported_until, &bytes, &rows, err, sizeof(err));
+		if (r < 0) {
+			eng_fatal(e, local_export_code(l, r), err);
+			return -1;
+		}
+	}
+	l->csv_before = bytes;
+	r = export_open(&l->csv, c->output_path, c->columns, e->st, e->exported_until, &bytes, err, sizeof(err));
+	if (r < 0) {
+		eng_fatal(e, local_export_code(l, r), err);
+		return -1;
+	}
+	return local_note_csv(l, bytes, cols);
+}
+
+static int64_t local_closed_until(const struct sink *s, const struct eng_part *p)
+{
+	(void)p;
+	return s->e->watermark;
+}
+
+static int local_due(struct sink *s)
+{
+	(void)s;
+	return 0; /* the watermark closes windows, and eng_watermark says so */
+}
+
+static int local_begin(struct sink *s, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	LOCAL(s)->csv_before = LOCAL(s)->csv.bytes;
+	return 0;
+}
+
+static int local_window(struct sink *s, const struct store_wkey *k, const struct win_agg *a, char *err, size_t errlen)
+{
+	return store_window_put(s->e->st, k, a, err, errlen);
+}
+
+/* Appends the windows the watermark closed to the CSV and records its new
+ * length in the transaction. */
+static int local_close_windows(struct sink *s, int64_t *rows, char *err, size_t errlen)
+{
+	struct local *l = LOCAL(s);
+	struct engine *e = s->e;
+
+	*rows = 0;
+	if (e->watermark == WM_NONE || (e->exported_until != WM_NONE && e->watermark <= e->exported_until))
+		return 0;
+	int r = export_append(&l->csv, e->st, e->exported_until, e->watermark, rows, err, errlen);
+	if (r < 0) {
+		eng_fatal(e, local_export_code(l, r), err);
+		return -1;
+	}
+	if (*rows > 0)
+		crash_point(&e->crash, "csv");
+	if (store_meta_set(e->st, "exported_until_us", e->watermark, err, errlen) < 0 ||
+	    store_meta_set(e->st, "csv_bytes", l->csv.bytes, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static int local_product(struct sink *s, const struct eng_part *p, const struct store_product *pr, char *err,
+                         size_t errlen)
+{
+	return store_product_put(s->e->st, p->topic, p->partition, pr, err, errlen);
+}
+
+static int local_partition(struct sink *s, const struct eng_part *p, int64_t now, char *err, size_t errlen)
+{
+	return store_partition_put(s->e->st, p->topic, p->partition, &p->s, now, err, errlen);
+}
+
+static int local_commit(struct sink *s, char *err, size_t errlen)
+{
+	return store_commit(s->e->st, err, errlen);
+}
+
+static void local_abort(struct sink *s)
+{
+	struct local *l = LOCAL(s);
+	char err[512];
+
+	store_rollback(s->e->st);
+	if (l->csv.bytes != l->csv_before || l->csv.fd >= 0)
+		export_truncate(&l->csv, l->csv_before, err, sizeof(err));
+}
+
+/* Offsets the group has not confirmed (a failed commit goes again with the
+ * next batch); older than min_age (us) since they were last sent. */
+static rd_kafka_topic_partition_list_t *local_unconfirmed(struct engine *e, int64_t mono, int64_t min_age)
+{
+	rd_kafka_topic_partition_list_t *offs = NULL;
+	for (size_t i = 0; i < e->nparts; i++) {
+		struct eng_part *p = &e->parts[i];
+		if (!p->assigned || p->s.next_offset < 0 || p->s.next_offset == p->group_offset || p->dirty ||
+		    (min_age && mono - p->commit_sent < min_age))
+			continue;
+		if (!offs)
+			offs = rd_kafka_topic_partition_list_new(4);
+		rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
+		p->commit_sent = mono;
+	}
+	return offs;
+}
+
+/* The group gets only what this COMMIT made durable. */
+static void local_committed(struct sink *s, int sync)
+{
+	struct engine *e = s->e;
+	rd_kafka_topic_partition_list_t *offs = local_unconfirmed(e, eng_mono(), 0);
+	if (!offs)
+		return;
+	consume_commit(e->rk, offs, sync);
+	rd_kafka_topic_partition_list_destroy(offs);
+	crash_point(&e->crash, "group");
+}
+
+static int local_assign(struct sink *s, const rd_kafka_topic_partition_list_t *parts)
+{
+	(void)s;
+	(void)parts;
+	return 0; /* the state file is this aggregator's alone: its offsets win */
+}
+
+/* Settle the batch first: what was read of these partitions is committed
+ * with their offsets (even when lost: this state file is ours alone).  Then
+ * the group gets their offsets before the next member reads them (not when
+ * lost: this member is out of the group, the commit would be refused). */
+static void local_revoke(struct sink *s, const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+	struct engine *e = s->e;
+	eng_flush(e, 1);
+	if (!lost && !e->exit_code)
+		rebalance_commit_group(e, parts, 3);
+}
+
+/* Offsets the group has not confirmed, sent again every LOCAL_RECOMMIT_US
+ * while they are not (a failed commit, no batch since): a partition that gets
+ * no more ticks is not left behind until the close. */
+#define LOCAL_RECOMMIT_US 2000000
+static void local_idle(struct sink *s, int64_t mono)
+{
+	struct engine *e = s->e;
+	if (e->exit_code)
+		return;
+	rd_kafka_topic_partition_list_t *offs = local_unconfirmed(e, mono, LOCAL_RECOMMIT_US);
+	if (offs) {
+		consume_commit(e->rk, offs, 0);
+		rd_kafka_topic_partition_list_destroy(offs);
+	}
+}
+
+static void local_finish(struct sink *s)
+{
+	if (!s->e->exit_code)
+		rebalance_commit_group(s->e, NULL, 5);
+}
+
+static void local_close(struct sink *s)
+{
+	export_close(&LOCAL(s)->csv);
+	free(s);
+}
+
+static const struct sink_ops local_ops = {
+	.start = local_start,
+	.closed_until = local_closed_until,
+	.due = local_due,
+	.begin = local_begin,
+	.window = local_window,
+	.close_windows = local_close_windows,
+	.product = local_product,
+	.partition = local_partition,
+	.commit = local_commit,
+	.abort = local_abort,
+	.committed = local_committed,
+	.assign = local_assign,
+	.revoke = local_revoke,
+	.idle = local_idle,
+	.finish = local_finish,
+	.close = local_close,
+};
+
+/* Refuses an output that is the state file, or a file that is not a CSV of
+ * ours, before the state is opened (export_check_target). */
+int sink_local_open(struct engine *e, struct sink **out)
+{
+	const struct agg_config *c = e->cfg;
+	char err[700];
+
+	int chk = export_check_target(c->output_path, c->state_path, 1, err, sizeof(err));
+	if (chk < 0) {
+		eng_fatal(e, chk == EXPORT_ESAME ? AGG_EXIT_USAGE : AGG_EXIT_OUTPUT, err);
+		return -1;
+	}
+	struct local *l = calloc(1, sizeof(*l));
+	if (!l) {
+		eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
+		return -1;
+	}
+	l->base.ops = &local_ops;
+	l->base.e = e;
+	l->base.label = c->output_path;
+	l->csv.fd = -1;
+	*out = &l->base;
+	return 0;
+}
