@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "consume.h"
 #include "engine.h"
 #include "export.h"
-#include "status.h"
 #include "topicexport.h"
 #include "log.h"
 
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 			log_msg(LOG_ERROR, LOG_ERROR, "%s", err);
 	} else {
 		rc = cfg.cmd == CLI_EXPORT && cfg.from_topic ? texp_command(&cfg, &main_stop) :
-		     cfg.cmd == CLI_EXPORT ? export_command(&cfg) : cfg.cmd == CLI_STATUS ? status_command(&cfg) :
+		     cfg.cmd == CLI_EXPORT ? export_command(&cfg) : cfg.cmd == CLI_STATUS ? cmd_status(&cfg) :
 		     engine_run(&cfg, &main_stop);
 	}
 	cli_free(&cfg);
