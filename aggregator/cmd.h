@@ -6,7 +6,14 @@
 #ifndef CMD_H
 #define CMD_H
 
+#include <signal.h>
+
 struct agg_config;
+
+/* `aggregator export`: rewrites the CSV from the state file, or with
+ * --from-topic from group mode's output topic (topicexport.h; stop ends that
+ * read). Returns an exit code (AGG_EXIT_*). */
+int cmd_export(const struct agg_config *cfg, volatile sig_atomic_t *stop);
 
 /* `aggregator status`: where the state is, beside where Kafka and the group
  * are (kafka-consumer-groups --describe, with event time), as a table or as

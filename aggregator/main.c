@@ -10,8 +10,6 @@
 #include "cmd.h"
 #include "consume.h"
 #include "engine.h"
-#include "export.h"
-#include "topicexport.h"
 #include "log.h"
 
 static volatile sig_atomic_t main_stop; /* set by SIGINT/SIGTERM */
@@ -47,8 +45,7 @@ int main(int argc, char **argv)
 		if (rc)
 			log_msg(LOG_ERROR, LOG_ERROR, "%s", err);
 	} else {
-		rc = cfg.cmd == CLI_EXPORT && cfg.from_topic ? texp_command(&cfg, &main_stop) :
-		     cfg.cmd == CLI_EXPORT ? export_command(&cfg) : cfg.cmd == CLI_STATUS ? cmd_status(&cfg) :
+		rc = cfg.cmd == CLI_EXPORT ? cmd_export(&cfg, &main_stop) : cfg.cmd == CLI_STATUS ? cmd_status(&cfg) :
 		     engine_run(&cfg, &main_stop);
 	}
 	cli_free(&cfg);
