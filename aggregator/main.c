@@ -1,6 +1,6 @@
 /*
  * main.c - aggregator entry point: parses the command line, installs the stop
- * signals and hands over to the engine.
+ * signals and hands over to the engine (the run) or to a command (cmd.h).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -45,8 +45,17 @@ int main(int argc, char **argv)
 		if (rc)
 			log_msg(LOG_ERROR, LOG_ERROR, "%s", err);
 	} else {
-		rc = cfg.cmd == CLI_EXPORT ? cmd_export(&cfg, &main_stop) : cfg.cmd == CLI_STATUS ? cmd_status(&cfg) :
-		     engine_run(&cfg, &main_stop);
+		switch (cfg.cmd) {
+		case CLI_RUN:
+			rc = engine_run(&cfg, &main_stop);
+			break;
+		case CLI_EXPORT:
+			rc = cmd_export(&cfg, &main_stop);
+			break;
+		case CLI_STATUS:
+			rc = cmd_status(&cfg);
+			break;
+		}
 	}
 	cli_free(&cfg);
 	return rc;
