@@ -16,8 +16,9 @@
 struct store;
 struct sqlite3_stmt;
 
-/* An event time column of a row (of this file's statements or status's):
- * SQL NULL is WM_NONE. */
+/* An event time column of a row of store.c's statements: SQL NULL is
+ * WM_NONE. (Only store.c uses it since status reads through
+ * store_summary_read; it can become static there.) */
 int64_t store_col_time(struct sqlite3_stmt *s, int col);
 
 /* How the windows were built; a state file keeps the ones it was created with. */
