@@ -400,7 +400,8 @@ static void test_summary(void)
 	                              .closed_until = WM_NONE };
 	struct store_product btc = { "BTC-USD", 10, 1, 2, -1, -1, 0, -1, 0 };
 	struct store_product eth = { "ETH-USD", 20, 3, 4, -1, -1, 0, -1, 0 };
-	T_OK(store_window_put(st, &closed, &a, err, sizeof(err)) == 0 && store_window_put(st, &open1, &a, err, sizeof(err)) == 0 &&
+	T_OK(store_window_put(st, &closed, &a, err, sizeof(err)) == 0 &&
+	     store_window_put(st, &open1, &a, err, sizeof(err)) == 0 &&
 	     store_window_put(st, &open2, &a, err, sizeof(err)) == 0, "three windows");
 	T_OK(store_partition_put(st, "BTC-USD", 0, &p0, 1000, err, sizeof(err)) == 0 &&
 	     store_partition_put(st, "BTC-USD", 1, &p1, 2000, err, sizeof(err)) == 0, "two partitions");
