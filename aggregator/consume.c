@@ -491,3 +491,58 @@ int consume_dump(const struct agg_config *cfg, char *err, size_t errlen)
 	rd_kafka_conf_destroy(conf);
 	return AGG_EXIT_OK;
 }
+
+/* Only what a lookup needs (no defaults of the run: it consumes nothing),
+ * then the user's properties, which may be needed to reach the cluster. */
+static rd_kafka_t *consume_lookup_new(const struct agg_config *cfg, char *e, size_t elen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *rk = NULL;
+
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, e, elen) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, "group.id", cfg->group, e, elen) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, "log.connection.close", "false", e, elen) != RD_KAFKA_CONF_OK)
+		goto fail;
+	for (int i = 0; i < cfg->nprops; i++)
+		if (rd_kafka_conf_set(conf, cfg->props[i][0], cfg->props[i][1], e, elen) != RD_KAFKA_CONF_OK)
+			goto fail;
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, elen);
+	if (rk)
+		return rk; /* conf now owned by rk */
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+/* Contract: see consume.h. */
+void consume_positions(const struct agg_config *cfg, struct consume_pos *p, size_t n)
+{
+	char e[512];
+	rd_kafka_t *rk = consume_lookup_new(cfg, e, sizeof(e));
+
+	for (size_t i = 0; i < n; i++)
+		p[i].group_offset = p[i].log_start = p[i].log_end = -1;
+	if (!rk) {
+		log_msg(cfg->verbosity, LOG_WARN, "kafka: %s (no offsets from Kafka)", e);
+		return;
+	}
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(l, p[i].topic, p[i].partition);
+	rd_kafka_resp_err_t err = rd_kafka_committed(rk, l, 5000);
+	if (err)
+		log_msg(cfg->verbosity, LOG_WARN, "the group's offsets: %s", rd_kafka_err2str(err));
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_find(l, p[i].topic, p[i].partition);
+		if (!err && t && !t->err && t->offset >= 0)
+			p[i].group_offset = t->offset;
+		if (rd_kafka_query_watermark_offsets(rk, p[i].topic, p[i].partition, &p[i].log_start, &p[i].log_end,
+		                                     5000)) {
+			p[i].log_start = p[i].log_end = -1;
+			if (i == 0)
+				log_msg(cfg->verbosity, LOG_WARN, "the log's ends: no answer from %s", cfg->brokers);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_destroy(rk);
+}

@@ -82,4 +82,17 @@ void consume_nudger_stop(struct consume_nudger *n);
 /* Leaves the group (revoking through the hooks) and destroys the handle. */
 void consume_close(rd_kafka_t *rk);
 
+/* Where the group and the log are for one partition (aggregator status). */
+struct consume_pos {
+	const char *topic;     /* in */
+	int32_t partition;     /* in */
+	int64_t group_offset;  /* the group's committed offset, -1 unknown */
+	int64_t log_start;     /* the log's ends, -1 unknown */
+	int64_t log_end;
+};
+/* Asks Kafka (cfg's brokers and -X properties, as cfg->group without joining
+ * it) for the group's committed offsets and the log's ends of p[0..n); what
+ * cannot be had stays -1, with a warning logged. Never changes the group. */
+void consume_positions(const struct agg_config *cfg, struct consume_pos *p, size_t n);
+
 #endif

@@ -68,9 +68,4 @@ int export_truncate(struct export_csv *x, int64_t len, char *err, size_t errlen)
 int export_rewrite(const char *path, const char *columns, struct store *st, int64_t until,
                    int64_t *bytes, int64_t *rows, char *err, size_t errlen);
 
-struct agg_config;
-/* `aggregator export`: rewrites the CSV from the state file. Returns an exit
- * code (AGG_EXIT_*). */
-int export_command(const struct agg_config *cfg);
-
 #endif

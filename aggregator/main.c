@@ -1,17 +1,15 @@
 /*
  * main.c - aggregator entry point: parses the command line, installs the stop
- * signals and hands over to the engine.
+ * signals and hands over to the engine (the run) or to a command (cmd.h).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "consume.h"
 #include "engine.h"
-#include "export.h"
-#include "status.h"
-#include "topicexport.h"
 #include "log.h"
 
 static volatile sig_atomic_t main_stop; /* set by SIGINT/SIGTERM */
@@ -47,9 +45,17 @@ int main(int argc, char **argv)
 		if (rc)
 			log_msg(LOG_ERROR, LOG_ERROR, "%s", err);
 	} else {
-		rc = cfg.cmd == CLI_EXPORT && cfg.from_topic ? texp_command(&cfg, &main_stop) :
-		     cfg.cmd == CLI_EXPORT ? export_command(&cfg) : cfg.cmd == CLI_STATUS ? status_command(&cfg) :
-		     engine_run(&cfg, &main_stop);
+		switch (cfg.cmd) {
+		case CLI_RUN:
+			rc = engine_run(&cfg, &main_stop);
+			break;
+		case CLI_EXPORT:
+			rc = cmd_export(&cfg, &main_stop);
+			break;
+		case CLI_STATUS:
+			rc = cmd_status(&cfg);
+			break;
+		}
 	}
 	cli_free(&cfg);
 	return rc;

@@ -37,6 +37,8 @@ extern const char sql_stmt_begin[], sql_stmt_commit[], sql_stmt_rollback[], sql_
 	sql_stmt_partition_put[], sql_stmt_products_of[], sql_stmt_product_put[], sql_stmt_rejected_add[],
 	sql_stmt_rejected_size[], sql_stmt_data_loss_add[], sql_stmt_rows[], sql_stmt_windows_closing[],
 	sql_stmt_clear_windows[], sql_stmt_clear_products[], sql_stmt_clear_partition[];
+/* status's, prepared when it asks (store_summary_read) */
+extern const char sql_stmt_read_begin[], sql_stmt_status_meta[], sql_stmt_status_partitions[];
 
 static const char *const store_sql[ST__COUNT] = {
 	[ST_BEGIN] = sql_stmt_begin,
@@ -184,7 +186,7 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 	if (read_only) {
 		if (ver > 0)
 			return 0;
-		snprintf(err, errlen, "state %s is empty: nothing to export", st->path);
+		snprintf(err, errlen, "state %s is empty: no aggregator has written it yet", st->path);
 		return -1;
 	}
 	/* Ours (or empty): only now is anything changed. */
@@ -746,4 +748,82 @@ int store_windows_closing(struct store *st, const char *topic, int32_t partition
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return ret;
+}
+
+/* status's statements are prepared when it asks, not at every open; a state
+ * of an older schema without their tables (1 had no data_loss) is named so. */
+static sqlite3_stmt *store_prepare_summary(struct store *st, const char *sql, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		st->err_code = sqlite3_errcode(st->db);
+		snprintf(err, errlen, "state %s is not an aggregator state of this version (%s): "
+		         "an aggregator opens and migrates it", st->path, sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int store_summary_meta(struct store *st, struct store_summary *sum, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = store_prepare_summary(st, sql_stmt_status_meta, err, errlen);
+	if (!s)
+		return -1;
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		sum->watermark = store_col_time(s, 0);
+		sum->delay_us = store_col_time(s, 1);
+		sum->window_us = store_col_time(s, 2);
+		sum->exported_until = store_col_time(s, 3);
+		sum->open_windows = sqlite3_column_int64(s, 4);
+	} else {
+		store_fail(st, err, errlen, "cannot read the progress");
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int store_summary_parts(struct store *st, int (*fn)(const struct store_part_summary *, void *), void *arg,
+                               char *err, size_t errlen)
+{
+	sqlite3_stmt *s = store_prepare_summary(st, sql_stmt_status_partitions, err, errlen);
+	int rc = SQLITE_DONE, ret = 0;
+	if (!s)
+		return -1;
+	while (ret == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_part_summary p;
+		const unsigned char *topic = sqlite3_column_text(s, 0);
+		snprintf(p.topic, sizeof(p.topic), "%s", topic ? (const char *)topic : "");
+		p.partition = sqlite3_column_int(s, 1);
+		p.next_offset = sqlite3_column_int64(s, 2);
+		p.max_time = store_col_time(s, 3);
+		p.rejected = sqlite3_column_int64(s, 4);
+		p.updated_us = sqlite3_column_int64(s, 5);
+		p.ticks = sqlite3_column_int64(s, 6);
+		p.late = sqlite3_column_int64(s, 7);
+		p.duplicates = sqlite3_column_int64(s, 8);
+		p.lost = sqlite3_column_int64(s, 9);
+		ret = fn(&p, arg);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(st, err, errlen, "cannot read the partitions");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Contract: see store.h. */
+int store_summary_read(struct store *st, struct store_summary *sum,
+                       int (*fn)(const struct store_part_summary *, void *), void *arg, char *err, size_t errlen)
+{
+	char ignored[64];
+	if (store_exec(st, sql_stmt_read_begin, err, errlen, "cannot begin a read") < 0)
+		return -1;
+	int rc = store_summary_meta(st, sum, err, errlen);
+	if (rc == 0)
+		rc = store_summary_parts(st, fn, arg, err, errlen);
+	/* Ends the read (nothing to undo); its failure matters only when all else went well. */
+	int end = store_exec(st, sql_stmt_commit, rc ? ignored : err, rc ? sizeof(ignored) : errlen,
+	                     "cannot end a read");
+	return rc ? rc : end;
 }

@@ -16,8 +16,9 @@
 struct store;
 struct sqlite3_stmt;
 
-/* An event time column of a row (of this file's statements or status's):
- * SQL NULL is WM_NONE. */
+/* An event time column of a row of store.c's statements: SQL NULL is
+ * WM_NONE. (Only store.c uses it since status reads through
+ * store_summary_read; it can become static there.) */
 int64_t store_col_time(struct sqlite3_stmt *s, int col);
 
 /* How the windows were built; a state file keeps the ones it was created with. */
@@ -30,7 +31,7 @@ struct store_settings {
 /* Opens (creating if needed) the state file for writing: takes an exclusive
  * lock (a second aggregator on it fails), enables WAL, creates or checks the
  * schema version, and records or checks the settings. read_only opens it for
- * reading only (export), without the lock. Returns 0, or -1 with err, or
+ * reading only (export, status), without the lock. Returns 0, or -1 with err, or
  * STORE_ETRANSIENT with err when the failure can pass (a full or failing disk). */
 #define STORE_ETRANSIENT (-2)
 int store_open(struct store **out, const char *path, const struct store_settings *s,
@@ -137,5 +138,32 @@ struct store_row {
  * end then product. Returns the number of rows, or -1 with err. */
 int64_t store_rows_each(struct store *st, int64_t after, int64_t until,
                         int (*fn)(const struct store_row *, void *), void *arg, char *err, size_t errlen);
+
+/* What `aggregator status` shows of a state besides its partitions. */
+struct store_summary {
+	int64_t watermark;      /* WM_NONE before the first tick */
+	int64_t exported_until; /* WM_NONE before the first export */
+	int64_t window_us;      /* the settings the state was built with (WM_NONE absent) */
+	int64_t delay_us;
+	int64_t open_windows;   /* windows ending after the watermark */
+};
+/* One partition of a state, with its products' counts and its data losses summed. */
+struct store_part_summary {
+	char topic[256];
+	int32_t partition;
+	int64_t next_offset;
+	int64_t max_time;       /* WM_NONE before its first tick */
+	int64_t rejected;
+	int64_t updated_us;     /* wall clock of the batch that last wrote it */
+	int64_t ticks, late, duplicates; /* over its products */
+	int64_t lost;           /* offsets skipped (--on-data-loss=skip) */
+};
+/* Reads the summary, then calls fn for every partition (by topic and
+ * partition), all in one read transaction: one commit's view, also while an
+ * aggregator writes. fn returns 0 to go on, or a positive value that stops
+ * the read and is returned. Otherwise 0, or -1 with err. Works on a read-only
+ * store. */
+int store_summary_read(struct store *st, struct store_summary *sum,
+                       int (*fn)(const struct store_part_summary *, void *), void *arg, char *err, size_t errlen);
 
 #endif

@@ -90,6 +90,10 @@ FROM window_aggregates
 WHERE window_end_us > ?1 AND window_end_us <= ?2
 ORDER BY window_end_us, product_id;
 
+-- name: read_begin
+-- aggregator status: its reads see one commit, also while an aggregator writes.
+BEGIN DEFERRED;
+
 -- name: status_partitions
 -- aggregator status: every partition of the state, with its products' counts.
 SELECT p.topic, p.partition, p.next_offset, p.max_time, p.rejected, p.updated_us,
@@ -101,6 +105,7 @@ FROM partitions p
 ORDER BY p.topic, p.partition;
 
 -- name: status_meta
+-- aggregator status: the progress and settings of the state, its open windows.
 SELECT (SELECT value FROM meta WHERE key = 'watermark_us'),
        (SELECT value FROM meta WHERE key = 'delay_us'),
        (SELECT value FROM meta WHERE key = 'window_us'),

@@ -35,4 +35,13 @@ ok_cmd "status works beside it" timeout 30 "$BIN/aggregator" status --state "$T/
 stop live TERM
 "$BIN/aggregator" status --state "$T/none.db" 2>"$T/none.err"
 is "$?" 3 "a state that is not there: exit 3"
+
+# A state of a newer schema (what a newer aggregator wrote) is not read as if
+# it were this version's: refused as the aggregator refuses it.
+cp "$T/s.db" "$T/new.db"
+sqlite3 "$T/new.db" "PRAGMA user_version = 99"
+"$BIN/aggregator" status --state "$T/new.db" >"$T/new.out" 2>"$T/new.err"
+is "$?" 3 "a state of a newer schema: exit 3"
+like "$(cat "$T/new.err")" "schema version 99, newer than this aggregator's" "says why"
+is "$(cat "$T/new.out")" "" "and prints no status"
 done_testing

@@ -363,6 +363,111 @@ static void test_export(void)
 	store_close(st);
 }
 
+static int summary_collect(const struct store_part_summary *p, void *arg)
+{
+	struct store_part_summary *out = arg;
+	int i = 0;
+	while (out[i].topic[0])
+		i++;
+	out[i] = *p;
+	return 0;
+}
+
+static int summary_stop(const struct store_part_summary *p, void *arg)
+{
+	(void)p;
+	(*(int *)arg)++;
+	return 7;
+}
+
+/* What `aggregator status` reads: the summary and the partitions with their
+ * products' counts and data losses, read-only beside a running writer. */
+static void test_summary(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL, *ro = NULL;
+	char err[512];
+	struct win_agg a = { 2, 200.0, 20.0, 61 * S, 99.0, 101.0 };
+
+	T_OK(store_open(&st, t_path("sum.db"), &s, 0, err, sizeof(err)) == 0, "a state");
+	T_OK(store_begin(st, err, sizeof(err)) == 0, "begin");
+	struct store_wkey closed = { "BTC-USD", 0, "BTC-USD", 60 * S, 120 * S };
+	struct store_wkey open1 = { "BTC-USD", 0, "BTC-USD", 120 * S, 180 * S };
+	struct store_wkey open2 = { "BTC-USD", 0, "ETH-USD", 120 * S, 180 * S };
+	struct store_partition p0 = { .next_offset = 42, .max_time = 150 * S, .rejected = 3, .time_run_max = WM_NONE,
+	                              .closed_until = WM_NONE };
+	struct store_partition p1 = { .next_offset = 5, .max_time = WM_NONE, .time_run_max = WM_NONE,
+	                              .closed_until = WM_NONE };
+	struct store_product btc = { "BTC-USD", 10, 1, 2, -1, -1, 0, -1, 0 };
+	struct store_product eth = { "ETH-USD", 20, 3, 4, -1, -1, 0, -1, 0 };
+	T_OK(store_window_put(st, &closed, &a, err, sizeof(err)) == 0 &&
+	     store_window_put(st, &open1, &a, err, sizeof(err)) == 0 &&
+	     store_window_put(st, &open2, &a, err, sizeof(err)) == 0, "three windows");
+	T_OK(store_partition_put(st, "BTC-USD", 0, &p0, 1000, err, sizeof(err)) == 0 &&
+	     store_partition_put(st, "BTC-USD", 1, &p1, 2000, err, sizeof(err)) == 0, "two partitions");
+	T_OK(store_product_put(st, "BTC-USD", 0, &btc, err, sizeof(err)) == 0 &&
+	     store_product_put(st, "BTC-USD", 0, &eth, err, sizeof(err)) == 0, "two products of partition 0");
+	T_OK(store_data_loss_add(st, "BTC-USD", 0, 10, 25, 15, 1, err, sizeof(err)) == 0 &&
+	     store_data_loss_add(st, "BTC-USD", 0, 30, 32, 2, 1, err, sizeof(err)) == 0, "two data losses");
+	T_OK(store_meta_set(st, "watermark_us", 120 * S, err, sizeof(err)) == 0 &&
+	     store_meta_set(st, "exported_until_us", 120 * S, err, sizeof(err)) == 0, "progress");
+	T_OK(store_commit(st, err, sizeof(err)) == 0, "commit");
+
+	/* The writer keeps its lock: status reads beside it. */
+	T_OK(store_open(&ro, t_path("sum.db"), NULL, 1, err, sizeof(err)) == 0, "opens read-only beside the writer");
+	struct store_summary sum;
+	struct store_part_summary parts[3];
+	memset(parts, 0, sizeof(parts));
+	T_INT(store_summary_read(ro, &sum, summary_collect, parts, err, sizeof(err)), 0, "read the summary");
+	T_INT(sum.watermark, 120 * S, "the watermark");
+	T_INT(sum.exported_until, 120 * S, "exported until");
+	T_INT(sum.window_us, 60 * S, "the window setting");
+	T_INT(sum.delay_us, 120 * S, "the watermark delay setting");
+	T_INT(sum.open_windows, 2, "windows ending after the watermark");
+	T_STR(parts[0].topic, "BTC-USD", "first partition's topic");
+	T_INT(parts[0].partition, 0, "partitions in order");
+	T_INT(parts[0].next_offset, 42, "its next offset");
+	T_INT(parts[0].max_time, 150 * S, "its event time");
+	T_INT(parts[0].rejected, 3, "its rejected");
+	T_INT(parts[0].updated_us, 1000, "its last commit");
+	T_INT(parts[0].ticks, 30, "ticks over its products");
+	T_INT(parts[0].late, 4, "late over its products");
+	T_INT(parts[0].duplicates, 6, "duplicates over its products");
+	T_INT(parts[0].lost, 17, "offsets lost over its data losses");
+	T_INT(parts[1].partition, 1, "second partition");
+	T_INT(parts[1].max_time, WM_NONE, "no event time before its first tick");
+	T_INT(parts[1].ticks + parts[1].late + parts[1].duplicates + parts[1].lost, 0, "no products, no losses: 0");
+	T_OK(parts[2].topic[0] == 0, "no more partitions");
+	int calls = 0;
+	T_INT(store_summary_read(ro, &sum, summary_stop, &calls, err, sizeof(err)), 7, "the callback's stop is returned");
+	T_INT(calls, 1, "after one partition");
+	T_INT(store_summary_read(ro, &sum, summary_stop, &calls, err, sizeof(err)), 7, "and it reads again");
+	store_close(ro);
+	store_close(st);
+
+	sqlite3 *db;
+	sqlite3_open(t_path("sum.db"), &db);
+	sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+	sqlite3_close(db);
+	T_OK(store_open(&ro, t_path("sum.db"), NULL, 1, err, sizeof(err)) < 0, "a newer schema is refused read-only too");
+	T_OK(strstr(err, "schema version 99, newer than this aggregator's") != NULL, "saying so");
+
+	/* Version 1 had no data_loss table. */
+	T_OK(store_open(&st, t_path("sum1.db"), &s, 0, err, sizeof(err)) == 0, "another state");
+	store_close(st);
+	sqlite3_open(t_path("sum1.db"), &db);
+	sqlite3_exec(db, "DROP VIEW progress; DROP TABLE data_loss; CREATE VIEW progress AS SELECT 1 AS x;"
+	                 " PRAGMA user_version = 1;", NULL, NULL, NULL);
+	sqlite3_close(db);
+	ro = NULL;
+	T_OK(store_open(&ro, t_path("sum1.db"), NULL, 1, err, sizeof(err)) == 0, "version 1 opens read-only");
+	T_OK(ro && store_summary_read(ro, &sum, summary_collect, parts, err, sizeof(err)) == -1,
+	     "but has not what status reads");
+	T_OK(strstr(err, "not an aggregator state of this version") != NULL && strstr(err, "data_loss") != NULL,
+	     "which it says");
+	store_close(ro);
+}
+
 int main(void)
 {
 	if (t_tmpdir("test_store"))
@@ -374,6 +479,7 @@ int main(void)
 	test_views_updated();
 	test_rejected_budget();
 	test_export();
+	test_summary();
 	t_rmdir();
 	return t_done();
 }
