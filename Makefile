@@ -40,7 +40,7 @@ LIBS        = $(PKG_LIBS) -lm -lpthread
 AGG_SRCS  := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
 AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o \
              $(OBJDIR)/common/props.o $(OBJDIR)/common/duration.o \
-             $(OBJDIR)/common/metrics.o
+             $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BINDIR)/unit/%)
 TOOLS     := kafka-mock kafka-admin feed-server gen-ticks
@@ -73,7 +73,7 @@ $(BINDIR)/aggregator: $(OBJDIR)/aggregator/main.o $(AGG_OBJS)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 $(BINDIR)/producer: $(OBJDIR)/producer.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
                     $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o $(OBJDIR)/common/props.o \
-                    $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o
+                    $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
 # Test tools and unit tests: each links what it uses (SSL_LIBS: OpenSSL).

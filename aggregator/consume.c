@@ -320,8 +320,8 @@ static rd_kafka_conf_t *consume_conf(const struct agg_config *cfg, int *code, ch
 	if (cfg->output_topic && consume_set(conf, "heartbeat.interval.ms", "300", err, errlen) < 0)
 		goto fail;
 	*code = AGG_EXIT_USAGE;
-	for (int i = 0; i < cfg->nprops; i++)
-		if (consume_set(conf, cfg->props[i][0], cfg->props[i][1], err, errlen) < 0)
+	for (int i = 0; i < cfg->props.n; i++)
+		if (consume_set(conf, cfg->props.kv[i][0], cfg->props.kv[i][1], err, errlen) < 0)
 			goto fail;
 	if (consume_coop_refused(conf, cfg, err, errlen) < 0)
 		goto fail;

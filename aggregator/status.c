@@ -52,8 +52,8 @@ static void st_kafka(const struct agg_config *cfg, struct st_part *p, size_t n)
 	    rd_kafka_conf_set(conf, "group.id", cfg->group, e, sizeof(e)) != RD_KAFKA_CONF_OK ||
 	    rd_kafka_conf_set(conf, "log.connection.close", "false", e, sizeof(e)) != RD_KAFKA_CONF_OK)
 		goto bad;
-	for (int i = 0; i < cfg->nprops; i++)
-		if (rd_kafka_conf_set(conf, cfg->props[i][0], cfg->props[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK)
+	for (int i = 0; i < cfg->props.n; i++)
+		if (rd_kafka_conf_set(conf, cfg->props.kv[i][0], cfg->props.kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK)
 			goto bad;
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
 	if (!rk)
