@@ -79,11 +79,13 @@ int args_duration(const char *opt, const char *arg, int allow_zero, int64_t *us,
 int args_seconds(const char *opt, const char *arg, long lo, long hi, int *out, char *err, size_t errlen)
 {
 	int64_t us;
-	long v;
+	char *end;
+	long v = strtol(arg, &end, 10);
 
-	if (args_strtol(arg, &v) == 0) {
-		/* past any range: refused below without overflowing */
-		us = v < -1000000000L ? -1 : v > 1000000000L ? INT64_MAX : (int64_t)v * 1000000;
+	if (end != arg && !*end) {
+		/* past any range (strtol's clamp included): refused below,
+		 * without overflowing */
+		us = v < -1000000000L ? INT64_MIN : v > 1000000000L ? INT64_MAX : (int64_t)v * 1000000;
 	} else if (duration_parse(arg, &us) < 0 || us % 1000000) {
 		snprintf(err, errlen, "%s: expected whole seconds (like 15, 15s, 2m), got '%s'", opt, arg);
 		return -1;

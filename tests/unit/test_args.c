@@ -86,6 +86,8 @@ static void test_durations(void)
 	T_INT(args_seconds("--s", "9223372036854775807", 1, 3600, &s, err, sizeof(err)), -1,
 	      "a huge number, refused without overflow");
 	T_INT(args_seconds("--s", "-9223372036854775808", 1, 3600, &s, err, sizeof(err)), -1, "a huge negative one");
+	T_INT(args_seconds("--s", "99999999999999999999", 1, 3600, &s, err, sizeof(err)), -1, "past long");
+	T_STR(err, "--s: expected 1 s to 3600 s, got '99999999999999999999'", "out of range, as any big number");
 }
 
 static void test_hostport(void)
