@@ -44,6 +44,9 @@ like "$(cat "$T/perr")" "-t names the one topic, --topic-prefix one per product"
 timeout 20 "$BIN/producer" -b 127.0.0.1:1 -t 'a b' >/dev/null 2>"$T/perr"
 is "$?" 2 "producer -t 'a b': exit 2"
 like "$(cat "$T/perr")" "illegal character ' ' in topic a b" "names the character"
+timeout 20 "$BIN/producer" -b 127.0.0.1:1 --metrics 127.0.0.1:99999 >/dev/null 2>"$T/perr"
+is "$?" 2 "producer --metrics with a port past 65535: exit 2"
+like "$(cat "$T/perr")" "--metrics: '127\\.0\\.0\\.1:99999': the port must be 0 to 65535" "and says why"
 # No broker at the address: a bounded run fails (exit 1) and says so, instead
 # of waiting for ever.
 timeout 60 "$BIN/aggregator" -b 127.0.0.1:1 --available-now --state "$T/nb.db" --output "$T/nb.csv" \
