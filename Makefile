@@ -40,7 +40,10 @@ LIBS        = $(PKG_LIBS) -lm -lpthread
 AGG_SRCS  := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
 AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o \
              $(OBJDIR)/common/props.o $(OBJDIR)/common/duration.o \
-             $(OBJDIR)/common/metrics.o
+             $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o
+PROD_OBJS := $(OBJDIR)/producer/pcli.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
+             $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o $(OBJDIR)/common/props.o \
+             $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BINDIR)/unit/%)
 TOOLS     := kafka-mock kafka-admin feed-server gen-ticks
@@ -58,7 +61,16 @@ unit: $(UNIT_BINS)
 
 $(OBJDIR)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Icommon -Ifeed -Iaggregator -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(INC) -MMD -MP -c $< -o $@
+# Include paths per program: common/ sees only itself, the producer common/,
+# feed/ and producer/, the aggregator common/ and aggregator/ (neither
+# program can include the other's headers); the tests see everything.
+INC := -Icommon
+$(OBJDIR)/feed/%.o: INC := -Icommon -Ifeed
+$(OBJDIR)/producer.o: INC := -Icommon -Ifeed -Iproducer
+$(OBJDIR)/producer/%.o: INC := -Icommon -Ifeed -Iproducer
+$(OBJDIR)/aggregator/%.o: INC := -Icommon -Iaggregator
+$(OBJDIR)/tests/%.o: INC := -Icommon -Ifeed -Iaggregator -Iproducer
 
 # sql/*.sql are compiled into the aggregator as C strings (queries.sql is
 # for people: examples to type into sqlite3).
@@ -71,9 +83,7 @@ $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c | deps
 $(BINDIR)/aggregator: $(OBJDIR)/aggregator/main.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
-$(BINDIR)/producer: $(OBJDIR)/producer.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
-                    $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o $(OBJDIR)/common/props.o \
-                    $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o
+$(BINDIR)/producer: $(OBJDIR)/producer.o $(PROD_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -lssl -lcrypto -o $@
 # Test tools and unit tests: each links what it uses (SSL_LIBS: OpenSSL).
@@ -86,6 +96,7 @@ $(BINDIR)/unit/%: $(OBJDIR)/tests/unit/%.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) $(SSL_LIBS) -o $@
 $(BINDIR)/unit/test_wsproto: $(OBJDIR)/feed/wsproto.o
+$(BINDIR)/unit/test_pcli: $(OBJDIR)/producer/pcli.o
 $(BINDIR)/unit/test_feedtls: $(OBJDIR)/feed/feedtls.o $(OBJDIR)/tests/testcert.o
 $(BINDIR)/unit/test_feedtls $(BINDIR)/unit/test_wsproto: SSL_LIBS := -lssl -lcrypto
 

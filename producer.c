@@ -16,7 +16,6 @@
 #include <jansson.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,12 +25,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "duration.h"
 #include "log.h"
 #include "metrics.h"
-#include "props.h"
 #include "tick.h" /* tick_parse_time, tick_parse_head: shared with the aggregator */
 #include "conn.h" /* the feed connection */
+#include "pcli.h" /* the command line */
 
 #ifndef PIPELINE_VERSION
 #define PIPELINE_VERSION "dev"
@@ -44,10 +42,7 @@
 #define EX_FEED        3 /* feed refused us: subscription, hostname, certificate */
 #define EX_INIT        4 /* could not start (lws/librdkafka init, memory) */
 
-#define DEFAULT_URL       "wss://ws-feed.exchange.coinbase.com"
 #define RETIRED_HOST      "ws-feed.pro.coinbase.com"
-#define DEFAULT_PRODUCTS  "BTC-USD,ETH-USD"
-#define DEFAULT_BROKERS   "localhost:9092"
 #define MAX_PRODUCTS      64
 #define PRODUCT_MAX       32          /* longest product id, incl. NUL */
 #define TOPIC_MAX         250         /* Kafka's limit is 249 chars */
@@ -57,36 +52,9 @@
 #define QUEUE_WARN_MS     1000        /* a QUEUE_FULL wait this long is logged */
 #define CLOSE_WAIT_MS     2000        /* bound on the ws close handshake */
 #define CREATE_TOPICS_MS  10000       /* bound on CreateTopics */
-#define MAX_XPROPS        64
 
 
 static volatile sig_atomic_t stop_signal; /* set by SIGINT/SIGTERM */
-
-struct xprop {
-	const char *key;   /* -X key (points into argv copy) */
-	const char *val;   /* -X value */
-};
-
-struct prod_conf {
-	const char *url;            /* --url */
-	const char *products;       /* --products, comma separated */
-	const char *brokers;        /* --brokers / $KAFKA_BROKERS */
-	const char *topic;          /* -t: every product to this topic, NULL = one each */
-	const char *topic_prefix;   /* --topic-prefix, "" = none */
-	const char *ca_file;        /* --ca-file, NULL = system store only */
-	int partitions;             /* --partitions for created topics, -1 broker default */
-	int replication;            /* --replication for created topics, -1 broker default */
-	int insecure;               /* --insecure: accept any certificate */
-	int verbosity;              /* a log_level: LOG_WARN -q, LOG_INFO default, more -v */
-	int silence_s;              /* --silence-timeout */
-	int status_s;               /* --status-interval, 0 = off */
-	int max_backoff_s;          /* --max-backoff */
-	struct xprop xprops[MAX_XPROPS]; /* -X and -F passthrough, in order */
-	int nxprops;                /* entries used in xprops */
-	char *xprop_buf[MAX_XPROPS]; /* owned "key\0value" of -F lines, NULL for -X */
-	int dump_conf;              /* -X dump */
-	const char *metrics_addr;   /* --metrics HOST:PORT, NULL off */
-};
 
 struct product {
 	char id[PRODUCT_MAX];       /* "BTC-USD" */
@@ -125,8 +93,16 @@ struct counters {
 	uint64_t queue_full;        /* QUEUE_FULL waits */
 };
 
+/* Where the producer is on its way out; it only moves forward. */
+enum prod_state {
+	PROD_RUNNING,    /* publishing what the feed sends */
+	PROD_STOP_ASKED, /* the program decided to stop (a fatal error): on_timer begins it */
+	PROD_CLOSING,    /* the feed closing (begin_stop), until it is down or stop_deadline */
+	PROD_DONE,       /* leave the service loop: flush and exit */
+};
+
 struct prod_ctx {
-	struct prod_conf conf;      /* parsed options */
+	struct pcli_config conf;    /* parsed options (pcli.h) */
 	struct product prod[MAX_PRODUCTS]; /* subscribed products */
 	int nprod;                  /* entries used in prod */
 	struct counters n;          /* counters for status and exit */
@@ -142,10 +118,8 @@ struct prod_ctx {
 	int subscribed;             /* "subscriptions" ack seen on this connection */
 	int alive;                  /* the message being handled was a valid one */
 
-	int stop_requested;         /* the program decided to stop (a fatal error) */
-	int stopping;               /* shutdown in progress */
-	lws_usec_t stop_deadline;   /* give up waiting for the close */
-	int done;                   /* leave the service loop */
+	enum prod_state state;      /* running, stopping, done */
+	lws_usec_t stop_deadline;   /* PROD_CLOSING: give up waiting for the close */
 	int exit_code;              /* EX_FEED etc. decided on the way */
 
 	lws_usec_t last_status;     /* time of last status line */
@@ -153,6 +127,15 @@ struct prod_ctx {
 	struct ratelimit rl_bad;    /* malformed/oversized/unknown logs */
 	struct ratelimit rl_dr;     /* failed delivery logs */
 };
+
+/* A fatal error: stop with exit_code, once on_timer gets to it; a stop
+ * already under way goes on as it was. */
+static void request_stop(struct prod_ctx *c, int exit_code)
+{
+	c->exit_code = exit_code;
+	if (c->state == PROD_RUNNING)
+		c->state = PROD_STOP_ASKED;
+}
 
 /* Log lines in the programs' one format (common/log.h). */
 static void plog(const struct prod_ctx *c, enum log_level level, const char *fmt, ...)
@@ -287,9 +270,8 @@ static rd_kafka_conf_t *kafka_conf(struct prod_ctx *c, char *err, size_t errlen)
 		if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], err,
 				      errlen) != RD_KAFKA_CONF_OK)
 			goto error;
-	for (i = 0; i < (size_t)c->conf.nxprops; i++)
-		if (rd_kafka_conf_set(conf, c->conf.xprops[i].key,
-				      c->conf.xprops[i].val, err, errlen) !=
+	for (i = 0; i < (size_t)c->conf.props.n; i++)
+		if (rd_kafka_conf_set(conf, c->conf.props.kv[i][0], c->conf.props.kv[i][1], err, errlen) !=
 		    RD_KAFKA_CONF_OK)
 			goto error;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -441,7 +423,7 @@ static void publish(struct prod_ctx *c, struct product *p, const char *buf,
 			     "ticks slower than the feed sends them (%d in queue)",
 			     QUEUE_WARN_MS, rd_kafka_outq_len(c->rk));
 		}
-		if ((stop_signal || c->stop_requested || c->kafka_fatal) &&
+		if ((stop_signal || c->state != PROD_RUNNING || c->kafka_fatal) &&
 		    lws_now_usecs() - waited_since > FLUSH_MS * LWS_US_PER_MS)
 			break;
 	}
@@ -634,8 +616,7 @@ static void handle_error(struct prod_ctx *c, json_t *root)
 	if (!c->subscribed || strstr(msg, "ubscri") || strstr(reason, "ubscri")) {
 		plog(c, LOG_ERROR, "feed rejected the subscription: %s: %s", msg,
 		     reason);
-		c->exit_code = EX_FEED;
-		c->stop_requested = 1;
+		request_stop(c, EX_FEED);
 		return;
 	}
 	plog(c, LOG_ERROR, "feed error: %s: %s", msg, reason);
@@ -734,9 +715,8 @@ static int on_feed_closed(void *opaque, int code, const char *why)
 	if (!strstr(why, "deprecated hostname"))
 		return 0;
 	plog(c, LOG_ERROR, "feed closed the connection: \"%s\": the hostname %s is retired, use --url %s",
-	     why, fconn_host(c->feed), DEFAULT_URL);
-	c->exit_code = EX_FEED;
-	c->stop_requested = 1;
+	     why, fconn_host(c->feed), PCLI_DEFAULT_URL);
+	request_stop(c, EX_FEED);
 	return 1;
 }
 
@@ -744,8 +724,7 @@ static void on_feed_fatal(void *opaque)
 {
 	struct prod_ctx *c = opaque;
 
-	c->exit_code = EX_FEED;
-	c->stop_requested = 1;
+	request_stop(c, EX_FEED);
 }
 
 /* --metrics: what Prometheus scrapes, made at most once a second. */
@@ -825,7 +804,7 @@ static void print_status(struct prod_ctx *c, const char *label, double secs)
 
 static void begin_stop(struct prod_ctx *c)
 {
-	c->stopping = 1;
+	c->state = PROD_CLOSING;
 	c->stop_deadline = lws_now_usecs() + CLOSE_WAIT_MS * LWS_US_PER_MS;
 	if (stop_signal > 0)
 		plog(c, LOG_INFO, "signal %d: closing the feed, flushing Kafka",
@@ -842,12 +821,12 @@ static void on_timer(void *opaque)
 	rd_kafka_poll(c->rk, 0);
 	if (c->admin_q)
 		finish_create_topics(c, 0);
-	if (c->kafka_fatal)
-		c->stop_requested = 1;
-	if ((stop_signal || c->stop_requested) && !c->stopping)
+	if (c->kafka_fatal && c->state == PROD_RUNNING)
+		c->state = PROD_STOP_ASKED;
+	if ((stop_signal && c->state == PROD_RUNNING) || c->state == PROD_STOP_ASKED)
 		begin_stop(c);
-	if (c->stopping && (fconn_down(c->feed) || now > c->stop_deadline)) {
-		c->done = 1;
+	if (c->state == PROD_CLOSING && (fconn_down(c->feed) || now > c->stop_deadline)) {
+		c->state = PROD_DONE;
 		fconn_wake(c->feed);
 		return;
 	}
@@ -925,274 +904,11 @@ static int setup_products(struct prod_ctx *c, char *err, size_t errlen)
 	return 0;
 }
 
-static void usage(FILE *out)
+/* The feed connection (feed/conn.h), with its events. */
+static int setup_feed(struct prod_ctx *c)
 {
-	fprintf(out,
-"Usage: producer [options]\n"
-"Coinbase Exchange ticker feed (WebSocket) -> Kafka, one topic per product\n"
-"(or all in one with -t), keyed by product id.\n"
-"  -u, --url URL             feed (default " DEFAULT_URL ")\n"
-"  -p, --products LIST       products (default " DEFAULT_PRODUCTS ")\n"
-"  -b, --brokers LIST        bootstrap servers (env KAFKA_BROKERS, default "
-DEFAULT_BROKERS ")\n"
-"  -t, --topic TOPIC         every product to TOPIC (default: a topic each,\n"
-"                            named after the product)\n"
-"      --topic-prefix STR    a topic each, named STR + product id\n"
-"      --partitions N        for created topics (default -1: broker default)\n"
-"      --replication N       for created topics (default -1: broker default)\n"
-"      --ca-file PEM         extra trusted CA for wss://\n"
-"      --insecure            accept any server certificate (tests only)\n"
-"  -X key=value              librdkafka property (repeatable); -X dump prints\n"
-"                            the configuration, -X list the properties\n"
-"  -F FILE                   librdkafka properties, one key=value a line\n"
-"      --silence-timeout DUR reconnect after DUR without feed data (15s)\n"
-"      --status-interval DUR status line every DUR, 0 = off (5s)\n"
-"      --max-backoff DUR     longest wait between reconnects (30s)\n"
-"      --metrics HOST:PORT   Prometheus metrics on http://HOST:PORT/metrics\n"
-"  -q, --quiet               warnings and errors only, no status line\n"
-"  -v, --verbose             more logging (repeat for lws internals)\n"
-"  -h, --help | -V, --version\n"
-"Exit: 0 stopped by SIGINT/SIGTERM, all delivered; 1 undelivered/failed\n"
-"messages or Kafka fatal error; 2 usage; 3 feed refused us (subscription\n"
-"error, retired hostname, untrusted certificate); 4 startup failure.\n"
-"Example:\n"
-"  KAFKA_BROKERS=localhost:9092 producer -p BTC-USD,ETH-USD -t coinbase.\n");
-}
-
-/* -F: one property of the file, kept (the file's line buffer is not). */
-static int file_prop(const char *key, const char *value, void *arg, char *err, size_t errlen)
-{
-	struct prod_conf *k = arg;
-	size_t kl = strlen(key), vl = strlen(value);
-	char *buf;
-
-	if (k->nxprops == MAX_XPROPS) {
-		snprintf(err, errlen, "too many properties");
-		return -1;
-	}
-	if (!(buf = malloc(kl + vl + 2))) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	memcpy(buf, key, kl + 1);
-	memcpy(buf + kl + 1, value, vl + 1);
-	k->xprop_buf[k->nxprops] = buf;
-	k->xprops[k->nxprops].key = buf;
-	k->xprops[k->nxprops++].val = buf + kl + 1;
-	return 0;
-}
-
-/* A duration option in whole seconds, in [lo, hi]: "90", "90s", "2m",
- * "1m30s" (the aggregator's syntax, common/duration.h). */
-static int secs_arg(const char *opt, const char *s, int lo, int hi, int *out)
-{
-	int64_t us;
-	char *e;
-	long v = strtol(s, &e, 10);
-
-	if (e != s && !*e)
-		us = (int64_t)v * 1000000;
-	else if (duration_parse(s, &us) < 0 || us % 1000000) {
-		log_msg(LOG_ERROR, LOG_ERROR, "%s: expected whole seconds (like 15, 15s, 2m), got '%s'", opt, s);
-		return -1;
-	}
-	if (us < (int64_t)lo * 1000000 || us > (int64_t)hi * 1000000) {
-		log_msg(LOG_ERROR, LOG_ERROR, "%s: expected %d s to %d s, got '%s'", opt, lo, hi, s);
-		return -1;
-	}
-	*out = (int)(us / 1000000);
-	return 0;
-}
-
-/* Positive integer option in [lo, hi]. */
-static int int_arg(const char *opt, const char *s, int lo, int hi, int *out)
-{
-	char *e;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &e, 10);
-	if (errno || e == s || *e || v < lo || v > hi) {
-		log_msg(LOG_ERROR, LOG_ERROR, "%s: expected an integer in [%d, %d], "
-			"got '%s'", opt, lo, hi, s);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
-/* Parses argv into c->conf; returns -1 (usage error), 0 (run) or 1 (done:
- * --help/--version printed). */
-static int parse_args(struct prod_ctx *c, int argc, char **argv)
-{
-	enum { O_PART = 256, O_REPL, O_CA, O_INSECURE, O_SILENCE, O_STATUS,
-	       O_BACKOFF, O_METRICS, O_PREFIX };
-	static const struct option longopts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "products", required_argument, NULL, 'p' },
-		{ "brokers", required_argument, NULL, 'b' },
-		{ "topic", required_argument, NULL, 't' },
-		{ "topic-prefix", required_argument, NULL, O_PREFIX },
-		{ "partitions", required_argument, NULL, O_PART },
-		{ "replication", required_argument, NULL, O_REPL },
-		{ "ca-file", required_argument, NULL, O_CA },
-		{ "insecure", no_argument, NULL, O_INSECURE },
-		{ "silence-timeout", required_argument, NULL, O_SILENCE },
-		{ "status-interval", required_argument, NULL, O_STATUS },
-		{ "max-backoff", required_argument, NULL, O_BACKOFF },
-		{ "metrics", required_argument, NULL, O_METRICS },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct prod_conf *k = &c->conf;
-	const char *env = getenv("KAFKA_BROKERS");
-	int o;
-
-	k->url = DEFAULT_URL;
-	k->products = DEFAULT_PRODUCTS;
-	k->brokers = env && *env ? env : DEFAULT_BROKERS;
-	k->topic_prefix = "";
-	k->partitions = -1;
-	k->replication = -1;
-	k->verbosity = LOG_INFO;
-	k->silence_s = 15;
-	k->status_s = 5;
-	k->max_backoff_s = 30;
-	while ((o = getopt_long(argc, argv, "u:p:b:t:X:F:qvhV", longopts, NULL)) != -1) {
-		switch (o) {
-		case 'u': k->url = optarg; break;
-		case 'p': k->products = optarg; break;
-		case 'b': k->brokers = optarg; break;
-		case 't': k->topic = optarg; break;
-		case O_PREFIX: k->topic_prefix = optarg; break;
-		case O_CA: k->ca_file = optarg; break;
-		case O_METRICS: k->metrics_addr = optarg; break;
-		case O_INSECURE: k->insecure = 1; break;
-		case 'q': k->verbosity = LOG_WARN; break;
-		case 'v': k->verbosity++; break;
-		case 'h': usage(stdout); return 1;
-		case 'V': printf("producer %s (librdkafka %s, libwebsockets %s, "
-				 "jansson %s)\n", PIPELINE_VERSION,
-				 rd_kafka_version_str(), lws_get_library_version(),
-				 JANSSON_VERSION);
-			return 1;
-		case O_PART:
-			if (int_arg("--partitions", optarg, -1, 100000, &k->partitions) ||
-			    !k->partitions)
-				return -1;
-			break;
-		case O_REPL:
-			if (int_arg("--replication", optarg, -1, 1000, &k->replication) ||
-			    !k->replication)
-				return -1;
-			break;
-		case O_SILENCE:
-			if (secs_arg("--silence-timeout", optarg, 1, 3600, &k->silence_s))
-				return -1;
-			break;
-		case O_STATUS:
-			if (secs_arg("--status-interval", optarg, 0, 86400, &k->status_s))
-				return -1;
-			break;
-		case O_BACKOFF:
-			if (secs_arg("--max-backoff", optarg, 1, 3600, &k->max_backoff_s))
-				return -1;
-			break;
-		case 'X': {
-			char *eq = strchr(optarg, '=');
-
-			if (!strcmp(optarg, "dump")) {
-				k->dump_conf = 1;
-				break;
-			}
-			if (!strcmp(optarg, "list")) {
-				rd_kafka_conf_properties_show(stdout);
-				return 1;
-			}
-			if (!eq || eq == optarg) {
-				log_msg(LOG_ERROR, LOG_ERROR, "-X expects key=value, "
-					"got '%s'", optarg);
-				return -1;
-			}
-			if (k->nxprops == MAX_XPROPS) {
-				log_msg(LOG_ERROR, LOG_ERROR, "too many -X");
-				return -1;
-			}
-			*eq = '\0'; /* argv strings are writable */
-			k->xprops[k->nxprops].key = optarg;
-			k->xprops[k->nxprops++].val = eq + 1;
-			break;
-		}
-		case 'F': {
-			char err[512];
-
-			if (props_read(optarg, file_prop, k, err, sizeof(err)) < 0) {
-				log_msg(LOG_ERROR, LOG_ERROR, "-F: %s", err);
-				return -1;
-			}
-			break;
-		}
-		default:
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		log_msg(LOG_ERROR, LOG_ERROR, "unexpected argument '%s'", argv[optind]);
-		return -1;
-	}
-	if (k->topic && *k->topic_prefix) {
-		log_msg(LOG_ERROR, LOG_ERROR, "-t names the one topic, --topic-prefix one per "
-			"product: give one of them");
-		return -1;
-	}
-	if (k->topic && !*k->topic) {
-		log_msg(LOG_ERROR, LOG_ERROR, "-t: empty topic name");
-		return -1;
-	}
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	struct prod_ctx *c = calloc(1, sizeof(*c));
-	rd_kafka_conf_t *kconf = NULL;
-	struct sigaction sa;
 	char err[512];
-	int rc = EX_INIT, r;
-
-	if (!c) {
-		log_msg(LOG_ERROR, LOG_ERROR, "out of memory");
-		return EX_INIT;
-	}
-	r = parse_args(c, argc, argv);
-	if (r) {
-		if (r < 0)
-			log_msg(LOG_ERROR, LOG_ERROR, "try 'producer --help'");
-		rc = r < 0 ? EX_USAGE : EX_OK;
-		goto cleanup;
-	}
-	rc = EX_USAGE;
-	if (setup_products(c, err, sizeof(err))) {
-		plog(c, LOG_ERROR, "%s", err);
-		goto cleanup;
-	}
-	if (!(kconf = kafka_conf(c, err, sizeof(err)))) {
-		plog(c, LOG_ERROR, "kafka config: %s", err);
-		goto cleanup;
-	}
-	if (c->conf.dump_conf) {
-		kafka_conf_dump(kconf);
-		rc = EX_OK;
-		goto cleanup;
-	}
-	if (build_subscribe(c)) {
-		rc = EX_INIT;
-		plog(c, LOG_ERROR, "out of memory");
-		goto cleanup;
-	}
+	int r;
 	struct fconn_config fcfg = {
 		.url = c->conf.url, .ca_file = c->conf.ca_file, .insecure = c->conf.insecure,
 		.hello = c->sub, .user_agent = "coinbase-producer/" PIPELINE_VERSION, .msg_max = MSG_MAX,
@@ -1204,27 +920,68 @@ int main(int argc, char **argv)
 		.oversized = on_feed_oversized, .closed_by_feed = on_feed_closed, .fatal = on_feed_fatal,
 		.timer = on_timer,
 	};
+
 	if ((r = fconn_new(&c->feed, &fcfg, &fev, err, sizeof(err))) < 0) {
 		plog(c, LOG_ERROR, "%s", err);
-		rc = r == FCONN_EINIT ? EX_INIT : EX_USAGE;
-		goto cleanup;
+		return r == FCONN_EINIT ? EX_INIT : EX_USAGE;
 	}
 	if (!strcmp(fconn_host(c->feed), RETIRED_HOST))
 		plog(c, LOG_WARN, "%s is the retired name of the feed; use %s",
-		     RETIRED_HOST, DEFAULT_URL);
+		     RETIRED_HOST, PCLI_DEFAULT_URL);
+	return -1;
+}
 
-	rc = EX_INIT;
-	c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, sizeof(err));
+/* The command line and what it names: the products and their topics, the
+ * Kafka configuration (-X dump ends here, *kconf), the feed connection.
+ * Returns -1 to go on, else the exit code. */
+static int setup_config(struct prod_ctx *c, int argc, char **argv, rd_kafka_conf_t **kconf)
+{
+	char err[512];
+	int r = pcli_parse(argc, argv, &c->conf, err, sizeof(err));
+
+	if (r) {
+		if (r < 0 && *err)
+			log_msg(LOG_ERROR, LOG_ERROR, "%s", err);
+		if (r < 0)
+			log_msg(LOG_ERROR, LOG_ERROR, "try 'producer --help'");
+		return r < 0 ? EX_USAGE : EX_OK;
+	}
+	if (setup_products(c, err, sizeof(err))) {
+		plog(c, LOG_ERROR, "%s", err);
+		return EX_USAGE;
+	}
+	if (!(*kconf = kafka_conf(c, err, sizeof(err)))) {
+		plog(c, LOG_ERROR, "kafka config: %s", err);
+		return EX_USAGE;
+	}
+	if (c->conf.dump_conf) {
+		kafka_conf_dump(*kconf);
+		return EX_OK;
+	}
+	if (build_subscribe(c)) {
+		plog(c, LOG_ERROR, "out of memory");
+		return EX_INIT;
+	}
+	return setup_feed(c);
+}
+
+/* The Kafka producer (taking *kconf) and a topic handle per product.
+ * Returns -1 to go on, else the exit code. */
+static int setup_kafka(struct prod_ctx *c, rd_kafka_conf_t **kconf)
+{
+	char err[512];
+
+	c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, *kconf, err, sizeof(err));
 	if (!c->rk) {
 		plog(c, LOG_ERROR, "cannot create producer: %s", err);
-		goto cleanup;
+		return EX_INIT;
 	}
-	kconf = NULL; /* now owned by rk */
+	*kconf = NULL; /* now owned by rk */
 	/* With --partitions or --replication the topics are created before any
 	 * topic handle exists: the handle's metadata request would have a broker
 	 * that auto-creates topics (Kafka's default) make them first, with its
 	 * defaults, and CreateTopics would find them there.  Without, broker
-	 * defaults either way: CreateTopics runs beside the feed (below). */
+	 * defaults either way: CreateTopics runs beside the feed (setup_start). */
 	if (c->conf.partitions > 0 || c->conf.replication > 0) {
 		start_create_topics(c);
 		if (c->admin_q)
@@ -1235,9 +992,17 @@ int main(int argc, char **argv)
 		if (!c->prod[i].rkt) {
 			plog(c, LOG_ERROR, "topic %s: %s", c->prod[i].topic,
 			     rd_kafka_err2str(rd_kafka_last_error()));
-			goto cleanup;
+			return EX_INIT;
 		}
 	}
+	return -1;
+}
+
+/* SIGINT/SIGTERM set the stop flag; a closed socket is an error, not a
+ * signal. */
+static void setup_signals(void)
+{
+	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -1246,6 +1011,13 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Says what it does, creates the topics beside the feed, serves
+ * --metrics.  Returns -1 to go on, else the exit code. */
+static int setup_start(struct prod_ctx *c)
+{
+	char err[512];
 
 	plog(c, LOG_INFO, "producer %s: %s -> %s, %d product(s), %s %s%s",
 	     PIPELINE_VERSION, c->conf.url, c->conf.brokers, c->nprod,
@@ -1253,24 +1025,51 @@ int main(int argc, char **argv)
 	     c->conf.topic || c->nprod == 1 ? "" : ", ...");
 	if (c->conf.partitions <= 0 && c->conf.replication <= 0)
 		start_create_topics(c);
-
 	if (c->conf.metrics_addr) {
 		if (metrics_start(&c->metrics, c->conf.metrics_addr, err, sizeof(err)) < 0) {
 			plog(c, LOG_ERROR, "%s", err);
-			rc = EX_USAGE;
-			goto cleanup;
+			return EX_USAGE;
 		}
 		plog(c, LOG_INFO, "metrics on port %d (%s): GET /metrics", metrics_port(c->metrics),
 		     c->conf.metrics_addr);
 	}
+	return -1;
+}
+
+/* Everything the loop needs. Returns -1 to run, else the exit code. */
+static int setup(struct prod_ctx *c, int argc, char **argv)
+{
+	rd_kafka_conf_t *kconf = NULL;
+	int rc = setup_config(c, argc, argv, &kconf);
+
+	if (rc < 0)
+		rc = setup_kafka(c, &kconf);
+	if (kconf)
+		rd_kafka_conf_destroy(kconf);
+	if (rc >= 0)
+		return rc;
+	setup_signals();
+	return setup_start(c);
+}
+
+/* The feed's event loop, until on_timer says PROD_DONE. */
+static void run(struct prod_ctx *c)
+{
 	c->last_status = lws_now_usecs();
 	publish_metrics(c, c->last_status, 1);
 	fconn_start(c->feed);
-	while (!c->done)
+	while (c->state != PROD_DONE)
 		if (fconn_service(c->feed) < 0) {
 			plog(c, LOG_ERROR, "lws_service failed");
 			break;
 		}
+}
+
+/* After the loop: what is left delivered (within FLUSH_MS), the final
+ * counts; returns the exit code they make. */
+static int finish(struct prod_ctx *c)
+{
+	int rc;
 
 	if (rd_kafka_flush(c->rk, FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		plog(c, LOG_ERROR, "%d message(s) still undelivered after %d ms",
@@ -1297,8 +1096,12 @@ int main(int argc, char **argv)
 		plog(c, LOG_ERROR, "%" PRIu64 " of %" PRIu64 " tick(s) not "
 		     "delivered", c->n.published + c->n.unqueued - c->n.delivered,
 		     c->n.published + c->n.unqueued);
+	return rc;
+}
 
-cleanup:
+/* Frees what setup made, whatever step it stopped at. */
+static void cleanup(struct prod_ctx *c)
+{
 	if (c->admin_q)
 		rd_kafka_queue_destroy(c->admin_q);
 	metrics_stop(c->metrics);
@@ -1308,11 +1111,25 @@ cleanup:
 			rd_kafka_topic_destroy(c->prod[i].rkt);
 	if (c->rk)
 		rd_kafka_destroy(c->rk);
-	if (kconf)
-		rd_kafka_conf_destroy(kconf);
 	free(c->sub);
-	for (int i = 0; i < c->conf.nxprops; i++)
-		free(c->conf.xprop_buf[i]);
+	pcli_free(&c->conf);
 	free(c);
+}
+
+int main(int argc, char **argv)
+{
+	struct prod_ctx *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c) {
+		log_msg(LOG_ERROR, LOG_ERROR, "out of memory");
+		return EX_INIT;
+	}
+	rc = setup(c, argc, argv);
+	if (rc < 0) {
+		run(c);
+		rc = finish(c);
+	}
+	cleanup(c);
 	return rc;
 }

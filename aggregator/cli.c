@@ -3,15 +3,14 @@
  */
 #include "cli.h"
 
+#include "args.h"
 #include "duration.h"
 #include "fnv.h"
 #include "log.h"
-#include "props.h"
 #include "tick.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,9 @@
 #include "fmt.h"
 #include "window.h"
 
-static const char cli_usage[] =
+/* --help: what comes before the options and after them (each option's own
+ * lines are in cli_opts, beside it). */
+static const char cli_usage_head[] =
 "Usage: aggregator [OPTIONS]                       consume ticks, keep windows, append output.csv\n"
 "       aggregator export --state FILE --output FILE   rewrite the CSV from a state file\n"
 "       aggregator export --from-topic TOPIC --output FILE [-b BROKERS]\n"
@@ -34,55 +35,8 @@ static const char cli_usage[] =
 "\n"
 "Event-time windows over Coinbase ticker messages from Kafka, kept exactly-once in\n"
 "a SQLite state file; windows the watermark closed are appended once to the CSV.\n"
-"\n"
-"  -b, --brokers LIST      Kafka bootstrap servers (env KAFKA_BROKERS; localhost:9092)\n"
-"  -g, --group ID          consumer group (aggregator)\n"
-"  -t, --topics LIST       topics, comma-separated; ^regex subscribes by pattern\n"
-"                          (BTC-USD,ETH-USD)\n"
-"  -s, --state FILE        SQLite state file (aggregator.db)\n"
-"  -o, --output FILE       CSV of closed windows (output.csv)\n"
-"  -w, --window DUR        window length (1m); DUR: 500ms, 30s, 1m, 2h, \"10 minutes\"\n"
-"      --slide DUR         slide for sliding windows (= window: tumbling)\n"
-"      --watermark DUR     event-time delay before a window closes (2m)\n"
-"      --idle-timeout DUR  a partition at its end this long holds the watermark\n"
-"                          only at what the others delivered that long ago (30s)\n"
-"      --max-skew DUR      reject ticks this far ahead of their partition (1h)\n"
-"      --columns LIST      CSV columns and order (default all: all eight; lab:\n"
-"                          window_start, product_id and the lab's five)\n"
-"      --start-at WHEN     where partitions new to the state start: earliest,\n"
-"                          latest, a UTC time, or -DUR (that long ago); default:\n"
-"                          the group's offset, else auto.offset.reset\n"
-"      --available-now     process what the topics hold now, export, exit 0;\n"
-"                          reads every partition without joining the group\n"
-"                          (--subscribe: join it), commits to it at the end\n"
-"      --assign            read every partition of --topics without joining the\n"
-"                          group (one instance; no rebalance wait at restart)\n"
-"      --on-data-loss WHAT fail (default): stop (exit 5) when ticks not yet read\n"
-"                          are gone from Kafka (retention, topic recreated);\n"
-"                          skip: go on, counting them in the state (data_loss)\n"
-"      --batch-max N       messages per transaction at most (20000; group\n"
-"                          mode 100000: a Kafka transaction costs ~25 ms)\n"
-"      --batch-time DUR    a transaction at least this often (100ms)\n"
-"      --cache-windows N   open windows kept in memory beyond the ones not yet\n"
-"                          stored; others are read back from the state (16384)\n"
-"      --progress-interval DUR  progress line period, 0 = off (5s)\n"
-"      --progress-json     progress as JSON lines on stdout\n"
-"      --metrics HOST:PORT serve Prometheus metrics on http://HOST:PORT/metrics\n"
-"      --output-topic TOPIC group mode: members of one --group share the\n"
-"                          partitions; closed windows go to TOPIC, state to a\n"
-"                          changelog, offsets with them, in Kafka transactions\n"
-"                          (aggregator export --from-topic TOPIC makes the CSV)\n"
-"      --changelog TOPIC   group mode's compacted state topic (GROUP-changelog)\n"
-"      --member ID         group mode: this member's name, stable across its\n"
-"                          restarts (HOSTNAME-HASH of the state file's path)\n"
-"      --from-topic TOPIC  export: read the partial windows and markers of every\n"
-"                          member from TOPIC (committed records), write every\n"
-"                          window all input partitions have closed (not --state)\n"
-"  -X KEY=VALUE            librdkafka consumer property (repeatable); -X dump\n"
-"                          prints the configuration, -X list the properties\n"
-"  -F FILE                 librdkafka properties, one KEY=VALUE a line (# comments)\n"
-"  -q, --quiet             warnings, errors -v, --verbose   more detail\n"
-"  -h, --help              this text        -V, --version   version\n"
+"\n";
+static const char cli_usage_tail[] =
 "\n"
 "Example:\n"
 "  aggregator --brokers localhost:9092 --state btc.db --output output.csv \\\n"
@@ -92,81 +46,91 @@ static const char cli_usage[] =
 "Exit: 0 done, 1 Kafka/I-O failure that can pass (disk full), 2 usage,\n"
 "      3 state file unusable, 4 output unwritable, 5 ticks lost in Kafka.\n";
 
-#define CLI_DURATION_MAX_US (100LL * 366 * 86400 * 1000000)
-
-static int cli_duration(const char *opt, const char *arg, int64_t *us, int allow_zero, char *err, size_t errlen)
+static int cli_brokers(void *cfg, const char *arg, char *err, size_t errlen)
 {
-	if (allow_zero && strcmp(arg, "0") == 0) {
-		*us = 0;
-		return 0;
-	}
-	if (duration_parse(arg, us) < 0 || *us < 0 || (!allow_zero && *us == 0)) {
-		snprintf(err, errlen, "%s: '%s' is not a %sduration (like 30s, 1m, 2h, \"10 minutes\")",
-		         opt, arg, allow_zero ? "" : "positive ");
-		return -1;
-	}
-	/* Durations are added to clock and event times: keep every sum far
-	 * inside int64 microseconds. */
-	if (*us > CLI_DURATION_MAX_US) {
-		snprintf(err, errlen, "%s: '%s' is too long (at most 100 years)", opt, arg);
-		return -1;
-	}
+	struct agg_config *c = cfg;
+	(void)err, (void)errlen;
+	c->brokers = arg;
+	c->brokers_given = 1;
 	return 0;
 }
 
-static int cli_count(const char *opt, const char *arg, int *n, char *err, size_t errlen)
+static int cli_state(void *cfg, const char *arg, char *err, size_t errlen)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v <= 0 || v > INT_MAX) {
-		snprintf(err, errlen, "%s: '%s' is not a positive count", opt, arg);
-		return -1;
-	}
-	*n = (int)v;
+	struct agg_config *c = cfg;
+	(void)err, (void)errlen;
+	c->state_path = arg;
+	c->state_given = 1;
 	return 0;
 }
 
-static int cli_prop(struct agg_config *c, const char *arg, char *err, size_t errlen)
+static int cli_columns(void *cfg, const char *arg, char *err, size_t errlen)
 {
-	char *eq;
-	if (c->nprops == CLI_MAX_PROPS) {
-		snprintf(err, errlen, "-X: at most %d properties", CLI_MAX_PROPS);
-		return -1;
-	}
-	char *copy = strdup(arg);
-	if (!copy || !(eq = strchr(copy, '=')) || eq == copy) {
-		free(copy);
-		snprintf(err, errlen, "-X: expected key=value, got '%s'", arg);
-		return -1;
-	}
-	*eq = '\0';
-	c->prop_buf[c->nprops] = copy;
-	c->props[c->nprops][0] = copy;
-	c->props[c->nprops][1] = eq + 1;
-	c->nprops++;
+	struct agg_config *c = cfg;
+	(void)err, (void)errlen;
+	c->columns = !strcmp(arg, "lab") ? EXPORT_COLUMNS_LAB : !strcmp(arg, "all") ? EXPORT_COLUMNS_DEFAULT : arg;
 	return 0;
 }
 
-/* -F: one property of the file, as -X key=value. */
-static int cli_file_prop(const char *key, const char *value, void *arg, char *err, size_t errlen)
+static int cli_data_loss(void *cfg, const char *arg, char *err, size_t errlen)
 {
-	struct agg_config *c = arg;
-	size_t n = strlen(key) + strlen(value) + 2;
-	char *kv = malloc(n);
-	if (!kv) {
-		snprintf(err, errlen, "out of memory");
+	struct agg_config *c = cfg;
+	if (strcmp(arg, "fail") && strcmp(arg, "skip")) {
+		snprintf(err, errlen, "--on-data-loss: fail or skip, not '%s'", arg);
 		return -1;
 	}
-	snprintf(kv, n, "%s=%s", key, value);
-	int r = cli_prop(c, kv, err, errlen);
-	free(kv);
-	return r;
+	c->data_loss_skip = !strcmp(arg, "skip");
+	return 0;
+}
+
+/* -X: a consumer property, or kcat's words dump and list. */
+static int cli_x(void *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct agg_config *c = cfg;
+	int r = args_x(&c->props, arg, err, errlen);
+	if (r == ARGS_X_LIST) {
+		rd_kafka_conf_properties_show(stdout);
+		return 1;
+	}
+	if (r == ARGS_X_DUMP)
+		c->dump_conf = 1;
+	return r < 0 ? -1 : 0;
+}
+
+static int cli_f(void *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct agg_config *c = cfg;
+	return args_f(&c->props, arg, err, errlen);
+}
+
+static int cli_quiet(void *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct agg_config *c = cfg;
+	(void)arg, (void)err, (void)errlen;
+	c->verbosity = LOG_WARN;
+	return 0;
+}
+
+static int cli_verbose(void *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct agg_config *c = cfg;
+	(void)arg, (void)err, (void)errlen;
+	c->verbosity++;
+	return 0;
+}
+
+static int cli_version(void *cfg, const char *arg, char *err, size_t errlen)
+{
+	(void)cfg, (void)arg, (void)err, (void)errlen;
+	printf("aggregator %s (librdkafka %s, SQLite %s)\n", PIPELINE_VERSION, rd_kafka_version_str(),
+	       sqlite3_libversion());
+	return 1;
 }
 
 /* --start-at earliest | latest | 2023-04-24T15:00:00Z | -DUR (that long ago) */
-static int cli_start_at(struct agg_config *c, const char *arg, char *err, size_t errlen)
+static int cli_start_at(void *cfg, const char *arg, char *err, size_t errlen)
 {
+	struct agg_config *c = cfg;
 	int64_t us;
 
 	if (!strcmp(arg, "earliest")) {
@@ -189,8 +153,10 @@ static int cli_start_at(struct agg_config *c, const char *arg, char *err, size_t
 	return 0;
 }
 
-static int cli_topics(struct agg_config *c, const char *spec, char *err, size_t errlen)
+/* --topics: split into topics[] (a copy; the default is no argv string). */
+static int cli_topics(void *cfg, const char *spec, char *err, size_t errlen)
 {
+	struct agg_config *c = cfg;
 	free(c->topics_spec);
 	c->topics_arg = spec;
 	c->topics_spec = strdup(spec);
@@ -246,47 +212,102 @@ static int cli_group_mode(struct agg_config *c, char *err, size_t errlen)
 	return 0;
 }
 
-int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
+#define CLI_AT(field) offsetof(struct agg_config, field)
+
+/* The options: getopt's table, their checks and --help come from here. */
+static const struct args_opt cli_opts[] = {
+	{ .name = "brokers", .key = 'b', .kind = ARGS_FN, .fn = cli_brokers,
+	  .help = "  -b, --brokers LIST      Kafka bootstrap servers (env KAFKA_BROKERS; localhost:9092)\n" },
+	{ .name = "group", .key = 'g', .kind = ARGS_STR, .off = CLI_AT(group),
+	  .help = "  -g, --group ID          consumer group (aggregator)\n" },
+	{ .name = "topics", .key = 't', .kind = ARGS_FN, .fn = cli_topics,
+	  .help = "  -t, --topics LIST       topics, comma-separated; ^regex subscribes by pattern\n"
+	          "                          (BTC-USD,ETH-USD)\n" },
+	{ .name = "state", .key = 's', .kind = ARGS_FN, .fn = cli_state,
+	  .help = "  -s, --state FILE        SQLite state file (aggregator.db)\n" },
+	{ .name = "output", .key = 'o', .kind = ARGS_STR, .off = CLI_AT(output_path),
+	  .help = "  -o, --output FILE       CSV of closed windows (output.csv)\n" },
+	{ .name = "window", .key = 'w', .kind = ARGS_DURATION, .off = CLI_AT(window_us),
+	  .help = "  -w, --window DUR        window length (1m); DUR: 500ms, 30s, 1m, 2h, \"10 minutes\"\n" },
+	{ .name = "slide", .kind = ARGS_DURATION, .off = CLI_AT(slide_us),
+	  .help = "      --slide DUR         slide for sliding windows (= window: tumbling)\n" },
+	{ .name = "watermark", .kind = ARGS_DURATION0, .off = CLI_AT(delay_us),
+	  .help = "      --watermark DUR     event-time delay before a window closes (2m)\n" },
+	{ .name = "idle-timeout", .kind = ARGS_DURATION0, .off = CLI_AT(idle_timeout_us),
+	  .help = "      --idle-timeout DUR  a partition at its end this long holds the watermark\n"
+	          "                          only at what the others delivered that long ago (30s)\n" },
+	{ .name = "max-skew", .kind = ARGS_DURATION, .off = CLI_AT(max_skew_us),
+	  .help = "      --max-skew DUR      reject ticks this far ahead of their partition (1h)\n" },
+	{ .name = "columns", .kind = ARGS_FN, .fn = cli_columns,
+	  .help = "      --columns LIST      CSV columns and order (default all: all eight; lab:\n"
+	          "                          window_start, product_id and the lab's five)\n" },
+	{ .name = "start-at", .kind = ARGS_FN, .fn = cli_start_at,
+	  .help = "      --start-at WHEN     where partitions new to the state start: earliest,\n"
+	          "                          latest, a UTC time, or -DUR (that long ago); default:\n"
+	          "                          the group's offset, else auto.offset.reset\n" },
+	{ .name = "available-now", .kind = ARGS_FLAG, .off = CLI_AT(available_now),
+	  .help = "      --available-now     process what the topics hold now, export, exit 0;\n"
+	          "                          reads every partition without joining the group\n"
+	          "                          (--subscribe: join it), commits to it at the end\n" },
+	{ .name = "subscribe", .kind = ARGS_FLAG, .off = CLI_AT(subscribe) },
+	{ .name = "assign", .kind = ARGS_FLAG, .off = CLI_AT(assign),
+	  .help = "      --assign            read every partition of --topics without joining the\n"
+	          "                          group (one instance; no rebalance wait at restart)\n" },
+	{ .name = "on-data-loss", .kind = ARGS_FN, .fn = cli_data_loss,
+	  .help = "      --on-data-loss WHAT fail (default): stop (exit 5) when ticks not yet read\n"
+	          "                          are gone from Kafka (retention, topic recreated);\n"
+	          "                          skip: go on, counting them in the state (data_loss)\n" },
+	{ .name = "batch-max", .kind = ARGS_COUNT, .off = CLI_AT(batch_max),
+	  .help = "      --batch-max N       messages per transaction at most (20000; group\n"
+	          "                          mode 100000: a Kafka transaction costs ~25 ms)\n" },
+	{ .name = "batch-time", .kind = ARGS_DURATION, .off = CLI_AT(batch_us),
+	  .help = "      --batch-time DUR    a transaction at least this often (100ms)\n" },
+	{ .name = "cache-windows", .kind = ARGS_COUNT, .off = CLI_AT(cache_windows),
+	  .help = "      --cache-windows N   open windows kept in memory beyond the ones not yet\n"
+	          "                          stored; others are read back from the state (16384)\n" },
+	{ .name = "progress-interval", .kind = ARGS_DURATION0, .off = CLI_AT(progress_us),
+	  .help = "      --progress-interval DUR  progress line period, 0 = off (5s)\n" },
+	{ .name = "progress-json", .kind = ARGS_FLAG, .off = CLI_AT(progress_json),
+	  .help = "      --progress-json     progress as JSON lines on stdout\n" },
+	{ .name = "metrics", .kind = ARGS_HOSTPORT, .off = CLI_AT(metrics_addr),
+	  .help = "      --metrics HOST:PORT serve Prometheus metrics on http://HOST:PORT/metrics\n" },
+	{ .name = "output-topic", .kind = ARGS_STR, .off = CLI_AT(output_topic),
+	  .help = "      --output-topic TOPIC group mode: members of one --group share the\n"
+	          "                          partitions; closed windows go to TOPIC, state to a\n"
+	          "                          changelog, offsets with them, in Kafka transactions\n"
+	          "                          (aggregator export --from-topic TOPIC makes the CSV)\n" },
+	{ .name = "changelog", .kind = ARGS_STR, .off = CLI_AT(changelog_topic),
+	  .help = "      --changelog TOPIC   group mode's compacted state topic (GROUP-changelog)\n" },
+	{ .name = "member", .kind = ARGS_STR, .off = CLI_AT(member),
+	  .help = "      --member ID         group mode: this member's name, stable across its\n"
+	          "                          restarts (HOSTNAME-HASH of the state file's path)\n" },
+	{ .name = "from-topic", .kind = ARGS_STR, .off = CLI_AT(from_topic),
+	  .help = "      --from-topic TOPIC  export: read the partial windows and markers of every\n"
+	          "                          member from TOPIC (committed records), write every\n"
+	          "                          window all input partitions have closed (not --state)\n" },
+	{ .name = "json", .kind = ARGS_FLAG, .off = CLI_AT(status_json) },
+	{ .key = 'X', .kind = ARGS_FN, .fn = cli_x,
+	  .help = "  -X KEY=VALUE            librdkafka consumer property (repeatable); -X dump\n"
+	          "                          prints the configuration, -X list the properties\n" },
+	{ .key = 'F', .kind = ARGS_FN, .fn = cli_f,
+	  .help = "  -F FILE                 librdkafka properties, one KEY=VALUE a line (# comments)\n" },
+	{ .name = "quiet", .key = 'q', .kind = ARGS_FN_NOARG, .fn = cli_quiet,
+	  .help = "  -q, --quiet             warnings and errors only\n" },
+	{ .name = "verbose", .key = 'v', .kind = ARGS_FN_NOARG, .fn = cli_verbose,
+	  .help = "  -v, --verbose           more detail\n" },
+	{ .name = "help", .key = 'h', .kind = ARGS_HELP,
+	  .help = "  -h, --help              this text        -V, --version   version\n" },
+	{ .name = "version", .key = 'V', .kind = ARGS_FN_NOARG, .fn = cli_version },
+};
+
+static const struct args_spec cli_spec = {
+	"aggregator", cli_usage_head, cli_opts, sizeof(cli_opts) / sizeof(cli_opts[0]), cli_usage_tail,
+};
+
+/* The defaults every option starts from. */
+static int cli_defaults(struct agg_config *c, char *err, size_t errlen)
 {
-	enum { O_SLIDE = 256, O_WM, O_IDLE, O_SKEW, O_COLS, O_NOW, O_BMAX, O_BTIME, O_PROG, O_PJSON, O_ASSIGN, O_CACHE,
-	       O_LOSS, O_SUB, O_START, O_JSON, O_METRICS, O_OUTTOPIC, O_CHANGELOG, O_MEMBER, O_FROM };
-	static const struct option opts[] = {
-		{ "brokers", required_argument, NULL, 'b' },
-		{ "group", required_argument, NULL, 'g' },
-		{ "topics", required_argument, NULL, 't' },
-		{ "state", required_argument, NULL, 's' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "slide", required_argument, NULL, O_SLIDE },
-		{ "watermark", required_argument, NULL, O_WM },
-		{ "idle-timeout", required_argument, NULL, O_IDLE },
-		{ "max-skew", required_argument, NULL, O_SKEW },
-		{ "columns", required_argument, NULL, O_COLS },
-		{ "available-now", no_argument, NULL, O_NOW },
-		{ "assign", no_argument, NULL, O_ASSIGN },
-		{ "batch-max", required_argument, NULL, O_BMAX },
-		{ "batch-time", required_argument, NULL, O_BTIME },
-		{ "progress-interval", required_argument, NULL, O_PROG },
-		{ "progress-json", no_argument, NULL, O_PJSON },
-		{ "cache-windows", required_argument, NULL, O_CACHE },
-		{ "on-data-loss", required_argument, NULL, O_LOSS },
-		{ "subscribe", no_argument, NULL, O_SUB },
-		{ "start-at", required_argument, NULL, O_START },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "metrics", required_argument, NULL, O_METRICS },
-		{ "output-topic", required_argument, NULL, O_OUTTOPIC },
-		{ "changelog", required_argument, NULL, O_CHANGELOG },
-		{ "member", required_argument, NULL, O_MEMBER },
-		{ "from-topic", required_argument, NULL, O_FROM },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *env = getenv("KAFKA_BROKERS");
-	int64_t slide = 0;
-	int opt, cols[EXPORT_MAX_COLS], ncols;
 
 	memset(c, 0, sizeof(*c));
 	c->cmd = CLI_RUN;
@@ -297,6 +318,7 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	c->output_path = "output.csv";
 	c->columns = EXPORT_COLUMNS_DEFAULT;
 	c->window_us = 60000000;
+	c->slide_us = 0; /* = window_us (cli_check) */
 	c->delay_us = 120000000;
 	c->idle_timeout_us = 30000000;
 	c->max_skew_us = 3600000000LL;
@@ -306,84 +328,14 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	c->progress_us = 5000000;
 	c->verbosity = LOG_INFO;
 	c->start_at_ms = INT64_MIN;
-	if (cli_topics(c, "BTC-USD,ETH-USD", err, errlen) < 0)
-		return -1;
+	return cli_topics(c, "BTC-USD,ETH-USD", err, errlen);
+}
 
-	if (argc > 1 && (strcmp(argv[1], "export") == 0 || strcmp(argv[1], "status") == 0)) {
-		c->cmd = strcmp(argv[1], "export") == 0 ? CLI_EXPORT : CLI_STATUS;
-		argv[1] = argv[0];
-		argv++;
-		argc--;
-	}
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "b:g:t:s:o:w:X:F:qvhV", opts, NULL)) != -1) {
-		int r = 0;
-		switch (opt) {
-		case 'b': c->brokers = optarg; c->brokers_given = 1; break;
-		case 'g': c->group = optarg; break;
-		case 't': r = cli_topics(c, optarg, err, errlen); break;
-		case 's': c->state_path = optarg; c->state_given = 1; break;
-		case 'o': c->output_path = optarg; break;
-		case 'w': r = cli_duration("--window", optarg, &c->window_us, 0, err, errlen); break;
-		case O_SLIDE: r = cli_duration("--slide", optarg, &slide, 0, err, errlen); break;
-		case O_WM: r = cli_duration("--watermark", optarg, &c->delay_us, 1, err, errlen); break;
-		case O_IDLE: r = cli_duration("--idle-timeout", optarg, &c->idle_timeout_us, 1, err, errlen); break;
-		case O_SKEW: r = cli_duration("--max-skew", optarg, &c->max_skew_us, 0, err, errlen); break;
-		case O_COLS:
-			c->columns = !strcmp(optarg, "lab") ? EXPORT_COLUMNS_LAB : !strcmp(optarg, "all") ?
-			             EXPORT_COLUMNS_DEFAULT : optarg;
-			break;
-		case O_NOW: c->available_now = 1; break;
-		case O_ASSIGN: c->assign = 1; break;
-		case O_SUB: c->subscribe = 1; break;
-		case O_START: r = cli_start_at(c, optarg, err, errlen); break;
-		case O_JSON: c->status_json = 1; break;
-		case O_METRICS: c->metrics_addr = optarg; break;
-		case O_OUTTOPIC: c->output_topic = optarg; break;
-		case O_CHANGELOG: c->changelog_topic = optarg; break;
-		case O_MEMBER: c->member = optarg; break;
-		case O_FROM: c->from_topic = optarg; break;
-		case O_BMAX: r = cli_count("--batch-max", optarg, &c->batch_max, err, errlen); break;
-		case O_BTIME: r = cli_duration("--batch-time", optarg, &c->batch_us, 0, err, errlen); break;
-		case O_PROG: r = cli_duration("--progress-interval", optarg, &c->progress_us, 1, err, errlen); break;
-		case O_PJSON: c->progress_json = 1; break;
-		case O_CACHE: r = cli_count("--cache-windows", optarg, &c->cache_windows, err, errlen); break;
-		case O_LOSS:
-			if (strcmp(optarg, "fail") && strcmp(optarg, "skip")) {
-				snprintf(err, errlen, "--on-data-loss: fail or skip, not '%s'", optarg);
-				r = -1;
-			}
-			c->data_loss_skip = !strcmp(optarg, "skip");
-			break;
-		case 'X':
-			if (!strcmp(optarg, "list")) {
-				rd_kafka_conf_properties_show(stdout);
-				return 1;
-			}
-			if (!strcmp(optarg, "dump"))
-				c->dump_conf = 1;
-			else
-				r = cli_prop(c, optarg, err, errlen);
-			break;
-		case 'F': r = props_read(optarg, cli_file_prop, c, err, errlen); break;
-		case 'q': c->verbosity = LOG_WARN; break;
-		case 'v': c->verbosity++; break;
-		case 'h': fputs(cli_usage, stdout); return 1;
-		case 'V':
-			printf("aggregator %s (librdkafka %s, SQLite %s)\n", PIPELINE_VERSION, rd_kafka_version_str(),
-			       sqlite3_libversion());
-			return 1;
-		default:
-			snprintf(err, errlen, "try 'aggregator --help'");
-			return -1;
-		}
-		if (r < 0)
-			return -1;
-	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s' (try 'aggregator --help')", argv[optind]);
-		return -1;
-	}
+/* What the options mean together, once all are read. */
+static int cli_check(struct agg_config *c, char *err, size_t errlen)
+{
+	int cols[EXPORT_MAX_COLS], ncols;
+
 	/* export reads either a state file or an output topic, never both. */
 	if (c->from_topic && c->cmd != CLI_EXPORT) {
 		snprintf(err, errlen, "--from-topic is an option of 'aggregator export' only");
@@ -398,7 +350,8 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		snprintf(err, errlen, "--from-topic: no topic given");
 		return -1;
 	}
-	c->slide_us = slide ? slide : c->window_us;
+	if (!c->slide_us)
+		c->slide_us = c->window_us;
 	if (c->slide_us > c->window_us) {
 		snprintf(err, errlen, "--slide must not be longer than --window");
 		return -1;
@@ -422,11 +375,33 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 	return cli_group_mode(c, err, errlen);
 }
 
+int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t errlen)
+{
+	int r;
+
+	if (cli_defaults(c, err, errlen) < 0)
+		return -1;
+	if (argc > 1 && (strcmp(argv[1], "export") == 0 || strcmp(argv[1], "status") == 0)) {
+		c->cmd = strcmp(argv[1], "export") == 0 ? CLI_EXPORT : CLI_STATUS;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	r = args_parse(&cli_spec, argc, argv, c, err, errlen);
+	if (r < 0 && !*err)
+		snprintf(err, errlen, "try 'aggregator --help'");
+	if (r)
+		return r;
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (try 'aggregator --help')", argv[optind]);
+		return -1;
+	}
+	return cli_check(c, err, errlen);
+}
+
 void cli_free(struct agg_config *c)
 {
 	free(c->topics_spec);
-	for (int i = 0; i < c->nprops; i++)
-		free(c->prop_buf[i]);
 	c->topics_spec = NULL;
-	c->nprops = 0;
+	args_props_free(&c->props);
 }

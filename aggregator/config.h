@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "args.h"
+
 #define CLI_MAX_TOPICS 64
-#define CLI_MAX_PROPS  64
 
 enum cli_cmd { CLI_RUN, CLI_EXPORT, CLI_STATUS };
 
@@ -53,9 +54,7 @@ struct agg_config {
 	const char *changelog_topic; /* --changelog (GROUP-changelog) */
 	const char *member;         /* --member (HOST-HASH of the state's path) */
 	char changelog_buf[256], member_buf[128];
-	const char *props[CLI_MAX_PROPS][2]; /* -X key=value and -F's, in order (into prop_buf) */
-	int nprops;
-	char *prop_buf[CLI_MAX_PROPS];       /* owned copies of the -X arguments */
+	struct args_props props;    /* -X key=value and -F's, in order */
 };
 
 /* Exit codes of the aggregator. */

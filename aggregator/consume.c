@@ -320,8 +320,8 @@ static rd_kafka_conf_t *consume_conf(const struct agg_config *cfg, int *code, ch
 	if (cfg->output_topic && consume_set(conf, "heartbeat.interval.ms", "300", err, errlen) < 0)
 		goto fail;
 	*code = AGG_EXIT_USAGE;
-	for (int i = 0; i < cfg->nprops; i++)
-		if (consume_set(conf, cfg->props[i][0], cfg->props[i][1], err, errlen) < 0)
+	for (int i = 0; i < cfg->props.n; i++)
+		if (consume_set(conf, cfg->props.kv[i][0], cfg->props.kv[i][1], err, errlen) < 0)
 			goto fail;
 	if (consume_coop_refused(conf, cfg, err, errlen) < 0)
 		goto fail;
@@ -503,8 +503,8 @@ static rd_kafka_t *consume_lookup_new(const struct agg_config *cfg, char *e, siz
 	    rd_kafka_conf_set(conf, "group.id", cfg->group, e, elen) != RD_KAFKA_CONF_OK ||
 	    rd_kafka_conf_set(conf, "log.connection.close", "false", e, elen) != RD_KAFKA_CONF_OK)
 		goto fail;
-	for (int i = 0; i < cfg->nprops; i++)
-		if (rd_kafka_conf_set(conf, cfg->props[i][0], cfg->props[i][1], e, elen) != RD_KAFKA_CONF_OK)
+	for (int i = 0; i < cfg->props.n; i++)
+		if (rd_kafka_conf_set(conf, cfg->props.kv[i][0], cfg->props.kv[i][1], e, elen) != RD_KAFKA_CONF_OK)
 			goto fail;
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, elen);
 	if (rk)

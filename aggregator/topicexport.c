@@ -97,9 +97,9 @@ static rd_kafka_t *texp_cut_handle(struct texp *x, struct consume_hooks *h, int 
 	    rd_kafka_conf_set(conf, "client.id", "aggregator-export", e, sizeof(e)) != RD_KAFKA_CONF_OK ||
 	    rd_kafka_conf_set(conf, "log.connection.close", "false", e, sizeof(e)) != RD_KAFKA_CONF_OK)
 		goto fail;
-	for (int i = 0; i < cfg->nprops; i++)
-		if (rd_kafka_conf_set(conf, cfg->props[i][0], cfg->props[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-			snprintf(x->err, sizeof(x->err), "kafka property %s=%s: %s", cfg->props[i][0], cfg->props[i][1], e);
+	for (int i = 0; i < cfg->props.n; i++)
+		if (rd_kafka_conf_set(conf, cfg->props.kv[i][0], cfg->props.kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+			snprintf(x->err, sizeof(x->err), "kafka property %s=%s: %s", cfg->props.kv[i][0], cfg->props.kv[i][1], e);
 			rd_kafka_conf_destroy(conf);
 			return NULL;
 		}

@@ -64,12 +64,12 @@ static rd_kafka_conf_t *txn_conf(struct txn *t, const char *const (*ours)[2], si
 			goto fail;
 	if (txn_conf_set(conf, "bootstrap.servers", t->cfg->brokers, err, errlen) < 0)
 		goto fail;
-	for (int i = 0; i < t->cfg->nprops; i++) {
-		const char *k = t->cfg->props[i][0];
+	for (int i = 0; i < t->cfg->props.n; i++) {
+		const char *k = t->cfg->props.kv[i][0];
 		/* the consumer's own, which a producer would warn about */
 		if (!strncmp(k, "ssl", 3) || !strncmp(k, "sasl", 4) || !strcmp(k, "security.protocol") ||
 		    !strncmp(k, "socket", 6) || !strcmp(k, "client.id") || !strcmp(k, "debug"))
-			if (txn_conf_set(conf, k, t->cfg->props[i][1], err, errlen) < 0)
+			if (txn_conf_set(conf, k, t->cfg->props.kv[i][1], err, errlen) < 0)
 				goto fail;
 	}
 	rd_kafka_conf_set_log_cb(conf, txn_log);

@@ -4,6 +4,8 @@
  */
 #include "metrics.h"
 
+#include "args.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -107,23 +109,19 @@ static void *mt_main(void *arg)
 
 int metrics_start(struct metrics **out, const char *hostport, char *err, size_t errlen)
 {
-	char host[256];
-	const char *colon = strrchr(hostport, ':');
+	char host[256], port[8];
 	struct addrinfo hints, *ai = NULL;
-	int one = 1;
+	int one = 1, portnum;
 
 	*out = NULL;
-	if (!colon || !colon[1] || (size_t)(colon - hostport) >= sizeof(host)) {
-		snprintf(err, errlen, "--metrics: HOST:PORT expected, not '%s'", hostport);
+	if (args_hostport("--metrics", hostport, host, sizeof(host), &portnum, err, errlen) < 0)
 		return -1;
-	}
-	memcpy(host, hostport, (size_t)(colon - hostport));
-	host[colon - hostport] = '\0';
+	snprintf(port, sizeof(port), "%d", portnum);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	int gai = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+	int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
 	if (gai) {
 		snprintf(err, errlen, "--metrics %s: %s", hostport, gai_strerror(gai));
 		return -1;

@@ -16,6 +16,9 @@ usage "a watermark of 200 years" "--watermark: .73000d. is too long" --watermark
 usage "a count with trailing junk" "--batch-max: '5abc' is not a positive count" --batch-max 5abc
 usage "a count past int" "--cache-windows: '99999999999' is not a positive count" --cache-windows 99999999999
 usage "a negative count" "--batch-max: '-3' is not a positive count" --batch-max -3
+# A port past 65535 was taken, and the metrics served on PORT - 65536.
+usage "a metrics port past 65535" "--metrics: '127\\.0\\.0\\.1:99999': the port must be 0 to 65535" \
+	--metrics 127.0.0.1:99999
 usage "--on-data-loss of another word" "--on-data-loss: fail or skip, not 'maybe'" --on-data-loss maybe
 usage "a -X property librdkafka does not know" "No such configuration property" -X no.such.property=1
 usage "cooperative-sticky with librdkafka 2.0" "cooperative-sticky is refused with librdkafka 2\\.0" \
@@ -41,6 +44,9 @@ like "$(cat "$T/perr")" "-t names the one topic, --topic-prefix one per product"
 timeout 20 "$BIN/producer" -b 127.0.0.1:1 -t 'a b' >/dev/null 2>"$T/perr"
 is "$?" 2 "producer -t 'a b': exit 2"
 like "$(cat "$T/perr")" "illegal character ' ' in topic a b" "names the character"
+timeout 20 "$BIN/producer" -b 127.0.0.1:1 --metrics 127.0.0.1:99999 >/dev/null 2>"$T/perr"
+is "$?" 2 "producer --metrics with a port past 65535: exit 2"
+like "$(cat "$T/perr")" "--metrics: '127\\.0\\.0\\.1:99999': the port must be 0 to 65535" "and says why"
 # No broker at the address: a bounded run fails (exit 1) and says so, instead
 # of waiting for ever.
 timeout 60 "$BIN/aggregator" -b 127.0.0.1:1 --available-now --state "$T/nb.db" --output "$T/nb.csv" \

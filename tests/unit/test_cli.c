@@ -92,7 +92,7 @@ static void test_values(void)
 	T_OK(c.batch_max == 500 && c.cache_windows == 64, "--batch-max 500, --cache-windows 64");
 	cli_free(&c);
 	T_INT(parse(&c, err, "-X", "fetch.wait.max.ms=10", "-X", "client.id=a=b", NULL), 0, "-X key=value");
-	T_OK(c.nprops == 2 && !strcmp(c.props[1][0], "client.id") && !strcmp(c.props[1][1], "a=b"),
+	T_OK(c.props.n == 2 && !strcmp(c.props.kv[1][0], "client.id") && !strcmp(c.props.kv[1][1], "a=b"),
 	     "-X splits at the first '='");
 	cli_free(&c);
 	T_INT(parse(&c, err, "-X", "novalue", NULL), -1, "-X without '=' is refused");
@@ -107,6 +107,15 @@ static void test_values(void)
 	parse(&c, err, "--columns", "lab", NULL);
 	T_OK(!strcmp(c.columns, "window_start,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),"
 	             "avg(volume_24h)"), "--columns lab: window, product and the lab's five");
+	cli_free(&c);
+	T_INT(parse(&c, err, "--metrics", "127.0.0.1:0", NULL), 0, "--metrics HOST:0 (a free port)");
+	T_STR(c.metrics_addr, "127.0.0.1:0", "kept as given");
+	cli_free(&c);
+	T_INT(parse(&c, err, "--metrics", "127.0.0.1:99999", NULL), -1, "--metrics with a port past 65535");
+	T_OK(strstr(err, "--metrics: '127.0.0.1:99999'") != NULL, "refused, named");
+	cli_free(&c);
+	T_INT(parse(&c, err, "--metrics", "nowhere", NULL), -1, "--metrics without a port");
+	T_OK(strstr(err, "--metrics: HOST:PORT expected") != NULL, "says what it takes");
 	cli_free(&c);
 	T_INT(parse(&c, err, "stray", NULL), -1, "an unexpected argument is refused");
 	T_OK(strstr(err, "stray") != NULL, "and named");
