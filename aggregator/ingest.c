@@ -70,6 +70,60 @@ static int64_t eng_event_time(struct engine *e, struct eng_part *p, int64_t t)
 	return p->s.max_time;
 }
 
+/* A tick in a window the sink has already written out: dropped and counted.
+ * Late should not happen (see the watermark): said at 1, 10, 100, ... */
+static void eng_late(struct engine *e, const struct eng_part *p, struct eng_product *pr, const struct tick *tk,
+                     int64_t end)
+{
+	char at[FMT_BUF], wend[FMT_BUF], wm[FMT_BUF];
+
+	pr->s.late++;
+	e->total.late++;
+	if (!log_decade(pr->s.late, 1))
+		return;
+	fmt_time_or(tk->time_us, "none", at);
+	fmt_time_or(end, "none", wend);
+	fmt_time_or(e->watermark, "none", wm);
+	eng_log(e, LOG_WARN, "%s [%d] %s: %" PRId64 " late tick%s so far (dropped; counted in products.late): the "
+	        "last at %s, its window ending %s already closed by the watermark %s", p->topic, p->partition,
+	        pr->s.product_id, pr->s.late, pr->s.late > 1 ? "s" : "", at, wend, wm);
+}
+
+/* Adds a counted tick to every window it falls in that is still open; a
+ * window not in memory is read from the state first.  0, or -1 after
+ * eng_fatal. */
+static int eng_windows(struct engine *e, const struct eng_part *p, uint32_t pidx, struct eng_product *pr,
+                       uint32_t idx, const struct tick *tk)
+{
+	int n = win_assign(tk->time_us, e->cfg->window_us, e->cfg->slide_us, e->starts, WIN_MAX_PER_TICK);
+	int64_t closed = e->sink->ops->closed_until(e->sink, p); /* what the sink has written out */
+
+	for (int i = 0; i < n; i++) {
+		int64_t end = e->starts[i] + e->cfg->window_us;
+		if (closed != WM_NONE && end <= closed) {
+			eng_late(e, p, pr, tk, end);
+			continue;
+		}
+		struct win_key key = { .part = pidx, .product = idx, .start = e->starts[i] };
+		struct win_entry *w = win_table_get(&e->wins, &key);
+		if (!w) {
+			eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
+			return -1;
+		}
+		if (!w->loaded) {
+			struct store_wkey k = { p->topic, p->partition, tk->product_id, key.start, end };
+			if (store_window_get(e->st, &k, &w->agg) < 0) {
+				eng_fatal(e, eng_state_code(e), "state: cannot read a window");
+				return -1;
+			}
+			w->loaded = 1;
+		}
+		win_agg_add(&w->agg, tk);
+		w->dirty = 1;
+	}
+	return 0;
+}
+
 /* Adds a valid tick to every window it falls in that is still open. */
 static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const struct tick *tk, int64_t now)
 {
@@ -111,43 +165,8 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 	pr->s.ticks++;
 	e->total.ticks++;
 
-	int n = win_assign(tk->time_us, e->cfg->window_us, e->cfg->slide_us, e->starts, WIN_MAX_PER_TICK);
-	int64_t closed = e->sink->ops->closed_until(e->sink, p); /* what the sink has written out */
-	for (int i = 0; i < n; i++) {
-		int64_t end = e->starts[i] + e->cfg->window_us;
-		if (closed != WM_NONE && end <= closed) {
-			pr->s.late++;
-			e->total.late++;
-			/* Late should not happen (see the watermark): say so at 1, 10, 100, ... */
-			if (log_decade(pr->s.late, 1)) {
-				char at[FMT_BUF], wend[FMT_BUF], wm[FMT_BUF];
-				fmt_time_or(tk->time_us, "none", at);
-				fmt_time_or(end, "none", wend);
-				fmt_time_or(e->watermark, "none", wm);
-				eng_log(e, LOG_WARN, "%s [%d] %s: %" PRId64 " late tick%s so far (dropped; counted in "
-				        "products.late): the last at %s, its window ending %s already closed by the "
-				        "watermark %s", p->topic, p->partition, pr->s.product_id, pr->s.late,
-				        pr->s.late > 1 ? "s" : "", at, wend, wm);
-			}
-			continue;
-		}
-		struct win_key key = { .part = pidx, .product = idx, .start = e->starts[i] };
-		struct win_entry *w = win_table_get(&e->wins, &key);
-		if (!w) {
-			eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
-			return;
-		}
-		if (!w->loaded) {
-			struct store_wkey k = { p->topic, p->partition, tk->product_id, key.start, end };
-			if (store_window_get(e->st, &k, &w->agg) < 0) {
-				eng_fatal(e, eng_state_code(e), "state: cannot read a window");
-				return;
-			}
-			w->loaded = 1;
-		}
-		win_agg_add(&w->agg, tk);
-		w->dirty = 1;
-	}
+	if (eng_windows(e, p, pidx, pr, idx, tk) < 0)
+		return;
 	int64_t old = p->s.max_time, t = eng_event_time(e, p, tk->time_us);
 	if (t != old) {
 		p->s.max_time = t;
