@@ -3,10 +3,12 @@
  * them includes: the engine's state, its partitions, and the few functions
  * one part calls in another.
  *
- *   engine.c      the loop and the batch: the watermark, one batch handed
- *                 to the sink
+ *   engine_state.c  clocks, log, fatal errors, the partition table, the
+ *                 watermark, the batch's state transaction (the bottom)
+ *   engine.c      the loop: poll, when a batch is due, start and finish
  *   ingest.c      a message in: offsets checked, the tick parsed, its
  *                 sequence and time confirmed, into its windows
+ *   batch.c       the batch handed to the sink and committed
  *   rebalance.c   partitions assigned and revoked, the group's offsets
  *   report.c      the progress line and JSON, /metrics
  *   sink_local.c  the batch into SQLite and output.csv, offsets to the group
@@ -103,7 +105,7 @@ struct engine {
 	struct crash crash;           /* the test build's crash points */
 };
 
-/* engine.c */
+/* engine_state.c */
 int64_t eng_now(void);  /* wall clock, us */
 int64_t eng_mono(void); /* monotonic, us */
 void eng_log(const struct engine *e, enum log_level level, const char *fmt, ...)
@@ -121,18 +123,14 @@ int eng_load_products(struct engine *e, struct eng_part *p);
 int eng_tx(struct engine *e);
 /* The watermark over the assigned partitions, at wall clock now. */
 void eng_watermark(struct engine *e, int64_t now);
-/* The batch: to the sink, committed.  sync: the group's offsets waited for. */
+/* batch.c: the batch to the sink, committed.  sync: the group's offsets waited for. */
 int eng_flush(struct engine *e, int sync);
 
 /* ingest.c: one message (or a consumer event) into the open batch. */
 void eng_message(struct engine *e, rd_kafka_message_t *m);
 
-/* rebalance.c: the consumer's hooks, and the group's offsets. */
+/* rebalance.c: the consumer's hooks. */
 void rebalance_hooks(struct engine *e);
-/* Commits the state's offsets to the group and waits (see rebalance.c). */
-int rebalance_commit_group(struct engine *e, const rd_kafka_topic_partition_list_t *parts, int tries);
-/* Drops the open batch and reads the assigned partitions back (group mode, partitions lost). */
-void rebalance_forget_batch(struct engine *e);
 
 /* report.c */
 void report_run_id(char out[37]);

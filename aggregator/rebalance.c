@@ -1,8 +1,9 @@
 /*
  * rebalance.c - partitions coming and going: the consumer's hooks (assign,
- * revoke, started, the answer to an offset commit), and the group's offsets
- * kept level with the state's.  The sink is told first (group mode restores
- * a partition from its changelog, settles or forgets the batch).
+ * revoke, started, the answer to an offset commit).  The sink is told: group
+ * mode restores a partition from its changelog at assignment; at revocation
+ * the batch is settled (or, lost where the sink cannot commit, forgotten)
+ * and the local sink levels the group's offsets with the state's.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -135,52 +136,11 @@ static void rebalance_on_started(void *opaque, const rd_kafka_topic_partition_li
 	}
 }
 
-/* Commits the state's offsets to the group and waits for the answer, up to
-
- * tries times: those of parts (all of them), or with parts NULL those of every
- * assigned partition the group has not confirmed.  Before partitions go to
- * another member, and at close, the group must hold what the state holds: the
- * member that gets them next starts at the group's offset, and an asynchronous
- * commit may still be in flight or have failed (a partition that gets no more
- * ticks would not be committed again by a later batch).  Returns 0 when the
- * group has them all. */
-int rebalance_commit_group(struct engine *e, const rd_kafka_topic_partition_list_t *parts, int tries)
-{
-	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(4);
-	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-
-	for (size_t i = 0; i < e->nparts; i++) {
-		struct eng_part *p = &e->parts[i];
-		if (!p->assigned || p->s.next_offset < 0)
-			continue;
-		if (parts ? !rd_kafka_topic_partition_list_find(parts, p->topic, p->partition)
-		          : p->group_offset == p->s.next_offset)
-			continue;
-		rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
-	}
-	for (int t = 0; offs->cnt > 0 && t < tries; t++) {
-		err = consume_commit(e->rk, offs, 1);
-		if (!err) {
-			for (int i = 0; i < offs->cnt; i++) {
-				struct eng_part *p = eng_part_find(e, offs->elems[i].topic, offs->elems[i].partition);
-				if (p)
-					p->group_offset = offs->elems[i].offset;
-			}
-			break;
-		}
-	}
-	if (err)
-		eng_log(e, LOG_WARN, "the group's offsets of %d partition(s) lag the state's: %s (the state's win at "
-		        "restart; a member without this state would read them again)", offs->cnt, rd_kafka_err2str(err));
-	rd_kafka_topic_partition_list_destroy(offs);
-	return err ? -1 : 0;
-}
-
-/* Group mode, partitions lost (this member was out of the group): the
- * batch cannot commit, and need not: its partitions' next owner starts from
- * what was committed.  What the batch changed is undone here too; the
- * partitions still assigned read their state back from the file. */
-void rebalance_forget_batch(struct engine *e)
+/* Partitions lost, and a sink that cannot commit for them (group mode:
+ * this member was out of the group): the batch cannot commit, and need not.
+ * What it changed is undone here too; the partitions still assigned read
+ * their state back from the file. */
+static void rebalance_forget_batch(struct engine *e)
 {
 	if (store_in_tx(e->st))
 		store_rollback(e->st);
@@ -201,7 +161,15 @@ static void rebalance_on_revoke(void *opaque, const rd_kafka_topic_partition_lis
 {
 	struct engine *e = opaque;
 
-	e->sink->ops->revoke(e->sink, parts, lost); /* the batch settled, or forgotten */
+	/* Settle the batch first: what was read of these partitions is
+	 * committed with their offsets -- unless they were lost and the sink
+	 * cannot commit for them any more (group mode: their next owner starts
+	 * from what was committed). */
+	if (lost && !e->sink->ops->commits_lost(e->sink))
+		rebalance_forget_batch(e);
+	else
+		eng_flush(e, 1);
+	e->sink->ops->revoke(e->sink, parts, lost);
 	for (int i = 0; i < parts->cnt; i++) {
 		struct eng_part *p = eng_part_find(e, parts->elems[i].topic, parts->elems[i].partition);
 		if (!p)

@@ -52,8 +52,12 @@ struct sink_ops {
 	void (*committed)(struct sink *s, int sync);
 
 	/* Partitions coming, before the engine reads their state (inside a
-	 * state transaction); partitions going, before the engine lets go. */
+	 * state transaction).  Partitions going: the engine settles the batch
+	 * first -- or, when they were lost (this member out of the group) and
+	 * the sink cannot commit for them (commits_lost 0), forgets it -- then
+	 * tells the sink, before it lets go of them. */
 	int (*assign)(struct sink *s, const rd_kafka_topic_partition_list_t *parts);
+	int (*commits_lost)(struct sink *s);
 	void (*revoke)(struct sink *s, const rd_kafka_topic_partition_list_t *parts, int lost);
 	/* Between batches (mono: now), and once at the end. */
 	void (*idle)(struct sink *s, int64_t mono);

@@ -313,15 +313,19 @@ static int group_assign(struct sink *s, const rd_kafka_topic_partition_list_t *p
 }
 
 /* Partitions lost (this member was out of the group): the batch cannot
- * commit, and need not: their next owner starts from what was committed.
- * Revoked: the batch is settled first. */
+ * commit (the transaction would be fenced), and need not: their next owner
+ * starts from what was committed. */
+static int group_commits_lost(struct sink *s)
+{
+	(void)s;
+	return 0;
+}
+
 static void group_revoke(struct sink *s, const rd_kafka_topic_partition_list_t *parts, int lost)
 {
+	(void)s;
 	(void)parts;
-	if (lost)
-		rebalance_forget_batch(s->e);
-	else
-		eng_flush(s->e, 1);
+	(void)lost; /* the offsets went with the transactions */
 }
 
 static void group_idle(struct sink *s, int64_t mono)
@@ -355,6 +359,7 @@ static const struct sink_ops group_ops = {
 	.abort = group_abort,
 	.committed = group_committed,
 	.assign = group_assign,
+	.commits_lost = group_commits_lost,
 	.revoke = group_revoke,
 	.idle = group_idle,
 	.finish = group_finish,

@@ -194,16 +194,62 @@ static int local_assign(struct sink *s, const rd_kafka_topic_partition_list_t *p
 	return 0; /* the state file is this aggregator's alone: its offsets win */
 }
 
-/* Settle the batch first: what was read of these partitions is committed
- * with their offsets (even when lost: this state file is ours alone).  Then
- * the group gets their offsets before the next member reads them (not when
- * lost: this member is out of the group, the commit would be refused). */
+/* Commits the state's offsets to the group and waits for the answer, up to
+
+ * tries times: those of parts (all of them), or with parts NULL those of every
+ * assigned partition the group has not confirmed.  Before partitions go to
+ * another member, and at close, the group must hold what the state holds: the
+ * member that gets them next starts at the group's offset, and an asynchronous
+ * commit may still be in flight or have failed (a partition that gets no more
+ * ticks would not be committed again by a later batch).  Returns 0 when the
+ * group has them all. */
+static int local_commit_group(struct engine *e, const rd_kafka_topic_partition_list_t *parts, int tries)
+{
+	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(4);
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	for (size_t i = 0; i < e->nparts; i++) {
+		struct eng_part *p = &e->parts[i];
+		if (!p->assigned || p->s.next_offset < 0)
+			continue;
+		if (parts ? !rd_kafka_topic_partition_list_find(parts, p->topic, p->partition)
+		          : p->group_offset == p->s.next_offset)
+			continue;
+		rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
+	}
+	for (int t = 0; offs->cnt > 0 && t < tries; t++) {
+		err = consume_commit(e->rk, offs, 1);
+		if (!err) {
+			for (int i = 0; i < offs->cnt; i++) {
+				struct eng_part *p = eng_part_find(e, offs->elems[i].topic, offs->elems[i].partition);
+				if (p)
+					p->group_offset = offs->elems[i].offset;
+			}
+			break;
+		}
+	}
+	if (err)
+		eng_log(e, LOG_WARN, "the group's offsets of %d partition(s) lag the state's: %s (the state's win at "
+		        "restart; a member without this state would read them again)", offs->cnt, rd_kafka_err2str(err));
+	rd_kafka_topic_partition_list_destroy(offs);
+	return err ? -1 : 0;
+}
+
+/* Lost partitions are committed all the same: this state file is ours alone. */
+static int local_commits_lost(struct sink *s)
+{
+	(void)s;
+	return 1;
+}
+
+/* After the batch is settled, the group gets the revoked partitions' offsets
+ * before the next member reads them (not when lost: this member is out of
+ * the group, the commit would be refused). */
 static void local_revoke(struct sink *s, const rd_kafka_topic_partition_list_t *parts, int lost)
 {
 	struct engine *e = s->e;
-	eng_flush(e, 1);
 	if (!lost && !e->exit_code)
-		rebalance_commit_group(e, parts, 3);
+		local_commit_group(e, parts, 3);
 }
 
 /* Offsets the group has not confirmed, sent again every LOCAL_RECOMMIT_US
@@ -225,7 +271,7 @@ static void local_idle(struct sink *s, int64_t mono)
 static void local_finish(struct sink *s)
 {
 	if (!s->e->exit_code)
-		rebalance_commit_group(s->e, NULL, 5);
+		local_commit_group(s->e, NULL, 5);
 }
 
 static void local_close(struct sink *s)
@@ -247,6 +293,7 @@ static const struct sink_ops local_ops = {
 	.abort = local_abort,
 	.committed = local_committed,
 	.assign = local_assign,
+	.commits_lost = local_commits_lost,
 	.revoke = local_revoke,
 	.idle = local_idle,
 	.finish = local_finish,
