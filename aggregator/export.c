@@ -18,10 +18,40 @@
 
 #include "fmt.h"
 
-static const char *const export_names[EXPORT_MAX_COLS] = {
-	"window_start", "window_end", "product_id", "max(timestamp)",
-	"avg(price)", "max(best_bid)", "max(best_ask)", "avg(volume_24h)",
-};
+/* Column ids: the window's key columns, then agg.h's columns (id
+ * EXPORT_KEY_COLS + i is agg_cols[i]). */
+enum { EXPORT_WINDOW_START, EXPORT_WINDOW_END, EXPORT_PRODUCT_ID, EXPORT_KEY_COLS };
+static const char *const export_keys[EXPORT_KEY_COLS] = { "window_start", "window_end", "product_id" };
+_Static_assert(EXPORT_MAX_COLS == EXPORT_KEY_COLS + AGG_NCOLS, "EXPORT_MAX_COLS: every column once");
+
+static const char *export_name(int id)
+{
+	return id < EXPORT_KEY_COLS ? export_keys[id] : agg_cols[id - EXPORT_KEY_COLS].name;
+}
+
+/* The column named s[0..n), or -1. */
+static int export_find(const char *s, size_t n)
+{
+	for (int i = 0; i < EXPORT_KEY_COLS; i++)
+		if (strlen(export_keys[i]) == n && memcmp(export_keys[i], s, n) == 0)
+			return i;
+	int c = agg_col_find(s, n);
+	return c < 0 ? -1 : EXPORT_KEY_COLS + c;
+}
+
+/* Every column's name, comma-separated, for messages. */
+static void export_known(char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < EXPORT_MAX_COLS && o < len; i++) {
+		int n = snprintf(buf + o, len - o, "%s%s", i ? "," : "", export_name(i));
+		if (n < 0)
+			return;
+		o += (size_t)n;
+	}
+}
 
 int export_parse_columns(const char *spec, int *cols, int *ncols, char *err, size_t errlen)
 {
@@ -30,13 +60,12 @@ int export_parse_columns(const char *spec, int *cols, int *ncols, char *err, siz
 	while (*p) {
 		const char *e = strchr(p, ',');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
-		int id = -1;
-		for (int i = 0; i < EXPORT_MAX_COLS; i++)
-			if (strlen(export_names[i]) == n && memcmp(export_names[i], p, n) == 0)
-				id = i;
+		int id = export_find(p, n);
 		if (id < 0 || *ncols == EXPORT_MAX_COLS) {
+			char known[512];
+			export_known(known, sizeof(known));
 			snprintf(err, errlen, "--columns: unknown or repeated column '%.*s' (known: %s)",
-			         (int)n, p, EXPORT_COLUMNS_DEFAULT);
+			         (int)n, p, known);
 			return -1;
 		}
 		for (int i = 0; i < *ncols; i++)
@@ -80,7 +109,7 @@ static void export_put(struct export_csv *x, const char *s, size_t n)
 static void export_header(struct export_csv *x)
 {
 	for (int i = 0; i < x->ncols; i++) {
-		const char *name = export_names[x->cols[i]];
+		const char *name = export_name(x->cols[i]);
 		export_reserve(x, strlen(name) + 2);
 		if (i)
 			export_put(x, ",", 1);
@@ -103,14 +132,10 @@ static int export_row(const struct store_row *r, void *arg)
 		if (i)
 			export_put(x, ",", 1);
 		switch (x->cols[i]) {
-		case 0: n = fmt_time_ms(r->window_start, f); break;
-		case 1: n = fmt_time_ms(r->window_end, f); break;
-		case 2: export_put(x, r->product_id, strlen(r->product_id)); continue;
-		case 3: n = fmt_time_ms(r->max_time, f); break;
-		case 4: n = fmt_double(r->avg_price, f); break;
-		case 5: n = fmt_double(r->max_best_bid, f); break;
-		case 6: n = fmt_double(r->max_best_ask, f); break;
-		default: n = fmt_double(r->avg_volume_24h, f); break;
+		case EXPORT_WINDOW_START: n = fmt_time_ms(r->window_start, f); break;
+		case EXPORT_WINDOW_END: n = fmt_time_ms(r->window_end, f); break;
+		case EXPORT_PRODUCT_ID: export_put(x, r->product_id, strlen(r->product_id)); continue;
+		default: n = agg_col_format(x->cols[i] - EXPORT_KEY_COLS, &r->agg, f); break;
 		}
 		export_put(x, f, n);
 	}

@@ -10,12 +10,15 @@
 
 #include "store.h"
 
+/* The columns: window_start, window_end, product_id, then agg.h's agg_cols.
+ * The default is every one today; a new aggregate's column joins it only by
+ * choice (it changes output.csv). */
 #define EXPORT_COLUMNS_DEFAULT \
 	"window_start,window_end,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)"
 /* --columns lab: the lab's five, and which window and product each row is */
 #define EXPORT_COLUMNS_LAB \
 	"window_start,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)"
-#define EXPORT_MAX_COLS 8
+#define EXPORT_MAX_COLS (3 + AGG_NCOLS) /* each column at most once */
 #define EXPORT_ESTATE (-2) /* returned when reading the state failed (not the CSV) */
 #define EXPORT_ESPACE (-4) /* the CSV's disk is full or failing (ENOSPC, EDQUOT, EIO): can pass */
 
@@ -31,7 +34,7 @@ struct export_csv {
 	size_t len, cap;
 };
 
-/* Checks a --columns list (comma-separated names of EXPORT_COLUMNS_DEFAULT). */
+/* Checks a --columns list (comma-separated column names, each once). */
 int export_parse_columns(const char *spec, int *cols, int *ncols, char *err, size_t errlen);
 
 /* Before anything is opened: refuses (-1, err) an output that is the state

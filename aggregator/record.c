@@ -53,15 +53,38 @@ int rec_val_product(char *buf, size_t len, const struct store_product *pr)
 	                pr->jump_seq, pr->jump_run, pr->back_seq, pr->back_run);
 }
 
+/* The fields of agg.h in their order, space-separated: integers in decimal,
+ * doubles in fmt_double's exact form.  Returns snprintf's length (what the
+ * whole value needs, as the other rec_val_*). */
 int rec_val_window(char *buf, size_t len, const struct win_agg *a)
 {
-	char d[4][FMT_BUF];
-	fmt_double(a->sum_price, d[0]);
-	fmt_double(a->sum_volume_24h, d[1]);
-	fmt_double(a->max_best_bid, d[2]);
-	fmt_double(a->max_best_ask, d[3]);
-	return snprintf(buf, len, "%" PRId64 " %s %s %" PRId64 " %s %s", a->ticks, d[0], d[1], a->max_time, d[2],
-	                d[3]);
+	size_t o = 0;
+
+	for (int f = 0; f < AGG_NFIELDS; f++) {
+		char d[FMT_BUF];
+		if (agg_fields[f].type == AGG_INT)
+			snprintf(d, sizeof(d), "%" PRId64, agg_get_int(a, f));
+		else
+			fmt_double(agg_get_real(a, f), d);
+		int n = snprintf(buf + (o < len ? o : len), o < len ? len - o : 0, "%s%s", f ? " " : "", d);
+		if (n < 0)
+			return n;
+		o += (size_t)n;
+	}
+	return (int)o;
+}
+
+void rec_window_syntax(char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int f = 0; f < AGG_NFIELDS && o < len; f++) {
+		int n = snprintf(buf + o, len - o, "%s<%s>", f ? " " : "", agg_fields[f].column);
+		if (n < 0)
+			return;
+		o += (size_t)n;
+	}
 }
 
 int rec_val_marker(char *buf, size_t len, int64_t closed_until, int32_t topic_parts)
@@ -184,15 +207,26 @@ int rec_parse_product(const void *val, size_t len, struct store_product *pr)
 	return 0;
 }
 
+/* Exactly AGG_NFIELDS fields; a count (ticks) is >= 1. */
 int rec_parse_window(const void *val, size_t len, struct win_agg *a)
 {
-	char buf[REC_TEXT_MAX], *f[6];
-	if (rec_text(val, len, buf, sizeof(buf)) < 0 || rec_split(buf, ' ', f, 6) < 0)
+	char buf[REC_TEXT_MAX], *f[AGG_NFIELDS];
+	if (rec_text(val, len, buf, sizeof(buf)) < 0 || rec_split(buf, ' ', f, AGG_NFIELDS) < 0)
 		return -1;
-	return rec_int(f[0], 1, INT64_MAX, &a->ticks) < 0 || rec_double(f[1], &a->sum_price) < 0 ||
-	       rec_double(f[2], &a->sum_volume_24h) < 0 || rec_int(f[3], INT64_MIN, INT64_MAX, &a->max_time) < 0 ||
-	       rec_double(f[4], &a->max_best_bid) < 0 || rec_double(f[5], &a->max_best_ask) < 0
-	       ? -1 : 0;
+	for (int i = 0; i < AGG_NFIELDS; i++) {
+		int64_t n;
+		double d;
+		if (agg_fields[i].type == AGG_REAL) {
+			if (rec_double(f[i], &d) < 0)
+				return -1;
+			agg_set_real(a, i, d);
+		} else {
+			if (rec_int(f[i], agg_fields[i].add == AGG_ADD_COUNT ? 1 : INT64_MIN, INT64_MAX, &n) < 0)
+				return -1;
+			agg_set_int(a, i, n);
+		}
+	}
+	return 0;
 }
 
 int rec_parse_marker(const void *val, size_t len, int64_t *closed_until, int32_t *topic_parts)

@@ -8,7 +8,8 @@
  *          | w\tTOPIC\tPART\tPRODUCT\tSTART_US\tEND_US
  *   value  p  next_offset max_time rejected time_run time_run_max skew_run skew_first closed_until
  *          s  ticks late duplicates max_sequence jump_seq jump_run back_seq back_run
- *          w  ticks sum_price sum_volume_24h max_time max_best_bid max_best_ask
+ *          w  the fields of agg.h's AGG_FIELDS, in order (ticks sum_price
+ *             sum_volume_24h max_time max_best_bid max_best_ask)
  *          c  closed_until partitions_of_topic
  * Values are space-separated; doubles in fmt_double's exact form; "-" is a
  * time that is not known yet (WM_NONE).  Pure: no Kafka, no SQLite.
@@ -41,6 +42,8 @@ int rec_key_window(char *buf, size_t len, const struct store_wkey *k);
 int rec_val_partition(char *buf, size_t len, const struct store_partition *p);
 int rec_val_product(char *buf, size_t len, const struct store_product *pr);
 int rec_val_window(char *buf, size_t len, const struct win_agg *a);
+/* What a window's value holds, for messages: "<ticks> <sum_price> ...". */
+void rec_window_syntax(char *buf, size_t len);
 int rec_val_marker(char *buf, size_t len, int64_t closed_until, int32_t topic_parts);
 
 /* Parsing, strict (a record of someone else's in the topic is refused, not

@@ -248,6 +248,25 @@ fail:
 	return -1;
 }
 
+/* Prepares every statement (read_only: the two export reads), with the
+ * aggregate's column lists put in (agg_sql). */
+static int store_prepare(struct store *st, int read_only, char *err, size_t errlen)
+{
+	char sql[4096];
+
+	for (int i = 0; i < ST__COUNT; i++) {
+		if (read_only && i != ST_META_GET && i != ST_ROWS)
+			continue;
+		if (agg_sql(store_sql[i], sql, sizeof(sql)) < 0) {
+			snprintf(err, errlen, "state %s: statement %d: bad @agg_...@ list or too long", st->path, i);
+			return -1;
+		}
+		if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
+			return store_fail(st, err, errlen, "cannot prepare statements");
+	}
+	return 0;
+}
+
 /* Only one writer per state file: an flock on the file itself (SQLite's own
  * locks are fcntl locks, which flock does not disturb on Linux). */
 static int store_lock(struct store *st, char *err, size_t errlen)
@@ -298,15 +317,8 @@ int store_open(struct store **out, const char *path, const struct store_settings
 	sqlite3_extended_result_codes(st->db, 0);
 	if (store_schema(st, read_only, err, errlen) < 0)
 		goto fail;
-	for (int i = 0; i < ST__COUNT; i++) {
-		if (read_only && i != ST_META_GET && i != ST_ROWS)
-			continue;
-		if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                       &st->stmt[i], NULL) != SQLITE_OK) {
-			store_fail(st, err, errlen, "cannot prepare statements");
-			goto fail;
-		}
-	}
+	if (store_prepare(st, read_only, err, errlen) < 0)
+		goto fail;
 	if (!read_only && s && store_settings_check(st, s, err, errlen) < 0)
 		goto fail;
 	*out = st;
@@ -463,6 +475,10 @@ int store_meta_set_text(struct store *st, const char *key, const char *v, char *
 	return store_step_done(st, ST_META_SET, err, errlen, "cannot write meta");
 }
 
+/* A window's key is ?1 .. ?STORE_WKEY_PARAMS of its statements; window_put's
+ * aggregate fields follow it. */
+#define STORE_WKEY_PARAMS 5
+
 static void store_bind_wkey(sqlite3_stmt *s, const struct store_wkey *k)
 {
 	sqlite3_bind_text(s, 1, k->product_id, -1, SQLITE_STATIC);
@@ -472,15 +488,16 @@ static void store_bind_wkey(sqlite3_stmt *s, const struct store_wkey *k)
 	sqlite3_bind_int(s, 5, k->partition);
 }
 
-/* A window's aggregates from columns col .. col + 5 (the windows table's order). */
+/* A window's aggregate fields from columns col .. col + AGG_NFIELDS - 1
+ * (@agg_columns@ or @agg_merged@: agg_fields' order). */
 static void store_col_agg(sqlite3_stmt *s, int col, struct win_agg *a)
 {
-	a->ticks = sqlite3_column_int64(s, col);
-	a->sum_price = sqlite3_column_double(s, col + 1);
-	a->sum_volume_24h = sqlite3_column_double(s, col + 2);
-	a->max_time = sqlite3_column_int64(s, col + 3);
-	a->max_best_bid = sqlite3_column_double(s, col + 4);
-	a->max_best_ask = sqlite3_column_double(s, col + 5);
+	for (int f = 0; f < AGG_NFIELDS; f++) {
+		if (agg_fields[f].type == AGG_INT)
+			agg_set_int(a, f, sqlite3_column_int64(s, col + f));
+		else
+			agg_set_real(a, f, sqlite3_column_double(s, col + f));
+	}
 }
 
 int store_window_get(struct store *st, const struct store_wkey *k, struct win_agg *a)
@@ -499,12 +516,12 @@ int store_window_put(struct store *st, const struct store_wkey *k, const struct 
 {
 	sqlite3_stmt *s = st->stmt[ST_WIN_PUT];
 	store_bind_wkey(s, k);
-	sqlite3_bind_int64(s, 6, a->ticks);
-	sqlite3_bind_double(s, 7, a->sum_price);
-	sqlite3_bind_double(s, 8, a->sum_volume_24h);
-	sqlite3_bind_int64(s, 9, a->max_time);
-	sqlite3_bind_double(s, 10, a->max_best_bid);
-	sqlite3_bind_double(s, 11, a->max_best_ask);
+	for (int f = 0; f < AGG_NFIELDS; f++) {
+		if (agg_fields[f].type == AGG_INT)
+			sqlite3_bind_int64(s, STORE_WKEY_PARAMS + 1 + f, agg_get_int(a, f));
+		else
+			sqlite3_bind_double(s, STORE_WKEY_PARAMS + 1 + f, agg_get_real(a, f));
+	}
 	return store_step_done(st, ST_WIN_PUT, err, errlen, "cannot write a window");
 }
 
@@ -684,11 +701,7 @@ int64_t store_rows_each(struct store *st, int64_t after, int64_t until,
 		r.product_id = (const char *)sqlite3_column_text(s, 0);
 		r.window_start = sqlite3_column_int64(s, 1);
 		r.window_end = sqlite3_column_int64(s, 2);
-		r.max_time = sqlite3_column_int64(s, 3);
-		r.avg_price = sqlite3_column_double(s, 4);
-		r.max_best_bid = sqlite3_column_double(s, 5);
-		r.max_best_ask = sqlite3_column_double(s, 6);
-		r.avg_volume_24h = sqlite3_column_double(s, 7);
+		store_col_agg(s, 3, &r.agg);
 		if (fn(&r, arg) < 0) {
 			sqlite3_reset(s);
 			snprintf(err, errlen, "export stopped");

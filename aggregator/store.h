@@ -128,11 +128,12 @@ int store_rejected_add(struct store *st, const char *topic, int32_t partition, i
 int store_data_loss_add(struct store *st, const char *topic, int32_t partition, int64_t from, int64_t to,
                         int64_t lost, int64_t now_us, char *err, size_t errlen);
 
-/* One merged row of window_aggregates, as exported. */
+/* One window of one product, its partials of every partition merged (each
+ * field by its rule, agg.h), as exported. */
 struct store_row {
 	const char *product_id;
-	int64_t window_start, window_end, max_time;
-	double avg_price, max_best_bid, max_best_ask, avg_volume_24h;
+	int64_t window_start, window_end;
+	struct win_agg agg;
 };
 /* Calls fn for every window with after < window_end <= until, ordered by window
  * end then product. Returns the number of rows, or -1 with err. */

@@ -3,18 +3,19 @@
  *
  * The output topic holds, as plain text:
  *   key "w\t<topic>\t<partition>\t<product_id>\t<window_start_us>\t<window_end_us>"
- *   value "<ticks> <sum_price> <sum_volume_24h> <max_time_us> <max_best_bid> <max_best_ask>"
- *     one input partition's partial of one window (a row of the state's
- *     windows table); a later record of the key replaces it, a NULL value
- *     deletes it;
+ *   value "<ticks> <sum_price> <sum_volume_24h> <max_time> <max_best_bid> <max_best_ask>"
+ *     (agg.h's fields, record.c) one input partition's partial of one window
+ *     (a row of the state's windows table); a later record of the key
+ *     replaces it, a NULL value deletes it;
  *   key "c\t<topic>\t<partition>", value "<closed_until_us> <partitions_of_topic>"
  *     that input partition has written every partial of every window with
  *     window_end <= closed_until (closed_until only grows; NULL ignored).
  * The partials go into a temporary state file next to the output (store.c:
- * same table, same view, so SQLite merges them in the same order as a
- * single aggregator does), and export_rewrite writes the windows up to the
- * closed point: the least closed_until over every partition of every input
- * topic named, none while one of them has no marker.
+ * same table, same rows statement, so SQLite merges them, each field by its
+ * rule in agg.h, in the same order as a single aggregator does), and
+ * export_rewrite writes the windows up to the closed point: the least
+ * closed_until over every partition of every input topic named, none while
+ * one of them has no marker.
  *
  * A consistent cut: before reading, every partition's log end (high
  * watermark, uncommitted records included) is asked, and only records below
@@ -284,9 +285,13 @@ static int texp_record(struct texp *x, const rd_kafka_message_t *m)
 		return store_window_del(x->st, &wk, x->err, sizeof(x->err));
 	}
 	struct win_agg a;
-	why = "partial: value not '<ticks> <sum_price> <sum_volume_24h> <max_time_us> <max_best_bid> <max_best_ask>'";
-	if (rec_parse_window(m->payload, m->len, &a) < 0)
+	char shape[256], valwhy[300];
+	if (rec_parse_window(m->payload, m->len, &a) < 0) {
+		rec_window_syntax(shape, sizeof(shape));
+		snprintf(valwhy, sizeof(valwhy), "partial: value not '%s'", shape);
+		why = valwhy;
 		goto bad;
+	}
 	x->partials++;
 	return store_window_put(x->st, &wk, &a, x->err, sizeof(x->err));
 bad:

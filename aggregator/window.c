@@ -222,22 +222,3 @@ void win_table_evict(struct win_table *t, int (*drop)(const struct win_entry *, 
 		win_table_resize(t, cap); /* on ENOMEM the big table stays */
 	}
 }
-
-void win_agg_add(struct win_agg *a, const struct tick *tk)
-{
-	if (a->ticks == 0) {
-		a->max_time = tk->time_us;
-		a->max_best_bid = tk->best_bid;
-		a->max_best_ask = tk->best_ask;
-	} else {
-		if (tk->time_us > a->max_time)
-			a->max_time = tk->time_us;
-		if (tk->best_bid > a->max_best_bid)
-			a->max_best_bid = tk->best_bid;
-		if (tk->best_ask > a->max_best_ask)
-			a->max_best_ask = tk->best_ask;
-	}
-	a->ticks++;
-	a->sum_price += tk->price;
-	a->sum_volume_24h += tk->volume_24h;
-}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agg.h" /* struct win_agg, win_agg_add */
 #include "tick.h"
 
 #define WM_NONE INT64_MIN    /* no event time / watermark yet */
@@ -66,15 +67,6 @@ struct win_key {
 	int64_t start;     /* window start, us */
 };
 
-struct win_agg {
-	int64_t ticks;
-	double sum_price;
-	double sum_volume_24h;
-	int64_t max_time;
-	double max_best_bid;
-	double max_best_ask;
-};
-
 struct win_entry {
 	struct win_key key;
 	struct win_agg agg;
@@ -97,8 +89,5 @@ void win_table_free(struct win_table *t);
 struct win_entry *win_table_get(struct win_table *t, const struct win_key *key);
 /* Drops every entry for which drop(entry, arg) is true. */
 void win_table_evict(struct win_table *t, int (*drop)(const struct win_entry *, void *), void *arg);
-
-/* Adds one tick to an aggregate (sums in arrival order, maxima). */
-void win_agg_add(struct win_agg *a, const struct tick *tk);
 
 #endif

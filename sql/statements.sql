@@ -1,6 +1,9 @@
 -- statements.sql: every statement the aggregator runs against its state, by
 -- name (scripts/embed-sql.sh makes each block "-- name: X" a C string
 -- sql_stmt_X; store.c prepares them once). ?N are the bound values.
+-- @agg_columns@, @agg_params@ and @agg_merged@ are the window aggregate's
+-- stored fields (aggregator/agg.h), put in when store.c prepares them:
+-- "ticks, sum_price, ...", one "?" each, "sum(ticks), sum(sum_price), ...".
 
 -- name: begin
 -- The batch's write lock at its start, not at its first write.
@@ -19,14 +22,13 @@ SELECT value FROM meta WHERE key = ?1;
 INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2);
 
 -- name: window_get
-SELECT ticks, sum_price, sum_volume_24h, max_time, max_best_bid, max_best_ask
+SELECT @agg_columns@
 FROM windows
 WHERE product_id = ?1 AND window_start = ?2 AND window_end = ?3 AND topic = ?4 AND partition = ?5;
 
 -- name: window_put
-INSERT OR REPLACE INTO windows (product_id, window_start, window_end, topic, partition, ticks, sum_price,
-                                sum_volume_24h, max_time, max_best_bid, max_best_ask)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11);
+INSERT OR REPLACE INTO windows (product_id, window_start, window_end, topic, partition, @agg_columns@)
+VALUES (?1, ?2, ?3, ?4, ?5, @agg_params@);
 
 -- name: window_del
 -- A partial withdrawn (a tombstone in an output topic: aggregator export --from-topic).
@@ -56,7 +58,7 @@ DELETE FROM partitions WHERE topic = ?1 AND partition = ?2;
 
 -- name: windows_closing
 -- Group mode: a partition's windows ending in (?3, ?4], to the output topic.
-SELECT product_id, window_start, window_end, ticks, sum_price, sum_volume_24h, max_time, max_best_bid, max_best_ask
+SELECT product_id, window_start, window_end, @agg_columns@
 FROM windows
 WHERE window_end > ?3 AND window_end <= ?4 AND topic = ?1 AND partition = ?2
 ORDER BY window_end, product_id;
@@ -83,12 +85,14 @@ INSERT OR REPLACE INTO data_loss (topic, partition, from_offset, to_offset, lost
 VALUES (?1, ?2, ?3, ?4, ?5, ?6);
 
 -- name: rows
--- The merged windows to export, in the CSV's order.
-SELECT product_id, window_start_us, window_end_us, max_time_us, "avg(price)", "max(best_bid)", "max(best_ask)",
-       "avg(volume_24h)"
-FROM window_aggregates
-WHERE window_end_us > ?1 AND window_end_us <= ?2
-ORDER BY window_end_us, product_id;
+-- The windows to export, in the CSV's order, each field of the partitions'
+-- partials merged by its rule (as window_aggregates does in views.sql; the
+-- CSV's means are computed from these in agg.c).
+SELECT product_id, window_start, window_end, @agg_merged@
+FROM windows
+WHERE window_end > ?1 AND window_end <= ?2
+GROUP BY product_id, window_start, window_end
+ORDER BY window_end, product_id;
 
 -- name: read_begin
 -- aggregator status: its reads see one commit, also while an aggregator writes.

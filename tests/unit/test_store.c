@@ -69,11 +69,12 @@ static void test_schema_and_rows(void)
 	memset(rows, 0, sizeof(rows));
 	T_INT(store_rows_each(st, WM_NONE, 120 * S, collect, rows, err, sizeof(err)), 1,
 	      "partitions merge into one row");
-	T_DBL(rows[0].avg_price, 101.0, 0, "avg(price) over both partitions");
-	T_DBL(rows[0].avg_volume_24h, 20.0, 0, "avg(volume_24h)");
-	T_INT(rows[0].max_time, 62 * S, "max(timestamp)");
-	T_DBL(rows[0].max_best_bid, 99.0, 0, "max(best_bid)");
-	T_DBL(rows[0].max_best_ask, 105.0, 0, "max(best_ask)");
+	T_INT(rows[0].agg.ticks, 3, "ticks over both partitions");
+	T_DBL(rows[0].agg.sum_price / rows[0].agg.ticks, 101.0, 0, "avg(price) over both partitions");
+	T_DBL(rows[0].agg.sum_volume_24h / rows[0].agg.ticks, 20.0, 0, "avg(volume_24h)");
+	T_INT(rows[0].agg.max_time, 62 * S, "max(timestamp)");
+	T_DBL(rows[0].agg.max_best_bid, 99.0, 0, "max(best_bid)");
+	T_DBL(rows[0].agg.max_best_ask, 105.0, 0, "max(best_ask)");
 	T_INT(store_rows_each(st, 120 * S, 180 * S, collect, rows, err, sizeof(err)), 0, "range excludes its start");
 	store_close(st);
 
@@ -357,7 +358,7 @@ static void test_export(void)
 	T_STR(slurp(t_path("lab.csv")),
 	      "max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)\n"
 	      "1970-01-01T00:01:01.234Z,1853.55,1853.43,1853.55,98528.66344819\n", "lab columns");
-	int cols[8], n;
+	int cols[EXPORT_MAX_COLS], n;
 	T_OK(export_parse_columns("avg(price),nope", cols, &n, err, sizeof(err)) < 0, "unknown column refused");
 	T_OK(export_parse_columns("avg(price),avg(price)", cols, &n, err, sizeof(err)) < 0, "repeated column refused");
 	store_close(st);
