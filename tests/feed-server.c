@@ -48,7 +48,6 @@
 #endif
 
 #define MAX_PRODUCTS   64          /* products are bits of a uint64_t mask */
-#define PRODUCT_MAX    32          /* longest product id + NUL */
 #define MAX_CONNS      64          /* concurrent connections */
 #define RX_MAX         65536       /* largest client message accepted */
 #define TICK_PERIOD_US (200 * LWS_US_PER_MS) /* wakes lws_service for the stop flag */
@@ -96,7 +95,7 @@ struct line {
 };
 
 struct product {
-	char name[PRODUCT_MAX];
+	char name[TICK_PRODUCT_MAX];
 	long last_rel;     /* index of the last line released, -1 */
 	long last_sent;    /* index of the last line sent on any connection, -1 */
 	long first;        /* index of its first line */
@@ -273,9 +272,9 @@ static int product_index(struct app *app, const char *name, int add)
 	for (i = 0; i < app->nprod; i++)
 		if (strcmp(app->prod[i].name, name) == 0)
 			return i;
-	if (!add || app->nprod == MAX_PRODUCTS || strlen(name) >= PRODUCT_MAX)
+	if (!add || app->nprod == MAX_PRODUCTS || strlen(name) >= TICK_PRODUCT_MAX)
 		return -1;
-	snprintf(app->prod[i].name, PRODUCT_MAX, "%s", name);
+	snprintf(app->prod[i].name, TICK_PRODUCT_MAX, "%s", name);
 	app->prod[i].last_rel = -1;
 	app->prod[i].last_sent = -1;
 	app->prod[i].first = -1;
@@ -284,7 +283,7 @@ static int product_index(struct app *app, const char *name, int add)
 
 /* What the replay needs of one ticker line. */
 struct scanned {
-	char pid[PRODUCT_MAX];
+	char pid[TICK_PRODUCT_MAX];
 	char time[40];
 	int64_t seq, trade_id;
 };
