@@ -63,6 +63,19 @@ static inline int t_report(int ok, const char *file, int line, const char *fmt, 
 } while (0)
 
 /* xorshift64: the tests' reproducible random numbers (state never 0). */
+/* A command line for a parser under test: argv[0] = prog, then the
+ * arguments from first up to NULL (at most 30); returns argc. */
+#define T_ARGV_MAX 32
+static inline int t_argv(char **argv, const char *prog, const char *first, va_list ap)
+{
+	int argc = 0;
+	argv[argc++] = (char *)prog;
+	for (const char *a = first; a && argc < T_ARGV_MAX - 1; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	argv[argc] = NULL;
+	return argc;
+}
+
 static inline uint64_t t_xorshift(uint64_t *s)
 {
 	*s ^= *s << 13;

@@ -15,16 +15,12 @@
 /* Parses a NULL-terminated list of arguments (after the program name). */
 static int parse(struct pcli_config *k, char *err, const char *first, ...)
 {
-	char *argv[32];
-	int argc = 0;
+	char *argv[T_ARGV_MAX];
 	va_list ap;
 
-	argv[argc++] = "producer";
 	va_start(ap, first);
-	for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
+	int argc = t_argv(argv, "producer", first, ap);
 	va_end(ap);
-	argv[argc] = NULL;
 	err[0] = 0;
 	return pcli_parse(argc, argv, k, err, 256);
 }
