@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "seqrule.h" /* the feed-sequence rule: shared with the aggregator */
 #include "tick.h" /* tick_parse_time, tick_parse_head: shared with the aggregator */
 #include "conn.h" /* the feed connection */
 #include "pcli.h" /* the command line */
@@ -60,7 +61,7 @@ struct product {
 	char id[PRODUCT_MAX];       /* "BTC-USD" */
 	char topic[TOPIC_MAX];      /* prefix + id */
 	rd_kafka_topic_t *rkt;      /* topic handle, owned */
-	int64_t last_seq;           /* highest sequence published, -1 none */
+	struct seqrule seq;         /* the largest sequence published and its runs (common/seqrule.h) */
 	int64_t last_trade;         /* highest trade_id seen, -1 none */
 	uint64_t published;         /* enqueued to librdkafka */
 	uint64_t dups;              /* dropped as duplicate/stale */
@@ -488,8 +489,8 @@ static int get_int(json_t *o, const char *key, int64_t *v)
 /*
  * The checks every ticker of a subscribed product passes once its fields are
  * read, by either parser: drop it as a duplicate when its sequence (hs: one
- * is present) is not above the last one published, count a trade_id gap (ht:
- * one is present), then publish buf unchanged with timestamp ts_ms.
+ * is present) is a replay (check_sequence), count a trade_id gap (ht: one is
+ * present), then publish buf unchanged with timestamp ts_ms.
  */
 /* What the producer reads of a ticker: its time and the two ids, each
  * optional. */
@@ -499,18 +500,50 @@ struct ticker_ids {
 	int64_t seq, trade;
 };
 
+/* The sequence rule (common/seqrule.h), as the aggregator applies it: a
+ * replay is dropped, one absurd or reset sequence is published and said, but
+ * moves the largest only once a run confirms it.  Returns 0 to publish. */
+static int check_sequence(struct prod_ctx *c, struct product *p, int64_t seq)
+{
+	int64_t from;
+
+	switch (seqrule_check(&p->seq, seq, &from)) {
+	case SEQRULE_DUPLICATE:
+		c->n.dups++;
+		p->dups++;
+		/* A resend after a subscribe is one tick; more says something is
+		 * wrong: 5, 50, 500, ... */
+		if (log_decade((int64_t)p->dups, 5))
+			plog(c, LOG_WARN, "%s: %" PRIu64 " duplicates so far (sequence %" PRId64 " not above %" PRId64
+			     "): a replay of the feed, or its sequence went back", p->id, p->dups, seq, from);
+		else
+			plog(c, LOG_DEBUG, "%s: duplicate/stale tick sequence %" PRId64 " (last %" PRId64 ") dropped",
+			     p->id, seq, from);
+		return -1;
+	case SEQRULE_WAS_OUTLIER:
+		plog(c, LOG_WARN, "%s: the largest sequence %" PRId64 " was an outlier: %d ticks from %" PRId64 " on",
+		     p->id, from, SEQRULE_CONFIRM, seq);
+		return 0;
+	case SEQRULE_JUMPED:
+		plog(c, LOG_INFO, "%s: sequence jumped from %" PRId64 " to %" PRId64 ", confirmed by %d ticks", p->id,
+		     from, seq, SEQRULE_CONFIRM);
+		return 0;
+	case SEQRULE_AHEAD_FIRST:
+		plog(c, LOG_WARN, "%s: sequence %" PRId64 " is far above %" PRId64 ": published, not taken as the "
+		     "largest until %d ticks confirm it", p->id, seq, from, SEQRULE_CONFIRM);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 static void accept_ticker(struct prod_ctx *c, struct product *p, const char *buf,
 			  size_t len, const struct ticker_ids *id)
 {
-	int64_t seq = id->seq, trade = id->trade;
+	int64_t trade = id->trade;
 
-	if (id->has_seq && p->last_seq >= 0 && seq <= p->last_seq) {
-		c->n.dups++;
-		p->dups++;
-		plog(c, LOG_DEBUG, "%s: duplicate/stale tick sequence %" PRId64
-		     " (last %" PRId64 ") dropped", p->id, seq, p->last_seq);
+	if (check_sequence(c, p, id->has_seq ? id->seq : -1))
 		return;
-	}
 	if (id->has_trade && p->last_trade >= 0 && trade > p->last_trade + 1) {
 		uint64_t gap = (uint64_t)(trade - p->last_trade - 1);
 
@@ -522,8 +555,6 @@ static void accept_ticker(struct prod_ctx *c, struct product *p, const char *buf
 	}
 	if (id->has_trade && trade > p->last_trade)
 		p->last_trade = trade;
-	if (id->has_seq)
-		p->last_seq = seq;
 	publish(c, p, buf, len, id->ts_ms);
 }
 
@@ -888,7 +919,7 @@ static int setup_products(struct prod_ctx *c, char *err, size_t errlen)
 					 "topic %s", *t, p->topic);
 				return -1;
 			}
-		p->last_seq = -1;
+		seqrule_init(&p->seq);
 		p->last_trade = -1;
 		c->nprod++;
 		s += n;
