@@ -6,7 +6,8 @@
  * runs one event loop; this file gets its messages, and a 50 ms tick that
  * serves librdkafka's delivery reports, the status line and the shutdown.
  * Every ticker message is published byte for byte to <prefix><product_id>,
- * keyed by product id, timestamped with the tick's own `time`, once: the
+ * keyed by product id, timestamped with the tick's own `time` (never later
+ * than the clock), once: the
  * feed's resends after a reconnect are dropped by sequence, and trade_id
  * gaps are counted.  State lives in one struct prod_ctx; the only global is
  * the signal flag.
@@ -92,6 +93,7 @@ struct counters {
 	uint64_t unknown;           /* ticks of products not subscribed */
 	uint64_t feed_errors;       /* feed "error" messages */
 	uint64_t queue_full;        /* QUEUE_FULL waits */
+	uint64_t future;            /* ticks dated ahead of the clock: stamped with the produce time */
 };
 
 /* Where the producer is on its way out; it only moves forward. */
@@ -500,6 +502,37 @@ struct ticker_ids {
 	int64_t seq, trade;
 };
 
+/* The Kafka timestamp of a tick: its own time (what --start-at and time
+ * retention count by), but never later than the clock.  Kafka rejects a
+ * record more than log.message.timestamp.after.max.ms (1 h by default) ahead
+ * of the broker's clock, and the error fails the whole batch: one tick dated
+ * ahead cost the hundreds around it.  No live tick is from the future; such a
+ * one gets the produce time (its time stays in the payload, which is what
+ * the aggregator reads), counted and said at 1, 10, 100, ... */
+static int64_t kafka_timestamp(struct prod_ctx *c, const struct product *p, int64_t ts_ms)
+{
+	struct timespec now;
+	int64_t now_ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (ts_ms <= now_ms)
+		return ts_ms;
+	c->n.future++;
+	if (log_decade((int64_t)c->n.future, 1)) {
+		time_t secs = (time_t)(ts_ms / 1000);
+		struct tm tm;
+		char when[32];
+
+		gmtime_r(&secs, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		plog(c, LOG_WARN, "%s: tick time %s.%03dZ is %" PRId64 " s ahead of the clock: its Kafka timestamp is "
+		     "the time it was produced (%" PRIu64 " such tick(s) so far)", p->id, when, (int)(ts_ms % 1000),
+		     (ts_ms - now_ms) / 1000, c->n.future);
+	}
+	return now_ms;
+}
+
 /* The sequence rule (common/seqrule.h), as the aggregator applies it: a
  * replay is dropped, one absurd or reset sequence is published and said, but
  * moves the largest only once a run confirms it.  Returns 0 to publish. */
@@ -555,7 +588,7 @@ static void accept_ticker(struct prod_ctx *c, struct product *p, const char *buf
 	}
 	if (id->has_trade && trade > p->last_trade)
 		p->last_trade = trade;
-	publish(c, p, buf, len, id->ts_ms);
+	publish(c, p, buf, len, kafka_timestamp(c, p, id->ts_ms));
 }
 
 /* A ticker of a subscribed product?  Counts and logs the ones that are not. */
@@ -791,9 +824,10 @@ static void publish_metrics(struct prod_ctx *c, lws_usec_t now, int force)
 		{ "producer_malformed_messages_total", "Feed messages that were no valid JSON or ticker." },
 		{ "producer_reconnects_total", "Connection attempts after the first." },
 		{ "producer_silences_total", "Connections dropped after --silence-timeout without a message." },
+		{ "producer_future_ticks_total", "Ticks dated ahead of the clock, stamped with the produce time." },
 	};
 	uint64_t v[] = { c->n.ticks, c->n.delivered, c->n.failed, c->n.unqueued, c->n.queue_full, c->n.malformed,
-			 fs ? fs->reconnects : 0, fs ? fs->silences : 0 };
+			 fs ? fs->reconnects : 0, fs ? fs->silences : 0, c->n.future };
 	for (size_t k = 0; k < sizeof(totals) / sizeof(totals[0]); k++) {
 		metrics_family(f, totals[k].name, "counter", totals[k].help);
 		fprintf(f, "%s %" PRIu64 "\n", totals[k].name, v[k]);
