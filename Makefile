@@ -40,10 +40,11 @@ LIBS        = $(PKG_LIBS) -lm -lpthread
 AGG_SRCS  := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
 AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o \
              $(OBJDIR)/common/props.o $(OBJDIR)/common/duration.o \
-             $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o
-PROD_OBJS := $(OBJDIR)/producer/pcli.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
+             $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o $(OBJDIR)/common/seqrule.o
+PROD_OBJS := $(OBJDIR)/producer/pcli.o $(OBJDIR)/producer/spool.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
              $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o $(OBJDIR)/common/props.o \
-             $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o
+             $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o \
+             $(OBJDIR)/common/seqrule.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BINDIR)/unit/%)
 TOOLS     := kafka-mock kafka-admin feed-server gen-ticks

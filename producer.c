@@ -6,7 +6,8 @@
  * runs one event loop; this file gets its messages, and a 50 ms tick that
  * serves librdkafka's delivery reports, the status line and the shutdown.
  * Every ticker message is published byte for byte to <prefix><product_id>,
- * keyed by product id, timestamped with the tick's own `time`, once: the
+ * keyed by product id, timestamped with the tick's own `time` (never later
+ * than the clock), once: the
  * feed's resends after a reconnect are dropped by sequence, and trade_id
  * gaps are counted.  State lives in one struct prod_ctx; the only global is
  * the signal flag.
@@ -27,9 +28,12 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "seqrule.h" /* the feed-sequence rule: shared with the aggregator */
 #include "tick.h" /* tick_parse_time, tick_parse_head: shared with the aggregator */
 #include "conn.h" /* the feed connection */
 #include "pcli.h" /* the command line */
+#include "spool.h" /* ticks Kafka does not take, on disk */
+#include "fnv.h"
 
 #ifndef PIPELINE_VERSION
 #define PIPELINE_VERSION "dev"
@@ -52,7 +56,15 @@
 #define QUEUE_WARN_MS     1000        /* a QUEUE_FULL wait this long is logged */
 #define CLOSE_WAIT_MS     2000        /* bound on the ws close handshake */
 #define CREATE_TOPICS_MS  10000       /* bound on CreateTopics */
+#define SPOOL_AFTER_MS    5000        /* no delivery report this long with ticks out: Kafka is away */
+#define SPOOL_SYNC_MS     200         /* the spool is fsync'd at most this often (a group of appends) */
+#define SPOOL_WINDOW      2000        /* spooled ticks replayed at once (their reports awaited) */
+#define SPOOL_RETRY_MS    1000        /* a replay that failed starts again after this */
+#define SPOOL_ATTEMPTS    3           /* a tick Kafka refuses this often (not a timeout) is dropped */
 
+
+#define PROD_STR_(x) #x
+#define PROD_STR(x) PROD_STR_(x)
 
 static volatile sig_atomic_t stop_signal; /* set by SIGINT/SIGTERM */
 
@@ -60,7 +72,7 @@ struct product {
 	char id[PRODUCT_MAX];       /* "BTC-USD" */
 	char topic[TOPIC_MAX];      /* prefix + id */
 	rd_kafka_topic_t *rkt;      /* topic handle, owned */
-	int64_t last_seq;           /* highest sequence published, -1 none */
+	struct seqrule seq;         /* the largest sequence published and its runs (common/seqrule.h) */
 	int64_t last_trade;         /* highest trade_id seen, -1 none */
 	uint64_t published;         /* enqueued to librdkafka */
 	uint64_t dups;              /* dropped as duplicate/stale */
@@ -91,6 +103,18 @@ struct counters {
 	uint64_t unknown;           /* ticks of products not subscribed */
 	uint64_t feed_errors;       /* feed "error" messages */
 	uint64_t queue_full;        /* QUEUE_FULL waits */
+	uint64_t future;            /* ticks dated ahead of the clock: stamped with the produce time */
+	uint64_t spooled;           /* ticks written to the spool */
+	uint64_t replayed;          /* spooled ticks Kafka acknowledged */
+	uint64_t lost;              /* ticks given up: spool full, refused by Kafka, failed without a spool */
+};
+
+/* A tick librdkafka failed to deliver, kept until it is spooled in order. */
+struct failed_tick {
+	uint64_t ordinal;           /* produce order */
+	char *topic, *key, *payload; /* owned */
+	size_t key_len, len;
+	int64_t ts_ms;
 };
 
 /* Where the producer is on its way out; it only moves forward. */
@@ -126,6 +150,25 @@ struct prod_ctx {
 	uint64_t last_status_ticks; /* n.ticks at last status line */
 	struct ratelimit rl_bad;    /* malformed/oversized/unknown logs */
 	struct ratelimit rl_dr;     /* failed delivery logs */
+
+	/* The spool: while it holds ticks, new ones go behind them, so that a
+	 * product's ticks reach Kafka in order (the aggregator drops a tick
+	 * below a sequence it has as a replay). */
+	struct spool *spool;        /* NULL with --spool-max 0 */
+	int spooling;               /* new ticks go to the spool */
+	uint64_t ordinal;           /* produce order of direct ticks (their msg_opaque) */
+	uint64_t direct_inflight;   /* ticks produced directly, no report yet */
+	lws_usec_t last_ack;        /* the last delivery report, or when direct_inflight left 0 */
+	struct failed_tick *failed; /* direct ticks that failed, to be spooled */
+	size_t nfailed, capfailed;
+	uint64_t replay_pos;        /* the next spool offset to replay */
+	uint64_t win_pending;       /* replayed ticks without a report yet */
+	uint64_t fail_off;          /* the first replayed tick that failed (UINT64_MAX none) */
+	rd_kafka_resp_err_t fail_err; /* and why */
+	uint64_t stuck_off;         /* a tick Kafka refused (not a timeout), */
+	int stuck_n;                /* and how often in a row */
+	lws_usec_t retry_at;        /* a failed replay starts again then */
+	lws_usec_t synced_at;       /* the spool's last fsync */
 };
 
 /* A fatal error: stop with exit_code, once on_timer gets to it; a stop
@@ -197,21 +240,74 @@ static int producer_time_ms(const char *s, size_t len, int64_t *ms)
  * Kafka side.
  */
 
-/* Delivery report: every message ends here exactly once. */
+/* Keeps a failed direct tick for the spool (in produce order, once the
+ * others in flight are back: spool_switch).  0, or -1 out of memory. */
+static int keep_failed(struct prod_ctx *c, const rd_kafka_message_t *m, uint64_t ordinal)
+{
+	struct failed_tick *f;
+
+	if (c->nfailed == c->capfailed) {
+		size_t cap = c->capfailed ? c->capfailed * 2 : 64;
+		struct failed_tick *nf = realloc(c->failed, cap * sizeof(*nf));
+		if (!nf)
+			return -1;
+		c->failed = nf;
+		c->capfailed = cap;
+	}
+	f = &c->failed[c->nfailed];
+	f->ordinal = ordinal;
+	f->topic = strdup(rd_kafka_topic_name(m->rkt));
+	f->key = malloc(m->key_len + 1);
+	f->payload = malloc(m->len + 1);
+	if (!f->topic || !f->key || !f->payload) {
+		free(f->topic), free(f->key), free(f->payload);
+		return -1;
+	}
+	memcpy(f->key, m->key, m->key_len);
+	memcpy(f->payload, m->payload, m->len);
+	f->key_len = m->key_len;
+	f->len = m->len;
+	f->ts_ms = rd_kafka_message_timestamp(m, NULL);
+	c->nfailed++;
+	return 0;
+}
+
+/* Delivery report: every message ends here exactly once.  msg_opaque is
+ * the produce ordinal * 2 of a direct tick, or its spool offset * 2 + 1 of
+ * a replayed one.  A failed tick is not lost while there is a spool: a
+ * direct one goes to the spool, a replayed one is sent again from it. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct prod_ctx *c = opaque;
+	uintptr_t op = (uintptr_t)m->_private;
 
 	(void)rk;
+	if (op & 1)
+		c->win_pending--;
+	else
+		c->direct_inflight--;
 	if (!m->err) {
 		c->n.delivered++;
+		c->n.replayed += op & 1;
+		c->last_ack = lws_now_usecs();
 		return;
 	}
 	c->n.failed++;
+	if (op & 1) {
+		if ((uint64_t)(op >> 1) < c->fail_off) {
+			c->fail_off = (uint64_t)(op >> 1);
+			c->fail_err = m->err;
+		}
+	} else if (!c->spool || keep_failed(c, m, (uint64_t)(op >> 1)) < 0) {
+		c->n.lost++;
+		if (rl_allow(c, &c->rl_dr, "delivery failure"))
+			plog(c, LOG_ERROR, "delivery to %s [%" PRId32 "] failed: %s%s", rd_kafka_topic_name(m->rkt),
+			     m->partition, rd_kafka_err2str(m->err), c->spool ? " (out of memory for the spool)" : "");
+		return;
+	}
 	if (rl_allow(c, &c->rl_dr, "delivery failure"))
-		plog(c, LOG_ERROR, "delivery to %s [%" PRId32 "] failed: %s",
-		     rd_kafka_topic_name(m->rkt), m->partition,
-		     rd_kafka_err2str(m->err));
+		plog(c, LOG_WARN, "delivery to %s [%" PRId32 "] failed: %s: sent again from the spool",
+		     rd_kafka_topic_name(m->rkt), m->partition, rd_kafka_err2str(m->err));
 }
 
 /* Client-level errors: fatal ones stop the producer, others are logged. */
@@ -384,10 +480,187 @@ done:
 }
 
 /*
- * Enqueues one tick.  QUEUE_FULL waits in rd_kafka_poll and retries: nothing
- * is dropped, the feed socket simply is not read meanwhile (a replay at full
- * speed meets this all the time: logged only when a wait is long).  Only after a stop
- * request and FLUSH_MS of waiting does it give up and count a failure.
+ * The spool (spool.h): Kafka away (no report for SPOOL_AFTER_MS with ticks
+ * out, or a delivery failed), the ticks still in librdkafka are taken back
+ * (purged) and written to the spool in the order they were produced, and
+ * every new tick follows them there.  Replay goes SPOOL_WINDOW ticks at a
+ * time; a window with a failure is sent again from its first failed tick
+ * (what was delivered after it may then be in Kafka twice: the aggregator
+ * drops such a copy by its sequence).  Once all is delivered the file is
+ * emptied and ticks go to librdkafka directly again.
+ */
+static int failed_cmp(const void *a, const void *b)
+{
+	const struct failed_tick *x = a, *y = b;
+	return x->ordinal < y->ordinal ? -1 : x->ordinal > y->ordinal;
+}
+
+/* One tick to the spool; over its budget it is lost, counted and said. */
+static void spool_tick(struct prod_ctx *c, const char *topic, const char *key, size_t key_len, int64_t ts_ms,
+		       const char *buf, size_t len)
+{
+	char err[512];
+	int r = spool_append(c->spool, topic, key, key_len, ts_ms, buf, len, err, sizeof(err));
+
+	if (!r) {
+		c->n.spooled++;
+		return;
+	}
+	c->n.lost++;
+	if (r == SPOOL_FULL && log_decade((int64_t)c->n.lost, 1))
+		plog(c, LOG_WARN, "spool %s is full (--spool-max %d MB): %" PRIu64 " tick(s) lost so far",
+		     spool_path(c->spool), c->conf.spool_max_mb, c->n.lost);
+	else if (r < 0 && log_decade((int64_t)c->n.lost, 1))
+		plog(c, LOG_ERROR, "%s: %" PRIu64 " tick(s) lost so far", err, c->n.lost);
+}
+
+/* From here on new ticks go to the spool: what librdkafka still holds of
+ * the direct ones is taken back and spooled first, in produce order. */
+static void spool_switch(struct prod_ctx *c, const char *why)
+{
+	if (!c->spooling)
+		plog(c, LOG_WARN, "Kafka %s: ticks go to the spool %s until it takes them again", why,
+		     spool_path(c->spool));
+	c->spooling = 1;
+	if (c->direct_inflight) {
+		rd_kafka_purge(c->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		/* the purged ones' reports are queued by now; a few more polls
+		 * for any a broker thread still holds */
+		for (int i = 0; i < 100 && c->direct_inflight; i++)
+			rd_kafka_poll(c->rk, i ? 10 : 0);
+	}
+	qsort(c->failed, c->nfailed, sizeof(*c->failed), failed_cmp);
+	for (size_t i = 0; i < c->nfailed; i++) {
+		struct failed_tick *f = &c->failed[i];
+		spool_tick(c, f->topic, f->key, f->key_len, f->ts_ms, f->payload, f->len);
+		free(f->topic), free(f->key), free(f->payload);
+	}
+	c->nfailed = 0;
+}
+
+/* Errors that say Kafka is away or slow, not that it refuses the tick. */
+static int retriable(rd_kafka_resp_err_t e)
+{
+	switch (e) {
+	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT: case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+	case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT: case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TRANSPORT: case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT: case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION: case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The replay window came back with a failure: send again from its first
+ * failed tick, after SPOOL_RETRY_MS; a tick Kafka refused SPOOL_ATTEMPTS
+ * times in a row (not a timeout: too large, a bad record) is dropped so that
+ * the others go on. */
+static void spool_failed(struct prod_ctx *c, lws_usec_t now)
+{
+	char err[512];
+	struct spool_rec r;
+	uint64_t pos = c->fail_off;
+
+	c->fail_off = UINT64_MAX;
+	c->replay_pos = pos;
+	c->retry_at = now + SPOOL_RETRY_MS * LWS_US_PER_MS;
+	if (retriable(c->fail_err))
+		return;
+	c->stuck_n = c->stuck_off == pos ? c->stuck_n + 1 : 1;
+	c->stuck_off = pos;
+	if (c->stuck_n < SPOOL_ATTEMPTS || spool_read(c->spool, &pos, &r, err, sizeof(err)) <= 0)
+		return;
+	c->n.lost++;
+	plog(c, LOG_ERROR, "a tick to %s was refused %d times (%s): dropped; %" PRIu64 " tick(s) lost so far",
+	     r.topic, SPOOL_ATTEMPTS, rd_kafka_err2str(c->fail_err), c->n.lost);
+	c->replay_pos = pos;
+	c->retry_at = now;
+}
+
+/* The next window of spooled ticks to librdkafka, once the last one is
+ * back; the spool emptied when all is delivered. */
+static void spool_replay(struct prod_ctx *c, lws_usec_t now)
+{
+	char err[512];
+	struct spool_rec r;
+	uint64_t pos = c->replay_pos;
+
+	if (c->win_pending || c->direct_inflight)
+		return;
+	if (c->fail_off != UINT64_MAX) {
+		spool_failed(c, now);
+		return;
+	}
+	if (now < c->retry_at)
+		return;
+	if (pos >= spool_end(c->spool)) {
+		plog(c, LOG_INFO, "spool replayed (%" PRIu64 " tick(s) so far): Kafka takes ticks again", c->n.replayed);
+		if (spool_clear(c->spool, err, sizeof(err)) < 0)
+			plog(c, LOG_ERROR, "%s", err);
+		c->replay_pos = 0;
+		c->spooling = 0;
+		return;
+	}
+	for (int n = 0; n < SPOOL_WINDOW; n++) {
+		uint64_t at = pos;
+		int got = spool_read(c->spool, &pos, &r, err, sizeof(err));
+		if (got <= 0) {
+			if (got < 0) { /* unreadable from here: what follows is lost */
+				plog(c, LOG_ERROR, "%s: the rest of the spool is dropped", err);
+				c->n.lost++;
+				pos = spool_end(c->spool);
+			}
+			break;
+		}
+		rd_kafka_resp_err_t e = rd_kafka_producev(c->rk, RD_KAFKA_V_TOPIC(r.topic),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r.key, r.key_len),
+			RD_KAFKA_V_VALUE((void *)r.payload, r.len), RD_KAFKA_V_TIMESTAMP(r.ts_ms),
+			RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(at << 1 | 1)), RD_KAFKA_V_END);
+		if (e) {
+			pos = at;
+			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL && c->win_pending == 0) {
+				c->fail_off = at;
+				c->fail_err = e;
+			}
+			break;
+		}
+		c->win_pending++;
+	}
+	c->replay_pos = pos;
+}
+
+/* After every rd_kafka_poll: spool what failed, notice Kafka away, replay,
+ * fsync the spool now and then. */
+static void spool_check(struct prod_ctx *c)
+{
+	lws_usec_t now = lws_now_usecs();
+	char err[512];
+
+	if (!c->spool)
+		return;
+	if (c->nfailed)
+		spool_switch(c, "failed to take a tick");
+	else if (c->direct_inflight && now - c->last_ack > SPOOL_AFTER_MS * LWS_US_PER_MS)
+		spool_switch(c, "acknowledged nothing for " PROD_STR(SPOOL_AFTER_MS) " ms");
+	if (c->spooling)
+		spool_replay(c, now);
+	if (now - c->synced_at > SPOOL_SYNC_MS * LWS_US_PER_MS) {
+		c->synced_at = now;
+		if (spool_sync(c->spool, err, sizeof(err)) < 0)
+			plog(c, LOG_ERROR, "%s", err);
+	}
+}
+
+/*
+ * Enqueues one tick, or spools it while the spool holds older ones.
+ * QUEUE_FULL waits in rd_kafka_poll and retries: nothing is dropped, the
+ * feed socket simply is not read meanwhile (a replay at full speed meets
+ * this all the time: logged only when a wait is long); Kafka away, the wait
+ * ends in the spool.  Only after a stop request and FLUSH_MS of waiting does
+ * it give up and count a failure.
  */
 static void publish(struct prod_ctx *c, struct product *p, const char *buf,
 		    size_t len, int64_t ts_ms)
@@ -396,16 +669,24 @@ static void publish(struct prod_ctx *c, struct product *p, const char *buf,
 	rd_kafka_resp_err_t err;
 	int warned = 0;
 
+	c->n.published++;
+	p->published++;
 	for (;;) {
+		if (c->spooling) {
+			spool_tick(c, p->topic, p->id, strlen(p->id), ts_ms, buf, len);
+			return;
+		}
 		err = rd_kafka_producev(c->rk, RD_KAFKA_V_RKT(p->rkt),
 					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 					RD_KAFKA_V_KEY(p->id, strlen(p->id)),
 					RD_KAFKA_V_VALUE((void *)buf, len),
 					RD_KAFKA_V_TIMESTAMP(ts_ms),
+					RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(c->ordinal << 1)),
 					RD_KAFKA_V_END);
 		if (!err) {
-			c->n.published++;
-			p->published++;
+			c->ordinal++;
+			if (!c->direct_inflight++)
+				c->last_ack = lws_now_usecs(); /* the wait for a report starts now */
 			return;
 		}
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -416,6 +697,7 @@ static void publish(struct prod_ctx *c, struct product *p, const char *buf,
 		}
 		/* returns as soon as delivery reports free room */
 		rd_kafka_poll(c->rk, 100);
+		spool_check(c);
 		if (!warned && lws_now_usecs() - waited_since >
 			       QUEUE_WARN_MS * LWS_US_PER_MS) {
 			warned = 1;
@@ -427,6 +709,8 @@ static void publish(struct prod_ctx *c, struct product *p, const char *buf,
 		    lws_now_usecs() - waited_since > FLUSH_MS * LWS_US_PER_MS)
 			break;
 	}
+	c->n.published--;
+	p->published--;
 	c->n.unqueued++;
 	plog(c, LOG_ERROR, "%s: could not enqueue tick: %s", p->topic,
 	     rd_kafka_err2str(err));
@@ -488,8 +772,8 @@ static int get_int(json_t *o, const char *key, int64_t *v)
 /*
  * The checks every ticker of a subscribed product passes once its fields are
  * read, by either parser: drop it as a duplicate when its sequence (hs: one
- * is present) is not above the last one published, count a trade_id gap (ht:
- * one is present), then publish buf unchanged with timestamp ts_ms.
+ * is present) is a replay (check_sequence), count a trade_id gap (ht: one is
+ * present), then publish buf unchanged with timestamp ts_ms.
  */
 /* What the producer reads of a ticker: its time and the two ids, each
  * optional. */
@@ -499,18 +783,81 @@ struct ticker_ids {
 	int64_t seq, trade;
 };
 
+/* The Kafka timestamp of a tick: its own time (what --start-at and time
+ * retention count by), but never later than the clock.  Kafka rejects a
+ * record more than log.message.timestamp.after.max.ms (1 h by default) ahead
+ * of the broker's clock, and the error fails the whole batch: one tick dated
+ * ahead cost the hundreds around it.  No live tick is from the future; such a
+ * one gets the produce time (its time stays in the payload, which is what
+ * the aggregator reads), counted and said at 1, 10, 100, ... */
+static int64_t kafka_timestamp(struct prod_ctx *c, const struct product *p, int64_t ts_ms)
+{
+	struct timespec now;
+	int64_t now_ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (ts_ms <= now_ms)
+		return ts_ms;
+	c->n.future++;
+	if (log_decade((int64_t)c->n.future, 1)) {
+		time_t secs = (time_t)(ts_ms / 1000);
+		struct tm tm;
+		char when[32];
+
+		gmtime_r(&secs, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		plog(c, LOG_WARN, "%s: tick time %s.%03dZ is %" PRId64 " s ahead of the clock: its Kafka timestamp is "
+		     "the time it was produced (%" PRIu64 " such tick(s) so far)", p->id, when, (int)(ts_ms % 1000),
+		     (ts_ms - now_ms) / 1000, c->n.future);
+	}
+	return now_ms;
+}
+
+/* The sequence rule (common/seqrule.h), as the aggregator applies it: a
+ * replay is dropped, one absurd or reset sequence is published and said, but
+ * moves the largest only once a run confirms it.  Returns 0 to publish. */
+static int check_sequence(struct prod_ctx *c, struct product *p, int64_t seq)
+{
+	int64_t from;
+
+	switch (seqrule_check(&p->seq, seq, &from)) {
+	case SEQRULE_DUPLICATE:
+		c->n.dups++;
+		p->dups++;
+		/* A resend after a subscribe is one tick; more says something is
+		 * wrong: 5, 50, 500, ... */
+		if (log_decade((int64_t)p->dups, 5))
+			plog(c, LOG_WARN, "%s: %" PRIu64 " duplicates so far (sequence %" PRId64 " not above %" PRId64
+			     "): a replay of the feed, or its sequence went back", p->id, p->dups, seq, from);
+		else
+			plog(c, LOG_DEBUG, "%s: duplicate/stale tick sequence %" PRId64 " (last %" PRId64 ") dropped",
+			     p->id, seq, from);
+		return -1;
+	case SEQRULE_WAS_OUTLIER:
+		plog(c, LOG_WARN, "%s: the largest sequence %" PRId64 " was an outlier: %d ticks from %" PRId64 " on",
+		     p->id, from, SEQRULE_CONFIRM, seq);
+		return 0;
+	case SEQRULE_JUMPED:
+		plog(c, LOG_INFO, "%s: sequence jumped from %" PRId64 " to %" PRId64 ", confirmed by %d ticks", p->id,
+		     from, seq, SEQRULE_CONFIRM);
+		return 0;
+	case SEQRULE_AHEAD_FIRST:
+		plog(c, LOG_WARN, "%s: sequence %" PRId64 " is far above %" PRId64 ": published, not taken as the "
+		     "largest until %d ticks confirm it", p->id, seq, from, SEQRULE_CONFIRM);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 static void accept_ticker(struct prod_ctx *c, struct product *p, const char *buf,
 			  size_t len, const struct ticker_ids *id)
 {
-	int64_t seq = id->seq, trade = id->trade;
+	int64_t trade = id->trade;
 
-	if (id->has_seq && p->last_seq >= 0 && seq <= p->last_seq) {
-		c->n.dups++;
-		p->dups++;
-		plog(c, LOG_DEBUG, "%s: duplicate/stale tick sequence %" PRId64
-		     " (last %" PRId64 ") dropped", p->id, seq, p->last_seq);
+	if (check_sequence(c, p, id->has_seq ? id->seq : -1))
 		return;
-	}
 	if (id->has_trade && p->last_trade >= 0 && trade > p->last_trade + 1) {
 		uint64_t gap = (uint64_t)(trade - p->last_trade - 1);
 
@@ -522,9 +869,7 @@ static void accept_ticker(struct prod_ctx *c, struct product *p, const char *buf
 	}
 	if (id->has_trade && trade > p->last_trade)
 		p->last_trade = trade;
-	if (id->has_seq)
-		p->last_seq = seq;
-	publish(c, p, buf, len, id->ts_ms);
+	publish(c, p, buf, len, kafka_timestamp(c, p, id->ts_ms));
 }
 
 /* A ticker of a subscribed product?  Counts and logs the ones that are not. */
@@ -760,9 +1105,14 @@ static void publish_metrics(struct prod_ctx *c, lws_usec_t now, int force)
 		{ "producer_malformed_messages_total", "Feed messages that were no valid JSON or ticker." },
 		{ "producer_reconnects_total", "Connection attempts after the first." },
 		{ "producer_silences_total", "Connections dropped after --silence-timeout without a message." },
+		{ "producer_future_ticks_total", "Ticks dated ahead of the clock, stamped with the produce time." },
+		{ "producer_spooled_ticks_total", "Ticks written to the spool while Kafka was away." },
+		{ "producer_replayed_ticks_total", "Spooled ticks Kafka acknowledged." },
+		{ "producer_lost_ticks_total", "Ticks given up: spool full, refused by Kafka, or failed without a spool." },
 	};
 	uint64_t v[] = { c->n.ticks, c->n.delivered, c->n.failed, c->n.unqueued, c->n.queue_full, c->n.malformed,
-			 fs ? fs->reconnects : 0, fs ? fs->silences : 0 };
+			 fs ? fs->reconnects : 0, fs ? fs->silences : 0, c->n.future, c->n.spooled, c->n.replayed,
+			 c->n.lost };
 	for (size_t k = 0; k < sizeof(totals) / sizeof(totals[0]); k++) {
 		metrics_family(f, totals[k].name, "counter", totals[k].help);
 		fprintf(f, "%s %" PRIu64 "\n", totals[k].name, v[k]);
@@ -775,7 +1125,9 @@ static void publish_metrics(struct prod_ctx *c, lws_usec_t now, int force)
 		fprintf(f, "producer_feed_silence_seconds %.3f\n", (double)silence / 1e6);
 	}
 	metrics_family(f, "producer_messages_in_flight", "gauge", "Ticks queued or sent, not acknowledged yet.");
-	fprintf(f, "producer_messages_in_flight %" PRIu64 "\n", c->n.published - c->n.delivered - c->n.failed);
+	fprintf(f, "producer_messages_in_flight %" PRIu64 "\n", c->direct_inflight + c->win_pending);
+	metrics_family(f, "producer_spool_ticks", "gauge", "Ticks in the spool file (delivered ones until it is emptied).");
+	fprintf(f, "producer_spool_ticks %" PRIu64 "\n", c->spool ? spool_records(c->spool) : 0);
 	fclose(f);
 	metrics_publish(c->metrics, text, len);
 	free(text);
@@ -789,17 +1141,19 @@ static void publish_metrics(struct prod_ctx *c, lws_usec_t now, int force)
  * so that -q still shows it then). */
 static void print_status(struct prod_ctx *c, const char *label, double secs)
 {
-	uint64_t inflight = c->n.published - c->n.delivered - c->n.failed;
+	uint64_t inflight = c->direct_inflight + c->win_pending;
 	double rate = secs > 0 ? (double)(c->n.ticks - c->last_status_ticks) / secs : 0;
-	int bad = !strcmp(label, "final") && (c->n.failed || c->n.unqueued || c->n.missed || inflight);
+	int bad = !strcmp(label, "final") && (c->n.lost || c->n.unqueued || c->n.missed || inflight || c->spooling);
 
 	plog(c, bad ? LOG_WARN : LOG_INFO, "%s: ticks/s %.1f ticks %" PRIu64 " published %" PRIu64
 	     " delivered %" PRIu64 " in-flight %" PRIu64 " failed %" PRIu64
 	     " unqueued %" PRIu64 " reconnects %" PRIu64 " duplicates %" PRIu64 " missed-trades %"
 	     PRIu64 " malformed %" PRIu64 " oversized %" PRIu64 " unknown %"
-	     PRIu64 " queue-full %" PRIu64, label, rate, c->n.ticks, c->n.published,
+	     PRIu64 " queue-full %" PRIu64 " spooled %" PRIu64 " replayed %" PRIu64 " in-spool %" PRIu64
+	     " lost %" PRIu64, label, rate, c->n.ticks, c->n.published,
 	     c->n.delivered, inflight, c->n.failed, c->n.unqueued, fconn_stats(c->feed)->reconnects, c->n.dups,
-	     c->n.missed, c->n.malformed, c->n.oversized, c->n.unknown, c->n.queue_full);
+	     c->n.missed, c->n.malformed, c->n.oversized, c->n.unknown, c->n.queue_full, c->n.spooled,
+	     c->n.replayed, c->spool ? spool_records(c->spool) : 0, c->n.lost);
 }
 
 static void begin_stop(struct prod_ctx *c)
@@ -819,6 +1173,7 @@ static void on_timer(void *opaque)
 	lws_usec_t now = lws_now_usecs();
 
 	rd_kafka_poll(c->rk, 0);
+	spool_check(c);
 	if (c->admin_q)
 		finish_create_topics(c, 0);
 	if (c->kafka_fatal && c->state == PROD_RUNNING)
@@ -888,7 +1243,7 @@ static int setup_products(struct prod_ctx *c, char *err, size_t errlen)
 					 "topic %s", *t, p->topic);
 				return -1;
 			}
-		p->last_seq = -1;
+		seqrule_init(&p->seq);
 		p->last_trade = -1;
 		c->nprod++;
 		s += n;
@@ -1013,6 +1368,45 @@ static void setup_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* The spool: --spool DIR, else $STATE_DIRECTORY (systemd's StateDirectory=)
+ * or the working directory's producer-spool/; the file is named after what
+ * this producer writes where (brokers, topics, products), so that producers
+ * of other products or clusters beside it have their own, and a restart of
+ * the same one finds what its last run left.  0, or -1 (said). */
+static int setup_spool(struct prod_ctx *c)
+{
+	char dir[1024], name[64], key[2048], err[512];
+	const char *sd = getenv("STATE_DIRECTORY");
+	uint64_t cut;
+
+	c->fail_off = UINT64_MAX;
+	c->stuck_off = UINT64_MAX;
+	if (!c->conf.spool_max_mb)
+		return 0;
+	if (c->conf.spool_dir)
+		snprintf(dir, sizeof(dir), "%s", c->conf.spool_dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/producer-spool", sd && *sd ? sd : ".");
+	snprintf(key, sizeof(key), "%s|%s|%s|%s", c->conf.brokers, c->conf.topic ? c->conf.topic : "",
+		 c->conf.topic_prefix, c->conf.products);
+	snprintf(name, sizeof(name), "spool-%08x", fnv1a(key));
+	if (spool_open(&c->spool, dir, name, (uint64_t)c->conf.spool_max_mb << 20, &cut, err, sizeof(err)) < 0) {
+		plog(c, LOG_ERROR, "%s", err);
+		return -1;
+	}
+	if (cut)
+		plog(c, LOG_WARN, "spool %s: %" PRIu64 " bytes of a record cut short (a crash while writing) removed",
+		     spool_path(c->spool), cut);
+	if (spool_records(c->spool)) {
+		c->spooling = 1;
+		plog(c, LOG_INFO, "spool %s holds %" PRIu64 " tick(s) of an earlier run: they go to Kafka first",
+		     spool_path(c->spool), spool_records(c->spool));
+	} else {
+		plog(c, LOG_DEBUG, "spool: %s", spool_path(c->spool));
+	}
+	return 0;
+}
+
 /* Says what it does, creates the topics beside the feed, serves
  * --metrics.  Returns -1 to go on, else the exit code. */
 static int setup_start(struct prod_ctx *c)
@@ -1025,6 +1419,8 @@ static int setup_start(struct prod_ctx *c)
 	     c->conf.topic || c->nprod == 1 ? "" : ", ...");
 	if (c->conf.partitions <= 0 && c->conf.replication <= 0)
 		start_create_topics(c);
+	if (setup_spool(c) < 0)
+		return EX_USAGE;
 	if (c->conf.metrics_addr) {
 		if (metrics_start(&c->metrics, c->conf.metrics_addr, err, sizeof(err)) < 0) {
 			plog(c, LOG_ERROR, "%s", err);
@@ -1071,10 +1467,25 @@ static int finish(struct prod_ctx *c)
 {
 	int rc;
 
-	if (rd_kafka_flush(c->rk, FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
-		plog(c, LOG_ERROR, "%d message(s) still undelivered after %d ms",
-		     rd_kafka_outq_len(c->rk), FLUSH_MS);
+	if (rd_kafka_flush(c->rk, FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (c->spool) {
+			/* what Kafka has not taken is kept for the next run */
+			spool_switch(c, "took not everything before the exit");
+			rd_kafka_purge(c->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+			rd_kafka_poll(c->rk, 0);
+			if (c->fail_off != UINT64_MAX)
+				c->fail_off = UINT64_MAX;
+		} else {
+			plog(c, LOG_ERROR, "%d message(s) still undelivered after %d ms",
+			     rd_kafka_outq_len(c->rk), FLUSH_MS);
+		}
+	}
 	rd_kafka_poll(c->rk, 0);
+	if (c->spool) {
+		char err[512];
+		if (spool_sync(c->spool, err, sizeof(err)) < 0)
+			plog(c, LOG_ERROR, "%s", err);
+	}
 	print_status(c, "final", 0);
 	publish_metrics(c, lws_now_usecs(), 1);
 	fconn_free(c->feed); /* after its counters are printed */
@@ -1085,17 +1496,20 @@ static int finish(struct prod_ctx *c)
 			     PRIu64 " missed-trades %" PRIu64, c->prod[i].id,
 			     c->prod[i].published, c->prod[i].dups,
 			     c->prod[i].missed);
+	if (c->spool && c->spooling)
+		plog(c, LOG_WARN, "%" PRIu64 " tick(s) (%" PRIu64 " bytes) stay in the spool %s: the next run sends "
+		     "them first (those already delivered again)", spool_records(c->spool), spool_end(c->spool),
+		     spool_path(c->spool));
 	if (c->exit_code)
 		rc = c->exit_code;
-	else if (c->kafka_fatal || c->n.failed || c->n.unqueued ||
-		 c->n.delivered != c->n.published)
+	else if (c->kafka_fatal || c->n.lost || c->n.unqueued || c->nfailed ||
+		 (!c->spool && c->n.delivered != c->n.published))
 		rc = EX_UNDELIVERED;
 	else
 		rc = EX_OK;
 	if (rc == EX_UNDELIVERED)
-		plog(c, LOG_ERROR, "%" PRIu64 " of %" PRIu64 " tick(s) not "
-		     "delivered", c->n.published + c->n.unqueued - c->n.delivered,
-		     c->n.published + c->n.unqueued);
+		plog(c, LOG_ERROR, "%" PRIu64 " of %" PRIu64 " tick(s) not delivered", c->n.lost + c->n.unqueued +
+		     (c->spool ? 0 : c->n.published - c->n.delivered - c->n.lost), c->n.published + c->n.unqueued);
 	return rc;
 }
 
@@ -1111,6 +1525,10 @@ static void cleanup(struct prod_ctx *c)
 			rd_kafka_topic_destroy(c->prod[i].rkt);
 	if (c->rk)
 		rd_kafka_destroy(c->rk);
+	spool_close(c->spool);
+	for (size_t i = 0; i < c->nfailed; i++)
+		free(c->failed[i].topic), free(c->failed[i].key), free(c->failed[i].payload);
+	free(c->failed);
 	free(c->sub);
 	pcli_free(&c->conf);
 	free(c);

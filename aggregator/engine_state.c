@@ -113,8 +113,7 @@ struct eng_product *eng_product_get(struct eng_part *p, const char *id, uint32_t
 	struct eng_product *pr = &p->products[p->nproducts];
 	memset(pr, 0, sizeof(*pr));
 	snprintf(pr->s.product_id, sizeof(pr->s.product_id), "%s", id);
-	pr->s.max_sequence = -1;
-	pr->s.jump_seq = pr->s.back_seq = -1;
+	seqrule_init(&pr->s.seq);
 	*idx = p->nproducts++;
 	return pr;
 }

@@ -1,7 +1,7 @@
 /*
  * ingest.c - one Kafka message into the engine: its offset checked against
  * the state's (data loss), the tick parsed or the message rejected, the
- * feed's sequence and event time confirmed (outlier.c), and the tick added to
+ * feed's sequence (common/seqrule.c) and event time (outlier.c) confirmed, and the tick added to
  * every window it falls in that the sink has not written out yet.
  */
 #include <inttypes.h>
@@ -136,8 +136,8 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 	}
 	pr->dirty = 1;
 	int64_t from;
-	switch (outlier_sequence(&pr->s, tk->sequence, &from)) {
-	case OUTLIER_SEQ_DUPLICATE:
+	switch (seqrule_check(&pr->s.seq, tk->sequence, &from)) {
+	case SEQRULE_DUPLICATE:
 		pr->s.duplicates++;
 		e->total.duplicates++;
 		/* A replay is a handful; more says something is wrong: 5, 50, 500, ... */
@@ -146,18 +146,18 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 			        " not above %" PRId64 "): a replay of the feed, or its sequence went back",
 			        p->topic, p->partition, pr->s.product_id, pr->s.duplicates, tk->sequence, from);
 		return;
-	case OUTLIER_SEQ_WAS_OUTLIER:
+	case SEQRULE_WAS_OUTLIER:
 		eng_log(e, LOG_INFO, "%s [%d] %s: the largest sequence %" PRId64 " was an outlier: %d ticks from %" PRId64
-		        " on", p->topic, p->partition, pr->s.product_id, from, OUTLIER_SEQ_CONFIRM, tk->sequence);
+		        " on", p->topic, p->partition, pr->s.product_id, from, SEQRULE_CONFIRM, tk->sequence);
 		break;
-	case OUTLIER_SEQ_JUMPED:
+	case SEQRULE_JUMPED:
 		eng_log(e, LOG_INFO, "%s [%d] %s: sequence jumped from %" PRId64 " to %" PRId64 ", confirmed by %d ticks",
-		        p->topic, p->partition, pr->s.product_id, from, tk->sequence, OUTLIER_SEQ_CONFIRM);
+		        p->topic, p->partition, pr->s.product_id, from, tk->sequence, SEQRULE_CONFIRM);
 		break;
-	case OUTLIER_SEQ_AHEAD_FIRST:
+	case SEQRULE_AHEAD_FIRST:
 		eng_log(e, LOG_INFO, "%s [%d] %s: sequence %" PRId64 " is far above %" PRId64 ": not taken as the "
 		        "largest until %d ticks confirm it", p->topic, p->partition, pr->s.product_id, tk->sequence, from,
-		        OUTLIER_SEQ_CONFIRM);
+		        SEQRULE_CONFIRM);
 		break;
 	default:
 		break;

@@ -1,7 +1,8 @@
 /*
- * outlier.h - one tick cannot poison a partition's event time or a product's
- * sequence: a value far from the baseline moves it only when a run of ticks
- * in a row confirms it.  The runs are kept in the state's rows (store.h), so
+ * outlier.h - one tick cannot poison a partition's event time: a value far
+ * from the baseline moves it only when a run of ticks in a row confirms it
+ * (a product's sequence follows the same idea: common/seqrule.h, shared with
+ * the producer).  The runs are kept in the state's rows (store.h), so
  * a restart goes on deciding the same.  Pure: no I/O; the caller logs.
  */
 #ifndef OUTLIER_H
@@ -13,8 +14,6 @@
 
 #define OUTLIER_TIME_CONFIRM 3   /* ticks in a row that confirm a jump in event time */
 #define OUTLIER_SKEW_CONFIRM 10  /* the same for a jump beyond --max-skew (its first ones rejected) */
-#define OUTLIER_SEQ_JUMP     100000000LL /* sequences this far off need confirming: days of messages */
-#define OUTLIER_SEQ_CONFIRM  10
 
 enum outlier_verdict {
 	OUTLIER_NONE,      /* nothing far off */
@@ -37,19 +36,5 @@ enum outlier_verdict outlier_time(struct store_partition *p, int64_t t, int64_t 
  * OUTLIER_SKEW_CONFIRM ticks in a row confirm the jump (that tick is then
  * taken, and completes outlier_time's run at once). */
 int outlier_skewed(struct store_partition *p, int64_t t, int64_t now, int64_t skew);
-
-enum outlier_seq {
-	OUTLIER_SEQ_NEW,          /* the new largest (or no sequence): counted */
-	OUTLIER_SEQ_DUPLICATE,    /* not above the largest: a replay, not counted */
-	OUTLIER_SEQ_AHEAD,        /* far above: counted, the largest held */
-	OUTLIER_SEQ_AHEAD_FIRST,  /* the same, the first of its run */
-	OUTLIER_SEQ_JUMPED,       /* far above, confirmed: the new largest */
-	OUTLIER_SEQ_BELOW,        /* far below: no replay goes back that far; counted */
-	OUTLIER_SEQ_WAS_OUTLIER,  /* far below, confirmed: the largest was the outlier */
-};
-
-/* A tick with feed sequence seq (-1: none) of product p.  *from gets the
- * largest before. */
-enum outlier_seq outlier_sequence(struct store_product *p, int64_t seq, int64_t *from);
 
 #endif

@@ -49,8 +49,8 @@ int rec_val_partition(char *buf, size_t len, const struct store_partition *p)
 int rec_val_product(char *buf, size_t len, const struct store_product *pr)
 {
 	return snprintf(buf, len, "%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
-	                " %" PRId64 " %" PRId64, pr->ticks, pr->late, pr->duplicates, pr->max_sequence,
-	                pr->jump_seq, pr->jump_run, pr->back_seq, pr->back_run);
+	                " %" PRId64 " %" PRId64, pr->ticks, pr->late, pr->duplicates, pr->seq.max_sequence,
+	                pr->seq.jump_seq, pr->seq.jump_run, pr->seq.back_seq, pr->seq.back_run);
 }
 
 /* The fields of agg.h in their order, space-separated: integers in decimal,
@@ -197,8 +197,8 @@ int rec_parse_partition(const void *val, size_t len, struct store_partition *p)
 int rec_parse_product(const void *val, size_t len, struct store_product *pr)
 {
 	char buf[REC_TEXT_MAX], *f[8];
-	int64_t *v[8] = { &pr->ticks, &pr->late, &pr->duplicates, &pr->max_sequence,
-	                  &pr->jump_seq, &pr->jump_run, &pr->back_seq, &pr->back_run };
+	int64_t *v[8] = { &pr->ticks, &pr->late, &pr->duplicates, &pr->seq.max_sequence,
+	                  &pr->seq.jump_seq, &pr->seq.jump_run, &pr->seq.back_seq, &pr->seq.back_run };
 	if (rec_text(val, len, buf, sizeof(buf)) < 0 || rec_split(buf, ' ', f, 8) < 0)
 		return -1;
 	for (int i = 0; i < 8; i++)

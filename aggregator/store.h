@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "seqrule.h"
 #include "window.h"
 
 #define STORE_VERSION 4 /* PRAGMA user_version of the schema in sql/schema.sql */
@@ -107,9 +108,7 @@ int store_partition_clear(struct store *st, const char *topic, int32_t partition
 struct store_product {
 	char product_id[TICK_PRODUCT_MAX];
 	int64_t ticks, late, duplicates;
-	int64_t max_sequence; /* -1 none */
-	int64_t jump_seq, jump_run; /* last sequence of a run far above max_sequence (-1 none), its length */
-	int64_t back_seq, back_run; /* the same far below it */
+	struct seqrule seq;   /* the largest sequence and its runs (common/seqrule.h) */
 };
 /* Calls fn for every product row of a partition; returns 0 or -1. */
 int store_products_each(struct store *st, const char *topic, int32_t partition,

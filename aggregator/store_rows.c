@@ -133,11 +133,11 @@ int store_products_each(struct store *st, const char *topic, int32_t partition,
 		p.ticks = sqlite3_column_int64(s, 1);
 		p.late = sqlite3_column_int64(s, 2);
 		p.duplicates = sqlite3_column_int64(s, 3);
-		p.max_sequence = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 4);
-		p.jump_seq = sqlite3_column_int64(s, 5);
-		p.jump_run = sqlite3_column_int64(s, 6);
-		p.back_seq = sqlite3_column_int64(s, 7);
-		p.back_run = sqlite3_column_int64(s, 8);
+		p.seq.max_sequence = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 4);
+		p.seq.jump_seq = sqlite3_column_int64(s, 5);
+		p.seq.jump_run = sqlite3_column_int64(s, 6);
+		p.seq.back_seq = sqlite3_column_int64(s, 7);
+		p.seq.back_run = sqlite3_column_int64(s, 8);
 		if (fn(&p, arg) < 0) {
 			ret = -1;
 			break;
@@ -160,12 +160,12 @@ int store_product_put(struct store *st, const char *topic, int32_t partition,
 	sqlite3_bind_int64(s, 4, p->ticks);
 	sqlite3_bind_int64(s, 5, p->late);
 	sqlite3_bind_int64(s, 6, p->duplicates);
-	if (p->max_sequence >= 0)
-		sqlite3_bind_int64(s, 7, p->max_sequence);
-	sqlite3_bind_int64(s, 8, p->jump_seq);
-	sqlite3_bind_int64(s, 9, p->jump_run);
-	sqlite3_bind_int64(s, 10, p->back_seq);
-	sqlite3_bind_int64(s, 11, p->back_run);
+	if (p->seq.max_sequence >= 0)
+		sqlite3_bind_int64(s, 7, p->seq.max_sequence);
+	sqlite3_bind_int64(s, 8, p->seq.jump_seq);
+	sqlite3_bind_int64(s, 9, p->seq.jump_run);
+	sqlite3_bind_int64(s, 10, p->seq.back_seq);
+	sqlite3_bind_int64(s, 11, p->seq.back_run);
 	return store_step_done(st, ST_PROD_PUT, err, errlen, "cannot write a product");
 }
 

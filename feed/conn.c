@@ -25,6 +25,7 @@
 
 #define FC_RX_CHUNK     (64 * 1024) /* bytes lws reads from the socket at once */
 #define FC_BACKOFF_MS   250         /* first reconnect delay */
+#define FC_STABLE_MS    10000       /* a confirmed connection up this long starts the backoff afresh */
 #define FC_CLOSE_BYE    "\x03\xe8" "bye" /* close code 1000 */
 
 /* One attempt after the other.  OPEN and the two closing states are
@@ -49,7 +50,8 @@ struct fconn {
 	lws_sorted_usec_list_t sul_timer;
 	lws_retry_bo_t retry;         /* backoff and hang-up policy */
 	uint32_t backoff_ms[16];      /* retry.retry_ms_table */
-	uint16_t retry_count;         /* consecutive attempts since the last confirmed */
+	uint16_t retry_count;         /* consecutive attempts since the last stable connection */
+	lws_usec_t confirmed_at;      /* fconn_confirmed on this connection, 0 not yet */
 
 	char url_buf[512];            /* the URL, cut up by lws_parse_uri */
 	const char *host;             /* in url_buf */
@@ -424,6 +426,11 @@ static void fc_closed(struct fconn *f, const char *why)
 		}
 		log_msg(f->cfg.verbosity, LOG_WARN, "connection to %s failed: %s%s", f->cfg.url, why, diag);
 	}
+	/* A feed that confirms and then fails at once would otherwise be
+	 * retried at the shortest wait for ever (three times a second). */
+	if (f->confirmed_at && lws_now_usecs() - f->confirmed_at >= FC_STABLE_MS * LWS_US_PER_MS)
+		f->retry_count = 0;
+	f->confirmed_at = 0;
 	f->state = FC_IDLE;
 	f->wsi = NULL;
 	ftls_conn_free(f->tlsc);
@@ -636,7 +643,7 @@ void fconn_wake(struct fconn *f)
 
 void fconn_confirmed(struct fconn *f)
 {
-	f->retry_count = 0;
+	f->confirmed_at = lws_now_usecs();
 }
 
 void fconn_close(struct fconn *f)

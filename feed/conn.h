@@ -72,8 +72,9 @@ int fconn_service(struct fconn *f);
 /* Makes fconn_service return (e.g. from the timer, to leave the loop). */
 void fconn_wake(struct fconn *f);
 
-/* The feed confirmed what hello asked for: the next reconnect starts its
- * backoff again from the shortest wait. */
+/* The feed confirmed what hello asked for: when this connection then stays
+ * up for 10 s, the next reconnect starts its backoff again from the
+ * shortest wait. */
 void fconn_confirmed(struct fconn *f);
 
 /* No more attempts; an open connection is closed with the close handshake

@@ -113,6 +113,12 @@ static const struct args_opt pcli_opts[] = {
 	  .help = "      --max-backoff DUR     longest wait between reconnects (30s)\n" },
 	{ .name = "metrics", .kind = ARGS_HOSTPORT, .off = PCLI_AT(metrics_addr),
 	  .help = "      --metrics HOST:PORT   Prometheus metrics on http://HOST:PORT/metrics\n" },
+	{ .name = "spool", .kind = ARGS_STR, .off = PCLI_AT(spool_dir),
+	  .help = "      --spool DIR           ticks Kafka does not take go to a file here, sent when\n"
+	          "                            it is back (default $STATE_DIRECTORY/producer-spool,\n"
+	          "                            else ./producer-spool)\n" },
+	{ .name = "spool-max", .kind = ARGS_INT, .off = PCLI_AT(spool_max_mb), .lo = 0, .hi = 1048576,
+	  .help = "      --spool-max MB        the spool's budget, 0 = no spool (1024)\n" },
 	{ .name = "quiet", .key = 'q', .kind = ARGS_FN_NOARG, .fn = pcli_quiet,
 	  .help = "  -q, --quiet               warnings and errors only, no status line\n" },
 	{ .name = "verbose", .key = 'v', .kind = ARGS_FN_NOARG, .fn = pcli_verbose,
@@ -161,6 +167,7 @@ int pcli_parse(int argc, char **argv, struct pcli_config *k, char *err, size_t e
 	k->silence_s = 15;
 	k->status_s = 5;
 	k->max_backoff_s = 30;
+	k->spool_max_mb = 1024;
 	if ((r = args_parse(&pcli_spec, argc, argv, k, err, errlen)) != 0)
 		return r;
 	if (optind < argc) {

@@ -31,6 +31,8 @@ struct pcli_config {
 	struct args_props props;    /* -X and -F passthrough, in order */
 	int dump_conf;              /* -X dump */
 	const char *metrics_addr;   /* --metrics HOST:PORT, NULL off */
+	const char *spool_dir;      /* --spool DIR, NULL: $STATE_DIRECTORY/producer-spool or ./producer-spool */
+	int spool_max_mb;           /* --spool-max MB, 0 = no spool */
 };
 
 /* Parses argv into k. Returns 0 to run, 1 when --help, --version or -X list

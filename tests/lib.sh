@@ -66,6 +66,9 @@ t_tmp() {
 }
 T=""
 t_tmp >/dev/null
+# The producer's default spool ($STATE_DIRECTORY/producer-spool): in the
+# test's temp dir, not in the directory the tests run from.
+export STATE_DIRECTORY=$T
 
 # --- TAP -------------------------------------------------------------------------
 # diag MSG...: each argument (and each line in it) as a "# " line on stderr.

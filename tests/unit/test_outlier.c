@@ -1,7 +1,7 @@
 /*
  * test_outlier.c - the confirmation runs (outlier.c): a lone tick far off in
- * event time or in sequence moves no baseline, a real jump does once a run of
- * ticks confirms it, and the runs survive being written and read back.
+ * event time moves no baseline, a real jump does once a run of ticks confirms
+ * it (the sequence's rule: test_seqrule.c).
  */
 #include <string.h>
 
@@ -86,41 +86,9 @@ static void test_skew(void)
 	      "and it moves the event time at once");
 }
 
-static void test_sequence(void)
-{
-	struct store_product pr;
-	int64_t from;
-
-	memset(&pr, 0, sizeof(pr));
-	pr.max_sequence = pr.jump_seq = pr.back_seq = -1;
-	T_INT(outlier_sequence(&pr, 100, &from), OUTLIER_SEQ_NEW, "the first sequence");
-	T_INT(outlier_sequence(&pr, 100, &from), OUTLIER_SEQ_DUPLICATE, "the same again: a replay");
-	T_INT(outlier_sequence(&pr, -1, &from), OUTLIER_SEQ_NEW, "no sequence: counted");
-	T_INT(outlier_sequence(&pr, 9000000000000000000LL, &from), OUTLIER_SEQ_AHEAD_FIRST, "absurd: held");
-	T_INT(pr.max_sequence, 100, "the largest unchanged");
-	T_INT(outlier_sequence(&pr, 101, &from), OUTLIER_SEQ_NEW, "the next real one counts");
-	for (int i = 0; i < OUTLIER_SEQ_CONFIRM - 1; i++)
-		outlier_sequence(&pr, 500000000 + i, &from);
-	T_INT(pr.max_sequence, 101, "a real jump, 9 ticks: not yet");
-	T_INT(outlier_sequence(&pr, 500000009, &from), OUTLIER_SEQ_JUMPED, "the 10th confirms it");
-	T_INT(pr.max_sequence, 500000009, "the new largest");
-
-	/* The largest was an outlier (at the head): ten in a row far below replace it. */
-	struct store_product h;
-	memset(&h, 0, sizeof(h));
-	h.max_sequence = h.jump_seq = h.back_seq = -1;
-	outlier_sequence(&h, 9000000000000000000LL, &from);
-	int below = 0;
-	for (int i = 0; i < OUTLIER_SEQ_CONFIRM; i++)
-		below += outlier_sequence(&h, 44321670296LL + i, &from) == OUTLIER_SEQ_BELOW;
-	T_INT(below, OUTLIER_SEQ_CONFIRM - 1, "far below: counted, no replay");
-	T_INT(h.max_sequence, 44321670296LL + OUTLIER_SEQ_CONFIRM - 1, "the tenth replaced the outlier");
-}
-
 int main(void)
 {
 	test_time();
 	test_skew();
-	test_sequence();
 	return t_done();
 }

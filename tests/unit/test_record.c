@@ -52,12 +52,13 @@ static void test_values(void)
 	p.closed_until = WM_NONE;
 	n = rec_val_partition(buf, sizeof(buf), &p);
 	T_OK(rec_parse_partition(buf, (size_t)n, &gp) == 0 && gp.closed_until == WM_NONE, "closed_until none: '-'");
-	struct store_product pr = { .ticks = 9, .late = 1, .duplicates = 2, .max_sequence = -1, .jump_seq = 90,
-	                            .jump_run = 2, .back_seq = -1, .back_run = 0 }, gpr;
+	struct store_product pr = { .ticks = 9, .late = 1, .duplicates = 2,
+	                            .seq = { .max_sequence = -1, .jump_seq = 90, .jump_run = 2, .back_seq = -1,
+	                                     .back_run = 0 } }, gpr;
 	memset(&gpr, 0, sizeof(gpr));
 	n = rec_val_product(buf, sizeof(buf), &pr);
 	T_OK(rec_parse_product(buf, (size_t)n, &gpr) == 0 && gpr.ticks == 9 && gpr.late == 1 && gpr.duplicates == 2 &&
-	     gpr.max_sequence == -1 && gpr.jump_seq == 90 && gpr.jump_run == 2 && gpr.back_seq == -1,
+	     gpr.seq.max_sequence == -1 && gpr.seq.jump_seq == 90 && gpr.seq.jump_run == 2 && gpr.seq.back_seq == -1,
 	     "a product reads back");
 	int64_t until;
 	int32_t parts;

@@ -210,8 +210,9 @@ static void test_migrate_v2(void)
 	T_OK(store_open(&st, t_path("v2.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
 	struct store_partition p = { .next_offset = 7, .max_time = 5 * S, .rejected = 1, .time_run = 2,
 	                             .time_run_max = 900 * S, .skew_run = 3, .skew_first = 4000 * S };
-	struct store_product pr = { .product_id = "X-USD", .ticks = 3, .max_sequence = 10,
-	                            .jump_seq = 900000000, .jump_run = 4, .back_seq = -1, .back_run = 0 };
+	struct store_product pr = { .product_id = "X-USD", .ticks = 3,
+	                            .seq = { .max_sequence = 10, .jump_seq = 900000000, .jump_run = 4, .back_seq = -1,
+	                                     .back_run = 0 } };
 	T_OK(store_begin(st, err, sizeof(err)) == 0 && store_partition_put(st, "t", 0, &p, 1, err, sizeof(err)) == 0 &&
 	     store_product_put(st, "t", 0, &pr, err, sizeof(err)) == 0 && store_commit(st, err, sizeof(err)) == 0,
 	     "a partition and a product with runs");
@@ -220,9 +221,9 @@ static void test_migrate_v2(void)
 	struct store_partition q;
 	T_OK(store_partition_get(st, "t", 0, &q) == 1 && q.time_run == 2 && q.time_run_max == 900 * S &&
 	     q.skew_run == 3 && q.skew_first == 4000 * S && q.max_time == 5 * S, "the partition's runs kept");
-	struct store_product got = { .jump_run = -9 };
-	T_OK(store_products_each(st, "t", 0, test_store_one_product, &got) == 0 && got.jump_seq == 900000000 &&
-	     got.jump_run == 4 && got.back_seq == -1, "the product's runs kept");
+	struct store_product got = { .seq = { .jump_run = -9 } };
+	T_OK(store_products_each(st, "t", 0, test_store_one_product, &got) == 0 && got.seq.jump_seq == 900000000 &&
+	     got.seq.jump_run == 4 && got.seq.back_seq == -1, "the product's runs kept");
 	store_close(st);
 
 	sqlite3_open(t_path("v2.db"), &db);
@@ -234,9 +235,9 @@ static void test_migrate_v2(void)
 	T_OK(store_open(&st, t_path("v2.db"), &s, 0, err, sizeof(err)) == 0, "version 2 opens for writing");
 	T_OK(store_partition_get(st, "t", 0, &q) == 1 && q.time_run == 0 && q.time_run_max == WM_NONE &&
 	     q.next_offset == 7 && q.max_time == 5 * S, "no runs after the migration, the rest kept");
-	got.jump_run = -9;
-	T_OK(store_products_each(st, "t", 0, test_store_one_product, &got) == 0 && got.jump_seq == -1 &&
-	     got.jump_run == 0 && got.max_sequence == 10, "the product: no runs, the rest kept");
+	got.seq.jump_run = -9;
+	T_OK(store_products_each(st, "t", 0, test_store_one_product, &got) == 0 && got.seq.jump_seq == -1 &&
+	     got.seq.jump_run == 0 && got.seq.max_sequence == 10, "the product: no runs, the rest kept");
 	store_close(st);
 }
 
@@ -399,8 +400,8 @@ static void test_summary(void)
 	                              .closed_until = WM_NONE };
 	struct store_partition p1 = { .next_offset = 5, .max_time = WM_NONE, .time_run_max = WM_NONE,
 	                              .closed_until = WM_NONE };
-	struct store_product btc = { "BTC-USD", 10, 1, 2, -1, -1, 0, -1, 0 };
-	struct store_product eth = { "ETH-USD", 20, 3, 4, -1, -1, 0, -1, 0 };
+	struct store_product btc = { "BTC-USD", 10, 1, 2, { -1, -1, 0, -1, 0 } };
+	struct store_product eth = { "ETH-USD", 20, 3, 4, { -1, -1, 0, -1, 0 } };
 	T_OK(store_window_put(st, &closed, &a, err, sizeof(err)) == 0 &&
 	     store_window_put(st, &open1, &a, err, sizeof(err)) == 0 &&
 	     store_window_put(st, &open2, &a, err, sizeof(err)) == 0, "three windows");
