@@ -41,7 +41,8 @@ AGG_SRCS  := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
 AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o \
              $(OBJDIR)/common/props.o $(OBJDIR)/common/duration.o \
              $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o $(OBJDIR)/common/seqrule.o
-PROD_OBJS := $(OBJDIR)/producer/pcli.o $(OBJDIR)/producer/spool.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
+PROD_OBJS := $(OBJDIR)/producer/pcli.o $(OBJDIR)/producer/spool.o $(OBJDIR)/producer/kafka.o \
+             $(OBJDIR)/producer/spooler.o $(OBJDIR)/producer/ticker.o $(OBJDIR)/producer/report.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
              $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o $(OBJDIR)/common/props.o \
              $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o \
              $(OBJDIR)/common/seqrule.o
