@@ -56,6 +56,8 @@ struct eng_part {
 	int64_t gap_ok_at;            /* next offset a gap was checked at and found in the log (-1) */
 	int64_t reported;             /* next offset at the last progress report (-1) */
 	int32_t topic_parts;          /* group mode: partitions of its topic, for the markers */
+	int topic_product;            /* its topic is named after a product: only its ticks belong */
+	int64_t foreign;              /* ticks of another product rejected this run (for the warnings) */
 };
 
 /* Upper bounds (us) of the batch duration histogram (--metrics). */

@@ -124,6 +124,28 @@ static int eng_windows(struct engine *e, const struct eng_part *p, uint32_t pidx
 	return 0;
 }
 
+/* A topic named after a product holds only its ticks (the producer's default
+ * layout): a tick of another product there is in the wrong place, and when
+ * it is also in its own topic, counting it here would count it twice.  It is
+ * rejected, and said at the 1st, 10th, 100th, ... of the partition's.  A
+ * topic not named after a product (-t TOPIC, --topic-prefix) takes every
+ * product.  Returns 1 when the tick was rejected. */
+static int eng_foreign(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m, const struct tick *tk)
+{
+	char reason[128];
+
+	if (!p->topic_product || strcmp(tk->product_id, p->topic) == 0)
+		return 0;
+	snprintf(reason, sizeof(reason), "product %s in topic %s", tk->product_id, p->topic);
+	eng_reject(e, p, m, reason);
+	p->foreign++;
+	if (log_decade(p->foreign, 1))
+		eng_log(e, LOG_WARN, "%s [%d]: %" PRId64 " tick%s of another product so far (%s at offset %" PRId64
+		        "): rejected, a topic named after a product holds only its ticks (see the rejected table)",
+		        p->topic, p->partition, p->foreign, p->foreign > 1 ? "s" : "", tk->product_id, m->offset);
+	return 1;
+}
+
 /* Adds a valid tick to every window it falls in that is still open. */
 static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const struct tick *tk, int64_t now)
 {
@@ -295,6 +317,8 @@ void eng_message(struct engine *e, rd_kafka_message_t *m)
 	int64_t now = eng_now();
 	if (tick_parse(m->payload, m->len, &tk, reason, sizeof(reason)) < 0) {
 		eng_reject(e, p, m, reason);
+	} else if (eng_foreign(e, p, m, &tk)) {
+		/* rejected: another product's tick */
 	} else if (outlier_skewed(&p->s, tk.time_us, now, e->cfg->max_skew_us)) {
 		/* One tick dated far ahead would move the watermark so far that
 		 * every later tick is late. */
