@@ -223,6 +223,10 @@ static int eng_poll_one(struct engine *e, struct eng_loop *L)
  * backlog keeps its batches), and the first batch early. */
 static int eng_batch_due(const struct engine *e, const struct eng_loop *L, int64_t mono, int drained)
 {
+	/* Ticks ahead of the clock in a row: a clock fault commits none of
+	 * them (ingest.c, eng_clock); a lone one is followed by ticks on time. */
+	if (e->clock_runs > 0 && mono - e->clock_since < ENG_CLOCK_HOLD_US)
+		return 0;
 	return e->batch_msgs >= e->cfg->batch_max || mono >= L->deadline || (e->close_pending && drained) ||
 	       (e->total.batches == 0 && L->first_msg && (drained || mono - L->first_msg >= ENG_FIRST_BATCH_US));
 }

@@ -146,6 +146,45 @@ static int eng_foreign(struct engine *e, struct eng_part *p, const rd_kafka_mess
 	return 1;
 }
 
+/* A tick more than --max-skew in the future of the clock is rejected: one
+ * such tick would move the watermark so far that every later tick is late.
+ * ENG_CLOCK_RUN of them in a row are no outlier but the host's clock behind
+ * the feed's (every tick would be rejected, and the offsets committed past
+ * them): the aggregator stops, exit 6, and the batch that holds them is not
+ * committed (engine.c waits while a run is open).  Returns 1 when the tick
+ * was rejected or the engine stops. */
+static int eng_clock(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m, const struct tick *tk,
+                     int64_t now)
+{
+	char at[FMT_BUF], clock[FMT_BUF], msg[900];
+
+	if (tk->time_us <= now + e->cfg->max_skew_us) {
+		if (p->clock_run > 0 && --e->clock_runs == 0)
+			e->clock_since = 0;
+		p->clock_run = 0;
+		return 0;
+	}
+	if (p->clock_run++ == 0) {
+		p->clock_first = m->offset;
+		if (e->clock_runs++ == 0)
+			e->clock_since = eng_mono();
+	}
+	if (p->clock_run < ENG_CLOCK_RUN) {
+		eng_reject(e, p, m, "time too far ahead: more than --max-skew after its partition's latest tick or "
+		           "the clock");
+		return 1;
+	}
+	fmt_time_or(tk->time_us, "none", at);
+	fmt_time_or(now, "none", clock);
+	snprintf(msg, sizeof(msg), "clock fault: %d ticks in a row of %s [%d] (offsets %" PRId64 "..%" PRId64 ") are "
+	         "more than --max-skew (%.0f s) ahead of the clock: the last is dated %s, the clock says %s. The "
+	         "host's clock is behind the feed's: check the host's clock (NTP); these ticks are not committed, "
+	         "a restart with the clock right reads them again", ENG_CLOCK_RUN, p->topic, p->partition,
+	         p->clock_first, m->offset, (double)e->cfg->max_skew_us / 1e6, at, clock);
+	eng_fatal(e, AGG_EXIT_CLOCK, msg);
+	return 1;
+}
+
 /* Adds a valid tick to every window it falls in that is still open. */
 static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const struct tick *tk, int64_t now)
 {
@@ -319,6 +358,8 @@ void eng_message(struct engine *e, rd_kafka_message_t *m)
 		eng_reject(e, p, m, reason);
 	} else if (eng_foreign(e, p, m, &tk)) {
 		/* rejected: another product's tick */
+	} else if (eng_clock(e, p, m, &tk, now)) {
+		/* rejected: ahead of the clock; or a clock fault, stopping */
 	} else if (outlier_skewed(&p->s, tk.time_us, now, e->cfg->max_skew_us)) {
 		/* One tick dated far ahead would move the watermark so far that
 		 * every later tick is late. */

@@ -177,6 +177,9 @@ static void rebalance_on_revoke(void *opaque, const rd_kafka_topic_partition_lis
 		uint32_t idx = (uint32_t)(p - e->parts);
 		p->assigned = 0;
 		p->revoked_at = eng_now();
+		if (p->clock_run > 0 && --e->clock_runs == 0)
+			e->clock_since = 0;
+		p->clock_run = 0;
 		p->nproducts = 0;
 		win_table_evict(&e->wins, rebalance_drop_part, &idx);
 		eng_log(e, LOG_INFO, "%s %s [%d]", lost ? "lost" : "revoked", p->topic, p->partition);
