@@ -35,9 +35,13 @@ static int eng_part_read(const struct engine *e, const struct eng_part *p)
 	int64_t lo, hi;
 	if (p->eof)
 		return 1;
-	return p->s.next_offset >= 0 &&
-	       rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-	       hi >= 0 && p->s.next_offset >= hi;
+	if (p->s.next_offset < 0 ||
+	    rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    hi < 0 || p->s.next_offset < hi)
+		return 0;
+	/* The record at next_offset - 1, read again to check the log, not
+	 * there yet (ingest.c, eng_fingerprint). */
+	return !(p->fp_check && lo >= 0 && lo < p->s.next_offset);
 }
 
 /* librdkafka 2.0 stops fetching a partition whose prefetch queue is full

@@ -58,6 +58,7 @@ struct eng_part {
 	int32_t topic_parts;          /* group mode: partitions of its topic, for the markers */
 	int topic_product;            /* its topic is named after a product: only its ticks belong */
 	int64_t foreign;              /* ticks of another product rejected this run (for the warnings) */
+	int fp_check;                 /* the record at next_offset - 1 is read again and compared */
 	int clock_run;                /* ticks in a row ahead of the clock by more than --max-skew */
 	int64_t clock_first;          /* offset of the first of that run */
 };

@@ -240,6 +240,33 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 	}
 }
 
+/* The data-loss rule: stop with exit 5, or with --on-data-loss=skip record
+ * the loss (offsets from..to, lost messages) in data_loss and go on at
+ * offset at.  0 to go on, -1 when stopping. */
+static int eng_loss(struct engine *e, struct eng_part *p, const char *what, int64_t from, int64_t to, int64_t lost,
+                    int64_t at)
+{
+	char msg[1200], err[512];
+
+	if (!e->cfg->data_loss_skip) {
+		snprintf(msg, sizeof(msg), "data loss: %s; windows already written stay as they are; to go on "
+		         "past it, counting it in the state, run with --on-data-loss=skip", what);
+		eng_fatal(e, AGG_EXIT_DATA_LOSS, msg);
+		return -1;
+	}
+	if (eng_tx(e) < 0)
+		return -1;
+	if (store_data_loss_add(e->st, p->topic, p->partition, from, to, lost, eng_now(), err, sizeof(err)) < 0) {
+		eng_fatal(e, eng_state_code(e), err);
+		return -1;
+	}
+	eng_log(e, LOG_WARN, "data loss (--on-data-loss=skip: going on at offset %" PRId64 "): %s", at, what);
+	e->total.lost += lost;
+	p->dirty = 1;
+	e->dirty = 1;
+	return 0;
+}
+
 /*
  * A message that is not the partition's next offset.  Below it: normally one
  * already in the state (skipped), unless the log now ends before the state's
@@ -255,7 +282,7 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 static int eng_offset_gap(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m)
 {
 	int64_t x = p->s.next_offset, o = m->offset, lo = -1, hi = -1, lost;
-	char what[512], msg[900], err[512];
+	char what[512];
 
 	if (p->gap_ok_at == x)
 		return o < x;
@@ -285,24 +312,55 @@ static int eng_offset_gap(struct engine *e, struct eng_part *p, const rd_kafka_m
 		         "from Kafka before they were read: its log now starts at %" PRId64 " (retention, or the topic "
 		         "recreated)", x, o - 1, p->topic, p->partition, lost, lo);
 	}
-	if (!e->cfg->data_loss_skip) {
-		snprintf(msg, sizeof(msg), "data loss: %s; windows already written stay as they are; to go on "
-		         "past it, counting it in the state, run with --on-data-loss=skip", what);
-		eng_fatal(e, AGG_EXIT_DATA_LOSS, msg);
+	if (eng_loss(e, p, what, x, o, lost, o) < 0)
 		return -1;
-	}
-	if (eng_tx(e) < 0)
-		return -1;
-	if (store_data_loss_add(e->st, p->topic, p->partition, x, o, lost, eng_now(), err, sizeof(err)) < 0) {
-		eng_fatal(e, eng_state_code(e), err);
-		return -1;
-	}
-	eng_log(e, LOG_WARN, "data loss (--on-data-loss=skip: going on at offset %" PRId64 "): %s", o, what);
-	e->total.lost += lost;
 	p->s.next_offset = o; /* m is processed as the next one */
-	p->dirty = 1;
-	e->dirty = 1;
 	return 0;
+}
+
+/*
+ * The log is the one the state read: at assignment a partition starts one
+ * record early, at next_offset - 1 (rebalance.c), and that record must be
+ * the one read last: its timestamp and the hash of its key and value.  Kafka
+ * 4's topic IDs would say it directly, but librdkafka 2.0 does not give
+ * them.  Another record there means the topic was deleted and recreated, or
+ * the cluster wiped, and the new log is already longer than the state's
+ * offset: reading on at that offset would skip the new log's start without a
+ * word.  The data-loss rule applies; --on-data-loss=skip goes on at the
+ * state's offset and counts the new log's records before it as lost.  When
+ * the first record delivered is past next_offset - 1 (a transaction marker or
+ * compaction left none there, retention deleted it) there is nothing to
+ * compare: an info line says so.  One before it: the log ends before it,
+ * which eng_offset_gap finds.  Returns 1 to skip m (the record compared), 0
+ * to process it, -1 when stopping.
+ */
+static int eng_fingerprint(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m)
+{
+	int64_t x = p->s.next_offset, lo = 0, hi = -1;
+	rd_kafka_timestamp_type_t tt;
+	char what[700], was[FMT_BUF], now[FMT_BUF];
+
+	p->fp_check = 0;
+	if (m->offset < x - 1)
+		return 0;
+	if (m->offset >= x) {
+		eng_log(e, LOG_INFO, "%s [%d]: no record at offset %" PRId64 " (a transaction marker, compacted or "
+		        "deleted): the log is not checked against the one the state read", p->topic, p->partition, x - 1);
+		return 0;
+	}
+	int64_t ts = rd_kafka_message_timestamp(m, &tt);
+	if (ts == p->s.fp_time && store_fp_hash(m->key, m->key_len, m->payload, m->len) == p->s.fp_hash)
+		return 1;
+	if (rd_kafka_query_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi, 5000) || lo < 0 || lo > x)
+		lo = 0;
+	fmt_time_or(p->s.fp_time * 1000, "none", was);
+	fmt_time_or(ts * 1000, "none", now);
+	snprintf(what, sizeof(what), "the log of %s [%d] is not the one the state read: its record at offset %" PRId64
+	         " (dated %s) is another than the one read there (dated %s): the topic was deleted and recreated, or "
+	         "the cluster's data wiped, and the new log is already past the state's next offset %" PRId64 "; "
+	         "offsets %" PRId64 "..%" PRId64 " of the new log (%" PRId64 " messages) were not read", p->topic,
+	         p->partition, x - 1, now, was, x, lo, x - 1, x - lo);
+	return eng_loss(e, p, what, lo, x, x - lo, x) < 0 ? -1 : 1;
 }
 
 void eng_message(struct engine *e, rd_kafka_message_t *m)
@@ -346,6 +404,8 @@ void eng_message(struct engine *e, rd_kafka_message_t *m)
 	p = eng_part_find(e, topic, m->partition);
 	if (!p || !p->assigned)
 		return; /* a message of a partition just revoked */
+	if (p->fp_check && eng_fingerprint(e, p, m) != 0)
+		return; /* the record read last, read again; or the data loss stops us */
 	if (p->s.next_offset >= 0 && m->offset != p->s.next_offset && eng_offset_gap(e, p, m) != 0)
 		return; /* already in the state, or the data loss stops us */
 	if (eng_tx(e) < 0)
@@ -370,6 +430,10 @@ void eng_message(struct engine *e, rd_kafka_message_t *m)
 		eng_tick(e, p, (uint32_t)(p - e->parts), &tk, now);
 	}
 	p->s.next_offset = m->offset + 1;
+	rd_kafka_timestamp_type_t tt;
+	p->s.fp_time = rd_kafka_message_timestamp(m, &tt);
+	p->s.fp_hash = store_fp_hash(m->key, m->key_len, m->payload, m->len);
+	p->s.fp_set = 1;
 	p->dirty = 1;
 	p->eof = 0;
 	p->fetched = 1;
