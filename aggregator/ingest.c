@@ -363,6 +363,16 @@ static int eng_fingerprint(struct engine *e, struct eng_part *p, const rd_kafka_
 	return eng_loss(e, p, what, lo, x, x - lo, x) < 0 ? -1 : 1;
 }
 
+/* m is the record read last: its fingerprint, checked at the next
+ * assignment (eng_fingerprint). */
+static void eng_fp_note(struct eng_part *p, const rd_kafka_message_t *m)
+{
+	rd_kafka_timestamp_type_t tt;
+	p->s.fp_time = rd_kafka_message_timestamp(m, &tt);
+	p->s.fp_hash = store_fp_hash(m->key, m->key_len, m->payload, m->len);
+	p->s.fp_set = 1;
+}
+
 void eng_message(struct engine *e, rd_kafka_message_t *m)
 {
 	const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
@@ -430,10 +440,7 @@ void eng_message(struct engine *e, rd_kafka_message_t *m)
 		eng_tick(e, p, (uint32_t)(p - e->parts), &tk, now);
 	}
 	p->s.next_offset = m->offset + 1;
-	rd_kafka_timestamp_type_t tt;
-	p->s.fp_time = rd_kafka_message_timestamp(m, &tt);
-	p->s.fp_hash = store_fp_hash(m->key, m->key_len, m->payload, m->len);
-	p->s.fp_set = 1;
+	eng_fp_note(p, m);
 	p->dirty = 1;
 	p->eof = 0;
 	p->fetched = 1;
