@@ -44,7 +44,8 @@ static const char cli_usage_tail[] =
 "  sqlite3 btc.db 'SELECT * FROM window_aggregates ORDER BY window_start_us DESC LIMIT 5'\n"
 "\n"
 "Exit: 0 done, 1 Kafka/I-O failure that can pass (disk full), 2 usage,\n"
-"      3 state file unusable, 4 output unwritable, 5 ticks lost in Kafka.\n";
+"      3 state file unusable, 4 output unwritable, 5 ticks lost in Kafka,\n"
+"      6 the host's clock behind the ticks by more than --max-skew.\n";
 
 static int cli_brokers(void *cfg, const char *arg, char *err, size_t errlen)
 {

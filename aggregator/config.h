@@ -65,6 +65,7 @@ enum {
 	AGG_EXIT_STATE = 3,     /* state file unusable: locked, other schema/settings, corrupt, unwritable */
 	AGG_EXIT_OUTPUT = 4,    /* output.csv unwritable */
 	AGG_EXIT_DATA_LOSS = 5, /* ticks not yet read are gone from Kafka (--on-data-loss=fail) */
+	AGG_EXIT_CLOCK = 6,     /* the host's clock is behind the ticks by more than --max-skew */
 };
 
 #endif

@@ -186,13 +186,12 @@ out:
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* --assign: every partition of the topics, without group membership (no
- * rebalance to wait for at start or after a crash). Offsets are still
- * committed under the group id, for lag tools. */
-static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_hooks *hooks,
-                              char *err, size_t errlen)
+/* Every partition of the topics (--assign) into parts, from one Metadata
+ * request (the locally known topics) waited for up to timeout_ms.  0, or -1
+ * with err. */
+static int consume_topic_parts(rd_kafka_t *rk, const struct agg_config *cfg, rd_kafka_topic_partition_list_t *parts,
+                               int timeout_ms, char *err, size_t errlen)
 {
-	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
 	rd_kafka_topic_t *rkts[CLI_MAX_TOPICS];
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t merr;
@@ -205,8 +204,7 @@ static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, stru
 		}
 		rkts[nrkt++] = rd_kafka_topic_new(rk, cfg->topics[i], NULL);
 	}
-	/* one Metadata request for every topic (the locally known ones) */
-	merr = rd_kafka_metadata(rk, 0, nrkt == 1 ? rkts[0] : NULL, &md, 10000);
+	merr = rd_kafka_metadata(rk, 0, nrkt == 1 ? rkts[0] : NULL, &md, timeout_ms);
 	for (int i = 0; !merr && i < cfg->ntopics; i++) {
 		const struct rd_kafka_metadata_topic *mt = NULL;
 
@@ -230,6 +228,26 @@ static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, stru
 			snprintf(err, errlen, "topic metadata: %s", rd_kafka_err2str(merr));
 		goto out;
 	}
+	ret = 0;
+out:
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	while (nrkt > 0)
+		rd_kafka_topic_destroy(rkts[--nrkt]);
+	return ret;
+}
+
+/* --assign: every partition of the topics, without group membership (no
+ * rebalance to wait for at start or after a crash). Offsets are still
+ * committed under the group id, for lag tools. */
+static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_hooks *hooks,
+                              char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
+	int ret = -1;
+
+	if (consume_topic_parts(rk, cfg, parts, 10000, err, errlen) < 0)
+		goto out;
 	if (hooks->on_assign(hooks->opaque, parts) < 0) {
 		snprintf(err, errlen, "cannot read the state of the partitions");
 		goto out;
@@ -243,11 +261,51 @@ static int consume_assign_all(rd_kafka_t *rk, const struct agg_config *cfg, stru
 	}
 	ret = 0;
 out:
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	while (nrkt > 0)
-		rd_kafka_topic_destroy(rkts[--nrkt]);
 	rd_kafka_topic_partition_list_destroy(parts);
+	return ret;
+}
+
+int consume_assign_added(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_hooks *hooks,
+                         char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new(16), *now = NULL, *added = NULL;
+	int ret = -1;
+
+	if (consume_topic_parts(rk, cfg, all, 2000, err, errlen) < 0)
+		goto out;
+	rd_kafka_resp_err_t aerr = rd_kafka_assignment(rk, &now);
+	if (aerr) {
+		snprintf(err, errlen, "the assignment: %s", rd_kafka_err2str(aerr));
+		goto out;
+	}
+	added = rd_kafka_topic_partition_list_new(4);
+	for (int i = 0; i < all->cnt; i++)
+		if (!rd_kafka_topic_partition_list_find(now, all->elems[i].topic, all->elems[i].partition))
+			rd_kafka_topic_partition_list_add(added, all->elems[i].topic, all->elems[i].partition);
+	ret = 0;
+	if (added->cnt == 0)
+		goto out;
+	if (hooks->on_assign(hooks->opaque, added) < 0) {
+		snprintf(err, errlen, "cannot read the state of the partitions");
+		ret = -1;
+		goto out;
+	}
+	consume_resolve_unset(rk, added, hooks);
+	hooks->on_started(hooks->opaque, added);
+	rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, added);
+	if (e) {
+		snprintf(err, errlen, "cannot assign partitions: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		ret = -1;
+		goto out;
+	}
+	ret = added->cnt;
+out:
+	rd_kafka_topic_partition_list_destroy(all);
+	if (now)
+		rd_kafka_topic_partition_list_destroy(now);
+	if (added)
+		rd_kafka_topic_partition_list_destroy(added);
 	return ret;
 }
 
@@ -302,6 +360,11 @@ static rd_kafka_conf_t *consume_conf(const struct agg_config *cfg, int *code, ch
 		 * expire: keep that short (brokers' default minimum is 6 s). */
 		{ "session.timeout.ms", "6000" },
 		{ "heartbeat.interval.ms", "1000" },
+		/* A partition added to a topic is found at the next metadata
+		 * refresh: librdkafka's 5 minutes let the other partitions move
+		 * the watermark past its first minutes of ticks (1468 of 1807
+		 * late); 5 s is well inside the watermark delay. */
+		{ "topic.metadata.refresh.interval.ms", "5000" },
 	};
 
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)

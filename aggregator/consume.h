@@ -57,6 +57,12 @@ int consume_dump(const struct agg_config *cfg, char *err, size_t errlen);
 int consume_start(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_hooks *hooks,
                   char *err, size_t errlen);
 
+/* --assign: partitions added to the topics since (a Metadata request, up to
+ * 2 s) are assigned too, through the same hooks as at start.  Returns how
+ * many, or -1 with err set. */
+int consume_assign_added(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_hooks *hooks,
+                         char *err, size_t errlen);
+
 /* Commits offsets (next offsets to read) to the group; async unless sync. */
 rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync);
 

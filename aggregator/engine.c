@@ -35,9 +35,13 @@ static int eng_part_read(const struct engine *e, const struct eng_part *p)
 	int64_t lo, hi;
 	if (p->eof)
 		return 1;
-	return p->s.next_offset >= 0 &&
-	       rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-	       hi >= 0 && p->s.next_offset >= hi;
+	if (p->s.next_offset < 0 ||
+	    rd_kafka_get_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    hi < 0 || p->s.next_offset < hi)
+		return 0;
+	/* The record at next_offset - 1, read again to check the log, not
+	 * there yet (ingest.c, eng_fingerprint). */
+	return !(p->fp_check && lo >= 0 && lo < p->s.next_offset);
 }
 
 /* librdkafka 2.0 stops fetching a partition whose prefetch queue is full
@@ -126,6 +130,7 @@ static int eng_open(struct engine *e)
 #define ENG_FIRST_BATCH_US    5000       /* the first batch is this short: an early first commit */
 #define ENG_UNASSIGNED_WARN_US 30000000  /* no partition this long: say why */
 #define ENG_BOUNDED_WAIT_US   60000000   /* --available-now gives up (exit 1) after this */
+#define ENG_PARTS_CHECK_US    5000000    /* --assign: a look for partitions added to the topics */
 
 /* The loop's own state: when the batch is due, and what sets that. */
 struct eng_loop {
@@ -138,6 +143,7 @@ struct eng_loop {
 	int64_t flush_est;      /* a commit's duration: decaying maximum */
 	int64_t lead;           /* a batch is cut this long before --batch-time */
 	int warned_unassigned;
+	int64_t parts_checked;  /* --assign: the last look for added partitions */
 };
 
 /* The consumer first: it connects and reads metadata while the state file
@@ -223,6 +229,10 @@ static int eng_poll_one(struct engine *e, struct eng_loop *L)
  * backlog keeps its batches), and the first batch early. */
 static int eng_batch_due(const struct engine *e, const struct eng_loop *L, int64_t mono, int drained)
 {
+	/* Ticks ahead of the clock in a row: a clock fault commits none of
+	 * them (ingest.c, eng_clock); a lone one is followed by ticks on time. */
+	if (e->clock_runs > 0 && mono - e->clock_since < ENG_CLOCK_HOLD_US)
+		return 0;
 	return e->batch_msgs >= e->cfg->batch_max || mono >= L->deadline || (e->close_pending && drained) ||
 	       (e->total.batches == 0 && L->first_msg && (drained || mono - L->first_msg >= ENG_FIRST_BATCH_US));
 }
@@ -254,6 +264,27 @@ static int64_t eng_end_batch(struct engine *e, struct eng_loop *L, int64_t mono)
 	report_metrics(e, done, 0);
 	e->sink->ops->idle(e->sink, done);
 	return done;
+}
+
+/* --assign: a partition added to a topic is read from its start as soon as
+ * it is seen (a subscriber hears of it at the 5 s metadata refresh,
+ * consume.c): it holds the watermark from then on, so its ticks that arrive
+ * within the watermark delay are on time.  Between batches (no transaction
+ * open), every ENG_PARTS_CHECK_US; a failed look (no broker) is tried again
+ * at the next. */
+static void eng_find_partitions(struct engine *e, struct eng_loop *L, int64_t mono)
+{
+	char err[512];
+
+	if (!e->cfg->assign || e->cfg->available_now || mono - L->parts_checked < ENG_PARTS_CHECK_US)
+		return;
+	L->parts_checked = mono;
+	int n = consume_assign_added(e->rk, e->cfg, &e->hooks, err, sizeof(err));
+	if (n < 0)
+		eng_log(e, LOG_DEBUG, "looking for partitions added to %s: %s", e->cfg->topics_arg, err);
+	else if (n > 0)
+		eng_log(e, LOG_INFO, "%d partition%s added to %s: reading %s from %s start", n, n > 1 ? "s" : "",
+		        e->cfg->topics_arg, n > 1 ? "them" : "it", n > 1 ? "their" : "its");
 }
 
 /* Whether to leave the loop between batches: --available-now has read
@@ -320,6 +351,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	e.started = e.last_progress = L.busy_since = eng_mono();
 	report_run_id(e.run_id);
 	L.deadline = e.started + cfg->batch_us;
+	L.parts_checked = e.started;
 	L.lead = cfg->batch_us / 10;
 	L.cq = rd_kafka_queue_get_consumer(e.rk);
 	report_metrics(&e, L.busy_since, 1);
@@ -330,6 +362,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 			continue;
 		if ((mono = eng_end_batch(&e, &L, mono)) < 0 || eng_loop_over(&e, &L, mono))
 			break;
+		eng_find_partitions(&e, &L, mono);
 	}
 	if (!e.exit_code)
 		eng_finish(&e);

@@ -56,7 +56,20 @@ struct eng_part {
 	int64_t gap_ok_at;            /* next offset a gap was checked at and found in the log (-1) */
 	int64_t reported;             /* next offset at the last progress report (-1) */
 	int32_t topic_parts;          /* group mode: partitions of its topic, for the markers */
+	int topic_product;            /* its topic is named after a product: only its ticks belong */
+	int64_t foreign;              /* ticks of another product rejected this run (for the warnings) */
+	int fp_check;                 /* the record at next_offset - 1 is read again and compared */
+	int clock_run;                /* ticks in a row ahead of the clock by more than --max-skew */
+	int64_t clock_first;          /* offset of the first of that run */
 };
+
+/* A clock fault: this many ticks in a row of a partition more than
+ * --max-skew ahead of the clock stop the aggregator (AGG_EXIT_CLOCK).  While
+ * such a run is open the batch is not committed (so that a fault commits
+ * none of them), for at most ENG_CLOCK_HOLD_US: a lone tick dated ahead is
+ * followed by ticks on time within it. */
+#define ENG_CLOCK_RUN 20
+#define ENG_CLOCK_HOLD_US 10000000
 
 /* Upper bounds (us) of the batch duration histogram (--metrics). */
 #define ENG_HIST_N 10
@@ -94,6 +107,8 @@ struct engine {
 	int close_pending;            /* a window closed: commit and export soon */
 	int rejected_full;            /* said once: the rejected table is at its budget */
 	int64_t brokers_down;         /* monotonic time since no broker is reachable, 0 if one is */
+	int clock_runs;               /* partitions with a clock_run open: the batch waits */
+	int64_t clock_since;          /* monotonic time the first of them opened */
 	int exit_code;                /* set on a fatal error */
 	char err[1024];
 	struct eng_stats total, last; /* progress: totals, and totals at the last report */

@@ -13,6 +13,7 @@
 
 #include "engine_int.h"
 #include "floordiv.h"
+#include "tick.h"
 
 int64_t eng_now(void)
 {
@@ -91,6 +92,7 @@ struct eng_part *eng_part_add(struct engine *e, const char *topic, int32_t parti
 	if (!p->topic)
 		return NULL;
 	p->partition = partition;
+	p->topic_product = tick_topic_is_product(topic);
 	e->nparts++;
 	return p;
 }

@@ -124,6 +124,67 @@ static int eng_windows(struct engine *e, const struct eng_part *p, uint32_t pidx
 	return 0;
 }
 
+/* A topic named after a product holds only its ticks (the producer's default
+ * layout): a tick of another product there is in the wrong place, and when
+ * it is also in its own topic, counting it here would count it twice.  It is
+ * rejected, and said at the 1st, 10th, 100th, ... of the partition's.  A
+ * topic not named after a product (-t TOPIC, --topic-prefix) takes every
+ * product.  Returns 1 when the tick was rejected. */
+static int eng_foreign(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m, const struct tick *tk)
+{
+	char reason[128];
+
+	if (!p->topic_product || strcmp(tk->product_id, p->topic) == 0)
+		return 0;
+	snprintf(reason, sizeof(reason), "product %s in topic %s", tk->product_id, p->topic);
+	eng_reject(e, p, m, reason);
+	p->foreign++;
+	if (log_decade(p->foreign, 1))
+		eng_log(e, LOG_WARN, "%s [%d]: %" PRId64 " tick%s of another product so far (%s at offset %" PRId64
+		        "): rejected, a topic named after a product holds only its ticks (see the rejected table)",
+		        p->topic, p->partition, p->foreign, p->foreign > 1 ? "s" : "", tk->product_id, m->offset);
+	return 1;
+}
+
+/* A tick more than --max-skew in the future of the clock is rejected: one
+ * such tick would move the watermark so far that every later tick is late.
+ * ENG_CLOCK_RUN of them in a row are no outlier but the host's clock behind
+ * the feed's (every tick would be rejected, and the offsets committed past
+ * them): the aggregator stops, exit 6, and the batch that holds them is not
+ * committed (engine.c waits while a run is open).  Returns 1 when the tick
+ * was rejected or the engine stops. */
+static int eng_clock(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m, const struct tick *tk,
+                     int64_t now)
+{
+	char at[FMT_BUF], clock[FMT_BUF], msg[900];
+
+	if (tk->time_us <= now + e->cfg->max_skew_us) {
+		if (p->clock_run > 0 && --e->clock_runs == 0)
+			e->clock_since = 0;
+		p->clock_run = 0;
+		return 0;
+	}
+	if (p->clock_run++ == 0) {
+		p->clock_first = m->offset;
+		if (e->clock_runs++ == 0)
+			e->clock_since = eng_mono();
+	}
+	if (p->clock_run < ENG_CLOCK_RUN) {
+		eng_reject(e, p, m, "time too far ahead: more than --max-skew after its partition's latest tick or "
+		           "the clock");
+		return 1;
+	}
+	fmt_time_or(tk->time_us, "none", at);
+	fmt_time_or(now, "none", clock);
+	snprintf(msg, sizeof(msg), "clock fault: %d ticks in a row of %s [%d] (offsets %" PRId64 "..%" PRId64 ") are "
+	         "more than --max-skew (%.0f s) ahead of the clock: the last is dated %s, the clock says %s. The "
+	         "host's clock is behind the feed's: check the host's clock (NTP); these ticks are not committed, "
+	         "a restart with the clock right reads them again", ENG_CLOCK_RUN, p->topic, p->partition,
+	         p->clock_first, m->offset, (double)e->cfg->max_skew_us / 1e6, at, clock);
+	eng_fatal(e, AGG_EXIT_CLOCK, msg);
+	return 1;
+}
+
 /* Adds a valid tick to every window it falls in that is still open. */
 static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const struct tick *tk, int64_t now)
 {
@@ -179,6 +240,33 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 	}
 }
 
+/* The data-loss rule: stop with exit 5, or with --on-data-loss=skip record
+ * the loss (offsets from..to, lost messages) in data_loss and go on at
+ * offset at.  0 to go on, -1 when stopping. */
+static int eng_loss(struct engine *e, struct eng_part *p, const char *what, int64_t from, int64_t to, int64_t lost,
+                    int64_t at)
+{
+	char msg[1200], err[512];
+
+	if (!e->cfg->data_loss_skip) {
+		snprintf(msg, sizeof(msg), "data loss: %s; windows already written stay as they are; to go on "
+		         "past it, counting it in the state, run with --on-data-loss=skip", what);
+		eng_fatal(e, AGG_EXIT_DATA_LOSS, msg);
+		return -1;
+	}
+	if (eng_tx(e) < 0)
+		return -1;
+	if (store_data_loss_add(e->st, p->topic, p->partition, from, to, lost, eng_now(), err, sizeof(err)) < 0) {
+		eng_fatal(e, eng_state_code(e), err);
+		return -1;
+	}
+	eng_log(e, LOG_WARN, "data loss (--on-data-loss=skip: going on at offset %" PRId64 "): %s", at, what);
+	e->total.lost += lost;
+	p->dirty = 1;
+	e->dirty = 1;
+	return 0;
+}
+
 /*
  * A message that is not the partition's next offset.  Below it: normally one
  * already in the state (skipped), unless the log now ends before the state's
@@ -194,7 +282,7 @@ static void eng_tick(struct engine *e, struct eng_part *p, uint32_t pidx, const 
 static int eng_offset_gap(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m)
 {
 	int64_t x = p->s.next_offset, o = m->offset, lo = -1, hi = -1, lost;
-	char what[512], msg[900], err[512];
+	char what[512];
 
 	if (p->gap_ok_at == x)
 		return o < x;
@@ -224,24 +312,65 @@ static int eng_offset_gap(struct engine *e, struct eng_part *p, const rd_kafka_m
 		         "from Kafka before they were read: its log now starts at %" PRId64 " (retention, or the topic "
 		         "recreated)", x, o - 1, p->topic, p->partition, lost, lo);
 	}
-	if (!e->cfg->data_loss_skip) {
-		snprintf(msg, sizeof(msg), "data loss: %s; windows already written stay as they are; to go on "
-		         "past it, counting it in the state, run with --on-data-loss=skip", what);
-		eng_fatal(e, AGG_EXIT_DATA_LOSS, msg);
+	if (eng_loss(e, p, what, x, o, lost, o) < 0)
 		return -1;
-	}
-	if (eng_tx(e) < 0)
-		return -1;
-	if (store_data_loss_add(e->st, p->topic, p->partition, x, o, lost, eng_now(), err, sizeof(err)) < 0) {
-		eng_fatal(e, eng_state_code(e), err);
-		return -1;
-	}
-	eng_log(e, LOG_WARN, "data loss (--on-data-loss=skip: going on at offset %" PRId64 "): %s", o, what);
-	e->total.lost += lost;
 	p->s.next_offset = o; /* m is processed as the next one */
-	p->dirty = 1;
-	e->dirty = 1;
 	return 0;
+}
+
+/*
+ * The log is the one the state read: at assignment a partition starts one
+ * record early, at next_offset - 1 (rebalance.c), and that record must be
+ * the one read last: its timestamp and the hash of its key and value.  Kafka
+ * 4's topic IDs would say it directly, but librdkafka 2.0 does not give
+ * them.  Another record there means the topic was deleted and recreated, or
+ * the cluster wiped, and the new log is already longer than the state's
+ * offset: reading on at that offset would skip the new log's start without a
+ * word.  The data-loss rule applies; --on-data-loss=skip goes on at the
+ * state's offset and counts the new log's records before it as lost.  When
+ * the first record delivered is past next_offset - 1 (a transaction marker or
+ * compaction left none there, retention deleted it) there is nothing to
+ * compare: an info line says so.  One before it: the log ends before it,
+ * which eng_offset_gap finds.  Returns 1 to skip m (the record compared), 0
+ * to process it, -1 when stopping.
+ */
+static int eng_fingerprint(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m)
+{
+	int64_t x = p->s.next_offset, lo = 0, hi = -1;
+	rd_kafka_timestamp_type_t tt;
+	char what[700], was[FMT_BUF], now[FMT_BUF];
+
+	p->fp_check = 0;
+	if (m->offset < x - 1)
+		return 0;
+	if (m->offset >= x) {
+		eng_log(e, LOG_INFO, "%s [%d]: no record at offset %" PRId64 " (a transaction marker, compacted or "
+		        "deleted): the log is not checked against the one the state read", p->topic, p->partition, x - 1);
+		return 0;
+	}
+	int64_t ts = rd_kafka_message_timestamp(m, &tt);
+	if (ts == p->s.fp_time && store_fp_hash(m->key, m->key_len, m->payload, m->len) == p->s.fp_hash)
+		return 1;
+	if (rd_kafka_query_watermark_offsets(e->rk, p->topic, p->partition, &lo, &hi, 5000) || lo < 0 || lo > x)
+		lo = 0;
+	fmt_time_or(p->s.fp_time * 1000, "none", was);
+	fmt_time_or(ts * 1000, "none", now);
+	snprintf(what, sizeof(what), "the log of %s [%d] is not the one the state read: its record at offset %" PRId64
+	         " (dated %s) is another than the one read there (dated %s): the topic was deleted and recreated, or "
+	         "the cluster's data wiped, and the new log is already past the state's next offset %" PRId64 "; "
+	         "offsets %" PRId64 "..%" PRId64 " of the new log (%" PRId64 " messages) were not read", p->topic,
+	         p->partition, x - 1, now, was, x, lo, x - 1, x - lo);
+	return eng_loss(e, p, what, lo, x, x - lo, x) < 0 ? -1 : 1;
+}
+
+/* m is the record read last: its fingerprint, checked at the next
+ * assignment (eng_fingerprint). */
+static void eng_fp_note(struct eng_part *p, const rd_kafka_message_t *m)
+{
+	rd_kafka_timestamp_type_t tt;
+	p->s.fp_time = rd_kafka_message_timestamp(m, &tt);
+	p->s.fp_hash = store_fp_hash(m->key, m->key_len, m->payload, m->len);
+	p->s.fp_set = 1;
 }
 
 void eng_message(struct engine *e, rd_kafka_message_t *m)
@@ -285,6 +414,8 @@ void eng_message(struct engine *e, rd_kafka_message_t *m)
 	p = eng_part_find(e, topic, m->partition);
 	if (!p || !p->assigned)
 		return; /* a message of a partition just revoked */
+	if (p->fp_check && eng_fingerprint(e, p, m) != 0)
+		return; /* the record read last, read again; or the data loss stops us */
 	if (p->s.next_offset >= 0 && m->offset != p->s.next_offset && eng_offset_gap(e, p, m) != 0)
 		return; /* already in the state, or the data loss stops us */
 	if (eng_tx(e) < 0)
@@ -295,6 +426,10 @@ void eng_message(struct engine *e, rd_kafka_message_t *m)
 	int64_t now = eng_now();
 	if (tick_parse(m->payload, m->len, &tk, reason, sizeof(reason)) < 0) {
 		eng_reject(e, p, m, reason);
+	} else if (eng_foreign(e, p, m, &tk)) {
+		/* rejected: another product's tick */
+	} else if (eng_clock(e, p, m, &tk, now)) {
+		/* rejected: ahead of the clock; or a clock fault, stopping */
 	} else if (outlier_skewed(&p->s, tk.time_us, now, e->cfg->max_skew_us)) {
 		/* One tick dated far ahead would move the watermark so far that
 		 * every later tick is late. */
@@ -305,6 +440,7 @@ void eng_message(struct engine *e, rd_kafka_message_t *m)
 		eng_tick(e, p, (uint32_t)(p - e->parts), &tk, now);
 	}
 	p->s.next_offset = m->offset + 1;
+	eng_fp_note(p, m);
 	p->dirty = 1;
 	p->eof = 0;
 	p->fetched = 1;

@@ -73,6 +73,11 @@ static int rebalance_take(struct engine *e, rd_kafka_topic_partition_t *tp)
 	p->reported = p->s.next_offset;
 	if (p->s.next_offset >= 0)
 		tp->offset = p->s.next_offset; /* the state's offset wins over the group's */
+	/* One record early: the one read last, to check that the log is the
+	 * one the state read (ingest.c, eng_fingerprint). */
+	p->fp_check = p->s.next_offset > 0 && p->s.fp_set;
+	if (p->fp_check)
+		tp->offset = p->s.next_offset - 1;
 	return 0;
 }
 
@@ -177,6 +182,9 @@ static void rebalance_on_revoke(void *opaque, const rd_kafka_topic_partition_lis
 		uint32_t idx = (uint32_t)(p - e->parts);
 		p->assigned = 0;
 		p->revoked_at = eng_now();
+		if (p->clock_run > 0 && --e->clock_runs == 0)
+			e->clock_since = 0;
+		p->clock_run = 0;
 		p->nproducts = 0;
 		win_table_evict(&e->wins, rebalance_drop_part, &idx);
 		eng_log(e, LOG_INFO, "%s %s [%d]", lost ? "lost" : "revoked", p->topic, p->partition);

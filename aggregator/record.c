@@ -40,10 +40,14 @@ static const char *rec_time(int64_t v, char buf[24])
 
 int rec_val_partition(char *buf, size_t len, const struct store_partition *p)
 {
-	char a[24], b[24], c[24];
-	return snprintf(buf, len, "%" PRId64 " %s %" PRId64 " %" PRId64 " %s %" PRId64 " %" PRId64 " %s",
+	char a[24], b[24], c[24], d[24] = "-", h[24] = "-";
+	if (p->fp_set) {
+		snprintf(d, sizeof(d), "%" PRId64, p->fp_time);
+		snprintf(h, sizeof(h), "%" PRId64, p->fp_hash);
+	}
+	return snprintf(buf, len, "%" PRId64 " %s %" PRId64 " %" PRId64 " %s %" PRId64 " %" PRId64 " %s %s %s",
 	                p->next_offset, rec_time(p->max_time, a), p->rejected, p->time_run,
-	                rec_time(p->time_run_max, b), p->skew_run, p->skew_first, rec_time(p->closed_until, c));
+	                rec_time(p->time_run_max, b), p->skew_run, p->skew_first, rec_time(p->closed_until, c), d, h);
 }
 
 int rec_val_product(char *buf, size_t len, const struct store_product *pr)
@@ -181,12 +185,31 @@ int rec_key_parse(const void *key, size_t len, struct rec_key *k, const char **w
 	return 0;
 }
 
+/* The fingerprint's two fields: both integers, or both "-" (unknown). */
+static int rec_fp_parse(const char *t, const char *h, struct store_partition *p)
+{
+	if (!strcmp(t, "-") && !strcmp(h, "-"))
+		return 0;
+	p->fp_set = 1;
+	return rec_int(t, INT64_MIN, INT64_MAX, &p->fp_time) < 0 || rec_int(h, INT64_MIN, INT64_MAX, &p->fp_hash) < 0
+	       ? -1 : 0;
+}
+
+/* 10 fields; or the 8 written before the fingerprint (version 5), which
+ * leave it unknown: that partition's log is checked after its next batch. */
 int rec_parse_partition(const void *val, size_t len, struct store_partition *p)
 {
-	char buf[REC_TEXT_MAX], *f[8];
-	if (rec_text(val, len, buf, sizeof(buf)) < 0 || rec_split(buf, ' ', f, 8) < 0)
+	char buf[REC_TEXT_MAX], old[REC_TEXT_MAX], *f[10];
+	if (rec_text(val, len, buf, sizeof(buf)) < 0)
 		return -1;
+	memcpy(old, buf, len + 1);
 	memset(p, 0, sizeof(*p));
+	if (rec_split(buf, ' ', f, 10) == 0) {
+		if (rec_fp_parse(f[8], f[9], p) < 0)
+			return -1;
+	} else if (rec_split(old, ' ', f, 8) < 0) {
+		return -1;
+	}
 	return rec_int(f[0], 0, INT64_MAX, &p->next_offset) < 0 || rec_time_parse(f[1], &p->max_time) < 0 ||
 	       rec_int(f[2], 0, INT64_MAX, &p->rejected) < 0 || rec_int(f[3], 0, INT64_MAX, &p->time_run) < 0 ||
 	       rec_time_parse(f[4], &p->time_run_max) < 0 || rec_int(f[5], 0, INT64_MAX, &p->skew_run) < 0 ||

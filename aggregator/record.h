@@ -7,6 +7,7 @@
  *   key    p\tTOPIC\tPART | c\tTOPIC\tPART | s\tTOPIC\tPART\tPRODUCT
  *          | w\tTOPIC\tPART\tPRODUCT\tSTART_US\tEND_US
  *   value  p  next_offset max_time rejected time_run time_run_max skew_run skew_first closed_until
+ *             fp_time fp_hash ("- -" unknown; records written before them end at closed_until)
  *          s  ticks late duplicates max_sequence jump_seq jump_run back_seq back_run
  *          w  the fields of agg.h's AGG_FIELDS, in order (ticks sum_price
  *             sum_volume_24h max_time max_best_bid max_best_ask)

@@ -21,6 +21,7 @@ extern const char sql_views[];
 extern const char sql_migrate_1_2[];
 extern const char sql_migrate_2_3[];
 extern const char sql_migrate_3_4[];
+extern const char sql_migrate_4_5[];
 
 static const char *const store_sql[ST__COUNT] = {
 	[ST_BEGIN] = sql_stmt_begin,
@@ -97,7 +98,8 @@ static void store_not_ours(struct store *st, char *err, size_t errlen)
 }
 
 /* From version i + 1 to i + 2 (sql/migrate_*.sql). */
-static const char *const store_migrations[] = { sql_migrate_1_2, sql_migrate_2_3, sql_migrate_3_4 };
+static const char *const store_migrations[] = { sql_migrate_1_2, sql_migrate_2_3, sql_migrate_3_4,
+                                                 sql_migrate_4_5 };
 
 /* One transaction: sql, then the migrations from version `from` on (from 0:
  * none), the views, this version. */

@@ -12,7 +12,7 @@
 #include "seqrule.h"
 #include "window.h"
 
-#define STORE_VERSION 4 /* PRAGMA user_version of the schema in sql/schema.sql */
+#define STORE_VERSION 5 /* PRAGMA user_version of the schema in sql/schema.sql */
 
 struct store;
 struct sqlite3_stmt;
@@ -87,7 +87,13 @@ struct store_partition {
 	int64_t skew_run;     /* ticks in a row rejected as too far ahead */
 	int64_t skew_first;   /* event time of the first of them */
 	int64_t closed_until; /* group mode: windows ending at or before it are in the output topic (WM_NONE) */
+	int64_t fp_set;       /* 1: the record at next_offset - 1 is known by fp_time and fp_hash */
+	int64_t fp_time;      /* its Kafka timestamp (ms) */
+	int64_t fp_hash;      /* a hash of its key and value (store_fp_hash) */
 };
+/* The hash of a record's key and value kept in fp_hash: the same on every
+ * machine and run. */
+int64_t store_fp_hash(const void *key, size_t klen, const void *val, size_t vlen);
 int store_partition_get(struct store *st, const char *topic, int32_t partition,
                         struct store_partition *p);
 int store_partition_put(struct store *st, const char *topic, int32_t partition,

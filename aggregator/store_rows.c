@@ -92,10 +92,46 @@ int store_partition_get(struct store *st, const char *topic, int32_t partition, 
 		p->skew_run = sqlite3_column_int64(s, 5);
 		p->skew_first = sqlite3_column_int64(s, 6);
 		p->closed_until = store_col_time(s, 7);
+		p->fp_set = sqlite3_column_type(s, 8) != SQLITE_NULL && sqlite3_column_type(s, 9) != SQLITE_NULL;
+		p->fp_time = p->fp_set ? sqlite3_column_int64(s, 8) : 0;
+		p->fp_hash = p->fp_set ? sqlite3_column_int64(s, 9) : 0;
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* 64-bit words read little-endian whatever the machine, each mixed in as
+ * FNV-1a mixes a byte (xor, then FNV's 64-bit prime), a final avalanche
+ * (splitmix64's): it runs on every message, eight times fewer steps than
+ * FNV-1a's byte at a time. */
+static uint64_t store_fp_mix(uint64_t h, const unsigned char *p, size_t n)
+{
+	const uint64_t prime = 1099511628211ULL;
+	uint64_t w;
+
+	h = (h ^ n) * prime;
+	for (; n >= 8; p += 8, n -= 8) {
+		w = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+		    (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+		h = (h ^ w) * prime;
+		h ^= h >> 29;
+	}
+	for (w = 0; n > 0; n--)
+		w = w << 8 | p[n - 1];
+	return (h ^ w) * prime;
+}
+
+int64_t store_fp_hash(const void *key, size_t klen, const void *val, size_t vlen)
+{
+	uint64_t h = store_fp_mix(14695981039346656037ULL, key, key ? klen : 0);
+	h = store_fp_mix(h, val, val ? vlen : 0);
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return (int64_t)h;
 }
 
 int store_partition_put(struct store *st, const char *topic, int32_t partition,
@@ -116,6 +152,10 @@ int store_partition_put(struct store *st, const char *topic, int32_t partition,
 	sqlite3_bind_int64(s, 10, p->skew_first);
 	if (p->closed_until != WM_NONE)
 		sqlite3_bind_int64(s, 11, p->closed_until);
+	if (p->fp_set) {
+		sqlite3_bind_int64(s, 12, p->fp_time);
+		sqlite3_bind_int64(s, 13, p->fp_hash);
+	}
 	return store_step_done(st, ST_PART_PUT, err, errlen, "cannot write a partition");
 }
 

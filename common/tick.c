@@ -57,6 +57,20 @@ int tick_product_id_ok(const char *s, size_t n)
 	return 1;
 }
 
+int tick_topic_is_product(const char *topic)
+{
+	size_t n = strlen(topic), dashes = 0;
+
+	if (!tick_product_id_ok(topic, n) || topic[0] == '-' || topic[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (topic[i] >= 'a' && topic[i] <= 'z')
+			return 0;
+		dashes += topic[i] == '-';
+	}
+	return dashes == 1;
+}
+
 static int tk_fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int tk_fail(char *err, size_t errlen, const char *fmt, ...)

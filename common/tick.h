@@ -19,6 +19,12 @@
  * letters, digits and '-' (Coinbase's BASE-QUOTE).  No field of the CSV can
  * then need quoting. Returns 1 when s[0..n) is one. */
 int tick_product_id_ok(const char *s, size_t n);
+
+/* Whether a topic is named after a product, as the producer names them by
+ * default (topic == product id): a product id of Coinbase's form BASE-QUOTE,
+ * capitals and digits on both sides of one dash ("BTC-USD", "1INCH-USD").
+ * "ticks" (-t TOPIC) or "cb.BTC-USD" (--topic-prefix) are not. */
+int tick_topic_is_product(const char *topic);
 #define TICK_MAX_BYTES   65536   /* larger messages are rejected unparsed */
 
 struct tick {

@@ -1,4 +1,4 @@
--- schema.sql: the aggregator's state file (SQLite, WAL mode). PRAGMA user_version = 3.
+-- schema.sql: the aggregator's state file (SQLite, WAL mode). PRAGMA user_version = 5.
 --
 -- Times are microseconds since the Unix epoch (UTC) in INTEGER columns; views.sql
 -- gives readable forms. State is kept per Kafka partition (partial aggregates),
@@ -50,6 +50,12 @@ CREATE TABLE IF NOT EXISTS partitions (
   -- Group mode (--output-topic): every window ending at or before it went to
   -- the output topic (NULL: none yet, or not in group mode).
   closed_until INTEGER,
+  -- The record at next_offset - 1, as read (version 5): its Kafka timestamp
+  -- (ms) and a hash of its key and value.  At assignment the aggregator reads
+  -- that offset again: another record there means the log is not the one
+  -- this state read (the topic recreated, the cluster wiped).  NULL: unknown.
+  fp_time INTEGER,
+  fp_hash INTEGER,
   PRIMARY KEY (topic, partition)
 ) WITHOUT ROWID;
 

@@ -36,13 +36,14 @@ DELETE FROM windows
 WHERE product_id = ?1 AND window_start = ?2 AND window_end = ?3 AND topic = ?4 AND partition = ?5;
 
 -- name: partition_get
-SELECT next_offset, max_time, rejected, time_run, time_run_max, skew_run, skew_first, closed_until
+SELECT next_offset, max_time, rejected, time_run, time_run_max, skew_run, skew_first, closed_until,
+       fp_time, fp_hash
 FROM partitions WHERE topic = ?1 AND partition = ?2;
 
 -- name: partition_put
 INSERT OR REPLACE INTO partitions (topic, partition, next_offset, max_time, rejected, updated_us, time_run,
-                                   time_run_max, skew_run, skew_first, closed_until)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11);
+                                   time_run_max, skew_run, skew_first, closed_until, fp_time, fp_hash)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13);
 
 -- name: clear_windows
 -- Group mode, before a partition is restored from the changelog, what this

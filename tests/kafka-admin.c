@@ -4,12 +4,14 @@
  *
  *   kafka-admin -b BROKERS create NAME[:PARTITIONS] [key=value]...
  *   kafka-admin -b BROKERS delete NAME...
+ *   kafka-admin -b BROKERS partitions NAME:TOTAL
  *   kafka-admin -b BROKERS group-offsets GROUP TOPIC[:PARTITIONS]...
  *
  * create:        CreateTopics, replication factor 1 unless -r, with topic
  *                configs (retention.bytes=..., segment.bytes=...); an
  *                existing topic is an error.
  * delete:        DeleteTopics.
+ * partitions:    CreatePartitions: the topic grows to TOTAL partitions.
  * group-offsets: the group's committed offsets (OffsetFetch), one line per
  *                partition "TOPIC PARTITION OFFSET" (-1: none committed).
  *
@@ -34,6 +36,7 @@ static void usage(FILE *out)
 		"Usage: kafka-admin -b BROKERS [-r REPLICATION] COMMAND ARGS...\n"
 		"  create NAME[:PARTITIONS] [key=value]...    CreateTopics with configs\n"
 		"  delete NAME...                             DeleteTopics\n"
+		"  partitions NAME:TOTAL                      CreatePartitions: grow to TOTAL\n"
 		"  group-offsets GROUP TOPIC[:PARTITIONS]...  committed offsets, TOPIC PARTITION OFFSET\n"
 		"Exit: 0 ok, 1 request failed, 2 usage.\n");
 }
@@ -126,6 +129,35 @@ static int cmd_create(rd_kafka_t *rk, rd_kafka_queue_t *q, int repl, int argc, c
 	rd_kafka_event_destroy(ev);
 	if (rc)
 		snprintf(errstr, errsz, "create failed");
+	return rc;
+}
+
+static int cmd_partitions(rd_kafka_t *rk, rd_kafka_queue_t *q, int argc, char **argv,
+			  char *errstr, size_t errsz)
+{
+	rd_kafka_NewPartitions_t *np;
+	rd_kafka_event_t *ev;
+	const rd_kafka_topic_result_t **tr;
+	size_t cnt;
+	int parts, rc;
+
+	if (argc != 1 || !strchr(argv[0], ':') || split_spec(argv[0], 1, &parts)) {
+		snprintf(errstr, errsz, "partitions: NAME:TOTAL expected");
+		return 2;
+	}
+	np = rd_kafka_NewPartitions_new(argv[0], (size_t)parts, errstr, errsz);
+	if (!np)
+		return 2;
+	rd_kafka_CreatePartitions(rk, &np, 1, NULL, q);
+	rd_kafka_NewPartitions_destroy(np);
+	ev = wait_result(q, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, errstr, errsz);
+	if (!ev)
+		return 1;
+	tr = rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &cnt);
+	rc = topic_results(tr, cnt);
+	rd_kafka_event_destroy(ev);
+	if (rc)
+		snprintf(errstr, errsz, "partitions failed");
 	return rc;
 }
 
@@ -280,6 +312,8 @@ int main(int argc, char **argv)
 	argc -= optind + 1;
 	if (!strcmp(argv[-1], "create"))
 		rc = cmd_create(rk, q, repl, argc, argv, errstr, sizeof(errstr));
+	else if (!strcmp(argv[-1], "partitions"))
+		rc = cmd_partitions(rk, q, argc, argv, errstr, sizeof(errstr));
 	else if (!strcmp(argv[-1], "delete"))
 		rc = cmd_delete(rk, q, argc, argv, errstr, sizeof(errstr));
 	else if (!strcmp(argv[-1], "group-offsets"))

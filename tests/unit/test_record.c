@@ -76,6 +76,17 @@ static void test_values(void)
 	for (size_t i = 0; i < sizeof(badm) / sizeof(badm[0]); i++)
 		T_OK(rec_parse_marker(badm[i], strlen(badm[i]), &until, &parts) < 0, "marker refused: '%s'", badm[i]);
 	T_OK(rec_parse_partition("1 - 0 0 - 0 0", 13, &gp) < 0, "a partition short of a field refused");
+	p.fp_set = 1;
+	p.fp_time = 1682348400123;
+	p.fp_hash = INT64_MIN + 7;
+	n = rec_val_partition(buf, sizeof(buf), &p);
+	T_OK(rec_parse_partition(buf, (size_t)n, &gp) == 0 && !memcmp(&p, &gp, sizeof(p)),
+	     "a partition with the fingerprint of its last record reads back");
+	T_OK(rec_parse_partition("1355 - 2 1 - 0 -5 -", 19, &gp) == 0 && gp.next_offset == 1355 && gp.fp_set == 0 &&
+	     gp.skew_first == -5, "a partition written before the fingerprint: read, the fingerprint unknown");
+	T_OK(rec_parse_partition("1 - 0 0 - 0 0 - -", 17, &gp) < 0, "9 fields refused");
+	T_OK(rec_parse_partition("1 - 0 0 - 0 0 - 5 -", 19, &gp) < 0, "half a fingerprint refused");
+	T_OK(rec_parse_partition("1 - 0 0 - 0 0 - - - -", 21, &gp) < 0, "11 fields refused");
 	T_OK(rec_parse_partition("-1 - 0 0 - 0 0 -", 16, &gp) < 0, "a negative offset refused");
 }
 

@@ -151,8 +151,9 @@ static void test_bad_files(void)
 	T_OK(strstr(err, "directory exist") != NULL, "message points at the directory");
 }
 
-/* What version 3 added, taken away again. */
-#define V4_TO_V3 "ALTER TABLE partitions DROP COLUMN closed_until; "
+/* What versions 3, 4 and 5 added, taken away again. */
+#define V5_TO_V4 "ALTER TABLE partitions DROP COLUMN fp_time; ALTER TABLE partitions DROP COLUMN fp_hash; "
+#define V4_TO_V3 V5_TO_V4 "ALTER TABLE partitions DROP COLUMN closed_until; "
 #define V3_TO_V2 V4_TO_V3 "ALTER TABLE partitions DROP COLUMN time_run; ALTER TABLE partitions DROP COLUMN time_run_max;" \
 	" ALTER TABLE partitions DROP COLUMN skew_run; ALTER TABLE partitions DROP COLUMN skew_first;" \
 	" ALTER TABLE products DROP COLUMN jump_seq; ALTER TABLE products DROP COLUMN jump_run;" \
@@ -196,6 +197,42 @@ static void test_migrate_v1(void)
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 	T_OK(v == STORE_VERSION * 1000 + 1, "now this version, its progress view has lost");
+}
+
+/* A version 4 state file (before the fingerprint of the last record read)
+ * is migrated: its partitions' fingerprints are unknown, until written. */
+static void test_migrate_v4(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL;
+	char err[512];
+	sqlite3 *db;
+	struct store_partition p = { .next_offset = 7, .max_time = 5 * S, .time_run_max = WM_NONE,
+	                             .closed_until = WM_NONE, .fp_set = 1, .fp_time = 1682348400123,
+	                             .fp_hash = INT64_MIN + 5 }, q;
+
+	T_OK(store_open(&st, t_path("v4.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	T_OK(store_begin(st, err, sizeof(err)) == 0 && store_partition_put(st, "t", 0, &p, 1, err, sizeof(err)) == 0 &&
+	     store_commit(st, err, sizeof(err)) == 0, "a partition with its fingerprint");
+	T_OK(store_partition_get(st, "t", 0, &q) == 1 && q.fp_set == 1 && q.fp_time == p.fp_time &&
+	     q.fp_hash == p.fp_hash, "it reads back");
+	store_close(st);
+	sqlite3_open(t_path("v4.db"), &db);
+	T_OK(sqlite3_exec(db, V5_TO_V4 "PRAGMA user_version = 4;", NULL, NULL, NULL) == SQLITE_OK,
+	     "made a version 4 file");
+	sqlite3_close(db);
+	T_OK(store_open(&st, t_path("v4.db"), &s, 0, err, sizeof(err)) == 0, "version 4 opens for writing");
+	T_OK(store_partition_get(st, "t", 0, &q) == 1 && q.fp_set == 0 && q.next_offset == 7,
+	     "its partition kept, the fingerprint unknown");
+	store_close(st);
+	T_OK(store_fp_hash("k", 1, "abcdefghij", 10) == store_fp_hash("k", 1, "abcdefghij", 10) &&
+	     store_fp_hash("k", 1, "abcdefghij", 10) != store_fp_hash("k", 1, "abcdefghik", 10) &&
+	     store_fp_hash("k", 1, "abcdefghij", 10) != store_fp_hash("kabcdefghij", 11, "", 0) &&
+	     store_fp_hash(NULL, 0, "abcdefgh", 8) != store_fp_hash(NULL, 0, "abcdefgi", 8),
+	     "the fingerprint's hash: stable, another for another byte, key and value apart");
+	/* The value stored in state files: the same on every machine, for good. */
+	T_INT(store_fp_hash("BTC-USD", 7, "{\"type\":\"ticker\"}", 17), -4055587657957516187LL,
+	      "the fingerprint's hash of a fixed record");
 }
 
 /* A version 2 state file (before the confirmation runs) is migrated; the runs
@@ -478,6 +515,7 @@ int main(void)
 	test_bad_files();
 	test_migrate_v1();
 	test_migrate_v2();
+	test_migrate_v4();
 	test_views_updated();
 	test_rejected_budget();
 	test_export();

@@ -499,8 +499,23 @@ static void test_time_random(void)
 		printf("#   %d mismatches, first %s\n", bad, first);
 }
 
+/* Topics named after a product (README, "When things go wrong"): the
+ * producer's default layout, not -t TOPIC or --topic-prefix. */
+static void test_topic_is_product(void)
+{
+	static const char *const yes[] = { "BTC-USD", "ETH-USD", "1INCH-USD", "USDT-EUR" };
+	static const char *const no[] = { "ticks", "btc-usd", "BTC", "BTC-USD-2", "cb.BTC-USD", "cb-BTC-USD",
+		"-BTC", "BTC-", "", "A-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		T_OK(tick_topic_is_product(yes[i]) == 1, "topic %s is named after a product", yes[i]);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		T_OK(tick_topic_is_product(no[i]) == 0, "topic '%s' is not", no[i]);
+}
+
 int main(void)
 {
+	test_topic_is_product();
 	test_reference();
 	test_reject_json();
 	test_reject_size();
