@@ -166,6 +166,12 @@ static int local_partition(struct sink *s, const struct eng_part *p, int64_t now
 
 static int local_commit(struct sink *s, char *err, size_t errlen)
 {
+	if (crash_fail_commit(&s->e->crash)) { /* the test build's AGG_FAIL_COMMIT: as a full disk */
+		snprintf(err, errlen, "state %s: cannot commit: database or disk is full (AGG_FAIL_COMMIT)",
+		         s->e->cfg->state_path);
+		eng_fatal(s->e, AGG_EXIT_RUNTIME, err);
+		return -1;
+	}
 	return store_commit(s->e->st, err, errlen);
 }
 
