@@ -14,7 +14,8 @@
 #include "topicexport.h"
 
 /* From the state file, opened read-only (a running aggregator keeps its
- * lock): the whole CSV rewritten with every window it exported. */
+ * lock): the whole CSV rewritten with every window it exported -- over a CSV
+ * of this state's or a new file, never over another pipeline's. */
 static int cmdexp_from_state(const struct agg_config *cfg)
 {
 	struct store *st = NULL;
@@ -33,7 +34,14 @@ static int cmdexp_from_state(const struct agg_config *cfg)
 	}
 	if (store_meta_get(st, "exported_until_us", &until) < 0)
 		until = WM_NONE;
-	int r = export_rewrite(cfg->output_path, cfg->columns, st, until, &bytes, &rows, err, sizeof(err));
+	char cols[512] = "";
+	struct export_record rec = { 0, 0, 0, cols };
+	store_meta_get(st, "csv_bytes", &rec.bytes);
+	rec.mark_known = store_meta_get(st, "csv_mark", &rec.mark) == 1;
+	store_meta_get_text(st, "csv_columns", cols, sizeof(cols));
+	int r = export_check_ours(cfg->output_path, cfg->state_path, &rec, st, until, err, sizeof(err));
+	if (r == 0)
+		r = export_rewrite(cfg->output_path, cfg->columns, st, until, &bytes, &rows, err, sizeof(err));
 	if (r < 0) {
 		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
 		rc = r == EXPORT_ESTATE ? AGG_EXIT_STATE : r == EXPORT_ESPACE ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;

@@ -46,6 +46,28 @@ int export_parse_columns(const char *spec, int *cols, int *ncols, char *err, siz
 #define EXPORT_ESAME (-3)
 int export_check_target(const char *out, const char *state, int check_state, char *err, size_t errlen);
 
+/* What a state recorded of the CSV it wrote (meta csv_bytes, csv_mark,
+ * csv_columns). */
+struct export_record {
+	int64_t bytes;       /* its length, 0 none */
+	int mark_known;      /* 0: a state of an earlier version, without csv_mark */
+	int64_t mark;        /* csv_mark (export.c) */
+	const char *columns; /* the columns it was written with ("" unknown) */
+};
+/* Before anything is written: refuses (-1, err naming both files) a CSV at
+ * path that is not the one the state wrote: in its recorded columns and as
+ * long or longer, its mark at the recorded length differs (without a mark,
+ * the length is all there is); shorter or in other columns, it is not a
+ * beginning of what the state writes (compared row by row, as a rebuild would
+ * write it anyway); the state recorded no CSV, it holds rows.  Missing, empty,
+ * not a CSV of ours (export_check_target's), or damaged (a NUL where the
+ * state's bytes differ): 0, export_open repairs it.  EXPORT_ESTATE when
+ * reading the state failed. */
+int export_check_ours(const char *path, const char *state, const struct export_record *rec, struct store *st,
+                      int64_t exported_until, char *err, size_t errlen);
+/* x's file's mark at its length (meta csv_mark, see export.c): 0, or -1 with err. */
+int export_mark(const struct export_csv *x, int64_t *mark, char *err, size_t errlen);
+
 /* Opens path for appending after crash recovery against the recorded length:
  * a longer file is cut back to it (the tail of an interrupted export), a
  * shorter or missing one is rewritten from the state (windows up to

@@ -33,16 +33,24 @@ static int local_export_code(const struct local *l, int r)
 	return en == ENOSPC || en == EDQUOT || en == EIO ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
 }
 
-/* Records the CSV's length and columns in the state when they changed. */
-static int local_note_csv(struct local *l, int64_t bytes, const char *cols)
+/* Records the CSV's length, mark and columns in the state when they changed
+ * (the mark also when a state of an earlier version has none yet). */
+static int local_note_csv(struct local *l, int64_t bytes, const char *cols, int mark_known, int64_t mark)
 {
 	struct engine *e = l->base.e;
 	const struct agg_config *c = e->cfg;
 	char err[700];
+	int64_t now;
 
-	if (bytes == l->csv_before && strcmp(cols, c->columns) == 0)
+	l->csv.bytes = bytes;
+	if (export_mark(&l->csv, &now, err, sizeof(err)) < 0) {
+		eng_fatal(e, AGG_EXIT_OUTPUT, err);
+		return -1;
+	}
+	if (bytes == l->csv_before && strcmp(cols, c->columns) == 0 && mark_known && now == mark)
 		return 0;
 	if (store_begin(e->st, err, sizeof(err)) < 0 || store_meta_set(e->st, "csv_bytes", bytes, err, sizeof(err)) < 0 ||
+	    store_meta_set(e->st, "csv_mark", now, err, sizeof(err)) < 0 ||
 	    store_meta_set_text(e->st, "csv_columns", c->columns, err, sizeof(err)) < 0 ||
 	    store_commit(e->st, err, sizeof(err)) < 0) {
 		eng_fatal(e, eng_state_code(e), err);
@@ -52,19 +60,27 @@ static int local_note_csv(struct local *l, int64_t bytes, const char *cols)
 }
 
 /* Opens the CSV, recovering its tail after a crash; rewritten first when
- * --columns changed since the last run. */
+ * --columns changed since the last run.  A CSV that is not the one this
+ * state wrote is refused before any of that (export_check_ours). */
 static int local_start(struct sink *s)
 {
 	struct local *l = LOCAL(s);
 	struct engine *e = s->e;
 	const struct agg_config *c = e->cfg;
 	char err[700], cols[512] = "";
-	int64_t bytes = 0, v;
+	int64_t bytes = 0, v, mark = 0;
 	int r;
 
 	if (store_meta_get(e->st, "csv_bytes", &v) == 1)
 		bytes = v;
+	int mark_known = store_meta_get(e->st, "csv_mark", &mark) == 1;
 	store_meta_get_text(e->st, "csv_columns", cols, sizeof(cols));
+	struct export_record rec = { bytes, mark_known, mark, cols };
+	r = export_check_ours(c->output_path, c->state_path, &rec, e->st, e->exported_until, err, sizeof(err));
+	if (r < 0) {
+		eng_fatal(e, local_export_code(l, r), err);
+		return -1;
+	}
 	if (bytes > 0 && strcmp(cols, c->columns) != 0) {
 		int64_t rows;
 		eng_log(e, LOG_INFO, "--columns changed since the last run: rewriting %s", c->output_path);
@@ -73,6 +89,7 @@ static int local_start(struct sink *s)
 			eng_fatal(e, local_export_code(l, r), err);
 			return -1;
 		}
+		mark_known = 0;
 	}
 	l->csv_before = bytes;
 	r = export_open(&l->csv, c->output_path, c->columns, e->st, e->exported_until, &bytes, err, sizeof(err));
@@ -80,7 +97,7 @@ static int local_start(struct sink *s)
 		eng_fatal(e, local_export_code(l, r), err);
 		return -1;
 	}
-	return local_note_csv(l, bytes, cols);
+	return local_note_csv(l, bytes, cols, mark_known, mark);
 }
 
 static int64_t local_closed_until(const struct sink *s, const struct eng_part *p)
@@ -125,10 +142,15 @@ static int local_close_windows(struct sink *s, int64_t *rows, char *err, size_t 
 	}
 	if (*rows > 0)
 		crash_point(&e->crash, "csv");
+	int64_t mark;
 	if (store_meta_set(e->st, "exported_until_us", e->watermark, err, errlen) < 0 ||
 	    store_meta_set(e->st, "csv_bytes", l->csv.bytes, err, errlen) < 0)
 		return -1;
-	return 0;
+	if (export_mark(&l->csv, &mark, err, errlen) < 0) {
+		eng_fatal(e, AGG_EXIT_OUTPUT, err);
+		return -1;
+	}
+	return store_meta_set(e->st, "csv_mark", mark, err, errlen);
 }
 
 static int local_product(struct sink *s, const struct eng_part *p, const struct store_product *pr, char *err,
@@ -144,6 +166,12 @@ static int local_partition(struct sink *s, const struct eng_part *p, int64_t now
 
 static int local_commit(struct sink *s, char *err, size_t errlen)
 {
+	if (crash_fail_commit(&s->e->crash)) { /* the test build's AGG_FAIL_COMMIT: as a full disk */
+		snprintf(err, errlen, "state %s: cannot commit: database or disk is full (AGG_FAIL_COMMIT)",
+		         s->e->cfg->state_path);
+		eng_fatal(s->e, AGG_EXIT_RUNTIME, err);
+		return -1;
+	}
 	return store_commit(s->e->st, err, errlen);
 }
 

@@ -75,19 +75,6 @@ int store_exec(struct store *st, const char *sql, char *err, size_t errlen, cons
 	return 0;
 }
 
-/* Runs a query that returns one integer. */
-static int store_scalar(struct store *st, const char *sql, int64_t *v)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
 /* Rewrites err when SQLite says the file is not a database or is corrupt. */
 static void store_not_ours(struct store *st, char *err, size_t errlen)
 {
@@ -102,12 +89,14 @@ static const char *const store_migrations[] = { sql_migrate_1_2, sql_migrate_2_3
                                                  sql_migrate_4_5 };
 
 /* One transaction: sql, then the migrations from version `from` on (from 0:
- * none), the views, this version. */
+ * none), the views, this version and our application_id (which a state made
+ * before states carried one gets here, at its first write). */
 static int store_schema_tx(struct store *st, const char *sql, int64_t from, const char *verb,
                            char *err, size_t errlen)
 {
-	char ddl[64], what[64];
-	snprintf(ddl, sizeof(ddl), "PRAGMA user_version = %d;", STORE_VERSION);
+	char ddl[96], what[64];
+	snprintf(ddl, sizeof(ddl), "PRAGMA user_version = %d; PRAGMA application_id = %d;", STORE_VERSION,
+	         STORE_APP_ID);
 	snprintf(what, sizeof(what), "cannot %s the schema", verb);
 	if (store_exec(st, "BEGIN IMMEDIATE", err, errlen, what) < 0)
 		return -1;
@@ -124,31 +113,71 @@ static int store_schema_tx(struct store *st, const char *sql, int64_t from, cons
 	return 0;
 }
 
-/* Creates the schema in a new file, migrates an older one, or checks that an
- * existing one is ours and of this version. Export reads older ones as they
- * are (the views it reads are the same). */
-static int store_schema(struct store *st, int read_only, char *err, size_t errlen)
-{
-	int64_t ver = 0, ntab = 0;
+/* What the file at the state's path is (sql identify). */
+struct store_id {
+	int64_t app_id;   /* PRAGMA application_id */
+	int64_t version;  /* PRAGMA user_version */
+	int64_t tables;   /* entries in sqlite_schema */
+	int64_t our_cols; /* of the columns every state has had (STORE_OUR_COLS) */
+};
+#define STORE_OUR_COLS 13 /* meta's key and value, windows' eleven */
 
-	if (store_scalar(st, "PRAGMA user_version", &ver) < 0 ||
-	    store_scalar(st, "SELECT count(*) FROM sqlite_schema", &ntab) < 0) {
+static int store_identify(struct store *st, struct store_id *id, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, sql_stmt_identify, -1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		id->app_id = sqlite3_column_int64(s, 0);
+		id->version = sqlite3_column_int64(s, 1);
+		id->tables = sqlite3_column_int64(s, 2);
+		id->our_cols = sqlite3_column_int64(s, 3);
+	} else {
 		store_fail(st, err, errlen, "cannot read the schema");
 		store_not_ours(st, err, errlen);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Whether id is a file this aggregator may open: empty (a new state), or a
+ * state of ours -- its application_id, or, made before states carried one,
+ * the tables every state has had -- of this version or older.  Else -1 with
+ * err: another program's file is never written to. */
+static int store_judge(struct store *st, const struct store_id *id, char *err, size_t errlen)
+{
+	int legacy = id->app_id == 0 && id->version > 0 && id->our_cols == STORE_OUR_COLS;
+
+	if (id->app_id == 0 && id->version == 0 && id->tables == 0)
+		return 0;
+	if ((id->app_id != STORE_APP_ID && !legacy) || id->version <= 0) {
+		char why[96];
+		if (id->app_id != 0 && id->app_id != STORE_APP_ID)
+			snprintf(why, sizeof(why), "its application_id 0x%08llx is another program's",
+			         (unsigned long long)(uint32_t)id->app_id);
+		else
+			snprintf(why, sizeof(why), "user_version %lld, without the tables of one",
+			         (long long)id->version);
+		snprintf(err, errlen, "state %s is a SQLite file but not an aggregator state file (%s): refused, "
+		         "left as it was; pass another --state", st->path, why);
 		return -1;
 	}
-	if (ver > STORE_VERSION) {
+	if (id->version > STORE_VERSION) {
 		snprintf(err, errlen, "state %s has schema version %lld, newer than this aggregator's %d: "
-		         "use a newer aggregator", st->path, (long long)ver, STORE_VERSION);
+		         "use a newer aggregator", st->path, (long long)id->version, STORE_VERSION);
 		return -1;
 	}
-	if (ver == 0 && ntab > 0) {
-		snprintf(err, errlen, "state %s is a SQLite file but not an aggregator state file "
-		         "(it has other tables and no schema version): pass another --state", st->path);
-		return -1;
-	}
+	return 0;
+}
+
+/* Creates the schema in a new file, migrates an older one, or updates the
+ * views of one of this version: a file store_judge let through.  Export
+ * reads older ones as they are (the views it reads are the same). */
+static int store_schema(struct store *st, const struct store_id *id, int read_only, char *err, size_t errlen)
+{
 	if (read_only) {
-		if (ver > 0)
+		if (id->version > 0)
 			return 0;
 		snprintf(err, errlen, "state %s is empty: no aggregator has written it yet", st->path);
 		return -1;
@@ -159,10 +188,10 @@ static int store_schema(struct store *st, int read_only, char *err, size_t errle
 		store_not_ours(st, err, errlen);
 		return -1;
 	}
-	if (ver == STORE_VERSION) /* the views as this aggregator has them */
+	if (id->version == STORE_VERSION) /* the views as this aggregator has them */
 		return store_schema_tx(st, "", 0, "update", err, errlen);
-	if (ver > 0) /* 2 added data_loss, 3 the confirmation runs, 4 closed_until */
-		return store_schema_tx(st, "", ver, "migrate", err, errlen);
+	if (id->version > 0) /* 2 added data_loss, 3 the confirmation runs, 4 closed_until */
+		return store_schema_tx(st, "", id->version, "migrate", err, errlen);
 	return store_schema_tx(st, sql_schema, 0, "create", err, errlen);
 }
 
@@ -249,37 +278,77 @@ static int store_lock(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* A path SQLite cannot open (over STORE_PATH_MAX as an absolute path) is
+ * refused before the lock file is made: before, a stray empty file was left
+ * at the path cut to 511 bytes (struct store's path). */
+static int store_path_check(const char *path, char *err, size_t errlen)
+{
+	char cwd[4096];
+	size_t n = strlen(path);
+
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		n += strlen(cwd) + 1;
+	if (n <= STORE_PATH_MAX)
+		return 0;
+	snprintf(err, errlen, "state path too long (%zu bytes as an absolute path, SQLite opens at most %d): "
+	         "refused before anything was created; pass a shorter --state: %s", n, STORE_PATH_MAX, path);
+	return -1;
+}
+
+static int store_connect(struct store *st, int flags, char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(st->path, &st->db, flags, NULL) != SQLITE_OK) {
+		if (st->db)
+			return store_fail(st, err, errlen, "cannot open");
+		snprintf(err, errlen, "state %s: cannot open: out of memory", st->path);
+		return -1;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	sqlite3_extended_result_codes(st->db, 0);
+	return 0;
+}
+
+/* What the file is, read on a connection that cannot write to it (nor roll
+ * back a journal, nor checkpoint a WAL at close); read_only keeps it open. */
+static int store_check_ours(struct store *st, struct store_id *id, int read_only, char *err, size_t errlen)
+{
+	if (store_connect(st, SQLITE_OPEN_READONLY, err, errlen) < 0 || store_identify(st, id, err, errlen) < 0 ||
+	    store_judge(st, id, err, errlen) < 0)
+		return -1;
+	if (!read_only) {
+		sqlite3_close(st->db);
+		st->db = NULL;
+	}
+	return 0;
+}
+
 int store_open(struct store **out, const char *path, const struct store_settings *s,
                int read_only, char *err, size_t errlen)
 {
+	struct store_id id;
 	struct store *st = calloc(1, sizeof(*st));
-	if (st)
-		st->rej_rows = -1;
 	if (!st) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	st->rej_rows = -1;
 	st->lock_fd = -1;
 	snprintf(st->path, sizeof(st->path), "%s", path);
 
+	if (store_path_check(path, err, errlen) < 0)
+		goto fail;
 	if (!read_only && store_lock(st, err, errlen) < 0)
 		goto fail;
-	int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
-		if (st->db)
-			store_fail(st, err, errlen, "cannot open");
-		else
-			snprintf(err, errlen, "state %s: cannot open: out of memory", path);
+	if (store_check_ours(st, &id, read_only, err, errlen) < 0)
 		goto fail;
-	}
+	if (!read_only && store_connect(st, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen) < 0)
+		goto fail;
 	struct stat sb;
 	if (stat(path, &sb) == 0) {
 		st->dev = sb.st_dev;
 		st->ino = sb.st_ino;
 	}
-	sqlite3_busy_timeout(st->db, 10000);
-	sqlite3_extended_result_codes(st->db, 0);
-	if (store_schema(st, read_only, err, errlen) < 0)
+	if (store_schema(st, &id, read_only, err, errlen) < 0)
 		goto fail;
 	if (store_prepare(st, read_only, err, errlen) < 0)
 		goto fail;

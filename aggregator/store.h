@@ -13,6 +13,13 @@
 #include "window.h"
 
 #define STORE_VERSION 5 /* PRAGMA user_version of the schema in sql/schema.sql */
+/* PRAGMA application_id of a state file ("AGST"), set when it is made (and
+ * at the first write of a state made before it was): a file with another is
+ * not ours, and is left as it is. */
+#define STORE_APP_ID 0x41475354
+/* The longest --state SQLite opens, as an absolute path: its unix VFS's 512
+ * bytes less room for a "-journal" suffix (sqlite3PagerOpen). */
+#define STORE_PATH_MAX 504
 
 struct store;
 struct sqlite3_stmt;
@@ -30,10 +37,15 @@ struct store_settings {
 };
 
 /* Opens (creating if needed) the state file for writing: takes an exclusive
- * lock (a second aggregator on it fails), enables WAL, creates or checks the
- * schema version, and records or checks the settings. read_only opens it for
- * reading only (export, status), without the lock. Returns 0, or -1 with err, or
- * STORE_ETRANSIENT with err when the failure can pass (a full or failing disk). */
+ * lock (a second aggregator on it fails), checks on a read-only connection
+ * that the file is empty or a state of ours (application_id, or an earlier
+ * version's tables) of this version or older -- a file that is not is left
+ * byte for byte as it was -- then enables WAL, creates or migrates the schema,
+ * and records or checks the settings.  A path over STORE_PATH_MAX is refused
+ * before anything is created.  read_only opens it for reading only (export,
+ * status), without the lock, after the same check.  Returns 0, or -1 with err,
+ * or STORE_ETRANSIENT with err when the failure can pass (a full or failing
+ * disk). */
 #define STORE_ETRANSIENT (-2)
 int store_open(struct store **out, const char *path, const struct store_settings *s,
                int read_only, char *err, size_t errlen);

@@ -11,6 +11,8 @@
 --   exported_until_us              every window with window_end <= this is in the CSV
 --   csv_bytes                      the CSV's length after the last export (crash recovery)
 --   csv_columns                    the columns of that CSV
+--   csv_mark                       FNV-1a 64 of its header and its last 4 KiB before csv_bytes:
+--                                  another pipeline's CSV at --output is refused (export.c)
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value

@@ -5,6 +5,20 @@
 -- stored fields (aggregator/agg.h), put in when store.c prepares them:
 -- "ticks, sum_price, ...", one "?" each, "sum(ticks), sum(sum_price), ...".
 
+-- name: identify
+-- What the file at --state is, read on a connection that cannot write before
+-- anything is written to it (store.c): its application_id, schema version,
+-- number of tables, and how many of the columns every state has had since
+-- version 1 it has (meta's 2 and windows' 11: 13 in a state made before
+-- states carried an application_id).
+SELECT (SELECT application_id FROM pragma_application_id),
+       (SELECT user_version FROM pragma_user_version),
+       (SELECT count(*) FROM sqlite_schema),
+       (SELECT count(*) FROM pragma_table_info('meta') WHERE name IN ('key', 'value')) +
+       (SELECT count(*) FROM pragma_table_info('windows')
+         WHERE name IN ('product_id', 'window_start', 'window_end', 'topic', 'partition', 'ticks',
+                        'sum_price', 'sum_volume_24h', 'max_time', 'max_best_bid', 'max_best_ask'));
+
 -- name: begin
 -- The batch's write lock at its start, not at its first write.
 BEGIN IMMEDIATE;

@@ -53,7 +53,10 @@ is "$(next "$T/a.db")" 4000 "the state is left at 4000"
 is "$(wc -l <"$T/a.csv")" "$rows_before" "the rows already written stay, nothing added"
 
 # 1'. --on-data-loss=skip: go on, count it.
-ok_cmd "--on-data-loss=skip goes on" agg b --on-data-loss=skip
+ok_cmd "--on-data-loss=skip goes on" agg b --on-data-loss=skip --progress-interval 1ms --progress-json
+# The skipped offsets count in the run's totals, not only in the state.
+lost_json=$(grep '"dataLost"' "$T/b.out" | tail -n 1 | sed 's/.*"dataLost":\([0-9]*\).*/\1/')
+is "$lost_json" "$((low - 4000))" "the progress JSON's dataLost counts the skipped offsets"
 is "$(next "$T/b.db")" 30000 "it read to the end"
 is "$(sqlite3 "$T/b.db" "SELECT from_offset || ' ' || to_offset || ' ' || lost FROM data_loss")" \
 	"4000 $low $((low - 4000))" "data_loss: from, to, lost"

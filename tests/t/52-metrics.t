@@ -29,6 +29,12 @@ like "$m" "aggregator_late_ticks_total\\{topic=\"BTC-USD\",partition=\"0\",produ
 like "$m" "aggregator_watermark_seconds 1682349598\\.977" "the watermark as Unix seconds"
 like "$m" "aggregator_batch_duration_seconds_count [1-9]" "the batch duration histogram"
 like "$m" 'aggregator_batch_duration_seconds_bucket\{le="\+Inf"\} [1-9]' "with its +Inf bucket"
+# Prometheus buckets are cumulative: never decreasing, +Inf the count.
+buckets=$(sed -n 's/^aggregator_batch_duration_seconds_bucket{le="[^"]*"} //p' <<<"$m")
+ok "$(awk 'NR > 1 && $1 < prev { bad = 1 } { prev = $1 } END { exit bad }' <<<"$buckets"; echo $?)" \
+	"the histogram's buckets never decrease (${buckets//$'\n'/ })"
+is "$(tail -n 1 <<<"$buckets")" "$(sed -n 's/^aggregator_batch_duration_seconds_count //p' <<<"$m")" \
+	"its +Inf bucket is its count"
 like "$m" "# TYPE aggregator_ticks_total counter" "TYPE lines"
 # every sample line: name, labels, a number
 bad=$(grep -v '^#' <<<"$m" | grep -Ev '^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+-]+$|^[a-z_]+(\{[^}]*\})? \+?Inf$' | head -n 3)

@@ -151,6 +151,76 @@ static void test_bad_files(void)
 	T_OK(strstr(err, "directory exist") != NULL, "message points at the directory");
 }
 
+static int64_t app_id(const char *file)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int64_t v = -1;
+	sqlite3_open(file, &db);
+	if (sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Ours is told by the application_id, or in a state made before states
+ * carried one, by its tables; anything else is refused unwritten. */
+static void test_whose_file(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL;
+	char err[600], path[700];
+	sqlite3 *db;
+
+	T_OK(store_open(&st, t_path("mine.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	store_close(st);
+	T_INT(app_id(t_path("mine.db")), STORE_APP_ID, "carries our application_id");
+	sqlite3_open(t_path("mine.db"), &db);
+	sqlite3_exec(db, "PRAGMA application_id = 0", NULL, NULL, NULL);
+	sqlite3_close(db);
+	T_OK(store_open(&st, t_path("mine.db"), NULL, 1, err, sizeof(err)) == 0, "without it (an earlier version's): "
+	     "opens read-only");
+	store_close(st);
+	T_INT(app_id(t_path("mine.db")), 0, "which writes nothing");
+	T_OK(store_open(&st, t_path("mine.db"), &s, 0, err, sizeof(err)) == 0, "and for writing");
+	store_close(st);
+	T_INT(app_id(t_path("mine.db")), STORE_APP_ID, "which marks it ours");
+
+	sqlite3_open(t_path("claimed.db"), &db);
+	sqlite3_exec(db, "PRAGMA application_id = 7", NULL, NULL, NULL);
+	sqlite3_close(db);
+	T_OK(store_open(&st, t_path("claimed.db"), &s, 0, err, sizeof(err)) < 0, "an empty file of another program");
+	T_OK(strstr(err, "application_id 0x00000007 is another program's") != NULL, "is not ours");
+
+	sqlite3_open(t_path("meta4.db"), &db);
+	sqlite3_exec(db, "CREATE TABLE meta (key, value); CREATE TABLE windows (x); PRAGMA user_version = 4;",
+	             NULL, NULL, NULL);
+	sqlite3_close(db);
+	T_OK(store_open(&st, t_path("meta4.db"), &s, 0, err, sizeof(err)) < 0, "a meta table at version 4 is not enough");
+	T_OK(strcmp(journal_mode(t_path("meta4.db")), "delete") == 0, "and it keeps its journal mode");
+
+	/* two directories of 200 bytes, then a name that makes 512 bytes */
+	int n = snprintf(path, sizeof(path), "%s", t_path("d"));
+	for (int i = 0; i < 2; i++) {
+		memset(path + n, 'd', 200);
+		path[n + 200] = 0;
+		mkdir(path, 0755);
+		n += 200;
+		path[n++] = '/';
+	}
+	memset(path + n, 'x', (size_t)(STORE_PATH_MAX + 1 - n));
+	path[STORE_PATH_MAX + 1] = 0;
+	T_OK(store_open(&st, path, &s, 0, err, sizeof(err)) < 0, "a path over STORE_PATH_MAX");
+	T_OK(strstr(err, "too long") != NULL && access(path, F_OK) != 0, "is refused, nothing created");
+	path[STORE_PATH_MAX] = 0;
+	T_OK(access(path, F_OK) != 0, "not even at the path cut short");
+	path[STORE_PATH_MAX] = 0;
+	st = NULL;
+	T_OK(store_open(&st, path, &s, 0, err, sizeof(err)) == 0, "one of STORE_PATH_MAX opens");
+	store_close(st);
+}
+
 /* What versions 3, 4 and 5 added, taken away again. */
 #define V5_TO_V4 "ALTER TABLE partitions DROP COLUMN fp_time; ALTER TABLE partitions DROP COLUMN fp_hash; "
 #define V4_TO_V3 V5_TO_V4 "ALTER TABLE partitions DROP COLUMN closed_until; "
@@ -513,6 +583,7 @@ int main(void)
 		return 1;
 	test_schema_and_rows();
 	test_bad_files();
+	test_whose_file();
 	test_migrate_v1();
 	test_migrate_v2();
 	test_migrate_v4();
