@@ -103,8 +103,7 @@ static int eng_reachable(struct engine *e)
 	return err == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-/* Opens the sink (group mode when --output-topic names one) and the state,
- * then what the sink writes to. */
+/* Opens the state, then what the sink writes to. */
 static int eng_open(struct engine *e)
 {
 	const struct agg_config *c = e->cfg;
@@ -112,8 +111,6 @@ static int eng_open(struct engine *e)
 	char err[700];
 	int64_t v;
 
-	if ((c->output_topic ? sink_group_open(e, &e->sink) : sink_local_open(e, &e->sink)) < 0)
-		return -1;
 	int r = store_open(&e->st, c->state_path, &s, 0, err, sizeof(err));
 	if (r < 0) {
 		eng_fatal(e, r == STORE_ETRANSIENT ? AGG_EXIT_RUNTIME : AGG_EXIT_STATE, err);
@@ -164,6 +161,10 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 		eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
 		return -1;
 	}
+	/* The sink checks its output first (an output that is the state file is
+	 * a usage error): before anything connects or is created. */
+	if ((cfg->output_topic ? sink_group_open(e, &e->sink) : sink_local_open(e, &e->sink)) < 0)
+		return -1;
 	rebalance_hooks(e);
 	int code = AGG_EXIT_RUNTIME;
 	if (!(e->rk = consume_new(cfg, &e->hooks, &code, err, sizeof(err)))) {

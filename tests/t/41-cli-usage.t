@@ -30,6 +30,14 @@ timeout 20 "$BIN/aggregator" export -b 127.0.0.1:1 --state "$T/u.db" --from-topi
 is "$?" 2 "export --state with --from-topic: exit 2"
 like "$(cat "$T/err")" "export: --from-topic and --state exclude each other" "and says why"
 is "$(ls "$T")" "err" "nothing created"
+# An output that is the state file is a usage error found before anything
+# else happens: no Kafka connection (no librdkafka line), nothing created.
+mkdir "$T/empty"
+(cd "$T/empty" && timeout 20 "$BIN/aggregator" -b 127.0.0.1:1 -s x.db -o x.db >/dev/null 2>"$T/same.err")
+is "$?" 2 "-s x.db -o x.db: exit 2"
+is "$(wc -l <"$T/same.err")" 1 "one line on stderr (before: librdkafka's connection warnings first)"
+like "$(cat "$T/same.err")" "output x.db is the state file" "it says why"
+is "$(ls -A "$T/empty")" "" "nothing created in the directory"
 # The producer takes only product ids the aggregator accepts (it published
 # BTC_USD before, and the aggregator rejected every one of its ticks).
 for id in BTC_USD BTC.USD 'BTC USD'; do
