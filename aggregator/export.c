@@ -407,13 +407,15 @@ static int export_mark_fd(int fd, int64_t len, int64_t *mark)
 	return 0;
 }
 
+/* Read through the descriptor written to: the path may have been deleted
+ * or replaced since (export_append says so at the next batch). */
 int export_mark(const struct export_csv *x, int64_t *mark, char *err, size_t errlen)
 {
-	int fd = open(x->path, O_RDONLY | O_CLOEXEC);
+	int fd = x->fd >= 0 ? x->fd : open(x->path, O_RDONLY | O_CLOEXEC);
 	int r = fd < 0 ? -1 : export_mark_fd(fd, x->bytes, mark);
 	if (r < 0)
 		snprintf(err, errlen, "output %s: cannot read it back: %s", x->path, strerror(errno));
-	if (fd >= 0)
+	if (fd >= 0 && fd != x->fd)
 		close(fd);
 	return r;
 }
@@ -606,7 +608,7 @@ int export_open(struct export_csv *x, const char *path, const char *columns, str
 		if (r < 0)
 			return r;
 	}
-	x->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	x->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644); /* read: export_mark */
 	if (x->fd < 0) {
 		snprintf(err, errlen, "output %s: cannot open for writing: %s", path, strerror(errno));
 		return -1;
@@ -676,7 +678,7 @@ int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t
 		if (r < 0)
 			return r;
 		close(x->fd);
-		x->fd = open(x->path, O_WRONLY | O_CLOEXEC);
+		x->fd = open(x->path, O_RDWR | O_CLOEXEC);
 		if (x->fd < 0 || flock(x->fd, LOCK_EX | LOCK_NB) < 0 || lseek(x->fd, 0, SEEK_END) < 0) {
 			snprintf(err, errlen, "output %s: cannot open it again after the rewrite: %s", x->path,
 			         strerror(errno));

@@ -77,7 +77,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		c->last_ack = lws_now_usecs();
 		return;
 	}
-	c->n.failed++;
+	/* Ticks this producer purged itself to spool them (spooler_switch) did
+	 * not fail: they are in the spool, counted there. */
+	int purged = m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+	if (!purged)
+		c->n.failed++;
 	if (op & 1) {
 		if ((uint64_t)(op >> 1) < c->fail_off) {
 			c->fail_off = (uint64_t)(op >> 1);
@@ -90,7 +94,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 			     m->partition, rd_kafka_err2str(m->err), c->spool ? " (out of memory for the spool)" : "");
 		return;
 	}
-	if (rl_allow(c, &c->rl_dr, "delivery failure"))
+	if (!purged && rl_allow(c, &c->rl_dr, "delivery failure"))
 		plog(c, LOG_WARN, "delivery to %s [%" PRId32 "] failed: %s: sent again from the spool",
 		     rd_kafka_topic_name(m->rkt), m->partition, rd_kafka_err2str(m->err));
 }
