@@ -17,6 +17,7 @@
 
 #include "engine_int.h"
 #include "floordiv.h"
+#include "gtopics.h"
 #include "sink.h"
 #include "txn.h"
 
@@ -31,9 +32,10 @@ struct group {
 
 static int group_start(struct sink *s)
 {
-	char err[700];
-	if (txn_open(&GROUP(s)->txn, s->e->cfg, err, sizeof(err)) < 0) {
-		eng_fatal(s->e, AGG_EXIT_RUNTIME, err);
+	char err[900];
+	int r = txn_open(&GROUP(s)->txn, s->e->cfg, err, sizeof(err));
+	if (r < 0) {
+		eng_fatal(s->e, r == GTOPICS_REFUSED ? AGG_EXIT_STATE : AGG_EXIT_RUNTIME, err);
 		return -1;
 	}
 	return 0;

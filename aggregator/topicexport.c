@@ -500,7 +500,16 @@ int texp_command(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 
 	int have, all;
 	int64_t closed = texp_closed(&x, &have, &all, held, sizeof(held)), bytes = 0, rows = 0;
-	int r = export_rewrite(cfg->output_path, cfg->columns, x.st, closed, &bytes, &rows, x.err, sizeof(x.err));
+	int r = export_rewrite_growing(cfg->output_path, cfg->columns, x.st, closed, &bytes, &rows, x.err,
+	                               sizeof(x.err));
+	if (r == EXPORT_ESHRINK) {
+		size_t l = strlen(x.err);
+		snprintf(x.err + l, sizeof(x.err) - l, ": %s no longer holds records the previous export read (deleted "
+		         "by retention, or the topic deleted and made again); %s left as it was (move it away to write "
+		         "what the topic holds now)", cfg->from_topic, cfg->output_path);
+		rc = AGG_EXIT_DATA_LOSS;
+		goto out;
+	}
 	if (r < 0) {
 		rc = r == EXPORT_ESPACE || r == EXPORT_ESTATE ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
 		goto out;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fnv.h"
+#include "gtopics.h"
 #include "log.h"
 #include "record.h"
 #include "window.h"
@@ -92,60 +93,6 @@ static int txn_error(rd_kafka_error_t *e, const char *what, char *err, size_t er
 	return fenced ? TXN_FENCED : TXN_ABORTED;
 }
 
-/* CreateTopics for the changelog (compacted) and the output topic; one that
- * exists is left as it is. */
-static int txn_create_topics(struct txn *t, char *err, size_t errlen)
-{
-	const struct agg_config *c = t->cfg;
-	rd_kafka_NewTopic_t *nt[2];
-	char e[256];
-	int ret = 0;
-
-	nt[0] = rd_kafka_NewTopic_new(c->changelog_topic, TXN_CHANGELOG_PARTS, -1, e, sizeof(e));
-	nt[1] = rd_kafka_NewTopic_new(c->output_topic, 1, -1, e, sizeof(e));
-	if (!nt[0] || !nt[1]) {
-		snprintf(err, errlen, "topic: %s", e);
-		ret = -1;
-		goto out;
-	}
-	/* Compacted, and cleaned soon: a changelog is read whole at a restore. */
-	rd_kafka_NewTopic_set_config(nt[0], "cleanup.policy", "compact");
-	rd_kafka_NewTopic_set_config(nt[0], "segment.ms", "600000");
-	rd_kafka_NewTopic_set_config(nt[0], "min.cleanable.dirty.ratio", "0.1");
-	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(t->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-	rd_kafka_AdminOptions_set_request_timeout(opts, TXN_TIMEOUT_MS, e, sizeof(e));
-	rd_kafka_queue_t *q = rd_kafka_queue_new(t->rk);
-	rd_kafka_CreateTopics(t->rk, nt, 2, opts, q);
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TXN_TIMEOUT_MS + 1000);
-	const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
-	if (!res) {
-		snprintf(err, errlen, "CreateTopics: %s", ev ? rd_kafka_event_error_string(ev) : "no answer");
-		ret = -1;
-	} else {
-		size_t n;
-		const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
-		for (size_t i = 0; i < n && ret == 0; i++) {
-			rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
-			if (te == RD_KAFKA_RESP_ERR_NO_ERROR)
-				log_msg(c->verbosity, LOG_INFO, "created topic %s", rd_kafka_topic_result_name(tr[i]));
-			else if (te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-				snprintf(err, errlen, "cannot create topic %s: %s", rd_kafka_topic_result_name(tr[i]),
-				         rd_kafka_topic_result_error_string(tr[i]));
-				ret = -1;
-			}
-		}
-	}
-	if (ev)
-		rd_kafka_event_destroy(ev);
-	rd_kafka_queue_destroy(q);
-	rd_kafka_AdminOptions_destroy(opts);
-out:
-	for (int i = 0; i < 2; i++)
-		if (nt[i])
-			rd_kafka_NewTopic_destroy(nt[i]);
-	return ret;
-}
-
 int32_t txn_topic_partitions(struct txn *t, const char *topic)
 {
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->rk, topic, NULL);
@@ -179,6 +126,7 @@ int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t e
 	rd_kafka_conf_t *conf;
 	char e[512], tid[512];
 	rd_kafka_error_t *ke;
+	int ret = -1;
 
 	if (!t) {
 		snprintf(err, errlen, "out of memory");
@@ -198,8 +146,14 @@ int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t e
 		rd_kafka_conf_destroy(conf);
 		goto fail;
 	}
-	if (txn_create_topics(t, err, errlen) < 0)
+	struct gtopics_made made;
+	if ((ret = gtopics_ensure(t->rk, cfg, TXN_CHANGELOG_PARTS, &made, err, errlen)) < 0)
 		goto fail;
+	ret = -1;
+	if (made.output && !made.changelog)
+		log_msg(cfg->verbosity, LOG_WARN, "group mode: the output topic %s was created now, while the group's "
+		        "changelog %s exists: what the group wrote to it before is gone (deleted?); export --from-topic "
+		        "refuses to replace a CSV by one with fewer rows", cfg->output_topic, cfg->changelog_topic);
 	/* Fences an earlier incarnation of this member and aborts what it left open. */
 	if ((ke = rd_kafka_init_transactions(t->rk, TXN_TIMEOUT_MS))) {
 		txn_error(ke, "init_transactions", err, errlen);
@@ -228,7 +182,7 @@ int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t e
 	return 0;
 fail:
 	txn_close(t);
-	return -1;
+	return ret;
 }
 
 void txn_close(struct txn *t)
