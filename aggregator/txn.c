@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fnv.h"
 #include "gtopics.h"
@@ -529,9 +530,19 @@ static int txn_settings(struct txn *t, char *err, size_t errlen)
 
 	if (txn_read_part(t, 0, txn_seen_cb, &x, err, errlen) < 0)
 		return -1;
-	if (x.n == 0) { /* the first: written, and read again (another one may have raced it) */
-		if (txn_settings_write(t, &ours, err, errlen) < 0 || txn_read_part(t, 0, txn_seen_cb, &x, err, errlen) < 0)
+	/* The first: written, and read again (another one may have raced it),
+	 * until the read sees it (the end a fresh read finds may be older). */
+	for (int tries = 0; x.n == 0; tries++) {
+		if ((tries == 0 && txn_settings_write(t, &ours, err, errlen) < 0) ||
+		    txn_read_part(t, 0, txn_seen_cb, &x, err, errlen) < 0)
 			return -1;
+		if (x.n == 0 && tries >= 100) {
+			snprintf(err, errlen, "changelog %s [0]: the group's settings record, written, is not read back "
+			         "within 10 s", c->changelog_topic);
+			return -1;
+		}
+		if (x.n == 0)
+			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
 	}
 	if (x.differs) {
 		snprintf(err, errlen, "group %s runs with --window %" PRId64 "ms --slide %" PRId64 "ms --watermark %" PRId64
