@@ -285,6 +285,12 @@ static const struct args_opt cli_opts[] = {
 	  .help = "      --from-topic TOPIC  export: read the partial windows and markers of every\n"
 	          "                          member from TOPIC (committed records), write every\n"
 	          "                          window all input partitions have closed (not --state)\n" },
+	{ .name = "ignore-topic", .kind = ARGS_STR, .off = CLI_AT(ignore_topics),
+	  .help = "      --ignore-topic LIST export --from-topic: leave these input topics out\n"
+	          "                          (comma-separated; one the group no longer reads)\n" },
+	{ .name = "stalled-after", .kind = ARGS_DURATION, .off = CLI_AT(stalled_us),
+	  .help = "      --stalled-after DUR export --from-topic: warn of a partition whose marker\n"
+	          "                          is this much older than the newest one (5m)\n" },
 	{ .name = "json", .kind = ARGS_FLAG, .off = CLI_AT(status_json) },
 	{ .key = 'X', .kind = ARGS_FN, .fn = cli_x,
 	  .help = "  -X KEY=VALUE            librdkafka consumer property (repeatable); -X dump\n"
@@ -321,6 +327,7 @@ static int cli_defaults(struct agg_config *c, char *err, size_t errlen)
 	c->slide_us = 0; /* = window_us (cli_check) */
 	c->delay_us = 120000000;
 	c->idle_timeout_us = 30000000;
+	c->stalled_us = 300000000;
 	c->max_skew_us = 3600000000LL;
 	c->batch_max = 0; /* 20000, group mode 100000 (cli_group_mode) */
 	c->batch_us = 100000;
@@ -344,6 +351,10 @@ static int cli_check(struct agg_config *c, char *err, size_t errlen)
 	if (c->from_topic && c->state_given) {
 		snprintf(err, errlen, "export: --from-topic and --state exclude each other (export from a topic, "
 		         "or from a state file)");
+		return -1;
+	}
+	if (c->ignore_topics && !c->from_topic) {
+		snprintf(err, errlen, "--ignore-topic is an option of 'aggregator export --from-topic' only");
 		return -1;
 	}
 	if (c->from_topic && !*c->from_topic) {
