@@ -5,7 +5,6 @@
 
 #include "args.h"
 #include "duration.h"
-#include "fnv.h"
 #include "log.h"
 #include "tick.h"
 
@@ -199,16 +198,7 @@ static int cli_group_mode(struct agg_config *c, char *err, size_t errlen)
 		snprintf(c->changelog_buf, sizeof(c->changelog_buf), "%s-changelog", c->group);
 		c->changelog_topic = c->changelog_buf;
 	}
-	if (!c->member) {
-		/* Stable across restarts of the same member (its transactional.id
-		 * fences the previous incarnation), distinct between state files. */
-		char host[64] = "host", abs[4096];
-		const char *path = realpath(c->state_path, abs) ? abs : c->state_path;
-		gethostname(host, sizeof(host) - 1);
-		host[sizeof(host) - 1] = '\0';
-		snprintf(c->member_buf, sizeof(c->member_buf), "%s-%08x", host, fnv1a(path));
-		c->member = c->member_buf;
-	}
+	/* --member's default is made and kept in the state file (member.h). */
 	return 0;
 }
 
@@ -280,7 +270,8 @@ static const struct args_opt cli_opts[] = {
 	  .help = "      --changelog TOPIC   group mode's compacted state topic (GROUP-changelog)\n" },
 	{ .name = "member", .kind = ARGS_STR, .off = CLI_AT(member),
 	  .help = "      --member ID         group mode: this member's name, stable across its\n"
-	          "                          restarts (HOSTNAME-HASH of the state file's path)\n" },
+	          "                          restarts (made once: HOSTNAME-RANDOM, kept in the\n"
+	          "                          state file)\n" },
 	{ .name = "from-topic", .kind = ARGS_STR, .off = CLI_AT(from_topic),
 	  .help = "      --from-topic TOPIC  export: read the partial windows and markers of every\n"
 	          "                          member from TOPIC (committed records), write every\n"
