@@ -567,9 +567,10 @@ int texp_command(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	fmt_time_or(closed, "none", when);
 	log_msg(cfg->verbosity, LOG_INFO, "export from %s: %" PRId64 " windows (%" PRId64 " bytes) to %s; closed until "
 	        "%s: %d of %d input partitions have a marker, %s; read %" PRId64 " partials, %" PRId64
-	        " markers, %" PRId64 " withdrawn, %" PRId64 " skipped, %" PRId64 " of ignored topics", cfg->from_topic,
-	        rows, bytes, cfg->output_path, when, have, all, held, x.partials, x.markers, x.tombstones, x.malformed,
-	        x.ignored);
+	        " markers, %" PRId64 " withdrawn, %" PRId64 " skipped%s%s%s", cfg->from_topic, rows, bytes,
+	        cfg->output_path, when, have, all, held, x.partials, x.markers, x.tombstones, x.malformed,
+	        cfg->ignore_topics ? "; left out: " : "", cfg->ignore_topics ? cfg->ignore_topics : "",
+	        cfg->ignore_topics ? " (--ignore-topic)" : "");
 	rc = AGG_EXIT_OK;
 out:
 	if (rc != AGG_EXIT_OK)
