@@ -5,7 +5,6 @@
 
 #include "args.h"
 #include "duration.h"
-#include "fnv.h"
 #include "log.h"
 #include "tick.h"
 
@@ -200,16 +199,7 @@ static int cli_group_mode(struct agg_config *c, char *err, size_t errlen)
 		snprintf(c->changelog_buf, sizeof(c->changelog_buf), "%s-changelog", c->group);
 		c->changelog_topic = c->changelog_buf;
 	}
-	if (!c->member) {
-		/* Stable across restarts of the same member (its transactional.id
-		 * fences the previous incarnation), distinct between state files. */
-		char host[64] = "host", abs[4096];
-		const char *path = realpath(c->state_path, abs) ? abs : c->state_path;
-		gethostname(host, sizeof(host) - 1);
-		host[sizeof(host) - 1] = '\0';
-		snprintf(c->member_buf, sizeof(c->member_buf), "%s-%08x", host, fnv1a(path));
-		c->member = c->member_buf;
-	}
+	/* --member's default is made and kept in the state file (member.h). */
 	return 0;
 }
 
@@ -281,11 +271,18 @@ static const struct args_opt cli_opts[] = {
 	  .help = "      --changelog TOPIC   group mode's compacted state topic (GROUP-changelog)\n" },
 	{ .name = "member", .kind = ARGS_STR, .off = CLI_AT(member),
 	  .help = "      --member ID         group mode: this member's name, stable across its\n"
-	          "                          restarts (HOSTNAME-HASH of the state file's path)\n" },
+	          "                          restarts (made once: HOSTNAME-RANDOM, kept in the\n"
+	          "                          state file)\n" },
 	{ .name = "from-topic", .kind = ARGS_STR, .off = CLI_AT(from_topic),
 	  .help = "      --from-topic TOPIC  export: read the partial windows and markers of every\n"
 	          "                          member from TOPIC (committed records), write every\n"
 	          "                          window all input partitions have closed (not --state)\n" },
+	{ .name = "ignore-topic", .kind = ARGS_STR, .off = CLI_AT(ignore_topics),
+	  .help = "      --ignore-topic LIST export --from-topic: leave these input topics out\n"
+	          "                          (comma-separated; one the group no longer reads)\n" },
+	{ .name = "stalled-after", .kind = ARGS_DURATION, .off = CLI_AT(stalled_us),
+	  .help = "      --stalled-after DUR export --from-topic: warn of a partition whose marker\n"
+	          "                          is this much older than the newest one (5m)\n" },
 	{ .name = "json", .kind = ARGS_FLAG, .off = CLI_AT(status_json) },
 	{ .key = 'X', .kind = ARGS_FN, .fn = cli_x,
 	  .help = "  -X KEY=VALUE            librdkafka consumer property (repeatable); -X dump\n"
@@ -322,6 +319,7 @@ static int cli_defaults(struct agg_config *c, char *err, size_t errlen)
 	c->slide_us = 0; /* = window_us (cli_check) */
 	c->delay_us = 120000000;
 	c->idle_timeout_us = 30000000;
+	c->stalled_us = 300000000;
 	c->max_skew_us = 3600000000LL;
 	c->batch_max = 0; /* 20000, group mode 100000 (cli_group_mode) */
 	c->batch_us = 100000;
@@ -345,6 +343,10 @@ static int cli_check(struct agg_config *c, char *err, size_t errlen)
 	if (c->from_topic && c->state_given) {
 		snprintf(err, errlen, "export: --from-topic and --state exclude each other (export from a topic, "
 		         "or from a state file)");
+		return -1;
+	}
+	if (c->ignore_topics && !c->from_topic) {
+		snprintf(err, errlen, "--ignore-topic is an option of 'aggregator export --from-topic' only");
 		return -1;
 	}
 	if (c->from_topic && !*c->from_topic) {

@@ -30,6 +30,8 @@ struct agg_config {
 	const char *state_path;     /* --state */
 	int state_given;            /* --state was on the command line */
 	const char *from_topic;     /* export --from-topic: the group's output topic, NULL: from --state */
+	const char *ignore_topics;  /* export --ignore-topic LIST: input topics left out, NULL: none */
+	int64_t stalled_us;         /* export --stalled-after: a marker this much older than the newest is stalled */
 	const char *output_path;    /* --output */
 	const char *columns;        /* --columns */
 	int64_t window_us;          /* --window */

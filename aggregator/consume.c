@@ -382,6 +382,12 @@ static rd_kafka_conf_t *consume_conf(const struct agg_config *cfg, int *code, ch
 	 * next heartbeat; a second is a sixth of a failover. */
 	if (cfg->output_topic && consume_set(conf, "heartbeat.interval.ms", "300", err, errlen) < 0)
 		goto fail;
+	/* Group mode: static membership (KIP-345): a member restarted within
+	 * its session timeout gets its partitions back without a rebalance of
+	 * the whole group.  Its name is the member's (member.h): unique per
+	 * state file, the same at every restart. */
+	if (cfg->output_topic && cfg->member && consume_set(conf, "group.instance.id", cfg->member, err, errlen) < 0)
+		goto fail;
 	*code = AGG_EXIT_USAGE;
 	for (int i = 0; i < cfg->props.n; i++)
 		if (consume_set(conf, cfg->props.kv[i][0], cfg->props.kv[i][1], err, errlen) < 0)

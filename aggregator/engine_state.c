@@ -137,7 +137,11 @@ void eng_watermark(struct engine *e, int64_t now)
 	int64_t seen = WM_NONE;
 	for (size_t i = 0; i < e->nparts; i++) {
 		const struct eng_part *p = &e->parts[i];
-		if (!p->assigned && !p->revoked_at)
+		/* Group mode: a revoked partition's closed_until moves with it
+		 * (its ticks are late only for what it wrote out itself), so it
+		 * need not hold this member's watermark: rows are not held back
+		 * by partitions another member owns now. */
+		if (!p->assigned && (!p->revoked_at || e->cfg->output_topic))
 			continue;
 		e->wm[n].max_time = p->s.max_time;
 		if (p->s.max_time > seen)

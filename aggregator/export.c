@@ -176,8 +176,71 @@ static int export_fail(int en)
 	return en == ENOSPC || en == EDQUOT || en == EIO ? EXPORT_ESPACE : -1;
 }
 
+/* Rows (lines after the first) in buf[0..len). */
+static int64_t export_count_rows(const char *buf, size_t len)
+{
+	int64_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += buf[i] == '\n';
+	return n > 0 ? n - 1 : 0;
+}
+
+/* Does the new CSV (buf) keep every row of the file at path?  Closed
+ * windows never change and come in window order, so a later export of the
+ * same columns begins with the earlier one's bytes; of other columns it has
+ * at least as many rows.  0, or EXPORT_ESHRINK with err. */
+static int export_keeps(const char *path, const char *buf, size_t len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0; /* none yet (export_check_target vetted what is there) */
+	size_t cap = len + 1, n = 0;
+	char *old = malloc(cap);
+	int same = 0, ret = 0;
+	if (old) {
+		n = fread(old, 1, cap, f);
+		same = n <= len && !memcmp(old, buf, n);
+	}
+	int64_t had = 0, has = export_count_rows(buf, len);
+	const char *nl = memchr(buf, '\n', len);
+	size_t hlen = nl ? (size_t)(nl - buf) + 1 : len;
+	int header = old && n >= hlen && !memcmp(old, buf, hlen);
+	if (old && !same) {
+		/* count it all: it may be longer than the new one */
+		had = export_count_rows(old, n);
+		for (int c; (c = fgetc(f)) != EOF;)
+			had += c == '\n';
+		if (header || had > has) {
+			snprintf(err, errlen, "output %s holds %" PRId64 " rows that this export would not write again "
+			         "(it has %" PRId64 " rows%s)", path, had, has, header ? " and does not begin with them" : "");
+			ret = EXPORT_ESHRINK;
+		}
+	} else if (!old) {
+		snprintf(err, errlen, "out of memory");
+		ret = -1;
+	}
+	free(old);
+	fclose(f);
+	return ret;
+}
+
+static int export_rewrite_x(const char *path, const char *columns, struct store *st, int64_t until, int grow,
+                            int64_t *bytes, int64_t *rows, char *err, size_t errlen);
+
 int export_rewrite(const char *path, const char *columns, struct store *st, int64_t until,
                    int64_t *bytes, int64_t *rows, char *err, size_t errlen)
+{
+	return export_rewrite_x(path, columns, st, until, 0, bytes, rows, err, errlen);
+}
+
+int export_rewrite_growing(const char *path, const char *columns, struct store *st, int64_t until,
+                           int64_t *bytes, int64_t *rows, char *err, size_t errlen)
+{
+	return export_rewrite_x(path, columns, st, until, 1, bytes, rows, err, errlen);
+}
+
+static int export_rewrite_x(const char *path, const char *columns, struct store *st, int64_t until, int grow,
+                            int64_t *bytes, int64_t *rows, char *err, size_t errlen)
 {
 	struct export_csv x = { .fd = -1 };
 	char tmp[600];
@@ -207,6 +270,9 @@ int export_rewrite(const char *path, const char *columns, struct store *st, int6
 			goto out;
 		}
 	}
+	if (grow && (ret = export_keeps(path, x.buf, x.len, err, errlen)) != 0)
+		goto out;
+	ret = -1;
 	if (export_write_all(x.fd, x.buf, x.len) < 0 || fsync(x.fd) < 0) {
 		ret = export_fail(errno);
 		snprintf(err, errlen, "output %s: cannot write: %s", tmp, strerror(errno));

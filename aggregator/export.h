@@ -93,4 +93,11 @@ int export_truncate(struct export_csv *x, int64_t len, char *err, size_t errlen)
 int export_rewrite(const char *path, const char *columns, struct store *st, int64_t until,
                    int64_t *bytes, int64_t *rows, char *err, size_t errlen);
 
+/* The same, for a CSV rebuilt from elsewhere (export --from-topic): refused
+ * (EXPORT_ESHRINK, the file left as it is) when the file at path holds rows
+ * the new one would not (fewer rows, or not beginning with the old bytes). */
+#define EXPORT_ESHRINK (-5)
+int export_rewrite_growing(const char *path, const char *columns, struct store *st, int64_t until,
+                           int64_t *bytes, int64_t *rows, char *err, size_t errlen);
+
 #endif

@@ -390,9 +390,13 @@ void eng_message(struct engine *e, rd_kafka_message_t *m)
 		}
 		if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
 			char why[512];
-			rd_kafka_fatal_error(e->rk, why, sizeof(why));
-			char msg[700];
-			snprintf(msg, sizeof(msg), "kafka fatal error: %s", why);
+			rd_kafka_resp_err_t fe = rd_kafka_fatal_error(e->rk, why, sizeof(why));
+			char msg[900];
+			/* Group mode's static membership: the name is in use elsewhere. */
+			snprintf(msg, sizeof(msg), "kafka fatal error: %s%s%s%s", why,
+			         fe == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ? ": this member was fenced: another member runs "
+			         "with its name (--member " : "", fe == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ? e->cfg->member : "",
+			         fe == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ? "), two members with one name fence each other" : "");
 			eng_fatal(e, AGG_EXIT_RUNTIME, msg);
 			return;
 		}

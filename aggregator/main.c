@@ -11,6 +11,7 @@
 #include "consume.h"
 #include "engine.h"
 #include "log.h"
+#include "member.h"
 
 static volatile sig_atomic_t main_stop; /* set by SIGINT/SIGTERM */
 
@@ -47,6 +48,10 @@ int main(int argc, char **argv)
 	} else {
 		switch (cfg.cmd) {
 		case CLI_RUN:
+			if (cfg.output_topic && !cfg.member && (rc = member_resolve(&cfg, err, sizeof(err))) != 0) {
+				log_msg(LOG_ERROR, LOG_ERROR, "%s", err);
+				break;
+			}
 			rc = engine_run(&cfg, &main_stop);
 			break;
 		case CLI_EXPORT:

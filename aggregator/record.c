@@ -262,3 +262,35 @@ int rec_parse_marker(const void *val, size_t len, int64_t *closed_until, int32_t
 	*topic_parts = (int32_t)parts;
 	return 0;
 }
+
+/* --- the group's settings --------------------------------------------------- */
+
+#define REC_SETTINGS_KEY "g\tsettings"
+
+int rec_key_settings(char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s", REC_SETTINGS_KEY);
+}
+
+int rec_is_settings(const void *key, size_t len)
+{
+	return key && len == strlen(REC_SETTINGS_KEY) && !memcmp(key, REC_SETTINGS_KEY, len);
+}
+
+int rec_val_settings(char *buf, size_t len, const struct rec_settings *s)
+{
+	return snprintf(buf, len, "%" PRId64 " %" PRId64 " %" PRId64 " %" PRId32, s->window_us, s->slide_us,
+	                s->delay_us, s->changelog_parts);
+}
+
+int rec_parse_settings(const void *val, size_t len, struct rec_settings *s)
+{
+	char buf[REC_TEXT_MAX], *f[4];
+	int64_t parts;
+	if (rec_text(val, len, buf, sizeof(buf)) < 0 || rec_split(buf, ' ', f, 4) < 0 ||
+	    rec_int(f[0], 1, INT64_MAX, &s->window_us) < 0 || rec_int(f[1], 1, INT64_MAX, &s->slide_us) < 0 ||
+	    rec_int(f[2], 0, INT64_MAX, &s->delay_us) < 0 || rec_int(f[3], 1, INT32_MAX, &parts) < 0)
+		return -1;
+	s->changelog_parts = (int32_t)parts;
+	return 0;
+}

@@ -47,6 +47,18 @@ int rec_val_window(char *buf, size_t len, const struct win_agg *a);
 void rec_window_syntax(char *buf, size_t len);
 int rec_val_marker(char *buf, size_t len, int64_t closed_until, int32_t topic_parts);
 
+/* The group's settings record (changelog partition 0, key "g\tsettings",
+ * value "window_us slide_us delay_us changelog_partitions"): written by the
+ * first member, checked by every later one (txn.c). */
+struct rec_settings {
+	int64_t window_us, slide_us, delay_us; /* --window, --slide, --watermark */
+	int32_t changelog_parts;               /* the changelog's partitions when it was first used */
+};
+int rec_key_settings(char *buf, size_t len);
+int rec_is_settings(const void *key, size_t len);
+int rec_val_settings(char *buf, size_t len, const struct rec_settings *s);
+int rec_parse_settings(const void *val, size_t len, struct rec_settings *s);
+
 /* Parsing, strict (a record of someone else's in the topic is refused, not
  * half-read): 0, or -1 with *why (a key) set. */
 int rec_key_parse(const void *key, size_t len, struct rec_key *k, const char **why);

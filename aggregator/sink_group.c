@@ -17,6 +17,7 @@
 
 #include "engine_int.h"
 #include "floordiv.h"
+#include "gtopics.h"
 #include "sink.h"
 #include "txn.h"
 
@@ -31,9 +32,10 @@ struct group {
 
 static int group_start(struct sink *s)
 {
-	char err[700];
-	if (txn_open(&GROUP(s)->txn, s->e->cfg, err, sizeof(err)) < 0) {
-		eng_fatal(s->e, AGG_EXIT_RUNTIME, err);
+	char err[900];
+	int r = txn_open(&GROUP(s)->txn, s->e->cfg, err, sizeof(err));
+	if (r < 0) {
+		eng_fatal(s->e, r == GTOPICS_REFUSED ? AGG_EXIT_STATE : AGG_EXIT_RUNTIME, err);
 		return -1;
 	}
 	return 0;
@@ -177,7 +179,8 @@ static int group_commit(struct sink *s, char *err, size_t errlen)
 	if (r == TXN_FENCED) {
 		char why[900];
 		snprintf(why, sizeof(why), "%s: this member was fenced (its partitions went to another member while "
-		         "it was away): nothing of this batch was committed; restart it to rejoin the group", err);
+		         "it was away), or another member runs with its name (--member %s: two members with one name fence "
+		         "each other): nothing of this batch was committed; restart it to rejoin the group", err, e->cfg->member);
 		eng_fatal(e, AGG_EXIT_RUNTIME, why);
 		return -1;
 	}
@@ -264,10 +267,14 @@ static int group_restore(struct group *g, struct eng_part *p, const rd_kafka_top
 			return 0;
 		}
 		if (!found) {
-			eng_log(e, LOG_WARN, "%s [%d]: the changelog %s has nothing of it, the group is at offset %" PRId64
-			        ": starting there with what the state file has of it", p->topic, p->partition,
-			        e->cfg->changelog_topic, want);
-			return 0;
+			/* Starting there with what the file has would write wrong rows. */
+			snprintf(err, sizeof(err), "%s [%d]: the group has read it to offset %" PRId64 ", but the changelog "
+			         "%s has nothing of it (deleted, or made again?): its open windows cannot be restored. "
+			         "Recover: run the member whose state file has it at that offset (its last owner), or start "
+			         "the group afresh (another -g, --output-topic and --changelog)", p->topic, p->partition,
+			         want, e->cfg->changelog_topic);
+			eng_fatal(e, AGG_EXIT_STATE, err);
+			return -1;
 		}
 		if (got.next_offset > want || try + 1 >= GROUP_RESTORE_TRIES) {
 			snprintf(err, sizeof(err), "%s [%d]: the changelog is at offset %" PRId64 ", the group at %" PRId64

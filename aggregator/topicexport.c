@@ -54,6 +54,7 @@ struct texp_marker {
 	int32_t partition;
 	int64_t closed_until; /* the largest seen */
 	int32_t parts;        /* partitions of its topic, by the newest marker */
+	int64_t written_ms;   /* when the newest marker was written (its Kafka timestamp) */
 };
 
 /* One partition of the output topic. */
@@ -74,6 +75,8 @@ struct texp {
 	struct texp_part *parts;     /* the output topic's partitions */
 	int nparts;
 	int64_t partials, tombstones, markers, malformed; /* records taken, by kind */
+	int64_t ignored;             /* records of --ignore-topic's topics */
+	const struct texp_marker *newest; /* the marker written last */
 	char err[700];
 };
 
@@ -221,7 +224,8 @@ static struct texp_marker *texp_marker_find(struct texp *x, const char *topic, i
 }
 
 /* A marker: closed_until only grows; the partition count is the newest. */
-static int texp_marker_put(struct texp *x, const char *topic, int32_t partition, int64_t until, int32_t parts)
+static int texp_marker_put(struct texp *x, const char *topic, int32_t partition, int64_t until, int32_t parts,
+                           int64_t written_ms)
 {
 	struct texp_marker *m = texp_marker_find(x, topic, partition);
 	if (!m) {
@@ -239,11 +243,28 @@ static int texp_marker_put(struct texp *x, const char *topic, int32_t partition,
 		x->nmk++;
 		m->partition = partition;
 		m->closed_until = until;
+		m->written_ms = written_ms;
 	}
 	if (until > m->closed_until)
 		m->closed_until = until;
 	m->parts = parts;
+	if (written_ms > m->written_ms)
+		m->written_ms = written_ms;
 	return texp_topic_note(x, topic);
+}
+
+/* Is topic among --ignore-topic's (a comma-separated list)? */
+static int texp_ignored(const struct agg_config *cfg, const char *topic)
+{
+	size_t n = strlen(topic);
+	for (const char *l = cfg->ignore_topics; l && *l;) {
+		const char *c = strchr(l, ',');
+		size_t len = c ? (size_t)(c - l) : strlen(l);
+		if (len == n && !memcmp(l, topic, n))
+			return 1;
+		l = c ? c + 1 : l + len;
+	}
+	return 0;
 }
 
 /* Takes one record. 0 (taken, or malformed and counted), -1 with err when the
@@ -260,6 +281,10 @@ static int texp_record(struct texp *x, const rd_kafka_message_t *m)
 		why = c == 'c' ? marker : c == 'w' ? "partial: bad partition, product id or window" : neither;
 		goto bad;
 	}
+	if (texp_ignored(x->cfg, k.topic)) {
+		x->ignored++;
+		return 0;
+	}
 	if (k.kind == 'c') {
 		int64_t until;
 		int32_t parts;
@@ -269,7 +294,7 @@ static int texp_record(struct texp *x, const rd_kafka_message_t *m)
 		if (rec_parse_marker(m->payload, m->len, &until, &parts) < 0 || k.partition >= parts)
 			goto bad;
 		x->markers++;
-		if (texp_marker_put(x, k.topic, k.partition, until, parts) < 0)
+		if (texp_marker_put(x, k.topic, k.partition, until, parts, rd_kafka_message_timestamp(m, NULL)) < 0)
 			goto nomem;
 		return 0;
 	}
@@ -411,12 +436,14 @@ static int texp_cmp_str(const void *a, const void *b)
  * input topic named (WM_NONE while one has no marker). *have counts the
  * partitions with a marker, *all the partitions known; held names the one
  * that holds it back. */
-static int64_t texp_closed(struct texp *x, int *have, int *all, char *held, size_t heldlen)
+static int64_t texp_closed(struct texp *x, int *have, int *all, char *held, size_t heldlen,
+                           const struct texp_marker **heldm)
 {
 	int64_t closed = INT64_MAX;
 	int missing = 0;
 
 	*have = *all = 0;
+	*heldm = NULL;
 	snprintf(held, heldlen, "no marker in %s yet", x->cfg->from_topic);
 	if (x->ntopics)
 		qsort(x->topics, x->ntopics, sizeof(*x->topics), texp_cmp_str);
@@ -439,15 +466,36 @@ static int64_t texp_closed(struct texp *x, int *have, int *all, char *held, size
 				continue;
 			}
 			(*have)++;
+			if (!x->newest || m->written_ms > x->newest->written_ms)
+				x->newest = m;
 			if (!missing && m->closed_until < closed) {
 				char b[FMT_BUF];
 				closed = m->closed_until;
+				*heldm = m;
 				fmt_time_or(closed, "none", b);
 				snprintf(held, heldlen, "held back by %s [%" PRId32 "] (closed until %s)", x->topics[t], p, b);
 			}
 		}
 	}
 	return missing || closed == INT64_MAX ? WM_NONE : closed;
+}
+
+/* The partition that holds the export back has had no new marker for
+ * --stalled-after while others had: the group no longer reads it (its
+ * topic left --topics) or its member is stuck.  Said plainly, with the way
+ * out. */
+static void texp_stalled(const struct texp *x, const struct texp_marker *h)
+{
+	const struct texp_marker *n = x->newest;
+	if (!h || !n || n->written_ms - h->written_ms < x->cfg->stalled_us / 1000)
+		return;
+	char since[FMT_BUF], until[FMT_BUF];
+	fmt_time_ms(h->written_ms * 1000, since);
+	fmt_time_or(h->closed_until, "none", until);
+	log_msg(x->cfg->verbosity, LOG_WARN, "export from %s is held back by %s [%" PRId32 "]: its last marker (closed "
+	        "until %s) was written at %s, %" PRId64 " s before the newest (%s [%" PRId32 "]): does the group still "
+	        "read %s? If not, --ignore-topic %s leaves it out", x->cfg->from_topic, h->topic, h->partition, until,
+	        since, (n->written_ms - h->written_ms) / 1000, n->topic, n->partition, h->topic, h->topic);
 }
 
 /* Contract: see topicexport.h. */
@@ -499,8 +547,19 @@ int texp_command(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		goto out;
 
 	int have, all;
-	int64_t closed = texp_closed(&x, &have, &all, held, sizeof(held)), bytes = 0, rows = 0;
-	int r = export_rewrite(cfg->output_path, cfg->columns, x.st, closed, &bytes, &rows, x.err, sizeof(x.err));
+	const struct texp_marker *heldm;
+	int64_t closed = texp_closed(&x, &have, &all, held, sizeof(held), &heldm), bytes = 0, rows = 0;
+	texp_stalled(&x, heldm);
+	int r = export_rewrite_growing(cfg->output_path, cfg->columns, x.st, closed, &bytes, &rows, x.err,
+	                               sizeof(x.err));
+	if (r == EXPORT_ESHRINK) {
+		size_t l = strlen(x.err);
+		snprintf(x.err + l, sizeof(x.err) - l, ": %s no longer holds records the previous export read (deleted "
+		         "by retention, or the topic deleted and made again); %s left as it was (move it away to write "
+		         "what the topic holds now)", cfg->from_topic, cfg->output_path);
+		rc = AGG_EXIT_DATA_LOSS;
+		goto out;
+	}
 	if (r < 0) {
 		rc = r == EXPORT_ESPACE || r == EXPORT_ESTATE ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
 		goto out;
@@ -508,8 +567,10 @@ int texp_command(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	fmt_time_or(closed, "none", when);
 	log_msg(cfg->verbosity, LOG_INFO, "export from %s: %" PRId64 " windows (%" PRId64 " bytes) to %s; closed until "
 	        "%s: %d of %d input partitions have a marker, %s; read %" PRId64 " partials, %" PRId64
-	        " markers, %" PRId64 " withdrawn, %" PRId64 " skipped", cfg->from_topic, rows, bytes, cfg->output_path,
-	        when, have, all, held, x.partials, x.markers, x.tombstones, x.malformed);
+	        " markers, %" PRId64 " withdrawn, %" PRId64 " skipped%s%s%s", cfg->from_topic, rows, bytes,
+	        cfg->output_path, when, have, all, held, x.partials, x.markers, x.tombstones, x.malformed,
+	        cfg->ignore_topics ? "; left out: " : "", cfg->ignore_topics ? cfg->ignore_topics : "",
+	        cfg->ignore_topics ? " (--ignore-topic)" : "");
 	rc = AGG_EXIT_OK;
 out:
 	if (rc != AGG_EXIT_OK)

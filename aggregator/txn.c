@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fnv.h"
+#include "gtopics.h"
 #include "log.h"
 #include "record.h"
 #include "window.h"
@@ -92,60 +94,6 @@ static int txn_error(rd_kafka_error_t *e, const char *what, char *err, size_t er
 	return fenced ? TXN_FENCED : TXN_ABORTED;
 }
 
-/* CreateTopics for the changelog (compacted) and the output topic; one that
- * exists is left as it is. */
-static int txn_create_topics(struct txn *t, char *err, size_t errlen)
-{
-	const struct agg_config *c = t->cfg;
-	rd_kafka_NewTopic_t *nt[2];
-	char e[256];
-	int ret = 0;
-
-	nt[0] = rd_kafka_NewTopic_new(c->changelog_topic, TXN_CHANGELOG_PARTS, -1, e, sizeof(e));
-	nt[1] = rd_kafka_NewTopic_new(c->output_topic, 1, -1, e, sizeof(e));
-	if (!nt[0] || !nt[1]) {
-		snprintf(err, errlen, "topic: %s", e);
-		ret = -1;
-		goto out;
-	}
-	/* Compacted, and cleaned soon: a changelog is read whole at a restore. */
-	rd_kafka_NewTopic_set_config(nt[0], "cleanup.policy", "compact");
-	rd_kafka_NewTopic_set_config(nt[0], "segment.ms", "600000");
-	rd_kafka_NewTopic_set_config(nt[0], "min.cleanable.dirty.ratio", "0.1");
-	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(t->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-	rd_kafka_AdminOptions_set_request_timeout(opts, TXN_TIMEOUT_MS, e, sizeof(e));
-	rd_kafka_queue_t *q = rd_kafka_queue_new(t->rk);
-	rd_kafka_CreateTopics(t->rk, nt, 2, opts, q);
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TXN_TIMEOUT_MS + 1000);
-	const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
-	if (!res) {
-		snprintf(err, errlen, "CreateTopics: %s", ev ? rd_kafka_event_error_string(ev) : "no answer");
-		ret = -1;
-	} else {
-		size_t n;
-		const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
-		for (size_t i = 0; i < n && ret == 0; i++) {
-			rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
-			if (te == RD_KAFKA_RESP_ERR_NO_ERROR)
-				log_msg(c->verbosity, LOG_INFO, "created topic %s", rd_kafka_topic_result_name(tr[i]));
-			else if (te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-				snprintf(err, errlen, "cannot create topic %s: %s", rd_kafka_topic_result_name(tr[i]),
-				         rd_kafka_topic_result_error_string(tr[i]));
-				ret = -1;
-			}
-		}
-	}
-	if (ev)
-		rd_kafka_event_destroy(ev);
-	rd_kafka_queue_destroy(q);
-	rd_kafka_AdminOptions_destroy(opts);
-out:
-	for (int i = 0; i < 2; i++)
-		if (nt[i])
-			rd_kafka_NewTopic_destroy(nt[i]);
-	return ret;
-}
-
 int32_t txn_topic_partitions(struct txn *t, const char *topic)
 {
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->rk, topic, NULL);
@@ -162,6 +110,7 @@ int32_t txn_topic_partitions(struct txn *t, const char *topic)
 }
 
 static int txn_restore_consumer(struct txn *t, char *err, size_t errlen);
+static int txn_settings(struct txn *t, char *err, size_t errlen);
 
 int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t errlen)
 {
@@ -179,6 +128,7 @@ int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t e
 	rd_kafka_conf_t *conf;
 	char e[512], tid[512];
 	rd_kafka_error_t *ke;
+	int ret = -1;
 
 	if (!t) {
 		snprintf(err, errlen, "out of memory");
@@ -198,8 +148,14 @@ int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t e
 		rd_kafka_conf_destroy(conf);
 		goto fail;
 	}
-	if (txn_create_topics(t, err, errlen) < 0)
+	struct gtopics_made made;
+	if ((ret = gtopics_ensure(t->rk, cfg, TXN_CHANGELOG_PARTS, &made, err, errlen)) < 0)
 		goto fail;
+	ret = -1;
+	if (made.output && !made.changelog)
+		log_msg(cfg->verbosity, LOG_WARN, "group mode: the output topic %s was created now, while the group's "
+		        "changelog %s exists: what the group wrote to it before is gone (deleted?); export --from-topic "
+		        "refuses to replace a CSV by one with fewer rows", cfg->output_topic, cfg->changelog_topic);
 	/* Fences an earlier incarnation of this member and aborts what it left open. */
 	if ((ke = rd_kafka_init_transactions(t->rk, TXN_TIMEOUT_MS))) {
 		txn_error(ke, "init_transactions", err, errlen);
@@ -222,13 +178,16 @@ int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t e
 		rd_kafka_metadata_destroy(md);
 	if (crkt)
 		rd_kafka_topic_destroy(crkt);
+	if ((ret = txn_settings(t, err, errlen)) < 0)
+		goto fail;
+	ret = -1;
 	log_msg(cfg->verbosity, LOG_INFO, "group mode: transactional.id %s, changelog %s (%d partitions), output %s",
 	        tid, cfg->changelog_topic, (int)t->changelog_parts, cfg->output_topic);
 	*out = t;
 	return 0;
 fail:
 	txn_close(t);
-	return -1;
+	return ret;
 }
 
 void txn_close(struct txn *t)
@@ -438,35 +397,25 @@ static int txn_apply(struct store *st, const rd_kafka_message_t *m, const char *
 	return 0;
 }
 
-int txn_restore(struct txn *t, struct store *st, const char *topic, int32_t partition, int *found,
-                char *err, size_t errlen)
+/* Reads changelog partition cp from its start to its end (what is
+ * committed), each record to fn (its return: 0 go on, -1 stop with err). */
+static int txn_read_part(struct txn *t, int32_t cp, int (*fn)(const rd_kafka_message_t *m, void *arg), void *arg,
+                         char *err, size_t errlen)
 {
-	struct store_partition part, had;
-	int32_t cp = txn_changelog_part(t, topic, partition);
 	int ret = 0;
-
-	*found = 0;
-	if (!t->restore && txn_restore_consumer(t, err, errlen) < 0)
-		return -1;
-	store_partition_get(st, topic, partition, &had);
-	/* Windows the output topic has stay: the file's, for queries.  All of
-	 * it is undone when the changelog has nothing of the partition. */
-	if (store_savepoint(st, STORE_SP_BEGIN, err, errlen) < 0 ||
-	    store_partition_clear(st, topic, partition, had.closed_until, err, errlen) < 0)
-		return -1;
 	rd_kafka_topic_partition_list_t *as = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(as, t->cfg->changelog_topic, cp)->offset = RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_resp_err_t ae = rd_kafka_assign(t->restore, as);
 	rd_kafka_topic_partition_list_destroy(as);
 	if (ae) {
-		snprintf(err, errlen, "restore: assign %s [%d]: %s", t->cfg->changelog_topic, (int)cp, rd_kafka_err2str(ae));
+		snprintf(err, errlen, "changelog: assign %s [%d]: %s", t->cfg->changelog_topic, (int)cp, rd_kafka_err2str(ae));
 		return -1;
 	}
 	for (int waited = 0;;) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(t->restore, 100);
 		if (!m) {
 			if ((waited += 100) >= TXN_RESTORE_MS) {
-				snprintf(err, errlen, "restore: %s [%d] did not reach its end within %d s",
+				snprintf(err, errlen, "changelog: %s [%d] did not reach its end within %d s",
 				         t->cfg->changelog_topic, (int)cp, TXN_RESTORE_MS / 1000);
 				ret = -1;
 				break;
@@ -478,22 +427,142 @@ int txn_restore(struct txn *t, struct store *st, const char *topic, int32_t part
 			break;
 		}
 		if (m->err) {
-			snprintf(err, errlen, "restore: %s", rd_kafka_message_errstr(m));
-			rd_kafka_message_destroy(m);
+			snprintf(err, errlen, "changelog: %s", rd_kafka_message_errstr(m));
 			ret = -1;
-			break;
+		} else {
+			ret = fn(m, arg);
 		}
-		ret = txn_apply(st, m, topic, partition, &part, found, err, errlen);
 		rd_kafka_message_destroy(m);
 		if (ret < 0)
 			break;
 	}
 	rd_kafka_assign(t->restore, NULL);
+	return ret;
+}
+
+struct txn_apply_arg {
+	struct store *st;
+	const char *topic;
+	int32_t partition;
+	struct store_partition part;
+	int found;
+	char *err;
+	size_t errlen;
+};
+
+static int txn_apply_cb(const rd_kafka_message_t *m, void *arg)
+{
+	struct txn_apply_arg *a = arg;
+	return txn_apply(a->st, m, a->topic, a->partition, &a->part, &a->found, a->err, a->errlen);
+}
+
+int txn_restore(struct txn *t, struct store *st, const char *topic, int32_t partition, int *found,
+                char *err, size_t errlen)
+{
+	struct store_partition had;
+	struct txn_apply_arg a = { st, topic, partition, { 0 }, 0, err, errlen };
+	int32_t cp = txn_changelog_part(t, topic, partition);
+
+	*found = 0;
+	if (!t->restore && txn_restore_consumer(t, err, errlen) < 0)
+		return -1;
+	store_partition_get(st, topic, partition, &had);
+	/* Windows the output topic has stay: the file's, for queries.  All of
+	 * it is undone when the changelog has nothing of the partition. */
+	if (store_savepoint(st, STORE_SP_BEGIN, err, errlen) < 0 ||
+	    store_partition_clear(st, topic, partition, had.closed_until, err, errlen) < 0)
+		return -1;
+	int ret = txn_read_part(t, cp, txn_apply_cb, &a, err, errlen);
+	*found = a.found;
 	if (ret == 0 && *found)
-		ret = store_partition_put(st, topic, partition, &part, 0, err, errlen);
+		ret = store_partition_put(st, topic, partition, &a.part, 0, err, errlen);
 	char e2[256];
 	if (ret == 0 && *found)
 		return store_savepoint(st, STORE_SP_RELEASE, err, errlen);
 	store_savepoint(st, STORE_SP_UNDO, e2, sizeof(e2)); /* nothing there, or a failure: the file stays as it was */
 	return ret;
+}
+
+/* --- the group's settings ---------------------------------------------------- */
+
+struct txn_seen {
+	int n;                    /* settings records read */
+	struct rec_settings last; /* the newest */
+	struct rec_settings diff; /* one that differs from ours in the windows */
+	int differs;
+	const struct rec_settings *ours;
+};
+
+static int txn_seen_cb(const rd_kafka_message_t *m, void *arg)
+{
+	struct txn_seen *x = arg;
+	struct rec_settings s;
+	if (!rec_is_settings(m->key, m->key_len) || !m->payload || rec_parse_settings(m->payload, m->len, &s) < 0)
+		return 0;
+	x->n++;
+	x->last = s;
+	if (s.window_us != x->ours->window_us || s.slide_us != x->ours->slide_us || s.delay_us != x->ours->delay_us) {
+		x->diff = s;
+		x->differs = 1;
+	}
+	return 0;
+}
+
+/* The group's first member writes the settings record. */
+static int txn_settings_write(struct txn *t, const struct rec_settings *ours, char *err, size_t errlen)
+{
+	char key[REC_TEXT_MAX], val[REC_TEXT_MAX];
+	int kl = rec_key_settings(key, sizeof(key)), vl = rec_val_settings(val, sizeof(val), ours);
+	if (txn_begin(t, err, errlen) < 0 || txn_produce(t, t->changelog, 0, key, (size_t)kl, val, (size_t)vl, err,
+	                                                 errlen) < 0)
+		return -1;
+	return txn_commit(t, NULL, NULL, err, errlen) < 0 ? -1 : 0;
+}
+
+/* A member whose windows differ from the group's is refused; the
+ * changelog's partition count is the recorded one (partitions added later
+ * do not move a partition's records). */
+static int txn_settings(struct txn *t, char *err, size_t errlen)
+{
+	const struct agg_config *c = t->cfg;
+	struct rec_settings ours = { c->window_us, c->slide_us, c->delay_us, t->changelog_parts };
+	struct txn_seen x = { .ours = &ours };
+
+	if (txn_read_part(t, 0, txn_seen_cb, &x, err, errlen) < 0)
+		return -1;
+	/* The first: written, and read again (another one may have raced it),
+	 * until the read sees it (the end a fresh read finds may be older). */
+	for (int tries = 0; x.n == 0; tries++) {
+		if ((tries == 0 && txn_settings_write(t, &ours, err, errlen) < 0) ||
+		    txn_read_part(t, 0, txn_seen_cb, &x, err, errlen) < 0)
+			return -1;
+		if (x.n == 0 && tries >= 100) {
+			snprintf(err, errlen, "changelog %s [0]: the group's settings record, written, is not read back "
+			         "within 10 s", c->changelog_topic);
+			return -1;
+		}
+		if (x.n == 0)
+			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+	}
+	if (x.differs) {
+		snprintf(err, errlen, "group %s runs with --window %" PRId64 "ms --slide %" PRId64 "ms --watermark %" PRId64
+		         "ms (recorded in its changelog %s), this member with --window %" PRId64 "ms --slide %" PRId64
+		         "ms --watermark %" PRId64 "ms: its rows would mix with theirs in one CSV; run it with the group's "
+		         "settings, or in another group (-g, --output-topic)", c->group, x.diff.window_us / 1000,
+		         x.diff.slide_us / 1000, x.diff.delay_us / 1000, c->changelog_topic, ours.window_us / 1000,
+		         ours.slide_us / 1000, ours.delay_us / 1000);
+		return GTOPICS_REFUSED;
+	}
+	if (x.last.changelog_parts > t->changelog_parts) {
+		snprintf(err, errlen, "changelog %s has %d partitions, the group's settings record says it had %d: it was "
+		         "deleted and made again, and holds nothing of the group's state any more; start the group afresh "
+		         "(another -g, --output-topic and --changelog)", c->changelog_topic, (int)t->changelog_parts,
+		         (int)x.last.changelog_parts);
+		return GTOPICS_REFUSED;
+	}
+	if (x.last.changelog_parts != t->changelog_parts)
+		log_msg(c->verbosity, LOG_INFO, "changelog %s has %d partitions; the group keeps its records in the first "
+		        "%d, as when it began", c->changelog_topic, (int)t->changelog_parts, (int)x.last.changelog_parts);
+	t->changelog_parts = x.last.changelog_parts;
+	return 0;
 }

@@ -39,7 +39,9 @@ struct txn;
 #define TXN_FENCED  (-2) /* this member may not commit any more (fenced, lost its partitions, fatal) */
 
 /* The transactional producer (transactional.id from --member), topics
- * created when missing, a previous incarnation's transaction aborted. */
+ * created when missing (gtopics.h), a previous incarnation's transaction
+ * aborted: 0, -1 or GTOPICS_REFUSED (a topic would delete what the group
+ * needs), with err. */
 int txn_open(struct txn **out, const struct agg_config *cfg, char *err, size_t errlen);
 void txn_close(struct txn *t);
 

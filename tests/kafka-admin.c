@@ -6,6 +6,8 @@
  *   kafka-admin -b BROKERS delete NAME...
  *   kafka-admin -b BROKERS partitions NAME:TOTAL
  *   kafka-admin -b BROKERS group-offsets GROUP TOPIC[:PARTITIONS]...
+ *   kafka-admin -b BROKERS configs TOPIC
+ *   kafka-admin -b BROKERS add-partitions TOPIC TOTAL
  *
  * create:        CreateTopics, replication factor 1 unless -r, with topic
  *                configs (retention.bytes=..., segment.bytes=...); an
@@ -14,6 +16,9 @@
  * partitions:    CreatePartitions: the topic grows to TOTAL partitions.
  * group-offsets: the group's committed offsets (OffsetFetch), one line per
  *                partition "TOPIC PARTITION OFFSET" (-1: none committed).
+ * configs:       the topic's configuration (DescribeConfigs), "key=value"
+ *                a line, sorted as the broker gives them.
+ * add-partitions: CreatePartitions: the topic grows to TOTAL partitions.
  *
  * Kafka's own CLI tools do the same (scripts/kafka topics|groups), but start
  * a JVM each time; the tests call these in their setup and in loops.
@@ -38,6 +43,8 @@ static void usage(FILE *out)
 		"  delete NAME...                             DeleteTopics\n"
 		"  partitions NAME:TOTAL                      CreatePartitions: grow to TOTAL\n"
 		"  group-offsets GROUP TOPIC[:PARTITIONS]...  committed offsets, TOPIC PARTITION OFFSET\n"
+		"  configs TOPIC                              DescribeConfigs, key=value lines\n"
+		"  add-partitions TOPIC TOTAL                 CreatePartitions\n"
 		"Exit: 0 ok, 1 request failed, 2 usage.\n");
 }
 
@@ -254,6 +261,72 @@ static int cmd_group_offsets(rd_kafka_t *rk, rd_kafka_queue_t *q, int argc, char
 	return rc;
 }
 
+static int cmd_configs(rd_kafka_t *rk, rd_kafka_queue_t *q, int argc, char **argv,
+		       char *errstr, size_t errsz)
+{
+	rd_kafka_ConfigResource_t *cr;
+	const rd_kafka_ConfigResource_t **res;
+	const rd_kafka_ConfigEntry_t **ents;
+	rd_kafka_event_t *ev;
+	size_t cnt, n, i;
+
+	if (argc != 1) {
+		snprintf(errstr, errsz, "configs: TOPIC expected");
+		return 2;
+	}
+	cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, argv[0]);
+	rd_kafka_DescribeConfigs(rk, &cr, 1, NULL, q);
+	rd_kafka_ConfigResource_destroy(cr);
+	ev = wait_result(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, errstr, errsz);
+	if (!ev)
+		return 1;
+	res = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &cnt);
+	if (cnt != 1 || rd_kafka_ConfigResource_error(res[0])) {
+		snprintf(errstr, errsz, "%s", cnt == 1 ? rd_kafka_ConfigResource_error_string(res[0]) : "no answer");
+		rd_kafka_event_destroy(ev);
+		return 1;
+	}
+	ents = rd_kafka_ConfigResource_configs(res[0], &n);
+	for (i = 0; i < n; i++) {
+		const char *v = rd_kafka_ConfigEntry_value(ents[i]);
+		printf("%s=%s\n", rd_kafka_ConfigEntry_name(ents[i]), v ? v : "");
+	}
+	rd_kafka_event_destroy(ev);
+	return 0;
+}
+
+static int cmd_add_partitions(rd_kafka_t *rk, rd_kafka_queue_t *q, int argc, char **argv,
+			      char *errstr, size_t errsz)
+{
+	rd_kafka_NewPartitions_t *np;
+	rd_kafka_event_t *ev;
+	const rd_kafka_topic_result_t **tr;
+	size_t cnt;
+	char *end;
+	long total;
+	int rc;
+
+	total = argc == 2 ? strtol(argv[1], &end, 10) : 0;
+	if (argc != 2 || *end || total < 1 || total > MAX_PARTS) {
+		snprintf(errstr, errsz, "add-partitions: TOPIC TOTAL expected");
+		return 2;
+	}
+	np = rd_kafka_NewPartitions_new(argv[0], (size_t)total, errstr, errsz);
+	if (!np)
+		return 2;
+	rd_kafka_CreatePartitions(rk, &np, 1, NULL, q);
+	rd_kafka_NewPartitions_destroy(np);
+	ev = wait_result(q, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, errstr, errsz);
+	if (!ev)
+		return 1;
+	tr = rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &cnt);
+	rc = topic_results(tr, cnt);
+	rd_kafka_event_destroy(ev);
+	if (rc)
+		snprintf(errstr, errsz, "add-partitions failed");
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -318,6 +391,10 @@ int main(int argc, char **argv)
 		rc = cmd_delete(rk, q, argc, argv, errstr, sizeof(errstr));
 	else if (!strcmp(argv[-1], "group-offsets"))
 		rc = cmd_group_offsets(rk, q, argc, argv, errstr, sizeof(errstr));
+	else if (!strcmp(argv[-1], "configs"))
+		rc = cmd_configs(rk, q, argc, argv, errstr, sizeof(errstr));
+	else if (!strcmp(argv[-1], "add-partitions"))
+		rc = cmd_add_partitions(rk, q, argc, argv, errstr, sizeof(errstr));
 	else
 		snprintf(errstr, sizeof(errstr), "unknown command '%s'", argv[-1]);
 done:
