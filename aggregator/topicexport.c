@@ -500,7 +500,7 @@ int texp_command(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 
 	int have, all;
 	int64_t closed = texp_closed(&x, &have, &all, held, sizeof(held)), bytes = 0, rows = 0;
-	int r = export_rewrite(cfg->output_path, cfg->columns, x.st, closed, &bytes, &rows, x.err, sizeof(x.err));
+	int r = export_rewrite(cfg->output_path, cfg->columns, x.st, WM_NONE, closed, &bytes, &rows, x.err, sizeof(x.err));
 	if (r < 0) {
 		rc = r == EXPORT_ESPACE || r == EXPORT_ESTATE ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
 		goto out;
