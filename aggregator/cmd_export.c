@@ -21,8 +21,10 @@
 static int cmdexp_daily(const struct agg_config *cfg, struct store *st, int64_t until)
 {
 	char err[700], path[1024], first[1024] = "";
-	int64_t after = WM_NONE, end, rows = 0, files = 0, retained = WM_NONE;
+	int64_t after = WM_NONE, end, rows = 0, files = 0, retained = WM_NONE, len = cfg->window_us;
 	int f = 0, r = 0;
+
+	store_meta_get(st, "window_us", &len); /* the state's windows, whatever --window says */
 
 	if (until == WM_NONE) {
 		log_msg(cfg->verbosity, LOG_INFO, "the state %s has exported no window yet: no day file written",
@@ -30,7 +32,7 @@ static int cmdexp_daily(const struct agg_config *cfg, struct store *st, int64_t 
 		return AGG_EXIT_OK;
 	}
 	while (r == 0 && (f = store_first_end(st, after, until, &end, err, sizeof(err))) == 1) {
-		int64_t day = rot_day_of_end(end, cfg->window_us), upto = rot_until(day, cfg->window_us), n = 0, bytes;
+		int64_t day = rot_day_of_end(end, len), upto = rot_until(day, len), n = 0, bytes;
 		if (upto > until)
 			upto = until;
 		if (rot_path(cfg->output_path, day, path, sizeof(path)) < 0) {
@@ -39,7 +41,7 @@ static int cmdexp_daily(const struct agg_config *cfg, struct store *st, int64_t 
 		}
 		r = export_check_target(path, cfg->state_path, 0, err, sizeof(err));
 		if (r == 0)
-			r = export_rewrite(path, cfg->columns, st, rot_after(day, cfg->window_us), upto, &bytes, &n, err,
+			r = export_rewrite(path, cfg->columns, st, rot_after(day, len), upto, &bytes, &n, err,
 			                   sizeof(err));
 		if (!first[0])
 			snprintf(first, sizeof(first), "%s", path);

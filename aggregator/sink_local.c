@@ -313,7 +313,8 @@ static int local_close_windows(struct sink *s, int64_t *rows, char *err, size_t 
 		return 0; /* --rotate daily, no day file yet */
 	int64_t mark;
 	if (store_meta_set(e->st, "csv_bytes", l->csv.bytes, err, errlen) < 0 ||
-	    (l->day != l->day_before && store_meta_set(e->st, "csv_day", l->day, err, errlen) < 0))
+	    (l->day != l->day_before && (store_meta_set(e->st, "csv_day", l->day, err, errlen) < 0 ||
+	                                 store_meta_set_text(e->st, "csv_columns", e->cfg->columns, err, errlen) < 0)))
 		return -1;
 	if (export_mark(&l->csv, &mark, err, errlen) < 0) {
 		eng_fatal(e, AGG_EXIT_OUTPUT, err);
