@@ -28,7 +28,8 @@
  * lines are in cli_opts, beside it). */
 static const char cli_usage_head[] =
 "Usage: aggregator [OPTIONS]                       consume ticks, keep windows, append output.csv\n"
-"       aggregator export --state FILE --output FILE   rewrite the CSV from a state file\n"
+"       aggregator export --state FILE --output FILE [--rotate daily]\n"
+"                          rewrite the CSV (or its day files) from a state file\n"
 "       aggregator export --from-topic TOPIC --output FILE [-b BROKERS]\n"
 "                          the CSV of the windows a group's members wrote to TOPIC\n"
 "       aggregator status --state FILE [-b BROKERS -g GROUP] [--json]   where it is\n"
