@@ -347,9 +347,10 @@ static int setup_start(struct prod_ctx *c)
 	if (setup_spool(c) < 0)
 		return EX_USAGE;
 	if (c->conf.metrics_addr) {
-		if (metrics_start(&c->metrics, c->conf.metrics_addr, err, sizeof(err)) < 0) {
+		int mr = metrics_start(&c->metrics, c->conf.metrics_addr, err, sizeof(err));
+		if (mr < 0) { /* the port taken can pass: EX_INIT, which the systemd unit restarts */
 			plog(c, LOG_ERROR, "%s", err);
-			return EX_USAGE;
+			return mr == METRICS_EINUSE ? EX_INIT : EX_USAGE;
 		}
 		plog(c, LOG_INFO, "metrics on port %d (%s): GET /metrics", metrics_port(c->metrics),
 		     c->conf.metrics_addr);

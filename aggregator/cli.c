@@ -27,7 +27,8 @@
  * lines are in cli_opts, beside it). */
 static const char cli_usage_head[] =
 "Usage: aggregator [OPTIONS]                       consume ticks, keep windows, append output.csv\n"
-"       aggregator export --state FILE --output FILE   rewrite the CSV from a state file\n"
+"       aggregator export --state FILE --output FILE [--rotate daily]\n"
+"                          rewrite the CSV (or its day files) from a state file\n"
 "       aggregator export --from-topic TOPIC --output FILE [-b BROKERS]\n"
 "                          the CSV of the windows a group's members wrote to TOPIC\n"
 "       aggregator status --state FILE [-b BROKERS -g GROUP] [--json]   where it is\n"
@@ -80,6 +81,17 @@ static int cli_data_loss(void *cfg, const char *arg, char *err, size_t errlen)
 		return -1;
 	}
 	c->data_loss_skip = !strcmp(arg, "skip");
+	return 0;
+}
+
+static int cli_rotate(void *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct agg_config *c = cfg;
+	if (strcmp(arg, "daily") && strcmp(arg, "none")) {
+		snprintf(err, errlen, "--rotate: daily or none, not '%s'", arg);
+		return -1;
+	}
+	c->rotate_daily = !strcmp(arg, "daily");
 	return 0;
 }
 
@@ -232,6 +244,13 @@ static const struct args_opt cli_opts[] = {
 	{ .name = "columns", .kind = ARGS_FN, .fn = cli_columns,
 	  .help = "      --columns LIST      CSV columns and order (default all: all eight; lab:\n"
 	          "                          window_start, product_id and the lab's five)\n" },
+	{ .name = "rotate", .kind = ARGS_FN, .fn = cli_rotate,
+	  .help = "      --rotate daily      one CSV per UTC day of the windows' start,\n"
+	          "                          OUTPUT-YYYY-MM-DD.csv (also for export)\n" },
+	{ .name = "retain", .kind = ARGS_DURATION, .off = CLI_AT(retain_us),
+	  .help = "      --retain DUR        drop closed windows that start more than DUR (whole\n"
+	          "                          UTC days) before the watermark from the state; they\n"
+	          "                          stay in the day files (needs --rotate daily)\n" },
 	{ .name = "start-at", .kind = ARGS_FN, .fn = cli_start_at,
 	  .help = "      --start-at WHEN     where partitions new to the state start: earliest,\n"
 	          "                          latest, a UTC time, or -DUR (that long ago); default:\n"
@@ -330,6 +349,29 @@ static int cli_defaults(struct agg_config *c, char *err, size_t errlen)
 	return cli_topics(c, "BTC-USD,ETH-USD", err, errlen);
 }
 
+/* --rotate and --retain: the local CSV's.  Retention needs day files: a
+ * missing or cut single CSV is rebuilt from the state, which could not give
+ * back the rows it dropped; only the current day's file is ever rebuilt, and
+ * retention keeps that day. */
+static int cli_rotation(const struct agg_config *c, char *err, size_t errlen)
+{
+	if (c->output_topic && (c->rotate_daily || c->retain_us)) {
+		snprintf(err, errlen, "--rotate and --retain are for the local CSV: not with --output-topic (group mode)");
+		return -1;
+	}
+	if (c->retain_us && c->cmd != CLI_RUN) {
+		snprintf(err, errlen, "--retain is an option of the run only");
+		return -1;
+	}
+	if (c->retain_us && !c->rotate_daily) {
+		snprintf(err, errlen, "--retain needs --rotate daily: a single CSV that went missing could not be "
+		         "rebuilt from a state that dropped its windows; day files are rebuilt only for the current day, "
+		         "which the state keeps");
+		return -1;
+	}
+	return 0;
+}
+
 /* What the options mean together, once all are read. */
 static int cli_check(struct agg_config *c, char *err, size_t errlen)
 {
@@ -364,6 +406,8 @@ static int cli_check(struct agg_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (export_parse_columns(c->columns, cols, &ncols, err, errlen) < 0)
+		return -1;
+	if (cli_rotation(c, err, errlen) < 0)
 		return -1;
 	/* A bounded run reads what is there without joining the group (as
 	 * Spark's AvailableNow): no wait for a new group's first assignment

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "config.h"
@@ -28,7 +29,23 @@ struct cmdst_view {
 	int64_t last_commit;             /* wall clock of the last batch (us), 0 none */
 	size_t slow;                     /* the partition furthest behind in event time, which
 	                                  * holds the watermark back; n when none */
+	int64_t bytes, wal_bytes;        /* the state file's size and its -wal's (0 none) */
+	int64_t oldest;                  /* the start of its oldest window, WM_NONE none */
 };
+
+/* What the state takes on disk, and how far back its windows go: --retain
+ * keeps both bounded. */
+static void cmdst_size(struct cmdst_view *v)
+{
+	struct stat sb;
+	char wal[4200];
+
+	v->bytes = stat(v->state, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	snprintf(wal, sizeof(wal), "%s-wal", v->state);
+	v->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	v->oldest = v->sum.oldest_end != WM_NONE && v->sum.window_us != WM_NONE ? v->sum.oldest_end - v->sum.window_us
+	                                                                        : WM_NONE;
+}
 
 /* store_summary_read's callback: keeps a partition (1 stops: out of memory). */
 static int cmdst_add(const struct store_part_summary *p, void *arg)
@@ -117,6 +134,20 @@ static void cmdst_int(char *buf, size_t len, int64_t v)
 		snprintf(buf, len, "%" PRId64, v);
 }
 
+static void cmdst_print_size(const struct cmdst_view *v)
+{
+	char oldest[FMT_BUF], retained[FMT_BUF];
+
+	fmt_time_or(v->oldest, "-", oldest);
+	printf("state size %.1f MiB (WAL %.1f MiB), oldest window %s", (double)v->bytes / 1048576,
+	       (double)v->wal_bytes / 1048576, oldest);
+	if (v->sum.retained_from != WM_NONE) {
+		fmt_time_or(v->sum.retained_from, "-", retained);
+		printf(", windows before %s dropped (--retain)", retained);
+	}
+	printf("\n");
+}
+
 static void cmdst_print_text(const struct cmdst_view *v)
 {
 	char wm[FMT_BUF], exported[FMT_BUF], newest[FMT_BUF], behind[32], age[32], lag_age[32];
@@ -130,6 +161,7 @@ static void cmdst_print_text(const struct cmdst_view *v)
 	cmdst_age(v->newest != WM_NONE ? v->now - v->newest : WM_NONE, lag_age, sizeof(lag_age));
 	printf("state %s: watermark %s, exported until %s, %" PRId64 " open windows\n", v->state, wm, exported,
 	       v->sum.open_windows);
+	cmdst_print_size(v);
 	printf("newest event time %s (%s ago); last commit %s ago", newest, lag_age, age);
 	if (slow)
 		printf("; held back by %s [%d], %s behind the newest", slow->topic, slow->partition, behind);
@@ -168,15 +200,19 @@ static void cmdst_json_part(const struct cmdst_view *v, size_t i)
 
 static void cmdst_print_json(const struct cmdst_view *v)
 {
-	char wm[FMT_BUF], exported[FMT_BUF], newest[FMT_BUF];
+	char wm[FMT_BUF], exported[FMT_BUF], newest[FMT_BUF], oldest[FMT_BUF], retained[FMT_BUF];
 	const struct store_part_summary *slow = v->slow < v->n ? &v->part[v->slow] : NULL;
 
 	fmt_time_or(v->sum.watermark, "-", wm);
 	fmt_time_or(v->sum.exported_until, "-", exported);
 	fmt_time_or(v->newest, "-", newest);
+	fmt_time_or(v->oldest, "-", oldest);
+	fmt_time_or(v->sum.retained_from, "-", retained);
 	printf("{\"state\":\"");
 	fmt_json_str(stdout, v->state);
-	printf("\",\"windowUs\":%" PRId64 ",\"delayUs\":%" PRId64 ",\"watermark\":\"%s\","
+	printf("\",\"stateBytes\":%" PRId64 ",\"walBytes\":%" PRId64 ",\"oldestWindow\":\"%s\",\"retainedFrom\":\"%s\"",
+	       v->bytes, v->wal_bytes, oldest, retained);
+	printf(",\"windowUs\":%" PRId64 ",\"delayUs\":%" PRId64 ",\"watermark\":\"%s\","
 	       "\"exportedUntil\":\"%s\",\"openWindows\":%" PRId64 ",\"newestEventTime\":\"%s\","
 	       "\"lastCommitAgeMs\":%" PRId64 ",\"heldBy\":", v->sum.window_us, v->sum.delay_us, wm, exported,
 	       v->sum.open_windows, newest, v->last_commit ? (v->now - v->last_commit) / 1000 : -1);
@@ -218,6 +254,7 @@ int cmd_status(const struct agg_config *cfg)
 		goto out;
 	}
 	cmdst_derive(&v);
+	cmdst_size(&v);
 	if (cfg->status_json)
 		cmdst_print_json(&v);
 	else

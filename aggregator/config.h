@@ -34,6 +34,8 @@ struct agg_config {
 	int64_t stalled_us;         /* export --stalled-after: a marker this much older than the newest is stalled */
 	const char *output_path;    /* --output */
 	const char *columns;        /* --columns */
+	int rotate_daily;           /* --rotate daily: one CSV per UTC day of the windows' start (rotate.h) */
+	int64_t retain_us;          /* --retain: closed windows older than this leave the state, 0 never */
 	int64_t window_us;          /* --window */
 	int64_t slide_us;           /* --slide (== window_us: tumbling) */
 	int64_t delay_us;           /* --watermark */

@@ -180,8 +180,9 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 	eng_log(e, LOG_INFO, "aggregator %s: %s from %s, state %s, output %s%s", PIPELINE_VERSION,
 	        cfg->topics_arg, cfg->brokers, cfg->state_path, e->sink->label_topic ? "topic " : "", e->sink->label);
 	if (cfg->metrics_addr) {
-		if (metrics_start(&e->metrics, cfg->metrics_addr, err, sizeof(err)) < 0) {
-			eng_fatal(e, AGG_EXIT_USAGE, err);
+		int mr = metrics_start(&e->metrics, cfg->metrics_addr, err, sizeof(err));
+		if (mr < 0) { /* the port taken can pass: exit 1, which the systemd unit restarts */
+			eng_fatal(e, mr == METRICS_EINUSE ? AGG_EXIT_RUNTIME : AGG_EXIT_USAGE, err);
 			return -1;
 		}
 		eng_log(e, LOG_INFO, "metrics on port %d (%s): GET /metrics", metrics_port(e->metrics), cfg->metrics_addr);

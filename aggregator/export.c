@@ -224,23 +224,23 @@ static int export_keeps(const char *path, const char *buf, size_t len, char *err
 	return ret;
 }
 
-static int export_rewrite_x(const char *path, const char *columns, struct store *st, int64_t until, int grow,
-                            int64_t *bytes, int64_t *rows, char *err, size_t errlen);
+static int export_rewrite_x(const char *path, const char *columns, struct store *st, int64_t from, int64_t until,
+                            int grow, int64_t *bytes, int64_t *rows, char *err, size_t errlen);
 
-int export_rewrite(const char *path, const char *columns, struct store *st, int64_t until,
+int export_rewrite(const char *path, const char *columns, struct store *st, int64_t from, int64_t until,
                    int64_t *bytes, int64_t *rows, char *err, size_t errlen)
 {
-	return export_rewrite_x(path, columns, st, until, 0, bytes, rows, err, errlen);
+	return export_rewrite_x(path, columns, st, from, until, 0, bytes, rows, err, errlen);
 }
 
 int export_rewrite_growing(const char *path, const char *columns, struct store *st, int64_t until,
                            int64_t *bytes, int64_t *rows, char *err, size_t errlen)
 {
-	return export_rewrite_x(path, columns, st, until, 1, bytes, rows, err, errlen);
+	return export_rewrite_x(path, columns, st, WM_NONE, until, 1, bytes, rows, err, errlen);
 }
 
-static int export_rewrite_x(const char *path, const char *columns, struct store *st, int64_t until, int grow,
-                            int64_t *bytes, int64_t *rows, char *err, size_t errlen)
+static int export_rewrite_x(const char *path, const char *columns, struct store *st, int64_t from, int64_t until,
+                            int grow, int64_t *bytes, int64_t *rows, char *err, size_t errlen)
 {
 	struct export_csv x = { .fd = -1 };
 	char tmp[600];
@@ -264,7 +264,7 @@ static int export_rewrite_x(const char *path, const char *columns, struct store 
 	export_reserve(&x, 256);
 	export_header(&x);
 	if (until != WM_NONE) {
-		n = store_rows_each(st, WM_NONE, until, export_row, &x, err, errlen);
+		n = store_rows_each(st, from, until, export_row, &x, err, errlen);
 		if (n < 0) {
 			ret = EXPORT_ESTATE;
 			goto out;
@@ -538,8 +538,8 @@ static int export_cmp_row(const struct store_row *r, void *arg)
  * what the state writes up to until: 1 yes, 0 no (*nul: the first byte that
  * differs is a NUL, damage rather than other rows), -1 a read error of the
  * CSV, EXPORT_ESTATE of the state. */
-static int export_prefix(int fd, int64_t size, const char *columns, struct store *st, int64_t until, int *nul,
-                         char *err, size_t errlen)
+static int export_prefix(int fd, int64_t size, const char *columns, struct store *st, int64_t from, int64_t until,
+                         int *nul, char *err, size_t errlen)
 {
 	struct export_cmp c = { .x = { .fd = -1 }, .fd = fd, .size = size };
 	int r = -1;
@@ -548,7 +548,7 @@ static int export_prefix(int fd, int64_t size, const char *columns, struct store
 		goto out;
 	export_header(&c.x);
 	if (export_cmp_flush(&c) == 0 && until != WM_NONE &&
-	    store_rows_each(st, WM_NONE, until, export_cmp_row, &c, err, errlen) < 0 && !c.done) {
+	    store_rows_each(st, from, until, export_cmp_row, &c, err, errlen) < 0 && !c.done) {
 		r = EXPORT_ESTATE;
 		goto out;
 	}
@@ -579,8 +579,8 @@ static int export_file_header(int fd, char *cols, size_t len)
 
 /* Why the CSV (fd, size bytes) is not the one the state wrote (see
  * export.h), in why, or "". */
-static int export_not_ours(int fd, int64_t size, const struct export_record *rec, struct store *st, int64_t until,
-                           char *why, size_t len, char *err, size_t errlen)
+static int export_not_ours(int fd, int64_t size, const struct export_record *rec, struct store *st, int64_t from,
+                           int64_t until, char *why, size_t len, char *err, size_t errlen)
 {
 	char cols[1024];
 	int64_t m;
@@ -601,7 +601,7 @@ static int export_not_ours(int fd, int64_t size, const struct export_record *rec
 		         (long long)rec->bytes);
 		return 0;
 	}
-	int r = export_prefix(fd, size, cols, st, until, &nul, err, errlen);
+	int r = export_prefix(fd, size, cols, st, from, until, &nul, err, errlen);
 	if (r < 0)
 		return r;
 	if (r == 0 && !nul)
@@ -613,7 +613,7 @@ static int export_not_ours(int fd, int64_t size, const struct export_record *rec
 }
 
 int export_check_ours(const char *path, const char *state, const struct export_record *rec, struct store *st,
-                      int64_t exported_until, char *err, size_t errlen)
+                      int64_t from, int64_t exported_until, char *err, size_t errlen)
 {
 	char why[256] = "";
 	struct stat sb;
@@ -622,7 +622,7 @@ int export_check_ours(const char *path, const char *state, const struct export_r
 	if (fd < 0)
 		return 0; /* missing: export_open rebuilds it, or says why it cannot */
 	int r = fstat(fd, &sb) == 0 && sb.st_size > 0 ?
-	        export_not_ours(fd, sb.st_size, rec, st, exported_until, why, sizeof(why), err, errlen) : 0;
+	        export_not_ours(fd, sb.st_size, rec, st, from, exported_until, why, sizeof(why), err, errlen) : 0;
 	close(fd);
 	if (r < 0)
 		return r;
@@ -635,13 +635,14 @@ int export_check_ours(const char *path, const char *state, const struct export_r
 	return 0;
 }
 
-int export_open(struct export_csv *x, const char *path, const char *columns, struct store *st,
+int export_open(struct export_csv *x, const char *path, const char *columns, struct store *st, int64_t from,
                 int64_t exported_until, int64_t *bytes, char *err, size_t errlen)
 {
 	struct stat sb;
 
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
+	x->from = from;
 	snprintf(x->path, sizeof(x->path), "%s", path);
 	snprintf(x->columns, sizeof(x->columns), "%s", columns);
 	if (export_parse_columns(columns, x->cols, &x->ncols, err, errlen) < 0)
@@ -654,7 +655,7 @@ int export_open(struct export_csv *x, const char *path, const char *columns, str
 		int64_t rows = 0;
 		log_msg(LOG_WARN, LOG_WARN, "output %s has its recorded length but not the rows written "
 		        "(NUL bytes or a cut line): rewriting it from the state", path);
-		int r = export_rewrite(path, columns, st, exported_until, bytes, &rows, err, errlen);
+		int r = export_rewrite(path, columns, st, from, exported_until, bytes, &rows, err, errlen);
 		if (r < 0)
 			return r;
 		exists = stat(path, &sb) == 0;
@@ -669,7 +670,7 @@ int export_open(struct export_csv *x, const char *path, const char *columns, str
 		log_msg(LOG_WARN, LOG_WARN, "output %s %s: rewriting it from the state", path,
 		        !exists ? "is missing" : sb.st_size < *bytes ? "is shorter than recorded"
 		                                                    : "was not written from this state");
-		int r = export_rewrite(path, columns, st, *bytes > 0 ? exported_until : WM_NONE,
+		int r = export_rewrite(path, columns, st, from, *bytes > 0 ? exported_until : WM_NONE,
 		                       bytes, &rows, err, errlen);
 		if (r < 0)
 			return r;
@@ -740,7 +741,8 @@ int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t
 		log_msg(LOG_WARN, LOG_WARN, "output %s was %s while running (%lld bytes, %lld written): "
 		        "rewriting it from the state", x->path, replaced ? "replaced" : "changed",
 		        (long long)(replaced ? ps.st_size : sb.st_size), (long long)x->bytes);
-		int r = export_rewrite(x->path, x->columns, st, x->bytes > 0 ? after : WM_NONE, &bytes, &n0, err, errlen);
+		int r = export_rewrite(x->path, x->columns, st, x->from, x->bytes > 0 ? after : WM_NONE, &bytes, &n0, err,
+		                       errlen);
 		if (r < 0)
 			return r;
 		close(x->fd);

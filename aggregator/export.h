@@ -29,6 +29,7 @@ struct export_csv {
 	int cols[EXPORT_MAX_COLS];   /* column ids, in output order */
 	int ncols;
 	int64_t bytes;               /* file length after the last append */
+	int64_t from;                /* its rows: windows ending after this (WM_NONE: all; a day file's, rotate.h) */
 	int err_no;                  /* errno of the last failed write, 0 if none */
 	char *buf;                   /* rows formatted before one write */
 	size_t len, cap;
@@ -59,21 +60,22 @@ struct export_record {
  * long or longer, its mark at the recorded length differs (without a mark,
  * the length is all there is); shorter or in other columns, it is not a
  * beginning of what the state writes (compared row by row, as a rebuild would
- * write it anyway); the state recorded no CSV, it holds rows.  Missing, empty,
+ * write it anyway: the windows ending after from, WM_NONE but for a day's
+ * file); the state recorded no CSV, it holds rows.  Missing, empty,
  * not a CSV of ours (export_check_target's), or damaged (a NUL where the
  * state's bytes differ): 0, export_open repairs it.  EXPORT_ESTATE when
  * reading the state failed. */
 int export_check_ours(const char *path, const char *state, const struct export_record *rec, struct store *st,
-                      int64_t exported_until, char *err, size_t errlen);
+                      int64_t from, int64_t exported_until, char *err, size_t errlen);
 /* x's file's mark at its length (meta csv_mark, see export.c): 0, or -1 with err. */
 int export_mark(const struct export_csv *x, int64_t *mark, char *err, size_t errlen);
 
 /* Opens path for appending after crash recovery against the recorded length:
  * a longer file is cut back to it (the tail of an interrupted export), a
- * shorter or missing one is rewritten from the state (windows up to
- * exported_until). *bytes is updated to the file's length. Returns 0, -1,
+ * shorter or missing one is rewritten from the state (windows ending after
+ * from and up to exported_until: from is WM_NONE but for a day's file). *bytes is updated to the file's length. Returns 0, -1,
  * EXPORT_ESPACE or EXPORT_ESTATE. */
-int export_open(struct export_csv *x, const char *path, const char *columns, struct store *st,
+int export_open(struct export_csv *x, const char *path, const char *columns, struct store *st, int64_t from,
                 int64_t exported_until, int64_t *bytes, char *err, size_t errlen);
 void export_close(struct export_csv *x);
 
@@ -87,10 +89,10 @@ int export_append(struct export_csv *x, struct store *st, int64_t after, int64_t
 /* Cuts the file back to len (after a failed commit). */
 int export_truncate(struct export_csv *x, int64_t len, char *err, size_t errlen);
 
-/* Writes the whole CSV for every window with window_end <= until to path,
+/* Writes the whole CSV for every window with from < window_end <= until to path,
  * atomically (temporary file, fsync, rename). *bytes gets its length.
  * Returns 0, -1 or EXPORT_ESPACE (the CSV), or EXPORT_ESTATE (reading the state). */
-int export_rewrite(const char *path, const char *columns, struct store *st, int64_t until,
+int export_rewrite(const char *path, const char *columns, struct store *st, int64_t from, int64_t until,
                    int64_t *bytes, int64_t *rows, char *err, size_t errlen);
 
 /* The same, for a CSV rebuilt from elsewhere (export --from-topic): refused

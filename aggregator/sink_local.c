@@ -9,15 +9,21 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine_int.h"
 #include "export.h"
+#include "fmt.h"
+#include "rotate.h"
 #include "sink.h"
 
 struct local {
 	struct sink base;
 	struct export_csv csv;
 	int64_t csv_before;   /* the CSV's length when the batch began */
+	int64_t day;          /* --rotate daily: the current file's day (ROT_NONE: none yet) */
+	int64_t day_before;   /* the same when the batch began */
+	int64_t retained_from; /* --retain: windows starting before it are dropped (WM_NONE none) */
 };
 
 #define LOCAL(s) ((struct local *)(s))
@@ -59,6 +65,83 @@ static int local_note_csv(struct local *l, int64_t bytes, const char *cols, int 
 	return 0;
 }
 
+/* The file the state's CSV record is about: --output, or with --rotate
+ * daily the current day's file (none yet: *day ROT_NONE, path ""), and the
+ * windows it holds: from < end <= *until. */
+static int local_current(struct local *l, char *path, size_t len, int64_t *from, int64_t *until)
+{
+	struct engine *e = l->base.e;
+	const struct agg_config *c = e->cfg;
+	int64_t day = ROT_NONE, v;
+	char err[700];
+
+	*from = WM_NONE;
+	*until = e->exported_until;
+	if (store_meta_get(e->st, "csv_day", &v) == 1)
+		day = v;
+	if (!c->rotate_daily && day != ROT_NONE) {
+		rot_path(c->output_path, day, path, len);
+		snprintf(err, sizeof(err), "state %s writes day files (--rotate daily; the current one is %s): run it "
+		         "with --rotate daily ('aggregator export' writes one CSV from it)", c->state_path, path);
+		eng_fatal(e, AGG_EXIT_USAGE, err);
+		return -1;
+	}
+	l->day = day;
+	if (!c->rotate_daily) {
+		snprintf(path, len, "%s", c->output_path);
+		return 0;
+	}
+	path[0] = '\0';
+	if (day == ROT_NONE)
+		return 0;
+	if (rot_path(c->output_path, day, path, len) < 0) {
+		eng_fatal(e, AGG_EXIT_USAGE, "--output: name too long for --rotate daily");
+		return -1;
+	}
+	*from = rot_after(day, c->window_us);
+	if (*until != WM_NONE && *until > rot_until(day, c->window_us))
+		*until = rot_until(day, c->window_us);
+	return 0;
+}
+
+/* --rotate daily: day files past the current one were written after the
+ * last commit (a crash in a batch that began new days): removed, they are
+ * written again.  With no current file yet, day files there are another
+ * state's (or this one's first, cut short): refused. */
+static int local_daily_tidy(struct local *l)
+{
+	struct engine *e = l->base.e;
+	const struct agg_config *c = e->cfg;
+	char err[1400], first[1024] = "";
+	int64_t bytes = 0;
+
+	if (l->day == ROT_NONE) {
+		int n = rot_count_after(c->output_path, ROT_NONE, first, sizeof(first), err, sizeof(err));
+		if (n > 0)
+			snprintf(err, sizeof(err), "%d day file(s) of %s are there (%s, ...) but the state %s has written "
+			         "none: refused, left as they were; pass another --output, or move them away (if they are "
+			         "this state's first, cut short by a crash, they are written again)", n, c->output_path,
+			         first, c->state_path);
+		if (n != 0) {
+			eng_fatal(e, AGG_EXIT_OUTPUT, err);
+			return -1;
+		}
+		if (store_meta_get(e->st, "csv_bytes", &bytes) == 1 && bytes > 0)
+			eng_log(e, LOG_INFO, "--rotate daily: the windows up to the last export stay in %s; the next "
+			        "ones go to day files", c->output_path);
+		return 0;
+	}
+	int n = rot_remove_after(c->output_path, l->day, err, sizeof(err));
+	if (n < 0) {
+		eng_fatal(e, AGG_EXIT_OUTPUT, err);
+		return -1;
+	}
+	if (n > 0)
+		eng_log(e, LOG_WARN, "removed %d day file(s) of %s after the current one: written after the last "
+		        "commit, they are written again", n, c->output_path);
+	return 0;
+}
+
 /* Opens the CSV, recovering its tail after a crash; rewritten first when
  * --columns changed since the last run.  A CSV that is not the one this
  * state wrote is refused before any of that (export_check_ours). */
@@ -67,24 +150,30 @@ static int local_start(struct sink *s)
 	struct local *l = LOCAL(s);
 	struct engine *e = s->e;
 	const struct agg_config *c = e->cfg;
-	char err[700], cols[512] = "";
-	int64_t bytes = 0, v, mark = 0;
+	char err[700], cols[512] = "", path[1024];
+	int64_t bytes = 0, v, mark = 0, from, until;
 	int r;
 
+	if (store_meta_get(e->st, "retained_from_us", &v) == 1)
+		l->retained_from = v;
+	if (local_current(l, path, sizeof(path), &from, &until) < 0 || (c->rotate_daily && local_daily_tidy(l) < 0))
+		return -1;
+	if (!path[0])
+		return 0; /* --rotate daily, no day file yet: the first is made by the first export */
 	if (store_meta_get(e->st, "csv_bytes", &v) == 1)
 		bytes = v;
 	int mark_known = store_meta_get(e->st, "csv_mark", &mark) == 1;
 	store_meta_get_text(e->st, "csv_columns", cols, sizeof(cols));
 	struct export_record rec = { bytes, mark_known, mark, cols };
-	r = export_check_ours(c->output_path, c->state_path, &rec, e->st, e->exported_until, err, sizeof(err));
+	r = export_check_ours(path, c->state_path, &rec, e->st, from, until, err, sizeof(err));
 	if (r < 0) {
 		eng_fatal(e, local_export_code(l, r), err);
 		return -1;
 	}
 	if (bytes > 0 && strcmp(cols, c->columns) != 0) {
 		int64_t rows;
-		eng_log(e, LOG_INFO, "--columns changed since the last run: rewriting %s", c->output_path);
-		r = export_rewrite(c->output_path, c->columns, e->st, e->exported_until, &bytes, &rows, err, sizeof(err));
+		eng_log(e, LOG_INFO, "--columns changed since the last run: rewriting %s", path);
+		r = export_rewrite(path, c->columns, e->st, from, until, &bytes, &rows, err, sizeof(err));
 		if (r < 0) {
 			eng_fatal(e, local_export_code(l, r), err);
 			return -1;
@@ -92,7 +181,7 @@ static int local_start(struct sink *s)
 		mark_known = 0;
 	}
 	l->csv_before = bytes;
-	r = export_open(&l->csv, c->output_path, c->columns, e->st, e->exported_until, &bytes, err, sizeof(err));
+	r = export_open(&l->csv, path, c->columns, e->st, from, until, &bytes, err, sizeof(err));
 	if (r < 0) {
 		eng_fatal(e, local_export_code(l, r), err);
 		return -1;
@@ -117,6 +206,7 @@ static int local_begin(struct sink *s, char *err, size_t errlen)
 	(void)err;
 	(void)errlen;
 	LOCAL(s)->csv_before = LOCAL(s)->csv.bytes;
+	LOCAL(s)->day_before = LOCAL(s)->day;
 	return 0;
 }
 
@@ -125,8 +215,78 @@ static int local_window(struct sink *s, const struct store_wkey *k, const struct
 	return store_window_put(s->e->st, k, a, err, errlen);
 }
 
-/* Appends the windows the watermark closed to the CSV and records its new
- * length in the transaction. */
+/* --rotate daily: the next day's file, made anew (a file of that day is what
+ * a run that crashed before its commit left: tidied at start, or made since). */
+static int local_day_open(struct local *l, int64_t day, char *err, size_t errlen)
+{
+	const struct agg_config *c = l->base.e->cfg;
+	char path[1024];
+	int64_t bytes = 0;
+
+	export_close(&l->csv);
+	if (rot_path(c->output_path, day, path, sizeof(path)) < 0) {
+		snprintf(err, errlen, "--output: name too long for --rotate daily");
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "output %s: cannot replace: %s", path, strerror(errno));
+		return -1;
+	}
+	l->day = day;
+	return export_open(&l->csv, path, c->columns, l->base.e->st, rot_after(day, c->window_us), WM_NONE, &bytes,
+	                   err, errlen);
+}
+
+/* --rotate daily: the windows closed, each into its start day's file, the
+ * days in order (the first window still to write names the next). */
+static int local_append_daily(struct local *l, int64_t *rows, char *err, size_t errlen)
+{
+	struct engine *e = l->base.e;
+	int64_t len = e->cfg->window_us, after = e->exported_until, until = e->watermark, end, n;
+	int f;
+
+	while ((f = store_first_end(e->st, after, until, &end, err, errlen)) == 1) {
+		int64_t day = rot_day_of_end(end, len), upto = rot_until(day, len) < until ? rot_until(day, len) : until;
+		int r = day > l->day ? local_day_open(l, day, err, errlen) : 0;
+		if (r == 0)
+			r = export_append(&l->csv, e->st, after, upto, &n, err, errlen);
+		if (r < 0) {
+			eng_fatal(e, local_export_code(l, r), err);
+			return -1;
+		}
+		*rows += n;
+		after = upto;
+	}
+	return f;
+}
+
+/* --retain: closed windows of whole days that start more than --retain
+ * before the watermark leave the state, in the batch's transaction, once a
+ * day of event time.  Never the current file's day (rebuilt from the state
+ * if it goes missing), never an open window. */
+static int local_retain(struct local *l, char *err, size_t errlen)
+{
+	struct engine *e = l->base.e;
+	int64_t keep = e->cfg->retain_us;
+
+	if (!keep || l->day == ROT_NONE || e->watermark == WM_NONE)
+		return 0;
+	int64_t day = rot_day_of(e->watermark - keep);
+	int64_t from = (day < l->day ? day : l->day) * ROT_DAY_US;
+	if (l->retained_from != WM_NONE && from <= l->retained_from)
+		return 0;
+	int64_t n = store_windows_retain(e->st, from, e->watermark, err, errlen);
+	if (n < 0 || store_meta_set(e->st, "retained_from_us", from, err, errlen) < 0)
+		return -1;
+	l->retained_from = from;
+	char t[FMT_BUF];
+	fmt_time_or(from, "-", t);
+	eng_log(e, LOG_DEBUG, "--retain: %lld windows starting before %s dropped from the state", (long long)n, t);
+	return 0;
+}
+
+/* Appends the windows the watermark closed to the CSV (or its day files) and
+ * records its new length in the transaction. */
 static int local_close_windows(struct sink *s, int64_t *rows, char *err, size_t errlen)
 {
 	struct local *l = LOCAL(s);
@@ -135,22 +295,34 @@ static int local_close_windows(struct sink *s, int64_t *rows, char *err, size_t 
 	*rows = 0;
 	if (e->watermark == WM_NONE || (e->exported_until != WM_NONE && e->watermark <= e->exported_until))
 		return 0;
-	int r = export_append(&l->csv, e->st, e->exported_until, e->watermark, rows, err, errlen);
-	if (r < 0) {
-		eng_fatal(e, local_export_code(l, r), err);
-		return -1;
+	if (e->cfg->rotate_daily) {
+		if (local_append_daily(l, rows, err, errlen) < 0)
+			return -1;
+	} else {
+		int r = export_append(&l->csv, e->st, e->exported_until, e->watermark, rows, err, errlen);
+		if (r < 0) {
+			eng_fatal(e, local_export_code(l, r), err);
+			return -1;
+		}
 	}
 	if (*rows > 0)
 		crash_point(&e->crash, "csv");
+	if (store_meta_set(e->st, "exported_until_us", e->watermark, err, errlen) < 0)
+		return -1;
+	if (l->csv.fd < 0)
+		return 0; /* --rotate daily, no day file yet */
 	int64_t mark;
-	if (store_meta_set(e->st, "exported_until_us", e->watermark, err, errlen) < 0 ||
-	    store_meta_set(e->st, "csv_bytes", l->csv.bytes, err, errlen) < 0)
+	if (store_meta_set(e->st, "csv_bytes", l->csv.bytes, err, errlen) < 0 ||
+	    (l->day != l->day_before && (store_meta_set(e->st, "csv_day", l->day, err, errlen) < 0 ||
+	                                 store_meta_set_text(e->st, "csv_columns", e->cfg->columns, err, errlen) < 0)))
 		return -1;
 	if (export_mark(&l->csv, &mark, err, errlen) < 0) {
 		eng_fatal(e, AGG_EXIT_OUTPUT, err);
 		return -1;
 	}
-	return store_meta_set(e->st, "csv_mark", mark, err, errlen);
+	if (store_meta_set(e->st, "csv_mark", mark, err, errlen) < 0)
+		return -1;
+	return local_retain(l, err, errlen);
 }
 
 static int local_product(struct sink *s, const struct eng_part *p, const struct store_product *pr, char *err,
@@ -181,6 +353,19 @@ static void local_abort(struct sink *s)
 	char err[512];
 
 	store_rollback(s->e->st);
+	if (l->day != l->day_before) { /* --rotate daily: the batch began day files */
+		const struct agg_config *c = s->e->cfg;
+		char path[1024];
+		int64_t bytes = l->csv_before;
+		export_close(&l->csv);
+		rot_remove_after(c->output_path, l->day_before, err, sizeof(err));
+		l->day = l->day_before;
+		if (l->day == ROT_NONE || rot_path(c->output_path, l->day, path, sizeof(path)) < 0)
+			return;
+		export_open(&l->csv, path, c->columns, s->e->st, rot_after(l->day, c->window_us), s->e->exported_until,
+		            &bytes, err, sizeof(err));
+		return;
+	}
 	if (l->csv.bytes != l->csv_before || l->csv.fd >= 0)
 		export_truncate(&l->csv, l->csv_before, err, sizeof(err));
 }
@@ -349,6 +534,8 @@ int sink_local_open(struct engine *e, struct sink **out)
 	l->base.e = e;
 	l->base.label = c->output_path;
 	l->csv.fd = -1;
+	l->day = l->day_before = ROT_NONE;
+	l->retained_from = WM_NONE;
 	*out = &l->base;
 	return 0;
 }

@@ -42,6 +42,8 @@ static const char *const store_sql[ST__COUNT] = {
 	[ST_CLEAR_WINS] = sql_stmt_clear_windows,
 	[ST_CLEAR_PRODS] = sql_stmt_clear_products,
 	[ST_CLEAR_PART] = sql_stmt_clear_partition,
+	[ST_FIRST_END] = sql_stmt_first_end,
+	[ST_RETAIN] = sql_stmt_windows_retain,
 };
 
 int store_fail(struct store *st, char *err, size_t errlen, const char *what)
@@ -241,14 +243,14 @@ fail:
 	return -1;
 }
 
-/* Prepares every statement (read_only: the two export reads), with the
+/* Prepares every statement (read_only: the export's reads), with the
  * aggregate's column lists put in (agg_sql). */
 static int store_prepare(struct store *st, int read_only, char *err, size_t errlen)
 {
 	char sql[4096];
 
 	for (int i = 0; i < ST__COUNT; i++) {
-		if (read_only && i != ST_META_GET && i != ST_ROWS)
+		if (read_only && i != ST_META_GET && i != ST_ROWS && i != ST_FIRST_END)
 			continue;
 		if (agg_sql(store_sql[i], sql, sizeof(sql)) < 0) {
 			snprintf(err, errlen, "state %s: statement %d: bad @agg_...@ list or too long", st->path, i);

@@ -157,6 +157,13 @@ struct store_row {
 int64_t store_rows_each(struct store *st, int64_t after, int64_t until,
                         int (*fn)(const struct store_row *, void *), void *arg, char *err, size_t errlen);
 
+/* --rotate daily: the end of the first window with after < end <= until: 1
+ * found, 0 none, -1 with err. */
+int store_first_end(struct store *st, int64_t after, int64_t until, int64_t *end, char *err, size_t errlen);
+/* --retain: drops the windows that start before start_before and end at or
+ * before closed_until (in the CSV already).  How many, or -1 with err. */
+int64_t store_windows_retain(struct store *st, int64_t start_before, int64_t closed_until, char *err, size_t errlen);
+
 /* What `aggregator status` shows of a state besides its partitions. */
 struct store_summary {
 	int64_t watermark;      /* WM_NONE before the first tick */
@@ -164,6 +171,8 @@ struct store_summary {
 	int64_t window_us;      /* the settings the state was built with (WM_NONE absent) */
 	int64_t delay_us;
 	int64_t open_windows;   /* windows ending after the watermark */
+	int64_t oldest_end;     /* the end of its oldest window (WM_NONE: none) */
+	int64_t retained_from;  /* --retain dropped the windows starting before it (WM_NONE: none) */
 };
 /* One partition of a state, with its products' counts and its data losses summed. */
 struct store_part_summary {

@@ -21,6 +21,7 @@ enum {
 	ST_PROD_EACH, ST_PROD_PUT,
 	ST_REJ_ADD, ST_ROWS,
 	ST_WIN_CLOSING, ST_CLEAR_WINS, ST_CLEAR_PRODS, ST_CLEAR_PART,
+	ST_FIRST_END, ST_RETAIN,
 	ST__COUNT
 };
 
@@ -29,7 +30,8 @@ extern const char sql_stmt_begin[], sql_stmt_commit[], sql_stmt_rollback[], sql_
 	sql_stmt_meta_set[], sql_stmt_window_get[], sql_stmt_window_put[], sql_stmt_window_del[], sql_stmt_partition_get[],
 	sql_stmt_partition_put[], sql_stmt_products_of[], sql_stmt_product_put[], sql_stmt_rejected_add[],
 	sql_stmt_rejected_size[], sql_stmt_data_loss_add[], sql_stmt_rows[], sql_stmt_windows_closing[],
-	sql_stmt_clear_windows[], sql_stmt_clear_products[], sql_stmt_clear_partition[], sql_stmt_identify[];
+	sql_stmt_clear_windows[], sql_stmt_clear_products[], sql_stmt_clear_partition[], sql_stmt_identify[],
+	sql_stmt_first_end[], sql_stmt_windows_retain[];
 /* status's, prepared when it asks (store_summary_read) */
 extern const char sql_stmt_read_begin[], sql_stmt_status_meta[], sql_stmt_status_partitions[];
 

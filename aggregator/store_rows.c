@@ -294,6 +294,30 @@ int64_t store_rows_each(struct store *st, int64_t after, int64_t until,
 	return n;
 }
 
+int store_first_end(struct store *st, int64_t after, int64_t until, int64_t *end, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = st->stmt[ST_FIRST_END];
+	sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int64(s, 2, until);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*end = store_col_time(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW)
+		return store_fail(st, err, errlen, "cannot read windows");
+	return *end != WM_NONE;
+}
+
+int64_t store_windows_retain(struct store *st, int64_t start_before, int64_t closed_until, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = st->stmt[ST_RETAIN];
+	sqlite3_bind_int64(s, 1, start_before);
+	sqlite3_bind_int64(s, 2, closed_until);
+	if (store_step_done(st, ST_RETAIN, err, errlen, "cannot drop old windows") < 0)
+		return -1;
+	return sqlite3_changes64(st->db);
+}
+
 int store_partition_clear(struct store *st, const char *topic, int32_t partition, int64_t keep_until,
                           char *err, size_t errlen)
 {
@@ -367,6 +391,8 @@ static int store_summary_meta(struct store *st, struct store_summary *sum, char 
 		sum->window_us = store_col_time(s, 2);
 		sum->exported_until = store_col_time(s, 3);
 		sum->open_windows = sqlite3_column_int64(s, 4);
+		sum->oldest_end = store_col_time(s, 5);
+		sum->retained_from = store_col_time(s, 6);
 	} else {
 		store_fail(st, err, errlen, "cannot read the progress");
 	}

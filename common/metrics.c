@@ -135,12 +135,14 @@ int metrics_start(struct metrics **out, const char *hostport, char *err, size_t 
 	m->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (m->fd < 0 || setsockopt(m->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(m->fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(m->fd, 16) < 0) {
-		snprintf(err, errlen, "--metrics %s: %s", hostport, strerror(errno));
+		int inuse = errno == EADDRINUSE;
+		snprintf(err, errlen, "--metrics %s: %s%s", hostport, strerror(errno),
+		         inuse ? " (another process listens there; it may be gone at the next start)" : "");
 		freeaddrinfo(ai);
 		if (m->fd >= 0)
 			close(m->fd);
 		free(m);
-		return -1;
+		return inuse ? METRICS_EINUSE : -1;
 	}
 	freeaddrinfo(ai);
 	pthread_mutex_init(&m->lock, NULL);

@@ -12,7 +12,11 @@
 struct metrics;
 
 /* Listens on hostport ("127.0.0.1:9464", ":9464" for every address).
- * 0, or -1 with err (a bad address, the port taken). */
+ * 0, or -1 with err (a bad address, a port not ours to take), or
+ * METRICS_EINUSE with err when another process listens there: that can pass
+ * (the previous run not yet gone), so the programs exit with a code their
+ * systemd units restart. */
+#define METRICS_EINUSE (-2)
 int metrics_start(struct metrics **out, const char *hostport, char *err, size_t errlen);
 /* Replaces what is served (copied). */
 void metrics_publish(struct metrics *m, const char *text, size_t len);

@@ -124,9 +124,22 @@ FROM partitions p
 ORDER BY p.topic, p.partition;
 
 -- name: status_meta
--- aggregator status: the progress and settings of the state, its open windows.
+-- aggregator status: the progress and settings of the state, its open windows,
+-- the end of its oldest window and where --retain dropped windows before.
 SELECT (SELECT value FROM meta WHERE key = 'watermark_us'),
        (SELECT value FROM meta WHERE key = 'delay_us'),
        (SELECT value FROM meta WHERE key = 'window_us'),
        (SELECT value FROM meta WHERE key = 'exported_until_us'),
-       (SELECT count(*) FROM windows w WHERE w.window_end > coalesce((SELECT value FROM meta WHERE key = 'watermark_us'), -9223372036854775807));
+       (SELECT count(*) FROM windows w WHERE w.window_end > coalesce((SELECT value FROM meta WHERE key = 'watermark_us'), -9223372036854775807)),
+       (SELECT min(window_end) FROM windows),
+       (SELECT value FROM meta WHERE key = 'retained_from_us');
+
+-- name: first_end
+-- --rotate daily: the end of the first window to export after ?1, up to ?2
+-- (its start's day names the file it goes to).
+SELECT min(window_end) FROM windows WHERE window_end > ?1 AND window_end <= ?2;
+
+-- name: windows_retain
+-- --retain: closed windows (in the CSV: ending at or before ?2) that start
+-- before ?1 leave the state.
+DELETE FROM windows WHERE window_end <= ?2 AND window_start < ?1;

@@ -434,7 +434,7 @@ static void test_export(void)
 	store_window_put(st, &k, &a, err, sizeof(err));
 	store_commit(st, err, sizeof(err));
 
-	T_OK(export_open(&x, t_path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, WM_NONE, &bytes, err, sizeof(err)) == 0,
+	T_OK(export_open(&x, t_path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, WM_NONE, WM_NONE, &bytes, err, sizeof(err)) == 0,
 	     "open a new CSV");
 	T_OK(export_append(&x, st, WM_NONE, 120 * S, &rows, err, sizeof(err)) == 0, "append");
 	T_INT(rows, 1, "one row");
@@ -449,20 +449,20 @@ static void test_export(void)
 	fputs("1970-01-01T00:02:00.000Z,1970-01-01T00:03:00.000Z,ETH-US", f);
 	fclose(f);
 	bytes = (int64_t)strlen(want);
-	T_OK(export_open(&x, t_path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, 120 * S, &bytes, err, sizeof(err)) == 0,
+	T_OK(export_open(&x, t_path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, WM_NONE, 120 * S, &bytes, err, sizeof(err)) == 0,
 	     "reopen after a crash");
 	T_STR(slurp(t_path("out.csv")), want, "the tail of the interrupted export is gone");
 	export_close(&x);
 
 	/* Deleted: rebuilt from the state. */
 	unlink(t_path("out.csv"));
-	T_OK(export_open(&x, t_path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, 120 * S, &bytes, err, sizeof(err)) == 0,
+	T_OK(export_open(&x, t_path("out.csv"), EXPORT_COLUMNS_DEFAULT, st, WM_NONE, 120 * S, &bytes, err, sizeof(err)) == 0,
 	     "reopen a deleted CSV");
 	T_STR(slurp(t_path("out.csv")), want, "rebuilt from the state");
 	export_close(&x);
 
 	T_OK(export_rewrite(t_path("lab.csv"), "max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)",
-	                    st, 120 * S, &bytes, &rows, err, sizeof(err)) == 0, "rewrite with the lab's five columns");
+	                    st, WM_NONE, 120 * S, &bytes, &rows, err, sizeof(err)) == 0, "rewrite with the lab's five columns");
 	T_STR(slurp(t_path("lab.csv")),
 	      "max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)\n"
 	      "1970-01-01T00:01:01.234Z,1853.55,1853.43,1853.55,98528.66344819\n", "lab columns");
