@@ -78,7 +78,7 @@ $(OBJDIR)/tests/%.o: INC := -Icommon -Ifeed -Iaggregator -Iproducer
 # for people: examples to type into sqlite3).
 $(OBJDIR)/sql_embed.c: $(wildcard sql/*.sql) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
-	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/migrate_2_3.sql sql/migrate_3_4.sql sql/migrate_4_5.sql sql/statements.sql > $@
+	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/migrate_2_3.sql sql/migrate_3_4.sql sql/migrate_4_5.sql sql/migrate_5_6.sql sql/statements.sql > $@
 $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c | deps
 	$(CC) $(ALL_CFLAGS) -Icommon -Iaggregator -c $< -o $@
 

@@ -69,7 +69,9 @@ static int cli_columns(void *cfg, const char *arg, char *err, size_t errlen)
 {
 	struct agg_config *c = cfg;
 	(void)err, (void)errlen;
-	c->columns = !strcmp(arg, "lab") ? EXPORT_COLUMNS_LAB : !strcmp(arg, "all") ? EXPORT_COLUMNS_DEFAULT : arg;
+	c->columns = !strcmp(arg, "lab")       ? EXPORT_COLUMNS_LAB
+	           : !strcmp(arg, "candles") ? EXPORT_COLUMNS_CANDLES
+	           : !strcmp(arg, "all")     ? EXPORT_COLUMNS_ALL : arg;
 	return 0;
 }
 
@@ -242,8 +244,10 @@ static const struct args_opt cli_opts[] = {
 	{ .name = "max-skew", .kind = ARGS_DURATION, .off = CLI_AT(max_skew_us),
 	  .help = "      --max-skew DUR      reject ticks this far ahead of their partition (1h)\n" },
 	{ .name = "columns", .kind = ARGS_FN, .fn = cli_columns,
-	  .help = "      --columns LIST      CSV columns and order (default all: all eight; lab:\n"
-	          "                          window_start, product_id and the lab's five)\n" },
+	  .help = "      --columns LIST      CSV columns and order, or a preset: lab (window_start,\n"
+	          "                          product_id and the lab's five), candles (OHLCV, vwap,\n"
+	          "                          ticks), all (every column); default: the eight of\n"
+	          "                          window_start,window_end,product_id and the lab's five\n" },
 	{ .name = "rotate", .kind = ARGS_FN, .fn = cli_rotate,
 	  .help = "      --rotate daily      one CSV per UTC day of the windows' start,\n"
 	          "                          OUTPUT-YYYY-MM-DD.csv (also for export)\n" },

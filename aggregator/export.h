@@ -11,13 +11,19 @@
 #include "store.h"
 
 /* The columns: window_start, window_end, product_id, then agg.h's agg_cols.
- * The default is every one today; a new aggregate's column joins it only by
- * choice (it changes output.csv). */
+ * The default is the eight of before version 6, byte for byte: a new
+ * aggregate's column joins it only by choice (it changes output.csv). */
 #define EXPORT_COLUMNS_DEFAULT \
 	"window_start,window_end,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)"
 /* --columns lab: the lab's five, and which window and product each row is */
 #define EXPORT_COLUMNS_LAB \
 	"window_start,product_id,max(timestamp),avg(price),max(best_bid),max(best_ask),avg(volume_24h)"
+/* --columns candles: OHLCV, as exchanges and charting tools have them */
+#define EXPORT_COLUMNS_CANDLES "window_start,product_id,open,high,low,close,volume,vwap,ticks"
+/* --columns all: every column */
+#define EXPORT_COLUMNS_ALL \
+	EXPORT_COLUMNS_DEFAULT ",open,high,low,close,volume,vwap,ticks,trade_gap,spread_mean,spread_max,buy_volume," \
+	"sell_volume"
 #define EXPORT_MAX_COLS (3 + AGG_NCOLS) /* each column at most once */
 #define EXPORT_ESTATE (-2) /* returned when reading the state failed (not the CSV) */
 #define EXPORT_ESPACE (-4) /* the CSV's disk is full or failing (ENOSPC, EDQUOT, EIO): can pass */

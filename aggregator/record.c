@@ -230,23 +230,33 @@ int rec_parse_product(const void *val, size_t len, struct store_product *pr)
 	return 0;
 }
 
-/* Exactly AGG_NFIELDS fields; a count (ticks) is >= 1. */
+/* AGG_NFIELDS fields, or the AGG_F_ticks_v6 of a record written before
+ * version 6 (its new fields 0, ticks_v6 0: partial, as a migrated window);
+ * ticks is >= 1. */
 int rec_parse_window(const void *val, size_t len, struct win_agg *a)
 {
 	char buf[REC_TEXT_MAX], *f[AGG_NFIELDS];
-	if (rec_text(val, len, buf, sizeof(buf)) < 0 || rec_split(buf, ' ', f, AGG_NFIELDS) < 0)
+	int n = AGG_NFIELDS;
+	if (rec_text(val, len, buf, sizeof(buf)) < 0)
 		return -1;
-	for (int i = 0; i < AGG_NFIELDS; i++) {
-		int64_t n;
+	if (rec_split(buf, ' ', f, n) < 0) {
+		n = AGG_F_ticks_v6;
+		if (rec_text(val, len, buf, sizeof(buf)) < 0 || rec_split(buf, ' ', f, n) < 0)
+			return -1;
+	}
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < n; i++) {
 		double d;
 		if (agg_fields[i].type == AGG_REAL) {
 			if (rec_double(f[i], &d) < 0)
 				return -1;
 			agg_set_real(a, i, d);
 		} else {
-			if (rec_int(f[i], agg_fields[i].add == AGG_ADD_COUNT ? 1 : INT64_MIN, INT64_MAX, &n) < 0)
+			int64_t v;
+			if (rec_int(f[i], i == AGG_F_ticks ? 1 : agg_fields[i].add == AGG_ADD_COUNT ? 0 : INT64_MIN,
+			            INT64_MAX, &v) < 0)
 				return -1;
-			agg_set_int(a, i, n);
+			agg_set_int(a, i, v);
 		}
 	}
 	return 0;

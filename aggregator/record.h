@@ -23,7 +23,7 @@
 
 #include "store.h"
 
-#define REC_TEXT_MAX 600 /* longest key or value taken */
+#define REC_TEXT_MAX 1024 /* longest key or value taken (a window's value: ~550) */
 
 /* A parsed key; its strings point into buf. */
 struct rec_key {

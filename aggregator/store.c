@@ -22,6 +22,7 @@ extern const char sql_migrate_1_2[];
 extern const char sql_migrate_2_3[];
 extern const char sql_migrate_3_4[];
 extern const char sql_migrate_4_5[];
+extern const char sql_migrate_5_6[];
 
 static const char *const store_sql[ST__COUNT] = {
 	[ST_BEGIN] = sql_stmt_begin,
@@ -88,7 +89,7 @@ static void store_not_ours(struct store *st, char *err, size_t errlen)
 
 /* From version i + 1 to i + 2 (sql/migrate_*.sql). */
 static const char *const store_migrations[] = { sql_migrate_1_2, sql_migrate_2_3, sql_migrate_3_4,
-                                                 sql_migrate_4_5 };
+                                                 sql_migrate_4_5, sql_migrate_5_6 };
 
 /* One transaction: sql, then the migrations from version `from` on (from 0:
  * none), the views, this version and our application_id (which a state made
@@ -244,15 +245,18 @@ fail:
 }
 
 /* Prepares every statement (read_only: the export's reads), with the
- * aggregate's column lists put in (agg_sql). */
-static int store_prepare(struct store *st, int read_only, char *err, size_t errlen)
+ * aggregate's column lists put in (agg_sql).  A file read as it is, of a
+ * version before 6, has the windows columns of before: the fields after
+ * them read as 0, a partial window (agg.h). */
+static int store_prepare(struct store *st, int read_only, int64_t version, char *err, size_t errlen)
 {
-	char sql[4096];
+	char sql[8192];
+	int nfields = read_only && version < 6 ? AGG_F_ticks_v6 : AGG_NFIELDS;
 
 	for (int i = 0; i < ST__COUNT; i++) {
 		if (read_only && i != ST_META_GET && i != ST_ROWS && i != ST_FIRST_END)
 			continue;
-		if (agg_sql(store_sql[i], sql, sizeof(sql)) < 0) {
+		if (agg_sql(store_sql[i], nfields, sql, sizeof(sql)) < 0) {
 			snprintf(err, errlen, "state %s: statement %d: bad @agg_...@ list or too long", st->path, i);
 			return -1;
 		}
@@ -352,7 +356,7 @@ int store_open(struct store **out, const char *path, const struct store_settings
 	}
 	if (store_schema(st, &id, read_only, err, errlen) < 0)
 		goto fail;
-	if (store_prepare(st, read_only, err, errlen) < 0)
+	if (store_prepare(st, read_only, id.version, err, errlen) < 0)
 		goto fail;
 	if (!read_only && s && store_settings_check(st, s, err, errlen) < 0)
 		goto fail;

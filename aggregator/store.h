@@ -12,7 +12,7 @@
 #include "seqrule.h"
 #include "window.h"
 
-#define STORE_VERSION 5 /* PRAGMA user_version of the schema in sql/schema.sql */
+#define STORE_VERSION 6 /* PRAGMA user_version of the schema in sql/schema.sql */
 /* PRAGMA application_id of a state file ("AGST"), set when it is made (and
  * at the first write of a state made before it was): a file with another is
  * not ours, and is left as it is. */

@@ -23,7 +23,14 @@
  *    non-negative JSON integer; null or any other type is rejected.
  *  - trade_id is read for the producer's gap check, never validated: its
  *    value when it is a JSON integer >= 0, else (absent, any other type) -1.
- *  - Fields not listed here (best_bid_size, side, ...) are ignored.
+ *  - last_size (the trade's size: volume, vwap) is optional: absent, the tick
+ *    adds no volume (0); present, it is a decimal >= 0 like volume_24h, and
+ *    anything else (null too) is rejected: a size that is there but unreadable
+ *    would make the volume silently wrong.
+ *  - side is never validated: "buy" or "sell" (the taker's side), anything
+ *    else (absent, another string or type) is TICK_SIDE_NONE, in neither the
+ *    buy nor the sell volume.
+ *  - Fields not listed here (best_bid_size, open_24h, ...) are ignored.
  *  - Timestamps: see tick_parse_time below.
  *
  * Quoted input in a reason is sanitised (printable ASCII only, \xNN escapes,
@@ -242,6 +249,19 @@ static int tk_decimal(const json_t *root, const char *name, int positive, double
 	return 0;
 }
 
+/* The side a string s[0..n) names (both parsers). */
+static int64_t tk_side_of(const char *s, size_t n)
+{
+	return n == 3 && !memcmp(s, "buy", 3) ? TICK_SIDE_BUY : n == 4 && !memcmp(s, "sell", 4) ? TICK_SIDE_SELL
+	                                                                                   : TICK_SIDE_NONE;
+}
+
+/* The feed's "side" (NULL: absent); not a string, no side. */
+static int64_t tk_side(const json_t *v)
+{
+	return json_is_string(v) ? tk_side_of(json_string_value(v), json_string_length(v)) : TICK_SIDE_NONE;
+}
+
 /* Validates every field into *t; root is a JSON object. */
 static int tk_fields(const json_t *root, struct tick *t, char *err, size_t errlen)
 {
@@ -311,6 +331,10 @@ static int tk_fields(const json_t *root, struct tick *t, char *err, size_t errle
 	}
 	v = json_object_get(root, "trade_id");
 	t->trade_id = json_is_integer(v) && json_integer_value(v) >= 0 ? (int64_t)json_integer_value(v) : -1;
+	t->last_size = 0;
+	if (json_object_get(root, "last_size") && tk_decimal(root, "last_size", 0, &t->last_size, err, errlen))
+		return -1;
+	t->side = tk_side(json_object_get(root, "side"));
 	return 0;
 }
 
@@ -341,7 +365,7 @@ int tick_parse(const char *buf, size_t len, struct tick *t, char *err, size_t er
 #define TK_FAST_INT_DIGITS 18 /* < 2^63: never jansson's "too big integer" */
 
 enum { TK_F_TYPE, TK_F_PRODUCT, TK_F_TIME, TK_F_PRICE, TK_F_VOLUME, TK_F_BID,
-       TK_F_ASK, TK_F_SEQUENCE, TK_F_TRADE, TK_F_COUNT };
+       TK_F_ASK, TK_F_SEQUENCE, TK_F_TRADE, TK_F_SIZE, TK_F_SIDE, TK_F_COUNT };
 
 struct tk_val {
 	const char *s; /* string contents (between the quotes) or integer digits */
@@ -361,9 +385,13 @@ static int tk_fast_field(const char *k, size_t n)
 	case 4:
 		if (memcmp(k, "type", 4) == 0) return TK_F_TYPE;
 		if (memcmp(k, "time", 4) == 0) return TK_F_TIME;
+		if (memcmp(k, "side", 4) == 0) return TK_F_SIDE;
 		break;
 	case 5:
 		if (memcmp(k, "price", 5) == 0) return TK_F_PRICE;
+		break;
+	case 9:
+		if (memcmp(k, "last_size", 9) == 0) return TK_F_SIZE;
 		break;
 	case 8:
 		if (memcmp(k, "best_bid", 8) == 0) return TK_F_BID;
@@ -591,13 +619,17 @@ static int tk_fast(const char *buf, size_t len, struct tick *t, int decimals)
 	tmp.product_id[f[TK_F_PRODUCT].n] = '\0';
 	if (!f[TK_F_TIME].quoted || tick_parse_time(f[TK_F_TIME].s, f[TK_F_TIME].n, &tmp.time_us) != 0)
 		return 0;
+	tmp.last_size = 0;
 	if (!decimals)
 		tmp.price = tmp.volume_24h = tmp.best_bid = tmp.best_ask = 0;
 	else if (tk_fast_decimal(&f[TK_F_PRICE], 1, &tmp.price) ||
 		 tk_fast_decimal(&f[TK_F_VOLUME], 0, &tmp.volume_24h) ||
 		 tk_fast_decimal(&f[TK_F_BID], 0, &tmp.best_bid) ||
-		 tk_fast_decimal(&f[TK_F_ASK], 0, &tmp.best_ask))
+		 tk_fast_decimal(&f[TK_F_ASK], 0, &tmp.best_ask) ||
+		 (f[TK_F_SIZE].s && tk_fast_decimal(&f[TK_F_SIZE], 0, &tmp.last_size)))
 		return 0;
+	/* side: an integer is no side, as in tk_side */
+	tmp.side = f[TK_F_SIDE].quoted ? tk_side_of(f[TK_F_SIDE].s, f[TK_F_SIDE].n) : TICK_SIDE_NONE;
 	/* sequence: a string or a negative one is rejected, by jansson;
 	 * trade_id: a string declines too, so the producer reports it */
 	if (tk_fast_count(&f[TK_F_SEQUENCE], 0, &tmp.sequence) ||

@@ -36,7 +36,11 @@ struct tick {
 	double best_ask;     /* >= 0 */
 	int64_t sequence;    /* feed sequence number, -1 when absent */
 	int64_t trade_id;    /* never validated: the integer when it is one >= 0, else -1 */
+	double last_size;    /* the trade's size, >= 0; 0 when absent (no volume) */
+	int64_t side;        /* TICK_SIDE_*: never validated, NONE unless "buy"/"sell" */
 };
+/* The taker's side of the trade that made the tick (the feed's "side"). */
+enum { TICK_SIDE_NONE = 0, TICK_SIDE_BUY = 1, TICK_SIDE_SELL = 2 };
 
 /* Parses buf[0..len) into *t. Returns 0, or -1 with a one-line reason in err.
  * = tick_parse_fast, and tick_parse_json when the fast path declines. */
@@ -50,7 +54,8 @@ int tick_parse(const char *buf, size_t len, struct tick *t, char *err, size_t er
 int tick_parse_json(const char *buf, size_t len, struct tick *t, char *err, size_t errlen);
 int tick_parse_fast(const char *buf, size_t len, struct tick *t);
 
-/* tick_parse_fast without price, volume_24h, best_bid and best_ask (left 0,
+/* tick_parse_fast without price, volume_24h, best_bid, best_ask and
+ * last_size (left 0,
  * never looked at): for the producer, which publishes the bytes as they are
  * and needs only product_id, time, sequence and trade_id. */
 int tick_parse_head(const char *buf, size_t len, struct tick *t);

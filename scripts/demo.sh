@@ -8,7 +8,9 @@
 # replaying the fixture sped up, the producer and the aggregator; shows their
 # output live, each line prefixed with the program's name; stops by itself once
 # every tick of the fixture went through Kafka into the aggregator's state;
-# leaves demo/output.csv, demo/state.db, demo/output.png and demo/logs/.
+# leaves demo/output.csv, demo/state.db, demo/output.png and demo/logs/, and
+# the same windows as candles: demo/candles.csv (aggregator export --columns
+# candles) and demo/candles.png.
 # A new run starts from an empty demo/.
 #
 # Live (scripts/run.sh): the producer reads the real feed (its default URL, or
@@ -241,7 +243,7 @@ fi
 mkdir -p "$OUT/logs" || die "cannot create $OUT/logs"
 OUT=$(cd "$OUT" && pwd)
 LOGDIR=$OUT/logs
-STATE=$OUT/state.db CSV=$OUT/output.csv PNG=$OUT/output.png
+STATE=$OUT/state.db CSV=$OUT/output.csv PNG=$OUT/output.png CDL_CSV=$OUT/candles.csv CDL_PNG=$OUT/candles.png
 
 topics=()
 IFS=, read -r -a prods <<<"$PRODUCTS"
@@ -366,12 +368,18 @@ plot_msg=""
 if ((rows > 0)); then
 	plot_msg=$("$ROOT/scripts/plot" -t "make demo: $rows closed windows of ${DEMO_TICKS##*/} (replayed at ${DEMO_SPEED}x)" "$CSV" "$PNG" 2>&1) ||
 		say "warning: scripts/plot failed: $plot_msg"
+	# The same windows as candles, from the state (README: output, --columns).
+	plot_msg=$("$BIN/aggregator" export --state "$STATE" --output "$CDL_CSV" --columns candles 2>&1 &&
+		"$ROOT/scripts/plot" -t "make demo: the same windows as candles (--columns candles)" "$CDL_CSV" "$CDL_PNG" 2>&1) ||
+		say "warning: the candles chart failed: $plot_msg"
 fi
 echo
 say "done. Results:"
 printf '    %-22s %s\n' "$(rel "$CSV")" "$rows closed windows (one row per window and product)" \
 	"$(rel "$STATE")" "SQLite state: every window, the Kafka offsets, the watermark" \
 	"$(rel "$PNG")" "$([[ -s $PNG ]] && echo "chart (scripts/plot)" || echo "no chart")" \
+	"$(rel "$CDL_CSV")" "the same windows as candles (OHLCV, vwap, ticks)" \
+	"$(rel "$CDL_PNG")" "$([[ -s $CDL_PNG ]] && echo "candlestick chart" || echo "no chart")" \
 	"$(rel "$LOGDIR")/" "what each program printed"
 say "$open more window(s) stay open in state.db only: a window is closed (and written to the CSV) once"
 say "the watermark - latest event time minus $WATERMARK, here $wm - passes its end."

@@ -1,4 +1,4 @@
--- schema.sql: the aggregator's state file (SQLite, WAL mode). PRAGMA user_version = 5.
+-- schema.sql: the aggregator's state file (SQLite, WAL mode). PRAGMA user_version = 6.
 --
 -- Times are microseconds since the Unix epoch (UTC) in INTEGER columns; views.sql
 -- gives readable forms. State is kept per Kafka partition (partial aggregates),
@@ -31,6 +31,25 @@ CREATE TABLE IF NOT EXISTS windows (
   max_time       INTEGER NOT NULL,   -- max(timestamp)
   max_best_bid   REAL    NOT NULL,
   max_best_ask   REAL    NOT NULL,
+  -- Version 6: candles and the chosen aggregates (aggregator/agg.h).  A window
+  -- of an older state has them 0 and ticks_v6 below ticks: its CSV shows them
+  -- empty (partial).
+  ticks_v6       INTEGER NOT NULL DEFAULT 0, -- ticks counted since: = ticks, the fields below are whole
+  open           REAL    NOT NULL DEFAULT 0, -- price of the tick with the least event time
+  open_time      INTEGER NOT NULL DEFAULT 0, -- its event time (ties: the earlier offset)
+  close          REAL    NOT NULL DEFAULT 0, -- price of the tick with the greatest event time
+  close_time     INTEGER NOT NULL DEFAULT 0, -- its event time (ties: the later offset)
+  high           REAL    NOT NULL DEFAULT 0,
+  low            REAL    NOT NULL DEFAULT 0,
+  sum_size       REAL    NOT NULL DEFAULT 0, -- volume: sum(last_size)
+  sum_notional   REAL    NOT NULL DEFAULT 0, -- sum(price * last_size), for vwap
+  min_trade_id   INTEGER NOT NULL DEFAULT 0, -- 9223372036854775807: no tick with a trade id
+  max_trade_id   INTEGER NOT NULL DEFAULT 0, -- -1: no tick with a trade id
+  trade_ticks    INTEGER NOT NULL DEFAULT 0, -- ticks with a trade id
+  sum_spread     REAL    NOT NULL DEFAULT 0, -- sum(best_ask - best_bid)
+  max_spread     REAL    NOT NULL DEFAULT 0,
+  buy_size       REAL    NOT NULL DEFAULT 0, -- sum(last_size) of side buy
+  sell_size      REAL    NOT NULL DEFAULT 0, -- sum(last_size) of side sell
   PRIMARY KEY (product_id, window_start, window_end, topic, partition)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS windows_by_end ON windows (window_end, product_id);

@@ -25,6 +25,24 @@ SELECT
   max(max_best_bid)                             AS max_best_bid,
   max(max_best_ask)                             AS max_best_ask,
   sum(sum_volume_24h) / sum(ticks)              AS avg_volume_24h,
+  -- Version 6: candles and the chosen aggregates, as the CSV computes them
+  -- (aggregator/agg.c).  NULL (the CSV: empty) for a window with ticks
+  -- counted before the state's migration to version 6 (partial = 1).
+  sum(ticks_v6) < sum(ticks)                    AS partial,
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN (SELECT x.open FROM windows x WHERE x.product_id = windows.product_id AND x.window_start = windows.window_start AND x.window_end = windows.window_end
+                                           ORDER BY x.open_time, x.topic, x.partition LIMIT 1) END AS "open",
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN max(high) END                    AS "high",
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN min(low) END                     AS "low",
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN (SELECT x.close FROM windows x WHERE x.product_id = windows.product_id AND x.window_start = windows.window_start AND x.window_end = windows.window_end
+                                           ORDER BY x.close_time DESC, x.topic DESC, x.partition DESC LIMIT 1) END AS "close",
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN sum(sum_size) END                AS "volume",
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN sum(sum_notional) / nullif(sum(sum_size), 0) END AS "vwap",
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN (CASE WHEN max(max_trade_id) >= 0
+                 THEN max(max_trade_id) - min(min_trade_id) + 1 - sum(trade_ticks) END) END AS "trade_gap",
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN sum(sum_spread) / sum(ticks) END AS "spread_mean",
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN max(max_spread) END              AS "spread_max",
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN sum(buy_size) END                AS "buy_volume",
+  CASE WHEN sum(ticks_v6) = sum(ticks) THEN sum(sell_size) END               AS "sell_volume",
   window_end <= (SELECT value FROM meta WHERE key = 'watermark_us')      AS closed,
   window_end <= (SELECT value FROM meta WHERE key = 'exported_until_us') AS exported
 FROM windows

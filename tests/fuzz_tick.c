@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (!(t.price > 0) || !isfinite(t.price) || !(t.volume_24h >= 0) ||
 		    !isfinite(t.volume_24h) || !(t.best_bid >= 0) || !isfinite(t.best_bid) ||
-		    !(t.best_ask >= 0) || !isfinite(t.best_ask) || t.sequence < -1)
+		    !(t.best_ask >= 0) || !isfinite(t.best_ask) || t.sequence < -1 ||
+		    !(t.last_size >= 0) || !isfinite(t.last_size) || t.side < TICK_SIDE_NONE || t.side > TICK_SIDE_SELL)
 			abort();
 	} else if (rc == -1) {
 		fz_check_reason(err, sizeof err);
@@ -73,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		                memcmp(&f.price, &j.price, sizeof f.price) != 0 ||
 		                memcmp(&f.volume_24h, &j.volume_24h, sizeof f.volume_24h) != 0 ||
 		                memcmp(&f.best_bid, &j.best_bid, sizeof f.best_bid) != 0 ||
-		                memcmp(&f.best_ask, &j.best_ask, sizeof f.best_ask) != 0))
+		                memcmp(&f.best_ask, &j.best_ask, sizeof f.best_ask) != 0 ||
+		                memcmp(&f.last_size, &j.last_size, sizeof f.last_size) != 0 || f.side != j.side))
 			abort();
 	}
 

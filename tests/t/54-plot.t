@@ -41,6 +41,15 @@ cut -d, -f1,3,5,8,4,6,7 "$T/day.csv" >"$T/lab.csv"
 ok_cmd "the lab's columns plot" "$ROOT/scripts/plot" "$T/lab.csv" "$T/lab.png"
 cut -d, -f2- "$T/day.csv" | cut -d, -f1,2,4 >"$T/bare.csv" # window_end, product_id, avg(price)
 ok_cmd "window_end as the time column" "$ROOT/scripts/plot" "$T/bare.csv" "$T/bare.png"
+# --columns candles: candlesticks, empty values (partial windows) skipped
+awk -F, -v OFS=, 'NR == 1 { print "window_start,product_id,open,high,low,close,volume,vwap,ticks"; next }
+	{ print $1, $3, $5, $7, $6 - 1, $5 + 0.5, 1, $5, 3 }' "$T/day.csv" >"$T/cdl.csv"
+echo "2023-04-24T16:00:00.000Z,ETH-USD,,,,,,,4" >>"$T/cdl.csv"
+ok_cmd "candles: exit 0" env PLOT_GP="$T/cdl.gp" "$ROOT/scripts/plot" "$T/cdl.csv" "$T/cdl.png"
+like "$(cat "$T/cdl.gp")" "using 1:5:7:6:8:.* with candlesticks" "candles drawn as candlesticks (open, low, high, close)"
+unlike "$(cat "$T/cdl.gp")" "avg\(price\)" "no avg(price) line without the column"
+like "$(cat "$T/cdl.gp")" "set datafile missing \"NaN\"" "an empty value is missing, not 0"
+ok_cmd "the lab's columns: lines, no candles" sh -c "PLOT_GP='$T/lab.gp' '$ROOT/scripts/plot' '$T/lab.csv' '$T/lab.png' && ! grep -q candlesticks '$T/lab.gp'"
 cut -d, -f1,2,4 "$T/day.csv" >"$T/noprod.csv"
 "$ROOT/scripts/plot" "$T/noprod.csv" "$T/x.png" 2>"$T/err"
 is "$?" 1 "no product_id: exit 1"

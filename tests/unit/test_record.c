@@ -40,7 +40,7 @@ static void test_keys(void)
 static void test_values(void)
 {
 	char buf[REC_TEXT_MAX];
-	struct win_agg a = { 3, 82563.51000000001, 1e+22, 1682348458172820, 27535.78, 0.1 }, ga;
+	struct win_agg a = { .ticks = 3, .sum_price = 82563.51000000001, .sum_volume_24h = 1e+22, .max_time = 1682348458172820, .max_best_bid = 27535.78, .max_best_ask = 0.1 }, ga;
 	int n = rec_val_window(buf, sizeof(buf), &a);
 	T_OK(rec_parse_window(buf, (size_t)n, &ga) == 0 && !memcmp(&a, &ga, sizeof(a)), "a window reads back bit for bit");
 	struct store_partition p = { .next_offset = 1355, .max_time = WM_NONE, .rejected = 2, .time_run = 1,

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agg.h"
 #include "export.h"
 #include "store.h"
 
@@ -40,8 +41,8 @@ static void test_schema_and_rows(void)
 	struct store_settings s = { 60 * S, 60 * S, 120 * S };
 	struct store *st = NULL, *st2 = NULL;
 	char err[512];
-	struct win_agg a = { 2, 200.0, 20.0, 61 * S, 99.0, 101.0 };
-	struct win_agg b = { 1, 103.0, 40.0, 62 * S, 98.0, 105.0 };
+	struct win_agg a = { .ticks = 2, .sum_price = 200.0, .sum_volume_24h = 20.0, .max_time = 61 * S, .max_best_bid = 99.0, .max_best_ask = 101.0 };
+	struct win_agg b = { .ticks = 1, .sum_price = 103.0, .sum_volume_24h = 40.0, .max_time = 62 * S, .max_best_bid = 98.0, .max_best_ask = 105.0 };
 	struct win_agg got;
 
 	T_OK(store_open(&st, t_path("a.db"), &s, 0, err, sizeof(err)) == 0, "create a state file");
@@ -221,8 +222,18 @@ static void test_whose_file(void)
 	store_close(st);
 }
 
-/* What versions 3, 4 and 5 added, taken away again. */
-#define V5_TO_V4 "ALTER TABLE partitions DROP COLUMN fp_time; ALTER TABLE partitions DROP COLUMN fp_hash; "
+/* What versions 3, 4, 5 and 6 added, taken away again (the view first: it
+ * names the columns). */
+#define V6_TO_V5 "DROP VIEW window_aggregates; " \
+	"ALTER TABLE windows DROP COLUMN ticks_v6; " "ALTER TABLE windows DROP COLUMN open; " \
+	"ALTER TABLE windows DROP COLUMN open_time; " "ALTER TABLE windows DROP COLUMN close; " \
+	"ALTER TABLE windows DROP COLUMN close_time; " "ALTER TABLE windows DROP COLUMN high; " \
+	"ALTER TABLE windows DROP COLUMN low; " "ALTER TABLE windows DROP COLUMN sum_size; " \
+	"ALTER TABLE windows DROP COLUMN sum_notional; " "ALTER TABLE windows DROP COLUMN min_trade_id; " \
+	"ALTER TABLE windows DROP COLUMN max_trade_id; " "ALTER TABLE windows DROP COLUMN trade_ticks; " \
+	"ALTER TABLE windows DROP COLUMN sum_spread; " "ALTER TABLE windows DROP COLUMN max_spread; " \
+	"ALTER TABLE windows DROP COLUMN buy_size; " "ALTER TABLE windows DROP COLUMN sell_size; "
+#define V5_TO_V4 V6_TO_V5 "ALTER TABLE partitions DROP COLUMN fp_time; ALTER TABLE partitions DROP COLUMN fp_hash; "
 #define V4_TO_V3 V5_TO_V4 "ALTER TABLE partitions DROP COLUMN closed_until; "
 #define V3_TO_V2 V4_TO_V3 "ALTER TABLE partitions DROP COLUMN time_run; ALTER TABLE partitions DROP COLUMN time_run_max;" \
 	" ALTER TABLE partitions DROP COLUMN skew_run; ALTER TABLE partitions DROP COLUMN skew_first;" \
@@ -303,6 +314,42 @@ static void test_migrate_v4(void)
 	/* The value stored in state files: the same on every machine, for good. */
 	T_INT(store_fp_hash("BTC-USD", 7, "{\"type\":\"ticker\"}", 17), -4055587657957516187LL,
 	      "the fingerprint's hash of a fixed record");
+}
+
+/* A version 5 state file (before candles): its windows get the new columns
+ * 0 and ticks_v6 0, partial: the CSV's new columns are empty for them, the
+ * lab's as they were. */
+static int test_store_one_row(const struct store_row *r, void *arg)
+{
+	*(struct store_row *)arg = *r;
+	return 0;
+}
+
+static void test_migrate_v5(void)
+{
+	struct store_settings s = { 60 * S, 60 * S, 120 * S };
+	struct store *st = NULL;
+	char err[512], buf[64];
+	sqlite3 *db;
+	struct store_wkey k = { "t", 0, "BTC-USD", 60 * S, 120 * S };
+	struct win_agg a = { .ticks = 2, .sum_price = 200.0, .sum_volume_24h = 20.0, .max_time = 61 * S,
+	                     .max_best_bid = 99.0, .max_best_ask = 101.0 };
+	struct store_row r;
+
+	T_OK(store_open(&st, t_path("v5.db"), &s, 0, err, sizeof(err)) == 0, "a new state");
+	T_OK(store_begin(st, err, sizeof(err)) == 0 && store_window_put(st, &k, &a, err, sizeof(err)) == 0 &&
+	     store_commit(st, err, sizeof(err)) == 0, "a window");
+	store_close(st);
+	sqlite3_open(t_path("v5.db"), &db);
+	T_OK(sqlite3_exec(db, V6_TO_V5 "PRAGMA user_version = 5;", NULL, NULL, NULL) == SQLITE_OK,
+	     "made a version 5 file");
+	sqlite3_close(db);
+	T_OK(store_open(&st, t_path("v5.db"), &s, 0, err, sizeof(err)) == 0, "version 5 opens for writing");
+	T_INT(store_rows_each(st, WM_NONE, 120 * S, test_store_one_row, &r, err, sizeof(err)), 1, "its window");
+	T_OK(r.agg.ticks == 2 && r.agg.ticks_v6 == 0 && r.agg.max_best_ask == 101.0, "kept, and partial");
+	T_INT(agg_col_format(agg_col_find("open", 4), &r.agg, buf), 0, "its open: empty");
+	T_INT(agg_col_format(agg_col_find("avg(price)", 10), &r.agg, buf), 3, "its avg(price) as before");
+	store_close(st);
 }
 
 /* A version 2 state file (before the confirmation runs) is migrated; the runs
@@ -429,7 +476,7 @@ static void test_export(void)
 
 	store_open(&st, t_path("e.db"), &s, 0, err, sizeof(err));
 	struct store_wkey k = { "ETH-USD", 0, "ETH-USD", 60 * S, 120 * S };
-	struct win_agg a = { 1, 1853.55, 98528.66344819, 61 * S + 234567, 1853.43, 1853.55 };
+	struct win_agg a = { .ticks = 1, .sum_price = 1853.55, .sum_volume_24h = 98528.66344819, .max_time = 61 * S + 234567, .max_best_bid = 1853.43, .max_best_ask = 1853.55 };
 	store_begin(st, err, sizeof(err));
 	store_window_put(st, &k, &a, err, sizeof(err));
 	store_commit(st, err, sizeof(err));
@@ -496,7 +543,7 @@ static void test_summary(void)
 	struct store_settings s = { 60 * S, 60 * S, 120 * S };
 	struct store *st = NULL, *ro = NULL;
 	char err[512];
-	struct win_agg a = { 2, 200.0, 20.0, 61 * S, 99.0, 101.0 };
+	struct win_agg a = { .ticks = 2, .sum_price = 200.0, .sum_volume_24h = 20.0, .max_time = 61 * S, .max_best_bid = 99.0, .max_best_ask = 101.0 };
 
 	T_OK(store_open(&st, t_path("sum.db"), &s, 0, err, sizeof(err)) == 0, "a state");
 	T_OK(store_begin(st, err, sizeof(err)) == 0, "begin");
@@ -586,6 +633,7 @@ int main(void)
 	test_whose_file();
 	test_migrate_v1();
 	test_migrate_v2();
+	test_migrate_v5();
 	test_migrate_v4();
 	test_views_updated();
 	test_rejected_budget();

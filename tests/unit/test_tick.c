@@ -136,6 +136,8 @@ static void test_reference(void)
 	T_OK(t.best_bid == 1853.43, "ref best_bid exact");
 	T_OK(t.best_ask == 1853.55, "ref best_ask exact");
 	T_INT(t.sequence, 44321677493LL, "ref sequence");
+	T_OK(t.last_size == 0.02724408, "ref last_size exact");
+	T_INT(t.side, TICK_SIDE_BUY, "ref side buy");
 
 	/* the builder reproduces the reference byte for byte */
 	T_STR(with("", NULL), REF, "builder matches reference");
@@ -296,6 +298,10 @@ static void test_reject_fields(void)
 	reject_field("time", "\"\"", "field time: bad timestamp \"\"");
 
 	reject_field("sequence", "-1", "field sequence: must be >= 0");
+	reject_field("last_size", "\"-0.1\"", "field last_size: must be >= 0");
+	reject_field("last_size", "null", "field last_size is null");
+	reject_field("last_size", "\"abc\"", "field last_size: not a decimal \"abc\"");
+	reject_field("last_size", "true", "field last_size: wrong type (boolean)");
 	reject_field("sequence", "\"44321677493\"", "field sequence: wrong type (string)");
 	reject_field("sequence", "4.4321677493e10", "field sequence: wrong type (real)");
 	reject_field("sequence", "null", "field sequence is null");
@@ -345,6 +351,20 @@ static void test_accept(void)
 	T_INT(t.sequence, -1, "absent sequence -> -1");
 	t = accept("sequence 0", with("sequence", "0"));
 	T_INT(t.sequence, 0, "sequence 0");
+	/* last_size: absent, no volume; present, a decimal >= 0 */
+	t = accept("no last_size", with("last_size", NULL));
+	T_OK(t.last_size == 0 && !signbit(t.last_size), "absent last_size -> 0");
+	t = accept("last_size a number", with("last_size", "0.5"));
+	T_OK(t.last_size == 0.5, "last_size as a JSON number");
+	/* side: buy, sell, anything else none */
+	t = accept("side sell", with("side", "\"sell\""));
+	T_INT(t.side, TICK_SIDE_SELL, "side sell");
+	t = accept("no side", with("side", NULL));
+	T_INT(t.side, TICK_SIDE_NONE, "absent side -> none");
+	t = accept("side Buy", with("side", "\"Buy\""));
+	T_INT(t.side, TICK_SIDE_NONE, "side is case-sensitive: Buy -> none");
+	t = accept("side null", with("side", "null"));
+	T_INT(t.side, TICK_SIDE_NONE, "side null -> none");
 	t = accept("minimal",
 	           "{\"type\":\"ticker\",\"product_id\":\"BTC-USD\",\"time\":\"2023-04-24T15:01:47Z\","
 	           "\"price\":\"1\",\"volume_24h\":\"0\",\"best_bid\":\"0\",\"best_ask\":\"0\"}");

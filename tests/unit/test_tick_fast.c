@@ -69,7 +69,8 @@ static int same_tick(const struct tick *a, const struct tick *b)
 	       memcmp(&a->volume_24h, &b->volume_24h, sizeof a->volume_24h) == 0 &&
 	       memcmp(&a->best_bid, &b->best_bid, sizeof a->best_bid) == 0 &&
 	       memcmp(&a->best_ask, &b->best_ask, sizeof a->best_ask) == 0 &&
-	       a->sequence == b->sequence && a->trade_id == b->trade_id;
+	       memcmp(&a->last_size, &b->last_size, sizeof a->last_size) == 0 &&
+	       a->sequence == b->sequence && a->trade_id == b->trade_id && a->side == b->side;
 }
 
 /* One input through all three entry points; returns 1 when the fast path took it. */
@@ -250,6 +251,17 @@ static void test_edges(void)
 		{ "{" BASE ",\"sequence\":-0}", 0, 0 },
 		{ "{" BASE ",\"sequence\":-1}", 0, 0 },
 		{ "{" BASE ",\"sequence\":\"42\"}", 0, 0 },
+		{ "{" BASE ",\"last_size\":\"0.01598857\"}", 1, 0 },
+		{ "{" BASE ",\"last_size\":\"0\"}", 1, 0 },
+		{ "{" BASE ",\"last_size\":\"-0\"}", 1, 0 },                 /* +0, as jansson's */
+		{ "{" BASE ",\"last_size\":\"-1\"}", 0, 0 },                 /* rejected, by jansson */
+		{ "{" BASE ",\"last_size\":\"x\"}", 0, 0 },
+		{ "{" BASE ",\"last_size\":2}", 0, 0 },                      /* a number: jansson takes it */
+		{ "{" BASE ",\"last_size\":null}", 0, 0 },
+		{ "{" BASE ",\"side\":\"buy\"}", 1, 0 },
+		{ "{" BASE ",\"side\":\"sell\"}", 1, 0 },
+		{ "{" BASE ",\"side\":\"BUY\"}", 1, 0 },                     /* no side */
+		{ "{" BASE ",\"side\":1}", 1, 0 },                           /* no side */
 		{ "{" BASE ",\"trade_id\":7}", 1, 0 },
 		{ "{" BASE ",\"trade_id\":\"7\"}", 0, 0 },              /* jansson: accepted, -1 */
 		{ "{" BASE ",\"trade_id\":-7}", 1, 0 },                 /* -1, as jansson's */

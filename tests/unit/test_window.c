@@ -240,8 +240,8 @@ static void test_table_evict_random(void)
 static void test_agg(void)
 {
 	struct win_agg a = { 0 };
-	struct tick t1 = { "BTC-USD", 10, 100.5, 7, 100, 101, 1, -1 };
-	struct tick t2 = { "BTC-USD", 5, 99.5, 9, 99, 102, 2, -1 };
+	struct tick t1 = { "BTC-USD", 10, 100.5, 7, 100, 101, 1, -1, 0, TICK_SIDE_NONE };
+	struct tick t2 = { "BTC-USD", 5, 99.5, 9, 99, 102, 2, -1, 0, TICK_SIDE_NONE };
 
 	win_agg_add(&a, &t1);
 	win_agg_add(&a, &t2);
