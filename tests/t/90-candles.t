@@ -6,7 +6,7 @@
 # last_size or trade_id), with sliding windows, and on a generated backlog over
 # three partitions with kill -9 at batch points in between.  The default and
 # lab CSVs stay byte for byte what the aggregator of before version 6 wrote
-# (tests/data/v5/fixture-*.csv).  On Apache Kafka also group mode: export
+# (tests/data/v5/fixture-*.expected).  On Apache Kafka also group mode: export
 # --from-topic --columns all equals a single aggregator's CSV.
 # brokers: mock kafka
 . "$(dirname "$0")/../lib.sh"
@@ -35,9 +35,9 @@ is "$(wc -l <"$T/fix.dump")" $((NB + NE + 18)) "every tick in the dump"
 
 # Today's CSVs, byte for byte.
 ok_cmd "default columns" agg def BTC-USD,ETH-USD
-ok_cmd "the default CSV is byte for byte the one of before version 6" cmp "$T/def.csv" "$ROOT/tests/data/v5/fixture-default.csv"
+ok_cmd "the default CSV is byte for byte the one of before version 6" cmp "$T/def.csv" "$ROOT/tests/data/v5/fixture-default.expected"
 ok_cmd "--columns lab" agg lab BTC-USD,ETH-USD --columns lab
-ok_cmd "the lab CSV is byte for byte the one of before version 6" cmp "$T/lab.csv" "$ROOT/tests/data/v5/fixture-lab.csv"
+ok_cmd "the lab CSV is byte for byte the one of before version 6" cmp "$T/lab.csv" "$ROOT/tests/data/v5/fixture-lab.expected"
 
 # Every aggregate against the reference.
 ok_cmd "--columns all" agg all BTC-USD,ETH-USD,mix --columns all
@@ -65,7 +65,7 @@ is "$(sqlite3 -csv "$T/all.db" "SELECT open, high, low, close, volume, ticks, tr
 ok_cmd "sliding windows (1m every 20s)" agg sl BTC-USD,ETH-USD,mix --columns all --window 1m --slide 20s
 ok_cmd "sliding == the reference" ref "$T/fix.dump" "$T/sl.csv" 60 20 120
 ok_cmd "sliding, default columns" agg sld BTC-USD,ETH-USD --window 1m --slide 20s
-ok_cmd "sliding default CSV byte for byte the one of before" cmp "$T/sld.csv" "$ROOT/tests/data/v5/fixture-sliding.csv"
+ok_cmd "sliding default CSV byte for byte the one of before" cmp "$T/sld.csv" "$ROOT/tests/data/v5/fixture-sliding.expected"
 
 # A generated backlog, each product over three partitions, killed at batch points.
 "$BIN/gen-ticks" --products BTC-USD,ETH-USD,SOL-USD --start 2023-04-24T15:00:00Z --minutes 12 --rate 2 --seed 90 \
