@@ -322,10 +322,9 @@ static int texp_record(struct texp *x, const rd_kafka_message_t *m)
 bad:
 	/* Someone else's record in the topic: skipped, said at the 1st, 10th, 100th, ... */
 	x->malformed++;
-	for (int64_t p = 1; p <= x->malformed; p *= 10)
-		if (p == x->malformed)
-			log_msg(x->cfg->verbosity, LOG_WARN, "%s [%" PRId32 "] offset %" PRId64 ": skipped (%s); %" PRId64
-			        " skipped so far", x->cfg->from_topic, m->partition, m->offset, why, x->malformed);
+	if (log_decade(x->malformed, 1))
+		log_msg(x->cfg->verbosity, LOG_WARN, "%s [%" PRId32 "] offset %" PRId64 ": skipped (%s); %" PRId64
+		        " skipped so far", x->cfg->from_topic, m->partition, m->offset, why, x->malformed);
 	return 0;
 nomem:
 	snprintf(x->err, sizeof(x->err), "out of memory");
@@ -341,6 +340,23 @@ static struct texp_part *texp_part_of(struct texp *x, int32_t id)
 }
 
 /* Reads every partition from its start to its cut. 0, or -1 with err. */
+/* Nothing read for TEXP_STALL_US: says what it waits for, the broker or a
+ * transaction still open below a cut. */
+static void texp_stall(struct texp *x, rd_kafka_resp_err_t lasterr)
+{
+	struct texp_part *w = NULL;
+	for (int i = 0; i < x->nparts && !w; i++)
+		if (!x->parts[i].done)
+			w = &x->parts[i];
+	if (lasterr == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || lasterr == RD_KAFKA_RESP_ERR__TRANSPORT)
+		snprintf(x->err, sizeof(x->err), "no broker reachable at %s for %d s (%s)", x->cfg->brokers,
+		         (int)(TEXP_STALL_US / 1000000), rd_kafka_err2str(lasterr));
+	else
+		snprintf(x->err, sizeof(x->err), "%s [%" PRId32 "]: nothing read for %d s at offset %" PRId64
+		         ", short of its end %" PRId64 " when the export began (a transaction still open?)",
+		         x->cfg->from_topic, w->id, (int)(TEXP_STALL_US / 1000000), w->next, w->cut);
+}
+
 static int texp_read(struct texp *x, rd_kafka_t *rk, volatile sig_atomic_t *stop)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(x->nparts);
@@ -373,18 +389,7 @@ static int texp_read(struct texp *x, rd_kafka_t *rk, volatile sig_atomic_t *stop
 		if (!m) {
 			if (texp_now() - last < TEXP_STALL_US)
 				continue;
-			/* What it waits for: the broker, or a transaction still open below a cut. */
-			struct texp_part *w = NULL;
-			for (int i = 0; i < x->nparts && !w; i++)
-				if (!x->parts[i].done)
-					w = &x->parts[i];
-			if (lasterr == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || lasterr == RD_KAFKA_RESP_ERR__TRANSPORT)
-				snprintf(x->err, sizeof(x->err), "no broker reachable at %s for %d s (%s)", x->cfg->brokers,
-				         (int)(TEXP_STALL_US / 1000000), rd_kafka_err2str(lasterr));
-			else
-				snprintf(x->err, sizeof(x->err), "%s [%" PRId32 "]: nothing read for %d s at offset %" PRId64
-				         ", short of its end %" PRId64 " when the export began (a transaction still open?)",
-				         x->cfg->from_topic, w->id, (int)(TEXP_STALL_US / 1000000), w->next, w->cut);
+			texp_stall(x, lasterr);
 			goto out;
 		}
 		struct texp_part *p = texp_part_of(x, m->partition);
@@ -499,37 +504,103 @@ static void texp_stalled(const struct texp *x, const struct texp_marker *h)
 }
 
 /* Contract: see topicexport.h. */
+/* The partials go to a state file beside the output (tmp gets its name):
+ * its directory is writable (else exit 4 before Kafka is asked), and a crash
+ * leaves a named file, not a full /tmp.  AGG_EXIT_OK, or an exit code after
+ * the error is logged. */
+static int texp_scratch(struct texp *x, char *tmp, size_t tmplen)
+{
+	const struct agg_config *cfg = x->cfg;
+	const char *slash = strrchr(cfg->output_path, '/');
+
+	snprintf(tmp, tmplen, "%.*s.%s.texp-XXXXXX", slash ? (int)(slash - cfg->output_path + 1) : 0,
+	         cfg->output_path, slash ? slash + 1 : cfg->output_path);
+	int chk = export_check_target(cfg->output_path, tmp, 0, x->err, sizeof(x->err));
+	if (chk < 0) {
+		log_msg(cfg->verbosity, LOG_ERROR, "%s", x->err);
+		return chk == EXPORT_ESAME ? AGG_EXIT_USAGE : AGG_EXIT_OUTPUT;
+	}
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		int en = errno;
+		log_msg(cfg->verbosity, LOG_ERROR, "output %s: cannot create a file in its directory: %s",
+		        cfg->output_path, strerror(en));
+		tmp[0] = 0;
+		return en == ENOSPC || en == EDQUOT || en == EIO ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
+	}
+	close(fd);
+	return AGG_EXIT_OK;
+}
+
+/* The CSV rewritten with every window all input partitions have closed;
+ * never one that lacks rows a previous export wrote (exit 5).  An exit code. */
+static int texp_write(struct texp *x)
+{
+	const struct agg_config *cfg = x->cfg;
+	char held[300], when[FMT_BUF];
+	int have, all;
+	const struct texp_marker *heldm;
+	int64_t closed = texp_closed(x, &have, &all, held, sizeof(held), &heldm), bytes = 0, rows = 0;
+
+	texp_stalled(x, heldm);
+	int r = export_rewrite_growing(cfg->output_path, cfg->columns, x->st, closed, &bytes, &rows, x->err,
+	                               sizeof(x->err));
+	if (r == EXPORT_ESHRINK) {
+		size_t l = strlen(x->err);
+		snprintf(x->err + l, sizeof(x->err) - l, ": %s no longer holds records the previous export read "
+		         "(deleted by retention, or the topic deleted and made again); %s left as it was (move it away "
+		         "to write what the topic holds now)", cfg->from_topic, cfg->output_path);
+		return AGG_EXIT_DATA_LOSS;
+	}
+	if (r < 0)
+		return r == EXPORT_ESPACE || r == EXPORT_ESTATE ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
+	fmt_time_or(closed, "none", when);
+	log_msg(cfg->verbosity, LOG_INFO, "export from %s: %" PRId64 " windows (%" PRId64 " bytes) to %s; closed until "
+	        "%s: %d of %d input partitions have a marker, %s; read %" PRId64 " partials, %" PRId64
+	        " markers, %" PRId64 " withdrawn, %" PRId64 " skipped%s%s%s", cfg->from_topic, rows, bytes,
+	        cfg->output_path, when, have, all, held, x->partials, x->markers, x->tombstones, x->malformed,
+	        cfg->ignore_topics ? "; left out: " : "", cfg->ignore_topics ? cfg->ignore_topics : "",
+	        cfg->ignore_topics ? " (--ignore-topic)" : "");
+	return AGG_EXIT_OK;
+}
+
+/* The scratch state and its -wal/-shm removed, the tables freed. */
+static void texp_free(struct texp *x, const char *tmp)
+{
+	char side[620];
+
+	store_close(x->st);
+	if (tmp[0]) {
+		unlink(tmp);
+		snprintf(side, sizeof(side), "%s-wal", tmp);
+		unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", tmp);
+		unlink(side);
+	}
+	for (size_t i = 0; i < x->nmk; i++)
+		free(x->mk[i].topic);
+	free(x->mk);
+	for (size_t i = 0; i < x->ntopics; i++)
+		free(x->topics[i]);
+	free(x->topics);
+	free(x->parts);
+}
+
 int texp_command(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct texp x = { .cfg = cfg };
 	struct consume_hooks hooks = { .verbosity = cfg->verbosity };
 	rd_kafka_t *cut = NULL, *rk = NULL;
-	char tmp[600], side[620], held[300], when[FMT_BUF];
-	const char *slash = strrchr(cfg->output_path, '/');
-	int rc = AGG_EXIT_RUNTIME, fd = -1;
+	char tmp[600] = "";
+	int rc = texp_scratch(&x, tmp, sizeof(tmp));
 
-	/* The partials go to a state file beside the output: its directory is
-	 * writable (else exit 4 before Kafka is asked), and a crash leaves a
-	 * named file, not a full /tmp. */
-	snprintf(tmp, sizeof(tmp), "%.*s.%s.texp-XXXXXX", slash ? (int)(slash - cfg->output_path + 1) : 0,
-	         cfg->output_path, slash ? slash + 1 : cfg->output_path);
-	int chk = export_check_target(cfg->output_path, tmp, 0, x.err, sizeof(x.err));
-	if (chk < 0) {
-		log_msg(cfg->verbosity, LOG_ERROR, "%s", x.err);
-		return chk == EXPORT_ESAME ? AGG_EXIT_USAGE : AGG_EXIT_OUTPUT;
+	if (rc != AGG_EXIT_OK) {
+		texp_free(&x, tmp);
+		return rc;
 	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		int en = errno;
-		log_msg(cfg->verbosity, LOG_ERROR, "output %s: cannot create a file in its directory: %s",
-		        cfg->output_path, strerror(en));
-		return en == ENOSPC || en == EDQUOT || en == EIO ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
-	}
-	close(fd);
-	if (store_open(&x.st, tmp, NULL, 0, x.err, sizeof(x.err)) < 0) {
-		rc = AGG_EXIT_RUNTIME;
+	rc = AGG_EXIT_RUNTIME;
+	if (store_open(&x.st, tmp, NULL, 0, x.err, sizeof(x.err)) < 0)
 		goto out;
-	}
 	if (!(cut = texp_cut_handle(&x, &hooks, &rc)))
 		goto out;
 	rc = AGG_EXIT_RUNTIME;
@@ -545,33 +616,7 @@ int texp_command(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	rc = AGG_EXIT_RUNTIME;
 	if (texp_read(&x, rk, stop) < 0)
 		goto out;
-
-	int have, all;
-	const struct texp_marker *heldm;
-	int64_t closed = texp_closed(&x, &have, &all, held, sizeof(held), &heldm), bytes = 0, rows = 0;
-	texp_stalled(&x, heldm);
-	int r = export_rewrite_growing(cfg->output_path, cfg->columns, x.st, closed, &bytes, &rows, x.err,
-	                               sizeof(x.err));
-	if (r == EXPORT_ESHRINK) {
-		size_t l = strlen(x.err);
-		snprintf(x.err + l, sizeof(x.err) - l, ": %s no longer holds records the previous export read (deleted "
-		         "by retention, or the topic deleted and made again); %s left as it was (move it away to write "
-		         "what the topic holds now)", cfg->from_topic, cfg->output_path);
-		rc = AGG_EXIT_DATA_LOSS;
-		goto out;
-	}
-	if (r < 0) {
-		rc = r == EXPORT_ESPACE || r == EXPORT_ESTATE ? AGG_EXIT_RUNTIME : AGG_EXIT_OUTPUT;
-		goto out;
-	}
-	fmt_time_or(closed, "none", when);
-	log_msg(cfg->verbosity, LOG_INFO, "export from %s: %" PRId64 " windows (%" PRId64 " bytes) to %s; closed until "
-	        "%s: %d of %d input partitions have a marker, %s; read %" PRId64 " partials, %" PRId64
-	        " markers, %" PRId64 " withdrawn, %" PRId64 " skipped%s%s%s", cfg->from_topic, rows, bytes,
-	        cfg->output_path, when, have, all, held, x.partials, x.markers, x.tombstones, x.malformed,
-	        cfg->ignore_topics ? "; left out: " : "", cfg->ignore_topics ? cfg->ignore_topics : "",
-	        cfg->ignore_topics ? " (--ignore-topic)" : "");
-	rc = AGG_EXIT_OK;
+	rc = texp_write(&x);
 out:
 	if (rc != AGG_EXIT_OK)
 		log_msg(cfg->verbosity, LOG_ERROR, "%s", x.err[0] ? x.err : "export failed");
@@ -581,18 +626,6 @@ out:
 	}
 	if (cut)
 		rd_kafka_destroy(cut);
-	store_close(x.st);
-	unlink(tmp);
-	snprintf(side, sizeof(side), "%s-wal", tmp);
-	unlink(side);
-	snprintf(side, sizeof(side), "%s-shm", tmp);
-	unlink(side);
-	for (size_t i = 0; i < x.nmk; i++)
-		free(x.mk[i].topic);
-	free(x.mk);
-	for (size_t i = 0; i < x.ntopics; i++)
-		free(x.topics[i]);
-	free(x.topics);
-	free(x.parts);
+	texp_free(&x, tmp);
 	return rc;
 }
