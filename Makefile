@@ -38,12 +38,12 @@ ALL_LDFLAGS = $(EXTRA) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lm -lpthread
 
 AGG_SRCS  := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
-AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o \
+AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/tick_fast.o $(OBJDIR)/common/log.o \
              $(OBJDIR)/common/props.o $(OBJDIR)/common/duration.o \
              $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o $(OBJDIR)/common/seqrule.o
 PROD_OBJS := $(OBJDIR)/producer/pcli.o $(OBJDIR)/producer/spool.o $(OBJDIR)/producer/kafka.o \
              $(OBJDIR)/producer/spooler.o $(OBJDIR)/producer/ticker.o $(OBJDIR)/producer/report.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
-             $(OBJDIR)/common/tick.o $(OBJDIR)/common/log.o $(OBJDIR)/common/props.o \
+             $(OBJDIR)/common/tick.o $(OBJDIR)/common/tick_fast.o $(OBJDIR)/common/log.o $(OBJDIR)/common/props.o \
              $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o \
              $(OBJDIR)/common/seqrule.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -92,7 +92,7 @@ $(BINDIR)/producer: $(OBJDIR)/producer.o $(PROD_OBJS)
 $(BINDIR)/%: $(OBJDIR)/tests/%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) $(SSL_LIBS) -o $@
-$(BINDIR)/feed-server: $(OBJDIR)/tests/testcert.o $(OBJDIR)/common/tick.o
+$(BINDIR)/feed-server: $(OBJDIR)/tests/testcert.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/tick_fast.o
 $(BINDIR)/feed-server: SSL_LIBS := -lssl -lcrypto
 $(BINDIR)/unit/%: $(OBJDIR)/tests/unit/%.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)
@@ -131,7 +131,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@mkdir -p build/fuzz-corpus build/fuzz-seed
 	head -n 20 tests/data/ticks.jsonl | split -l 1 - build/fuzz-seed/tick-
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon tests/fuzz_tick.c common/tick.c \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon tests/fuzz_tick.c common/tick.c common/tick_fast.c \
 	  -ljansson -o build/fuzz_tick
 	build/fuzz_tick -max_total_time=$(FUZZ_SECONDS) -max_len=2048 build/fuzz-corpus tests/data/bad build/fuzz-seed
 

@@ -52,11 +52,11 @@ done
 
 # --- helper binary ----------------------------------------------------------------
 BT=$TOOLS/benchtool
-if [[ ! -x $BT || $BT -ot $ROOT/tests/bench/benchtool.c || $BT -ot $ROOT/common/tick.c ]]; then
+if [[ ! -x $BT || $BT -ot $ROOT/tests/bench/benchtool.c || $BT -ot $ROOT/common/tick.c || $BT -ot $ROOT/common/tick_fast.c ]]; then
 	log "building $BT"
 	# shellcheck disable=SC2046
 	cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -I"$ROOT/common" \
-		"$ROOT/tests/bench/benchtool.c" "$ROOT/common/tick.c" \
+		"$ROOT/tests/bench/benchtool.c" "$ROOT/common/tick.c" "$ROOT/common/tick_fast.c" \
 		$(pkg-config --cflags --libs jansson rdkafka) -lm -o "$BT" || die "cannot build benchtool"
 fi
 
