@@ -71,11 +71,14 @@ round() { # round ASSIGNOR
 		-ge 3 "$a: partitions moved between members"
 	# The members' partial windows merged into one state (a partition's
 	# windows from two members added up), up to the final watermark, written
-	# by the aggregator's own export.
+	# by the aggregator's own export: the lab's columns (the default CSV's),
+	# the candle fields left at their defaults (a partial window).
 	cp "$T/a.db" "$T/m.$a.db"
 	sqlite3 -bail "$T/m.$a.db" "ATTACH '$T/a.db' AS a; ATTACH '$T/b.db' AS b; ATTACH '$T/c.db' AS c;
 		DELETE FROM main.windows;
-		INSERT INTO main.windows SELECT product_id, window_start, window_end, topic, partition, sum(ticks),
+		INSERT INTO main.windows (product_id, window_start, window_end, topic, partition, ticks, sum_price,
+		       sum_volume_24h, max_time, max_best_bid, max_best_ask)
+		SELECT product_id, window_start, window_end, topic, partition, sum(ticks),
 		       sum(sum_price), sum(sum_volume_24h), max(max_time), max(max_best_bid), max(max_best_ask)
 		FROM (SELECT * FROM a.windows UNION ALL SELECT * FROM b.windows UNION ALL SELECT * FROM c.windows)
 		GROUP BY product_id, window_start, window_end, topic, partition;
