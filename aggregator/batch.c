@@ -63,6 +63,7 @@ static int eng_write_batch(struct engine *e, int64_t *rows, char *err, size_t er
 		return -1;
 	for (size_t i = 0; i < e->nparts; i++) {
 		struct eng_part *p = &e->parts[i];
+		eng_fp_take(p); /* with the offset it goes with */
 		for (uint32_t j = 0; j < p->nproducts; j++) {
 			if (!p->products[j].dirty)
 				continue;

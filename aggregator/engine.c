@@ -213,8 +213,7 @@ static int eng_poll_one(struct engine *e, struct eng_loop *L)
 	if (!m)
 		return 1;
 	int64_t had = e->batch_msgs;
-	eng_message(e, m);
-	rd_kafka_message_destroy(m);
+	eng_message(e, m); /* m is the engine's now */
 	/* A batch that starts after a pause in the input is due --batch-time
 	 * after the last commit, not after the last (empty) deadline: a commit
 	 * at least every --batch-time while ticks come. */
@@ -376,6 +375,8 @@ out:
 	consume_nudger_stop(&e.nudger);
 	if (e.rk)
 		consume_close(e.rk); /* revokes through the hooks: settles what is left */
+	for (size_t i = 0; i < e.nparts; i++)
+		eng_fp_drop(&e.parts[i]);
 	if (e.sink)
 		e.sink->ops->close(e.sink);
 	metrics_stop(e.metrics);

@@ -58,6 +58,7 @@ struct eng_part {
 	int32_t topic_parts;          /* group mode: partitions of its topic, for the markers */
 	int topic_product;            /* its topic is named after a product: only its ticks belong */
 	int64_t foreign;              /* ticks of another product rejected this run (for the warnings) */
+	rd_kafka_message_t *last;     /* the record read last, held until the batch notes its fingerprint */
 	int fp_check;                 /* the record at next_offset - 1 is read again and compared */
 	int clock_run;                /* ticks in a row ahead of the clock by more than --max-skew */
 	int64_t clock_first;          /* offset of the first of that run */
@@ -141,8 +142,13 @@ void eng_watermark(struct engine *e, int64_t now);
 /* batch.c: the batch to the sink, committed.  sync: the group's offsets waited for. */
 int eng_flush(struct engine *e, int sync);
 
-/* ingest.c: one message (or a consumer event) into the open batch. */
+/* ingest.c: one message (or a consumer event) into the open batch; m is
+ * the engine's then (destroyed, or held as its partition's last record). */
 void eng_message(struct engine *e, rd_kafka_message_t *m);
+/* The fingerprint of a partition's last record into p->s, the record let go. */
+void eng_fp_take(struct eng_part *p);
+/* The last record let go without its fingerprint. */
+void eng_fp_drop(struct eng_part *p);
 
 /* rebalance.c: the consumer's hooks. */
 void rebalance_hooks(struct engine *e);

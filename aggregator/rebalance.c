@@ -152,6 +152,7 @@ static void rebalance_forget_batch(struct engine *e)
 	win_table_evict(&e->wins, rebalance_drop_any, NULL);
 	for (size_t i = 0; i < e->nparts; i++) {
 		struct eng_part *p = &e->parts[i];
+		eng_fp_drop(p);
 		p->dirty = 0;
 		p->nproducts = 0;
 		if (p->assigned && (store_partition_get(e->st, p->topic, p->partition, &p->s) < 0 ||
@@ -180,6 +181,7 @@ static void rebalance_on_revoke(void *opaque, const rd_kafka_topic_partition_lis
 		if (!p)
 			continue;
 		uint32_t idx = (uint32_t)(p - e->parts);
+		eng_fp_drop(p); /* taken by the batch just settled, unless it failed */
 		p->assigned = 0;
 		p->revoked_at = eng_now();
 		if (p->clock_run > 0 && --e->clock_runs == 0)
