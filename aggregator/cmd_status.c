@@ -236,8 +236,13 @@ int cmd_status(const struct agg_config *cfg)
 	struct cmdst_view v = { .state = cfg->state_path };
 	struct store *st = NULL;
 	char err[700];
-	int rc = AGG_EXIT_STATE;
+	int rc = AGG_EXIT_USAGE;
 
+	if (consume_check(cfg, err, sizeof(err)) < 0) { /* -X/-F: a usage error, before the state */
+		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
+		goto out;
+	}
+	rc = AGG_EXIT_STATE;
 	if (store_open(&st, cfg->state_path, NULL, 1, err, sizeof(err)) < 0) {
 		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
 		goto out;
