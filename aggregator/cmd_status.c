@@ -31,6 +31,7 @@ struct cmdst_view {
 	                                  * holds the watermark back; n when none */
 	int64_t bytes, wal_bytes;        /* the state file's size and its -wal's (0 none) */
 	int64_t oldest;                  /* the start of its oldest window, WM_NONE none */
+	char group[256];                 /* the group the state records (meta group), "" none */
 };
 
 /* What the state takes on disk, and how far back its windows go: --retain
@@ -247,6 +248,12 @@ int cmd_status(const struct agg_config *cfg)
 		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
 		goto out;
 	}
+	/* -g defaults to the group the state's aggregator ran in (it records
+	 * it), not to the run's default: a state of group G would show G's
+	 * offsets as '-' otherwise. */
+	struct agg_config asked = *cfg;
+	if (!cfg->group_given && store_meta_get_text(st, "group", v.group, sizeof(v.group)) == 1)
+		asked.group = v.group;
 	int r = store_summary_read(st, &v.sum, cmdst_add, &v, err, sizeof(err));
 	store_close(st); /* before Kafka is asked, which can take seconds */
 	if (r < 0) {
@@ -254,7 +261,7 @@ int cmd_status(const struct agg_config *cfg)
 		goto out;
 	}
 	rc = AGG_EXIT_RUNTIME;
-	if (r > 0 || cmdst_kafka(cfg, &v) < 0) {
+	if (r > 0 || cmdst_kafka(&asked, &v) < 0) {
 		log_msg(cfg->verbosity, LOG_ERROR, "out of memory");
 		goto out;
 	}
