@@ -472,6 +472,13 @@ static int cli_check(struct agg_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "--window / --slide must be at most %d windows per tick", WIN_MAX_PER_TICK);
 		return -1;
 	}
+	/* The run appends to its CSV and rebuilds it after a crash: stdout can
+	 * be neither (export's --output - is, cmd_export.c). */
+	if (c->cmd == CLI_RUN && !strcmp(c->output_path, "-")) {
+		snprintf(err, errlen, "--output -: the run appends to its CSV and rebuilds it after a crash, which stdout "
+		         "cannot be; 'aggregator export --output -' prints the CSV");
+		return -1;
+	}
 	if (export_parse_columns(c->columns, cols, &ncols, err, errlen) < 0)
 		return -1;
 	if (cli_rotation(c, err, errlen) < 0)
