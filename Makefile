@@ -5,7 +5,8 @@
 #   make test       build with ASan/UBSan into build/san and run every test
 #   make bench      benchmarks (see tests/bench.sh, then tests/bench-group.sh; BENCH_GROUP=0 skips it)
 #   make bench-peers  the same data through the Spark lab, Quix Streams and ours
-#   make demo       the whole pipeline on the embedded broker and the local feed
+#   make demo       the whole pipeline on kafka-mock (embedded, nothing to download) and the local feed
+#   make run        the live job: the real feed -> $KAFKA_BROKERS, or a local Apache Kafka (scripts/kafka)
 #   make fuzz       libFuzzer on the tick parser for FUZZ_SECONDS (60)
 #   make clean
 

@@ -220,10 +220,10 @@ static int setup_config(struct prod_ctx *c, int argc, char **argv, rd_kafka_conf
 	int r = pcli_parse(argc, argv, &c->conf, err, sizeof(err));
 
 	if (r) {
-		if (r < 0 && *err)
-			log_msg(LOG_ERROR, LOG_ERROR, "%s", err);
+		/* one line: what is wrong, and where to look */
 		if (r < 0)
-			log_msg(LOG_ERROR, LOG_ERROR, "try 'producer --help'");
+			log_msg(LOG_ERROR, LOG_ERROR, "%s%s", err,
+			        strstr(err, "--help'") ? "" : " (try 'producer --help')");
 		return r < 0 ? EX_USAGE : EX_OK;
 	}
 	if (setup_products(c, err, sizeof(err))) {

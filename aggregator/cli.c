@@ -23,15 +23,18 @@
 #include "fmt.h"
 #include "window.h"
 
-/* --help: what comes before the options and after them (each option's own
- * lines are in cli_opts, beside it). */
+/* Which command an option belongs to (args_opt.only; 0: every one). */
+#define CLI_M_RUN 1u
+#define CLI_M_EXPORT 2u
+#define CLI_M_STATUS 4u
+
+/* --help of each command: what comes before its options and after them
+ * (each option's own lines are in cli_opts, beside it). */
 static const char cli_usage_head[] =
-"Usage: aggregator [OPTIONS]                       consume ticks, keep windows, append output.csv\n"
-"       aggregator export --state FILE --output FILE [--rotate daily]\n"
-"                          rewrite the CSV (or its day files) from a state file\n"
-"       aggregator export --from-topic TOPIC --output FILE [-b BROKERS]\n"
-"                          the CSV of the windows a group's members wrote to TOPIC\n"
-"       aggregator status --state FILE [-b BROKERS -g GROUP] [--json]   where it is\n"
+"Usage: aggregator [OPTIONS]          consume ticks, keep windows, append output.csv\n"
+"       aggregator export [OPTIONS]   rewrite the CSV from a state file or an output topic\n"
+"       aggregator status [OPTIONS]   where a state file is (read-only, safe while it runs)\n"
+"       (aggregator export --help, aggregator status --help: their options)\n"
 "\n"
 "Event-time windows over Coinbase ticker messages from Kafka, kept exactly-once in\n"
 "a SQLite state file; windows the watermark closed are appended once to the CSV.\n"
@@ -46,6 +49,31 @@ static const char cli_usage_tail[] =
 "Exit: 0 done, 1 Kafka/I-O failure that can pass (disk full), 2 usage,\n"
 "      3 state file unusable, 4 output unwritable, 5 ticks lost in Kafka,\n"
 "      6 the host's clock behind the ticks by more than --max-skew.\n";
+static const char cli_export_head[] =
+"Usage: aggregator export [--state FILE] [--output FILE] [--rotate daily] [--columns LIST]\n"
+"       aggregator export --from-topic TOPIC [--output FILE] [-b BROKERS] [-X k=v] [-F FILE]\n"
+"                         [--columns LIST] [--ignore-topic LIST] [--stalled-after DUR]\n"
+"\n"
+"Rewrites the whole CSV (atomically) with every window the state file exported, or\n"
+"(group mode) every window all input partitions have closed in TOPIC. The state is\n"
+"opened read-only: safe while the aggregator runs. --output - writes to stdout.\n"
+"\n";
+static const char cli_export_tail[] =
+"\n"
+"Exit: 0 written, 1 no broker / nothing came (--from-topic), 2 usage, 3 state file\n"
+"      unusable, 4 output unwritable, 5 the CSV holds rows the topic no longer has.\n";
+static const char cli_status_head[] =
+"Usage: aggregator status [--state FILE] [-b BROKERS] [-g GROUP] [--json]\n"
+"\n"
+"Where a state file is, read-only (safe while the aggregator runs): per partition\n"
+"the state's offset and event time, with -b (or KAFKA_BROKERS) also the group's\n"
+"committed offset, the log's start and end and the lag; above it the watermark,\n"
+"the open windows, the newest event time, what holds the watermark back.\n"
+"-g defaults to the group the state records (the one its aggregator ran in).\n"
+"\n";
+static const char cli_status_tail[] =
+"\n"
+"Exit: 0 shown, 2 usage, 3 state file unusable.\n";
 
 static int cli_brokers(void *cfg, const char *arg, char *err, size_t errlen)
 {
@@ -62,6 +90,24 @@ static int cli_state(void *cfg, const char *arg, char *err, size_t errlen)
 	(void)err, (void)errlen;
 	c->state_path = arg;
 	c->state_given = 1;
+	return 0;
+}
+
+static int cli_output(void *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct agg_config *c = cfg;
+	(void)err, (void)errlen;
+	c->output_path = arg;
+	c->output_given = 1;
+	return 0;
+}
+
+static int cli_group(void *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct agg_config *c = cfg;
+	(void)err, (void)errlen;
+	c->group = arg;
+	c->group_given = 1;
 	return 0;
 }
 
@@ -204,6 +250,13 @@ static int cli_group_mode(struct agg_config *c, char *err, size_t errlen)
 		}
 		return 0;
 	}
+	/* The group's CSV is export --from-topic's: a member writes none, and an
+	 * -o it took and ignored let one look for rows that never came. */
+	if (c->output_given) {
+		snprintf(err, errlen, "-o/--output is the local CSV: group mode (--output-topic) writes none; "
+		         "'aggregator export --from-topic %s --output FILE' writes the group's", c->output_topic);
+		return -1;
+	}
 	if (c->assign || c->available_now) {
 		snprintf(err, errlen, "--output-topic (group mode) shares partitions among the group's members: "
 		         "not with %s", c->available_now ? "--available-now" : "--assign");
@@ -223,90 +276,92 @@ static int cli_group_mode(struct agg_config *c, char *err, size_t errlen)
 static const struct args_opt cli_opts[] = {
 	{ .name = "brokers", .key = 'b', .kind = ARGS_FN, .fn = cli_brokers,
 	  .help = "  -b, --brokers LIST      Kafka bootstrap servers (env KAFKA_BROKERS; localhost:9092)\n" },
-	{ .name = "group", .key = 'g', .kind = ARGS_STR, .off = CLI_AT(group),
+	{ .name = "group", .only = CLI_M_RUN | CLI_M_STATUS, .key = 'g', .kind = ARGS_FN, .fn = cli_group,
 	  .help = "  -g, --group ID          consumer group (aggregator)\n" },
-	{ .name = "topics", .key = 't', .kind = ARGS_FN, .fn = cli_topics,
+	{ .name = "topics", .only = CLI_M_RUN, .key = 't', .kind = ARGS_FN, .fn = cli_topics,
 	  .help = "  -t, --topics LIST       topics, comma-separated; ^regex subscribes by pattern\n"
 	          "                          (BTC-USD,ETH-USD)\n" },
 	{ .name = "state", .key = 's', .kind = ARGS_FN, .fn = cli_state,
 	  .help = "  -s, --state FILE        SQLite state file (aggregator.db)\n" },
-	{ .name = "output", .key = 'o', .kind = ARGS_STR, .off = CLI_AT(output_path),
+	{ .name = "output", .only = CLI_M_RUN | CLI_M_EXPORT, .key = 'o', .kind = ARGS_FN, .fn = cli_output,
 	  .help = "  -o, --output FILE       CSV of closed windows (output.csv)\n" },
-	{ .name = "window", .key = 'w', .kind = ARGS_DURATION, .off = CLI_AT(window_us),
+	{ .name = "window", .only = CLI_M_RUN, .key = 'w', .kind = ARGS_DURATION, .off = CLI_AT(window_us),
 	  .help = "  -w, --window DUR        window length (1m); DUR: 500ms, 30s, 1m, 2h, \"10 minutes\"\n" },
-	{ .name = "slide", .kind = ARGS_DURATION, .off = CLI_AT(slide_us),
+	{ .name = "slide", .only = CLI_M_RUN, .kind = ARGS_DURATION, .off = CLI_AT(slide_us),
 	  .help = "      --slide DUR         slide for sliding windows (= window: tumbling)\n" },
-	{ .name = "watermark", .kind = ARGS_DURATION0, .off = CLI_AT(delay_us),
+	{ .name = "watermark", .only = CLI_M_RUN, .kind = ARGS_DURATION0, .off = CLI_AT(delay_us),
 	  .help = "      --watermark DUR     event-time delay before a window closes (2m)\n" },
-	{ .name = "idle-timeout", .kind = ARGS_DURATION0, .off = CLI_AT(idle_timeout_us),
+	{ .name = "idle-timeout", .only = CLI_M_RUN, .kind = ARGS_DURATION0, .off = CLI_AT(idle_timeout_us),
 	  .help = "      --idle-timeout DUR  a partition at its end this long holds the watermark\n"
 	          "                          only at what the others delivered that long ago (30s)\n" },
-	{ .name = "max-skew", .kind = ARGS_DURATION, .off = CLI_AT(max_skew_us),
+	{ .name = "max-skew", .only = CLI_M_RUN, .kind = ARGS_DURATION, .off = CLI_AT(max_skew_us),
 	  .help = "      --max-skew DUR      reject ticks this far ahead of their partition (1h)\n" },
-	{ .name = "columns", .kind = ARGS_FN, .fn = cli_columns,
+	{ .name = "columns", .only = CLI_M_RUN | CLI_M_EXPORT, .kind = ARGS_FN, .fn = cli_columns,
 	  .help = "      --columns LIST      CSV columns and order, or a preset: lab (window_start,\n"
 	          "                          product_id and the lab's five), candles (OHLCV, vwap,\n"
 	          "                          ticks), all (every column); default: the eight of\n"
 	          "                          window_start,window_end,product_id and the lab's five\n" },
-	{ .name = "rotate", .kind = ARGS_FN, .fn = cli_rotate,
+	{ .name = "rotate", .only = CLI_M_RUN | CLI_M_EXPORT, .kind = ARGS_FN, .fn = cli_rotate,
 	  .help = "      --rotate daily      one CSV per UTC day of the windows' start,\n"
 	          "                          OUTPUT-YYYY-MM-DD.csv (also for export)\n" },
-	{ .name = "retain", .kind = ARGS_DURATION, .off = CLI_AT(retain_us),
+	{ .name = "retain", .only = CLI_M_RUN, .kind = ARGS_DURATION, .off = CLI_AT(retain_us),
 	  .help = "      --retain DUR        drop closed windows that start more than DUR (whole\n"
 	          "                          UTC days) before the watermark from the state; they\n"
 	          "                          stay in the day files (needs --rotate daily)\n" },
-	{ .name = "start-at", .kind = ARGS_FN, .fn = cli_start_at,
+	{ .name = "start-at", .only = CLI_M_RUN, .kind = ARGS_FN, .fn = cli_start_at,
 	  .help = "      --start-at WHEN     where partitions new to the state start: earliest,\n"
 	          "                          latest, a UTC time, or -DUR (that long ago); default:\n"
 	          "                          the group's offset, else auto.offset.reset\n" },
-	{ .name = "available-now", .kind = ARGS_FLAG, .off = CLI_AT(available_now),
+	{ .name = "available-now", .only = CLI_M_RUN, .kind = ARGS_FLAG, .off = CLI_AT(available_now),
 	  .help = "      --available-now     process what the topics hold now, export, exit 0;\n"
 	          "                          reads every partition without joining the group\n"
 	          "                          (--subscribe: join it), commits to it at the end\n" },
-	{ .name = "subscribe", .kind = ARGS_FLAG, .off = CLI_AT(subscribe) },
-	{ .name = "assign", .kind = ARGS_FLAG, .off = CLI_AT(assign),
+	{ .name = "subscribe", .only = CLI_M_RUN, .kind = ARGS_FLAG, .off = CLI_AT(subscribe),
+	  .help = "      --subscribe         with --available-now: join the group instead\n" },
+	{ .name = "assign", .only = CLI_M_RUN, .kind = ARGS_FLAG, .off = CLI_AT(assign),
 	  .help = "      --assign            read every partition of --topics without joining the\n"
 	          "                          group (one instance; no rebalance wait at restart)\n" },
-	{ .name = "on-data-loss", .kind = ARGS_FN, .fn = cli_data_loss,
+	{ .name = "on-data-loss", .only = CLI_M_RUN, .kind = ARGS_FN, .fn = cli_data_loss,
 	  .help = "      --on-data-loss WHAT fail (default): stop (exit 5) when ticks not yet read\n"
 	          "                          are gone from Kafka (retention, topic recreated);\n"
 	          "                          skip: go on, counting them in the state (data_loss)\n" },
-	{ .name = "batch-max", .kind = ARGS_COUNT, .off = CLI_AT(batch_max),
+	{ .name = "batch-max", .only = CLI_M_RUN, .kind = ARGS_COUNT, .off = CLI_AT(batch_max),
 	  .help = "      --batch-max N       messages per transaction at most (20000; group\n"
 	          "                          mode 100000: a Kafka transaction costs ~25 ms)\n" },
-	{ .name = "batch-time", .kind = ARGS_DURATION, .off = CLI_AT(batch_us),
+	{ .name = "batch-time", .only = CLI_M_RUN, .kind = ARGS_DURATION, .off = CLI_AT(batch_us),
 	  .help = "      --batch-time DUR    a transaction at least this often (100ms)\n" },
-	{ .name = "cache-windows", .kind = ARGS_COUNT, .off = CLI_AT(cache_windows),
+	{ .name = "cache-windows", .only = CLI_M_RUN, .kind = ARGS_COUNT, .off = CLI_AT(cache_windows),
 	  .help = "      --cache-windows N   open windows kept in memory beyond the ones not yet\n"
 	          "                          stored; others are read back from the state (16384)\n" },
-	{ .name = "progress-interval", .kind = ARGS_DURATION0, .off = CLI_AT(progress_us),
+	{ .name = "progress-interval", .only = CLI_M_RUN, .kind = ARGS_DURATION0, .off = CLI_AT(progress_us),
 	  .help = "      --progress-interval DUR  progress line period, 0 = off (5s)\n" },
-	{ .name = "progress-json", .kind = ARGS_FLAG, .off = CLI_AT(progress_json),
+	{ .name = "progress-json", .only = CLI_M_RUN, .kind = ARGS_FLAG, .off = CLI_AT(progress_json),
 	  .help = "      --progress-json     progress as JSON lines on stdout\n" },
-	{ .name = "metrics", .kind = ARGS_HOSTPORT, .off = CLI_AT(metrics_addr),
+	{ .name = "metrics", .only = CLI_M_RUN, .kind = ARGS_HOSTPORT, .off = CLI_AT(metrics_addr),
 	  .help = "      --metrics HOST:PORT serve Prometheus metrics on http://HOST:PORT/metrics\n" },
-	{ .name = "output-topic", .kind = ARGS_STR, .off = CLI_AT(output_topic),
+	{ .name = "output-topic", .only = CLI_M_RUN, .kind = ARGS_STR, .off = CLI_AT(output_topic),
 	  .help = "      --output-topic TOPIC group mode: members of one --group share the\n"
 	          "                          partitions; closed windows go to TOPIC, state to a\n"
 	          "                          changelog, offsets with them, in Kafka transactions\n"
 	          "                          (aggregator export --from-topic TOPIC makes the CSV)\n" },
-	{ .name = "changelog", .kind = ARGS_STR, .off = CLI_AT(changelog_topic),
+	{ .name = "changelog", .only = CLI_M_RUN, .kind = ARGS_STR, .off = CLI_AT(changelog_topic),
 	  .help = "      --changelog TOPIC   group mode's compacted state topic (GROUP-changelog)\n" },
-	{ .name = "member", .kind = ARGS_STR, .off = CLI_AT(member),
+	{ .name = "member", .only = CLI_M_RUN, .kind = ARGS_STR, .off = CLI_AT(member),
 	  .help = "      --member ID         group mode: this member's name, stable across its\n"
 	          "                          restarts (made once: HOSTNAME-RANDOM, kept in the\n"
 	          "                          state file)\n" },
-	{ .name = "from-topic", .kind = ARGS_STR, .off = CLI_AT(from_topic),
+	{ .name = "from-topic", .only = CLI_M_EXPORT, .kind = ARGS_STR, .off = CLI_AT(from_topic),
 	  .help = "      --from-topic TOPIC  export: read the partial windows and markers of every\n"
 	          "                          member from TOPIC (committed records), write every\n"
 	          "                          window all input partitions have closed (not --state)\n" },
-	{ .name = "ignore-topic", .kind = ARGS_STR, .off = CLI_AT(ignore_topics),
+	{ .name = "ignore-topic", .only = CLI_M_EXPORT, .kind = ARGS_STR, .off = CLI_AT(ignore_topics),
 	  .help = "      --ignore-topic LIST export --from-topic: leave these input topics out\n"
 	          "                          (comma-separated; one the group no longer reads)\n" },
-	{ .name = "stalled-after", .kind = ARGS_DURATION, .off = CLI_AT(stalled_us),
+	{ .name = "stalled-after", .only = CLI_M_EXPORT, .kind = ARGS_DURATION, .off = CLI_AT(stalled_us),
 	  .help = "      --stalled-after DUR export --from-topic: warn of a partition whose marker\n"
 	          "                          is this much older than the newest one (5m)\n" },
-	{ .name = "json", .kind = ARGS_FLAG, .off = CLI_AT(status_json) },
+	{ .name = "json", .only = CLI_M_STATUS, .kind = ARGS_FLAG, .off = CLI_AT(status_json),
+	  .help = "      --json              the same as one JSON object on stdout\n" },
 	{ .key = 'X', .kind = ARGS_FN, .fn = cli_x,
 	  .help = "  -X KEY=VALUE            librdkafka consumer property (repeatable); -X dump\n"
 	          "                          prints the configuration, -X list the properties\n" },
@@ -317,12 +372,20 @@ static const struct args_opt cli_opts[] = {
 	{ .name = "verbose", .key = 'v', .kind = ARGS_FN_NOARG, .fn = cli_verbose,
 	  .help = "  -v, --verbose           more detail\n" },
 	{ .name = "help", .key = 'h', .kind = ARGS_HELP,
-	  .help = "  -h, --help              this text        -V, --version   version\n" },
-	{ .name = "version", .key = 'V', .kind = ARGS_FN_NOARG, .fn = cli_version },
+	  .help = "  -h, --help              this text\n" },
+	{ .name = "version", .key = 'V', .kind = ARGS_FN_NOARG, .fn = cli_version,
+	  .help = "  -V, --version           the version, librdkafka's and SQLite's\n" },
 };
 
-static const struct args_spec cli_spec = {
-	"aggregator", cli_usage_head, cli_opts, sizeof(cli_opts) / sizeof(cli_opts[0]), cli_usage_tail,
+#define CLI_NOPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
+/* One spec per command, over the one table: a command takes, and its --help
+ * lists, only its own options. */
+static const struct args_spec cli_specs[] = {
+	[CLI_RUN] = { "aggregator", cli_usage_head, cli_opts, CLI_NOPTS, cli_usage_tail, CLI_M_RUN, "aggregator" },
+	[CLI_EXPORT] = { "aggregator", cli_export_head, cli_opts, CLI_NOPTS, cli_export_tail, CLI_M_EXPORT,
+	                 "aggregator export" },
+	[CLI_STATUS] = { "aggregator", cli_status_head, cli_opts, CLI_NOPTS, cli_status_tail, CLI_M_STATUS,
+	                 "aggregator status" },
 };
 
 /* The defaults every option starts from. */
@@ -409,6 +472,13 @@ static int cli_check(struct agg_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "--window / --slide must be at most %d windows per tick", WIN_MAX_PER_TICK);
 		return -1;
 	}
+	/* The run appends to its CSV and rebuilds it after a crash: stdout can
+	 * be neither (export's --output - is, cmd_export.c). */
+	if (c->cmd == CLI_RUN && !strcmp(c->output_path, "-")) {
+		snprintf(err, errlen, "--output -: the run appends to its CSV and rebuilds it after a crash, which stdout "
+		         "cannot be; 'aggregator export --output -' prints the CSV");
+		return -1;
+	}
 	if (export_parse_columns(c->columns, cols, &ncols, err, errlen) < 0)
 		return -1;
 	if (cli_rotation(c, err, errlen) < 0)
@@ -438,13 +508,12 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 		argv++;
 		argc--;
 	}
-	r = args_parse(&cli_spec, argc, argv, c, err, errlen);
-	if (r < 0 && !*err)
-		snprintf(err, errlen, "try 'aggregator --help'");
+	r = args_parse(&cli_specs[c->cmd], argc, argv, c, err, errlen);
 	if (r)
 		return r;
 	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s' (try 'aggregator --help')", argv[optind]);
+		snprintf(err, errlen, "unexpected argument '%s' (try '%s --help')", argv[optind],
+		         cli_specs[c->cmd].help_cmd);
 		return -1;
 	}
 	return cli_check(c, err, errlen);

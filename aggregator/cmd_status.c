@@ -31,6 +31,7 @@ struct cmdst_view {
 	                                  * holds the watermark back; n when none */
 	int64_t bytes, wal_bytes;        /* the state file's size and its -wal's (0 none) */
 	int64_t oldest;                  /* the start of its oldest window, WM_NONE none */
+	char group[256];                 /* the group the state records (meta group), "" none */
 };
 
 /* What the state takes on disk, and how far back its windows go: --retain
@@ -236,12 +237,23 @@ int cmd_status(const struct agg_config *cfg)
 	struct cmdst_view v = { .state = cfg->state_path };
 	struct store *st = NULL;
 	char err[700];
-	int rc = AGG_EXIT_STATE;
+	int rc = AGG_EXIT_USAGE;
 
+	if (consume_check(cfg, err, sizeof(err)) < 0) { /* -X/-F: a usage error, before the state */
+		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
+		goto out;
+	}
+	rc = AGG_EXIT_STATE;
 	if (store_open(&st, cfg->state_path, NULL, 1, err, sizeof(err)) < 0) {
 		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
 		goto out;
 	}
+	/* -g defaults to the group the state's aggregator ran in (it records
+	 * it), not to the run's default: a state of group G would show G's
+	 * offsets as '-' otherwise. */
+	struct agg_config asked = *cfg;
+	if (!cfg->group_given && store_meta_get_text(st, "group", v.group, sizeof(v.group)) == 1)
+		asked.group = v.group;
 	int r = store_summary_read(st, &v.sum, cmdst_add, &v, err, sizeof(err));
 	store_close(st); /* before Kafka is asked, which can take seconds */
 	if (r < 0) {
@@ -249,7 +261,7 @@ int cmd_status(const struct agg_config *cfg)
 		goto out;
 	}
 	rc = AGG_EXIT_RUNTIME;
-	if (r > 0 || cmdst_kafka(cfg, &v) < 0) {
+	if (r > 0 || cmdst_kafka(&asked, &v) < 0) {
 		log_msg(cfg->verbosity, LOG_ERROR, "out of memory");
 		goto out;
 	}

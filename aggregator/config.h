@@ -33,6 +33,8 @@ struct agg_config {
 	const char *ignore_topics;  /* export --ignore-topic LIST: input topics left out, NULL: none */
 	int64_t stalled_us;         /* export --stalled-after: a marker this much older than the newest is stalled */
 	const char *output_path;    /* --output */
+	int output_given;           /* --output was on the command line */
+	int group_given;            /* --group was on the command line */
 	const char *columns;        /* --columns */
 	int rotate_daily;           /* --rotate daily: one CSV per UTC day of the windows' start (rotate.h) */
 	int64_t retain_us;          /* --retain: closed windows older than this leave the state, 0 never */

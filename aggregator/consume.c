@@ -545,6 +545,17 @@ void consume_nudger_post(struct consume_nudger *n, const char *topic, int32_t pa
 	pthread_mutex_unlock(&n->lock);
 }
 
+int consume_check(const struct agg_config *cfg, char *err, size_t errlen)
+{
+	int code;
+	rd_kafka_conf_t *conf = consume_conf(cfg, &code, err, errlen);
+
+	if (!conf)
+		return -1;
+	rd_kafka_conf_destroy(conf);
+	return 0;
+}
+
 int consume_dump(const struct agg_config *cfg, char *err, size_t errlen)
 {
 	int code = AGG_EXIT_RUNTIME;

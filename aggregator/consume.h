@@ -48,6 +48,11 @@ void consume_log(const rd_kafka_t *rk, int level, const char *fac, const char *b
 rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hooks,
                         int *code, char *err, size_t errlen);
 
+/* The consumer's configuration built and thrown away: -X/-F checked by
+ * librdkafka before anything is opened (status asks Kafka only after its
+ * state). 0, or -1 with err (a usage error). */
+int consume_check(const struct agg_config *cfg, char *err, size_t errlen);
+
 /* -X dump: prints the consumer's configuration (ours, then -X/-F), as
  * librdkafka will have it. Returns an exit code, err set on failure. */
 int consume_dump(const struct agg_config *cfg, char *err, size_t errlen);

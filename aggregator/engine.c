@@ -116,6 +116,13 @@ static int eng_open(struct engine *e)
 		eng_fatal(e, r == STORE_ETRANSIENT ? AGG_EXIT_RUNTIME : AGG_EXIT_STATE, err);
 		return -1;
 	}
+	/* The group it runs in, and whether in group mode: `status -b` asks
+	 * that group's offsets without -g (meta keys, no schema change). */
+	if (store_meta_set_text(e->st, "group", c->group, err, sizeof(err)) < 0 ||
+	    store_meta_set(e->st, "group_mode", c->output_topic != NULL, err, sizeof(err)) < 0) {
+		eng_fatal(e, AGG_EXIT_STATE, err);
+		return -1;
+	}
 	e->watermark = e->stored_watermark = store_meta_get(e->st, "watermark_us", &v) == 1 ? v : WM_NONE;
 	e->exported_until = store_meta_get(e->st, "exported_until_us", &v) == 1 ? v : WM_NONE;
 	return e->sink->ops->start(e->sink);

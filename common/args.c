@@ -192,11 +192,17 @@ void args_props_free(struct args_props *p)
 	p->n = 0;
 }
 
+/* Whether option o belongs to spec s (a subcommand takes only its own). */
+static int args_in(const struct args_spec *s, const struct args_opt *o)
+{
+	return !o->only || (o->only & s->mask);
+}
+
 void args_usage(const struct args_spec *s, FILE *out)
 {
 	fputs(s->usage_head, out);
 	for (size_t i = 0; i < s->nopts; i++)
-		if (s->opts[i].help)
+		if (s->opts[i].help && args_in(s, &s->opts[i]))
 			fputs(s->opts[i].help, out);
 	fputs(s->usage_tail, out);
 }
@@ -256,10 +262,13 @@ static int args_getopt_table(const struct args_spec *s, struct option *lo, char 
 
 	if (s->nopts >= ARGS_MAX_OPTS)
 		return -1;
+	shorts[ns++] = ':'; /* a missing value returns ':', told apart from an unknown option */
 	for (size_t i = 0; i < s->nopts; i++) {
 		const struct args_opt *o = &s->opts[i];
 		int has = args_takes_arg(o);
 
+		if (!args_in(s, o))
+			continue;
 		if (o->name)
 			lo[nl++] = (struct option){ o->name, has ? required_argument : no_argument, NULL,
 			                            o->key ? o->key : ARGS_LONG_KEY + (int)i };
@@ -281,9 +290,32 @@ static const struct args_opt *args_find(const struct args_spec *s, int key)
 	if (key >= ARGS_LONG_KEY && (size_t)(key - ARGS_LONG_KEY) < s->nopts)
 		return &s->opts[key - ARGS_LONG_KEY];
 	for (size_t i = 0; i < s->nopts; i++)
-		if (s->opts[i].key && s->opts[i].key == key)
+		if (s->opts[i].key && s->opts[i].key == key && args_in(s, &s->opts[i]))
 			return &s->opts[i];
 	return NULL;
+}
+
+/* getopt's '?' or ':' said in our one line, with where to look: the option
+ * as typed (argv[optind - 1] for a long one, optopt for a short one). */
+static void args_bad(const struct args_spec *s, int key, char **argv, char *err, size_t errlen)
+{
+	const char *help = s->help_cmd ? s->help_cmd : s->prog;
+	const char *typed = optind > 0 ? argv[optind - 1] : "";
+	char name[128];
+
+	if (optopt && optopt < ARGS_LONG_KEY && !(typed[0] == '-' && typed[1] == '-'))
+		snprintf(name, sizeof(name), "-%c", optopt);
+	else
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(typed, "="), typed);
+	int elsewhere = 0; /* another command's option (a subcommand's) */
+	for (size_t i = 0; i < s->nopts; i++)
+		elsewhere |= s->opts[i].name && !strcmp(name + 2, s->opts[i].name) && name[1] == '-';
+	if (key == ':')
+		snprintf(err, errlen, "option '%s' needs a value (try '%s --help')", name, help);
+	else if (elsewhere)
+		snprintf(err, errlen, "'%s' is not an option of '%s' (try '%s --help')", name, help, help);
+	else
+		snprintf(err, errlen, "unknown option '%s' (try '%s --help')", name, help);
 }
 
 int args_parse(const struct args_spec *s, int argc, char **argv, void *cfg, char *err, size_t errlen)
@@ -300,12 +332,15 @@ int args_parse(const struct args_spec *s, int argc, char **argv, void *cfg, char
 	/* 0, not 1: glibc then starts afresh, also after a parse that stopped
 	 * inside a cluster of short options (the unit tests parse many argvs). */
 	optind = 0;
+	opterr = 0; /* its messages are ours (args_bad): one line, and where to look */
 	while ((key = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
-		const struct args_opt *o = args_find(s, key);
+		const struct args_opt *o = key == '?' || key == ':' ? NULL : args_find(s, key);
 		int r;
 
-		if (!o)
-			return -1; /* '?': getopt said why */
+		if (!o) {
+			args_bad(s, key, argv, err, errlen);
+			return -1;
+		}
 		if ((r = args_apply(s, o, cfg, optarg, err, errlen)) != 0)
 			return r;
 	}

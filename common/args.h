@@ -41,6 +41,8 @@ struct args_opt {
 	 * with err */
 	int (*fn)(void *cfg, const char *arg, char *err, size_t errlen);
 	const char *help;    /* its --help lines, verbatim; NULL: not listed */
+	unsigned only;       /* 0: in every spec; else only in a spec whose
+	                        mask shares a bit (a program's subcommands) */
 };
 
 struct args_spec {
@@ -49,12 +51,14 @@ struct args_spec {
 	const struct args_opt *opts; /* the options, in --help's order */
 	size_t nopts;
 	const char *usage_tail;      /* --help after them */
+	unsigned mask;               /* which opts are in it (args_opt.only) */
+	const char *help_cmd;        /* "aggregator export --help": named in errors */
 };
 
 /* Sets cfg's fields from argv (getopt_long from optind = 1), in order.
  * Returns 0 (optind: the first argument left), 1 (done: --help or an
- * ARGS_FN's 1) or -1 with err; err is empty after an unknown option or a
- * missing argument, which getopt already reported. */
+ * ARGS_FN's 1) or -1 with err, one line (an unknown option, a missing
+ * value: "unknown option '--x' (try 'PROG --help')"). */
 int args_parse(const struct args_spec *s, int argc, char **argv, void *cfg, char *err, size_t errlen);
 /* The --help text: usage_head, every option's help, usage_tail. */
 void args_usage(const struct args_spec *s, FILE *out);

@@ -29,8 +29,10 @@ static const char pcli_usage_tail[] =
 "Exit: 0 stopped by SIGINT/SIGTERM, all delivered; 1 undelivered/failed\n"
 "messages or Kafka fatal error; 2 usage; 3 feed refused us (subscription\n"
 "error, retired hostname, untrusted certificate); 4 startup failure.\n"
-"Example:\n"
-"  KAFKA_BROKERS=localhost:9092 producer -p BTC-USD,ETH-USD -t coinbase.\n";
+"Examples:\n"
+"  KAFKA_BROKERS=localhost:9092 producer -p BTC-USD,ETH-USD   # topics BTC-USD, ETH-USD\n"
+"  producer -p BTC-USD,ETH-USD --topic-prefix coinbase.      # coinbase.BTC-USD, ...\n"
+"  producer -p BTC-USD,ETH-USD -t ticks                      # both in the topic ticks\n";
 
 /* -X: a producer property, or kcat's words dump and list. */
 static int pcli_x(void *cfg, const char *arg, char *err, size_t errlen)
@@ -128,7 +130,7 @@ static const struct args_opt pcli_opts[] = {
 };
 
 static const struct args_spec pcli_spec = {
-	"producer", pcli_usage_head, pcli_opts, sizeof(pcli_opts) / sizeof(pcli_opts[0]), pcli_usage_tail,
+	"producer", pcli_usage_head, pcli_opts, sizeof(pcli_opts) / sizeof(pcli_opts[0]), pcli_usage_tail, 0, "producer",
 };
 
 /* What the options mean together, once all are read. */

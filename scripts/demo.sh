@@ -38,7 +38,9 @@
 set -uo pipefail
 
 LIVE=0
+case ${1:-} in -h | --help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;; esac
 if [[ ${1:-} == --live ]]; then LIVE=1; shift; fi
+case ${1:-} in -*) echo "demo: unknown option '$1' (try --help)" >&2; exit 2 ;; esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 BIN=${1:-bin}

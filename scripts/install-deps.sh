@@ -31,7 +31,8 @@ check_only=0
 case ${1:-} in
 --check) check_only=1 ;;
 "") ;;
-*) say "usage: scripts/install-deps.sh [--check]"; exit 2 ;;
+-h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+*) say "unknown option '$1'; usage: scripts/install-deps.sh [--check]"; exit 2 ;;
 esac
 
 # java_ok: a Java runtime of version 17 or newer on PATH.

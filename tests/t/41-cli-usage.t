@@ -24,7 +24,7 @@ usage "a -X property librdkafka does not know" "No such configuration property" 
 usage "cooperative-sticky with librdkafka 2.0" "cooperative-sticky is refused with librdkafka 2\\.0" \
 	-X partition.assignment.strategy=cooperative-sticky
 # export reads a state file or an output topic (group mode), not both.
-usage "--from-topic outside export" "--from-topic is an option of 'aggregator export' only" --from-topic out
+usage "--from-topic outside export" "'--from-topic' is not an option of 'aggregator'" --from-topic out
 timeout 20 "$BIN/aggregator" export -b 127.0.0.1:1 --state "$T/u.db" --from-topic out --output "$T/u.csv" \
 	>/dev/null 2>"$T/err"
 is "$?" 2 "export --state with --from-topic: exit 2"

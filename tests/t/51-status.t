@@ -21,6 +21,13 @@ is "$(q .watermark)" "$(sqlite3 "$T/s.db" "SELECT strftime('%Y-%m-%dT%H:%M:%fZ',
 is "$(q .heldBy.topic)" "BTC-USD" "the partition that holds the watermark back (the one furthest behind)"
 like "$(q .lastCommitAgeMs)" '^[0-9]+$' "the age of the last commit"
 
+# Without -g: the group the state's aggregator ran in, which the state
+# records (before: the default group's offsets, '-' with no reason).
+json=$(timeout 30 "$BIN/aggregator" status --state "$T/s.db" -b "$BROKERS" --json)
+is "$(q '[.partitions[] | "\(.topic) \(.groupOffset)"] | join(",")')" "BTC-USD $NB,ETH-USD $NE" \
+	"status -b without -g: the group the state records (g51)"
+is "$(sqlite3 "$T/s.db" "SELECT value FROM meta WHERE key = 'group'")" "g51" "the state records its group"
+
 table=$(timeout 30 "$BIN/aggregator" status --state "$T/s.db" -b "$BROKERS" -g g51)
 like "$table" "held back by BTC-USD \\[0\\]" "the table says what holds the watermark back"
 like "$table" "ETH-USD +0 +$NE +$NE +0 +$NE +0 " "and has a row per partition"

@@ -47,7 +47,7 @@ cp "$T/out.csv" "$T/kept.csv"
 kept=$(rows_of "$T/kept.csv")
 
 # An output topic that deletes by time (Kafka's default, 7 days): refused.
-timeout 60 "$BIN/aggregator" -b "$BROKERS" -g g80b --output-topic g80-bad -s "$T/bad.db" -o "$T/bad.csv" \
+timeout 60 "$BIN/aggregator" -b "$BROKERS" -g g80b --output-topic g80-bad -s "$T/bad.db" \
 	--progress-interval 0 -X session.timeout.ms=6000 2>"$T/bad.err"
 is "$?" 3 "a member given an output topic with cleanup.policy=delete refuses to start: exit 3"
 like "$(cat "$T/bad.err")" "error: .*g80-bad.*cleanup.policy=delete.*retention.ms=604800000" \

@@ -192,7 +192,7 @@ static const struct args_opt demo_opts[] = {
 	{ .name = "help", .key = 'h', .kind = ARGS_HELP },
 };
 static const struct args_spec demo_spec = { "demo", "head\n", demo_opts, sizeof(demo_opts) / sizeof(demo_opts[0]),
-	                                    "tail\n" };
+	                                    "tail\n", 0, NULL };
 
 static int demo_parse(struct demo *d, char *err, int argc, char **argv)
 {
@@ -227,9 +227,10 @@ static void test_table(void)
 	T_STR(err, "--fn: bad", "its message");
 	char *a7[] = { "demo", "--nope", NULL };
 	T_INT(demo_parse(&d, err, 2, a7), -1, "an unknown option");
-	T_STR(err, "", "getopt's to report");
+	T_STR(err, "unknown option '--nope' (try 'demo --help')", "named in one line, with where to look");
 	char *a8[] = { "demo", "--count", NULL };
 	T_INT(demo_parse(&d, err, 2, a8), -1, "a missing argument");
+	T_STR(err, "option '--count' needs a value (try 'demo --help')", "named in one line");
 	opterr = 1;
 
 	char *text = NULL;

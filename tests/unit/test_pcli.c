@@ -138,7 +138,7 @@ static void test_together(void)
 	pcli_free(&k);
 	opterr = 0; /* no getopt line in the TAP output */
 	T_INT(parse(&k, err, "--bogus", NULL), -1, "an unknown option");
-	T_STR(err, "", "getopt's to report");
+	T_STR(err, "unknown option '--bogus' (try 'producer --help')", "named, with where to look");
 	pcli_free(&k);
 	opterr = 1;
 }
