@@ -380,10 +380,13 @@ out:
 	if (L.cq)
 		rd_kafka_queue_destroy(L.cq);
 	consume_nudger_stop(&e.nudger);
-	if (e.rk)
-		consume_close(e.rk); /* revokes through the hooks: settles what is left */
+	/* A record still held (a batch that did not commit: the run failed)
+	 * would keep rd_kafka_destroy waiting for ever; a finished run's last
+	 * batch took them all. */
 	for (size_t i = 0; i < e.nparts; i++)
 		eng_fp_drop(&e.parts[i]);
+	if (e.rk)
+		consume_close(e.rk); /* revokes through the hooks: settles what is left */
 	if (e.sink)
 		e.sink->ops->close(e.sink);
 	metrics_stop(e.metrics);
