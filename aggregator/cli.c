@@ -32,6 +32,7 @@ static const char cli_usage_head[] =
 "       aggregator export --from-topic TOPIC --output FILE [-b BROKERS]\n"
 "                          the CSV of the windows a group's members wrote to TOPIC\n"
 "       aggregator status --state FILE [-b BROKERS -g GROUP] [--json]   where it is\n"
+"       aggregator serve --state FILE [--http HOST:PORT]   the live page over the state, read-only\n"
 "\n"
 "Event-time windows over Coinbase ticker messages from Kafka, kept exactly-once in\n"
 "a SQLite state file; windows the watermark closed are appended once to the CSV.\n"
@@ -283,8 +284,14 @@ static const struct args_opt cli_opts[] = {
 	  .help = "      --progress-interval DUR  progress line period, 0 = off (5s)\n" },
 	{ .name = "progress-json", .kind = ARGS_FLAG, .off = CLI_AT(progress_json),
 	  .help = "      --progress-json     progress as JSON lines on stdout\n" },
+	{ .name = "http", .kind = ARGS_HOSTPORT, .off = CLI_AT(metrics_addr),
+	  .help = "      --http HOST:PORT    the live page on http://HOST:PORT/, with /metrics\n"
+	          "                          (Prometheus), /healthz, /api/windows, /api/open,\n"
+	          "                          /events; read-only.  An empty HOST (:PORT) is\n"
+	          "                          127.0.0.1: 0.0.0.0:PORT or [::]:PORT to be reached\n"
+	          "                          from elsewhere (docs/live-page.md)\n" },
 	{ .name = "metrics", .kind = ARGS_HOSTPORT, .off = CLI_AT(metrics_addr),
-	  .help = "      --metrics HOST:PORT serve Prometheus metrics on http://HOST:PORT/metrics\n" },
+	  .help = "      --metrics HOST:PORT the same as --http\n" },
 	{ .name = "output-topic", .kind = ARGS_STR, .off = CLI_AT(output_topic),
 	  .help = "      --output-topic TOPIC group mode: members of one --group share the\n"
 	          "                          partitions; closed windows go to TOPIC, state to a\n"
@@ -432,8 +439,8 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 
 	if (cli_defaults(c, err, errlen) < 0)
 		return -1;
-	if (argc > 1 && (strcmp(argv[1], "export") == 0 || strcmp(argv[1], "status") == 0)) {
-		c->cmd = strcmp(argv[1], "export") == 0 ? CLI_EXPORT : CLI_STATUS;
+	if (argc > 1 && (!strcmp(argv[1], "export") || !strcmp(argv[1], "status") || !strcmp(argv[1], "serve"))) {
+		c->cmd = !strcmp(argv[1], "export") ? CLI_EXPORT : !strcmp(argv[1], "status") ? CLI_STATUS : CLI_SERVE;
 		argv[1] = argv[0];
 		argv++;
 		argc--;

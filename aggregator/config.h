@@ -14,7 +14,7 @@
 
 #define CLI_MAX_TOPICS 64
 
-enum cli_cmd { CLI_RUN, CLI_EXPORT, CLI_STATUS };
+enum cli_cmd { CLI_RUN, CLI_EXPORT, CLI_STATUS, CLI_SERVE };
 
 struct agg_config {
 	enum cli_cmd cmd;
