@@ -347,14 +347,15 @@ static int setup_start(struct prod_ctx *c)
 		start_create_topics(c);
 	if (setup_spool(c) < 0)
 		return EX_USAGE;
-	if (c->conf.metrics_addr) {
-		int mr = httpd_start(&c->metrics, "--http", c->conf.metrics_addr, NULL, NULL, err, sizeof(err));
+	const char *addr = c->conf.http_addr ? c->conf.http_addr : c->conf.metrics_addr;
+	if (addr) {
+		int mr = httpd_start(&c->metrics, c->conf.http_addr ? "--http" : "--metrics", addr, NULL, NULL, err,
+		                     sizeof(err));
 		if (mr < 0) { /* the port taken can pass: EX_INIT, which the systemd unit restarts */
 			plog(c, LOG_ERROR, "%s", err);
 			return mr == HTTPD_EINUSE ? EX_INIT : EX_USAGE;
 		}
-		plog(c, LOG_INFO, "metrics on port %d (%s): GET /metrics", httpd_port(c->metrics),
-		     c->conf.metrics_addr);
+		plog(c, LOG_INFO, "metrics on port %d (%s): GET /metrics /healthz", httpd_port(c->metrics), addr);
 	}
 	return -1;
 }

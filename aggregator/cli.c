@@ -284,7 +284,7 @@ static const struct args_opt cli_opts[] = {
 	  .help = "      --progress-interval DUR  progress line period, 0 = off (5s)\n" },
 	{ .name = "progress-json", .kind = ARGS_FLAG, .off = CLI_AT(progress_json),
 	  .help = "      --progress-json     progress as JSON lines on stdout\n" },
-	{ .name = "http", .kind = ARGS_HOSTPORT, .off = CLI_AT(metrics_addr),
+	{ .name = "http", .kind = ARGS_HOSTPORT, .off = CLI_AT(http_addr),
 	  .help = "      --http HOST:PORT    the live page on http://HOST:PORT/, with /metrics\n"
 	          "                          (Prometheus), /healthz, /api/windows, /api/open,\n"
 	          "                          /events; read-only.  An empty HOST (:PORT) is\n"

@@ -34,8 +34,8 @@ int cmd_serve(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 		log_msg(cfg->verbosity, LOG_ERROR, "out of memory");
 		goto out;
 	}
-	int r = httpd_start(&s, "--http", cfg->metrics_addr ? cfg->metrics_addr : "127.0.0.1:0", web_aggregator_html,
-	                    &h, err, sizeof(err));
+	const char *addr = cfg->http_addr ? cfg->http_addr : cfg->metrics_addr ? cfg->metrics_addr : "127.0.0.1:0";
+	int r = httpd_start(&s, "--http", addr, web_aggregator_html, &h, err, sizeof(err));
 	if (r < 0) {
 		log_msg(cfg->verbosity, LOG_ERROR, "%s", err);
 		rc = r == HTTPD_EINUSE ? AGG_EXIT_RUNTIME : AGG_EXIT_USAGE;

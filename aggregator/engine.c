@@ -180,13 +180,15 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 		return -1;
 	eng_log(e, LOG_INFO, "aggregator %s: %s from %s, state %s, output %s%s", PIPELINE_VERSION,
 	        cfg->topics_arg, cfg->brokers, cfg->state_path, e->sink->label_topic ? "topic " : "", e->sink->label);
-	if (cfg->metrics_addr) {
+	const char *addr = cfg->http_addr ? cfg->http_addr : cfg->metrics_addr;
+	if (addr) {
 		struct httpd_handler h;
 		if (!(e->live = live_new(cfg->state_path, &h))) {
 			eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
 			return -1;
 		}
-		int mr = httpd_start(&e->metrics, "--http", cfg->metrics_addr, web_aggregator_html, &h, err, sizeof(err));
+		int mr = httpd_start(&e->metrics, cfg->http_addr ? "--http" : "--metrics", addr, web_aggregator_html, &h, err,
+		                     sizeof(err));
 		if (mr < 0) { /* the port taken can pass: exit 1, which the systemd unit restarts */
 			eng_fatal(e, mr == HTTPD_EINUSE ? AGG_EXIT_RUNTIME : AGG_EXIT_USAGE, err);
 			return -1;
@@ -194,7 +196,7 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 		char url[300];
 		httpd_url(e->metrics, url, sizeof(url));
 		eng_log(e, LOG_INFO, "metrics on port %d (%s): the live page on %s, GET /metrics /healthz /api/windows "
-		        "/api/open /events", httpd_port(e->metrics), cfg->metrics_addr, url);
+		        "/api/open /events", httpd_port(e->metrics), addr, url);
 	}
 	if (consume_start(e->rk, cfg, &e->hooks, err, sizeof(err)) < 0) {
 		eng_fatal(e, AGG_EXIT_RUNTIME, err);

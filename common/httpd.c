@@ -438,13 +438,18 @@ static void hd_turn(struct httpd *s, struct pollfd *pf, struct hd_conn **who, si
 		struct hd_conn *c = &s->conns[i];
 		if (c->fd < 0)
 			continue;
-		if (c->state == HD_SSE && c->off >= c->nout) {
+		/* events while the socket takes them, then POLLOUT says when */
+		int more = 1;
+		while (c->fd >= 0 && c->state == HD_SSE && c->off >= c->nout && more) {
+			more = c->cursor < s->next_seq;
 			if (hd_sse_next(s, c, now) < 0) {
 				hd_close(c);
-				continue;
+				break;
 			}
 			hd_write(c);
 		}
+		if (c->fd < 0)
+			continue;
 		if (c->fd >= 0 && c->deadline <= now && (c->state != HD_SSE || c->off < c->nout))
 			hd_close(c);
 		else if (c->fd >= 0 && c->state == HD_SSE && c->cursor < hd_oldest(s))
