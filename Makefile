@@ -39,13 +39,13 @@ ALL_LDFLAGS = $(EXTRA) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lm -lpthread
 
 AGG_SRCS  := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
-AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/tick_fast.o $(OBJDIR)/common/log.o \
+AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/web_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/tick_fast.o $(OBJDIR)/common/log.o \
              $(OBJDIR)/common/props.o $(OBJDIR)/common/duration.o \
-             $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o $(OBJDIR)/common/seqrule.o
+             $(OBJDIR)/common/metrics.o $(OBJDIR)/common/httpd.o $(OBJDIR)/common/args.o $(OBJDIR)/common/seqrule.o
 PROD_OBJS := $(OBJDIR)/producer/pcli.o $(OBJDIR)/producer/spool.o $(OBJDIR)/producer/kafka.o \
              $(OBJDIR)/producer/spooler.o $(OBJDIR)/producer/ticker.o $(OBJDIR)/producer/report.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
              $(OBJDIR)/common/tick.o $(OBJDIR)/common/tick_fast.o $(OBJDIR)/common/log.o $(OBJDIR)/common/props.o \
-             $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o $(OBJDIR)/common/args.o \
+             $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o $(OBJDIR)/common/httpd.o $(OBJDIR)/common/args.o \
              $(OBJDIR)/common/seqrule.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BINDIR)/unit/%)
@@ -79,9 +79,16 @@ $(OBJDIR)/tests/%.o: INC := -Icommon -Ifeed -Iaggregator -Iproducer
 # for people: examples to type into sqlite3).
 $(OBJDIR)/sql_embed.c: $(wildcard sql/*.sql) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
-	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/migrate_2_3.sql sql/migrate_3_4.sql sql/migrate_4_5.sql sql/migrate_5_6.sql sql/statements.sql > $@
+	scripts/embed-sql.sh sql/schema.sql sql/views.sql sql/migrate_1_2.sql sql/migrate_2_3.sql sql/migrate_3_4.sql sql/migrate_4_5.sql sql/migrate_5_6.sql sql/statements.sql sql/live.sql > $@
 $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c | deps
 	$(CC) $(ALL_CFLAGS) -Icommon -Iaggregator -c $< -o $@
+
+# web/*.html: the live pages, compiled in the same way (docs/live-page.md).
+$(OBJDIR)/web_embed.c: $(wildcard web/*.html) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-web.sh web/aggregator.html > $@
+$(OBJDIR)/web_embed.o: $(OBJDIR)/web_embed.c | deps
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BINDIR)/aggregator: $(OBJDIR)/aggregator/main.o $(AGG_OBJS)
 	@mkdir -p $(dir $@)

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "fnv.h"
+#include "httpd.h"
 #include "metrics.h"
 #include "producer.h" /* the producer's files: ticker.c, kafka.c, spooler.c, report.c */
 
@@ -346,14 +347,15 @@ static int setup_start(struct prod_ctx *c)
 		start_create_topics(c);
 	if (setup_spool(c) < 0)
 		return EX_USAGE;
-	if (c->conf.metrics_addr) {
-		int mr = metrics_start(&c->metrics, c->conf.metrics_addr, err, sizeof(err));
+	const char *addr = c->conf.http_addr ? c->conf.http_addr : c->conf.metrics_addr;
+	if (addr) {
+		int mr = httpd_start(&c->metrics, c->conf.http_addr ? "--http" : "--metrics", addr, NULL, NULL, err,
+		                     sizeof(err));
 		if (mr < 0) { /* the port taken can pass: EX_INIT, which the systemd unit restarts */
 			plog(c, LOG_ERROR, "%s", err);
-			return mr == METRICS_EINUSE ? EX_INIT : EX_USAGE;
+			return mr == HTTPD_EINUSE ? EX_INIT : EX_USAGE;
 		}
-		plog(c, LOG_INFO, "metrics on port %d (%s): GET /metrics", metrics_port(c->metrics),
-		     c->conf.metrics_addr);
+		plog(c, LOG_INFO, "metrics on port %d (%s): GET /metrics /healthz", httpd_port(c->metrics), addr);
 	}
 	return -1;
 }
@@ -444,7 +446,7 @@ static void cleanup(struct prod_ctx *c)
 {
 	if (c->admin_q)
 		rd_kafka_queue_destroy(c->admin_q);
-	metrics_stop(c->metrics);
+	httpd_stop(c->metrics);
 	fconn_free(c->feed);
 	for (int i = 0; i < c->nprod; i++)
 		if (c->prod[i].rkt)

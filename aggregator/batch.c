@@ -134,6 +134,7 @@ int eng_flush(struct engine *e, int sync)
 		return -1;
 	}
 	crash_point(&e->crash, "commit");
+	int64_t closed_from = e->exported_until;
 	e->stored_watermark = e->watermark;
 	if (e->watermark != WM_NONE && (e->exported_until == WM_NONE || e->watermark > e->exported_until))
 		e->exported_until = e->watermark;
@@ -144,6 +145,9 @@ int eng_flush(struct engine *e, int sync)
 	e->close_pending = 0;
 	e->batch_msgs = 0;
 	eng_count_batch(e, eng_mono() - t0);
+	e->commit_mono = eng_mono();
+	e->commit_wall = eng_now();
+	report_commit(e, closed_from);
 	int fr = store_check_file(e->st, err, sizeof(err));
 	if (fr != 0) {
 		eng_fatal(e, fr == STORE_WRITTEN_BACK ? AGG_EXIT_RUNTIME : AGG_EXIT_STATE, err);

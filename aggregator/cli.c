@@ -27,6 +27,7 @@
 #define CLI_M_RUN 1u
 #define CLI_M_EXPORT 2u
 #define CLI_M_STATUS 4u
+#define CLI_M_SERVE 8u
 
 /* --help of each command: what comes before its options and after them
  * (each option's own lines are in cli_opts, beside it). */
@@ -34,7 +35,8 @@ static const char cli_usage_head[] =
 "Usage: aggregator [OPTIONS]          consume ticks, keep windows, append output.csv\n"
 "       aggregator export [OPTIONS]   rewrite the CSV from a state file or an output topic\n"
 "       aggregator status [OPTIONS]   where a state file is (read-only, safe while it runs)\n"
-"       (aggregator export --help, aggregator status --help: their options)\n"
+"       aggregator serve [OPTIONS]    the live page over a state file, read-only\n"
+"       (aggregator export --help, status --help, serve --help: their options)\n"
 "\n"
 "Event-time windows over Coinbase ticker messages from Kafka, kept exactly-once in\n"
 "a SQLite state file; windows the watermark closed are appended once to the CSV.\n"
@@ -74,6 +76,15 @@ static const char cli_status_head[] =
 static const char cli_status_tail[] =
 "\n"
 "Exit: 0 shown, 2 usage, 3 state file unusable.\n";
+static const char cli_serve_head[] =
+"Usage: aggregator serve [--state FILE] [--http HOST:PORT]\n"
+"\n"
+"The live page (docs/live-page.md) over a state file alone, read-only: no Kafka,\n"
+"nothing written; yesterday's file can be browsed too.  Stops on SIGINT/SIGTERM.\n"
+"\n";
+static const char cli_serve_tail[] =
+"\n"
+"Exit: 0 stopped, 2 usage, 3 state file unusable or missing.\n";
 
 static int cli_brokers(void *cfg, const char *arg, char *err, size_t errlen)
 {
@@ -337,8 +348,14 @@ static const struct args_opt cli_opts[] = {
 	  .help = "      --progress-interval DUR  progress line period, 0 = off (5s)\n" },
 	{ .name = "progress-json", .only = CLI_M_RUN, .kind = ARGS_FLAG, .off = CLI_AT(progress_json),
 	  .help = "      --progress-json     progress as JSON lines on stdout\n" },
-	{ .name = "metrics", .only = CLI_M_RUN, .kind = ARGS_HOSTPORT, .off = CLI_AT(metrics_addr),
-	  .help = "      --metrics HOST:PORT serve Prometheus metrics on http://HOST:PORT/metrics\n" },
+	{ .name = "http", .only = CLI_M_RUN | CLI_M_SERVE, .kind = ARGS_HOSTPORT, .off = CLI_AT(http_addr),
+	  .help = "      --http HOST:PORT    the live page on http://HOST:PORT/, with /metrics\n"
+	          "                          (Prometheus), /healthz, /api/windows, /api/open,\n"
+	          "                          /events; read-only.  An empty HOST (:PORT) is\n"
+	          "                          127.0.0.1: 0.0.0.0:PORT or [::]:PORT to be reached\n"
+	          "                          from elsewhere (docs/live-page.md)\n" },
+	{ .name = "metrics", .only = CLI_M_RUN | CLI_M_SERVE, .kind = ARGS_HOSTPORT, .off = CLI_AT(metrics_addr),
+	  .help = "      --metrics HOST:PORT the same as --http\n" },
 	{ .name = "output-topic", .only = CLI_M_RUN, .kind = ARGS_STR, .off = CLI_AT(output_topic),
 	  .help = "      --output-topic TOPIC group mode: members of one --group share the\n"
 	          "                          partitions; closed windows go to TOPIC, state to a\n"
@@ -386,6 +403,8 @@ static const struct args_spec cli_specs[] = {
 	                 "aggregator export" },
 	[CLI_STATUS] = { "aggregator", cli_status_head, cli_opts, CLI_NOPTS, cli_status_tail, CLI_M_STATUS,
 	                 "aggregator status" },
+	[CLI_SERVE] = { "aggregator", cli_serve_head, cli_opts, CLI_NOPTS, cli_serve_tail, CLI_M_SERVE,
+	                "aggregator serve" },
 };
 
 /* The defaults every option starts from. */
@@ -502,8 +521,8 @@ int cli_parse(int argc, char **argv, struct agg_config *c, char *err, size_t err
 
 	if (cli_defaults(c, err, errlen) < 0)
 		return -1;
-	if (argc > 1 && (strcmp(argv[1], "export") == 0 || strcmp(argv[1], "status") == 0)) {
-		c->cmd = strcmp(argv[1], "export") == 0 ? CLI_EXPORT : CLI_STATUS;
+	if (argc > 1 && (!strcmp(argv[1], "export") || !strcmp(argv[1], "status") || !strcmp(argv[1], "serve"))) {
+		c->cmd = !strcmp(argv[1], "export") ? CLI_EXPORT : !strcmp(argv[1], "status") ? CLI_STATUS : CLI_SERVE;
 		argv[1] = argv[0];
 		argv++;
 		argc--;

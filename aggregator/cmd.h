@@ -23,4 +23,9 @@ int cmd_export(const struct agg_config *cfg, volatile sig_atomic_t *stop);
  * (missing, not ours, another schema version). */
 int cmd_status(const struct agg_config *cfg);
 
+/* `aggregator serve`: the live page over --state alone, read-only, no Kafka
+ * (yesterday's file, or one another aggregator writes), on --http until
+ * stop.  Returns an exit code (AGG_EXIT_*). */
+int cmd_serve(const struct agg_config *cfg, volatile sig_atomic_t *stop);
+
 #endif

@@ -14,14 +14,15 @@
 
 #define CLI_MAX_TOPICS 64
 
-enum cli_cmd { CLI_RUN, CLI_EXPORT, CLI_STATUS };
+enum cli_cmd { CLI_RUN, CLI_EXPORT, CLI_STATUS, CLI_SERVE };
 
 struct agg_config {
 	enum cli_cmd cmd;
 	const char *brokers;        /* --brokers / KAFKA_BROKERS */
 	int brokers_given;          /* -b or KAFKA_BROKERS (status asks Kafka only then) */
 	int status_json;            /* status --json */
-	const char *metrics_addr;   /* --metrics HOST:PORT, NULL off */
+	const char *metrics_addr;   /* --metrics HOST:PORT (the old name of --http), NULL off */
+	const char *http_addr;      /* --http HOST:PORT, NULL off (then --metrics, if given) */
 	const char *group;          /* --group */
 	const char *topics_arg;     /* --topics, as given */
 	char *topics_spec;          /* owned copy, split in place into topics[] */

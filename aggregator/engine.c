@@ -22,7 +22,8 @@
 #include "engine_int.h"
 #include "floordiv.h"
 #include "fmt.h"
-#include "metrics.h"
+#include "httpd.h"
+#include "live.h"
 #include "outlier.h"
 #include "sink.h"
 #include "tick.h"
@@ -186,13 +187,23 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 		return -1;
 	eng_log(e, LOG_INFO, "aggregator %s: %s from %s, state %s, output %s%s", PIPELINE_VERSION,
 	        cfg->topics_arg, cfg->brokers, cfg->state_path, e->sink->label_topic ? "topic " : "", e->sink->label);
-	if (cfg->metrics_addr) {
-		int mr = metrics_start(&e->metrics, cfg->metrics_addr, err, sizeof(err));
-		if (mr < 0) { /* the port taken can pass: exit 1, which the systemd unit restarts */
-			eng_fatal(e, mr == METRICS_EINUSE ? AGG_EXIT_RUNTIME : AGG_EXIT_USAGE, err);
+	const char *addr = cfg->http_addr ? cfg->http_addr : cfg->metrics_addr;
+	if (addr) {
+		struct httpd_handler h;
+		if (!(e->live = live_new(cfg->state_path, &h))) {
+			eng_fatal(e, AGG_EXIT_RUNTIME, "out of memory");
 			return -1;
 		}
-		eng_log(e, LOG_INFO, "metrics on port %d (%s): GET /metrics", metrics_port(e->metrics), cfg->metrics_addr);
+		int mr = httpd_start(&e->metrics, cfg->http_addr ? "--http" : "--metrics", addr, web_aggregator_html, &h, err,
+		                     sizeof(err));
+		if (mr < 0) { /* the port taken can pass: exit 1, which the systemd unit restarts */
+			eng_fatal(e, mr == HTTPD_EINUSE ? AGG_EXIT_RUNTIME : AGG_EXIT_USAGE, err);
+			return -1;
+		}
+		char url[300];
+		httpd_url(e->metrics, url, sizeof(url));
+		eng_log(e, LOG_INFO, "metrics on port %d (%s): the live page on %s, GET /metrics /healthz /api/windows "
+		        "/api/open /events", httpd_port(e->metrics), addr, url);
 	}
 	if (consume_start(e->rk, cfg, &e->hooks, err, sizeof(err)) < 0) {
 		eng_fatal(e, AGG_EXIT_RUNTIME, err);
@@ -270,6 +281,7 @@ static int64_t eng_end_batch(struct engine *e, struct eng_loop *L, int64_t mono)
 	L->deadline = done + batch_us - L->lead;
 	report_progress(e, done, 0);
 	report_metrics(e, done, 0);
+	report_live(e, done, 0);
 	e->sink->ops->idle(e->sink, done);
 	return done;
 }
@@ -347,6 +359,7 @@ static void eng_finish(struct engine *e)
 	if (!e->exit_code)
 		report_progress(e, eng_mono(), 1);
 	report_metrics(e, eng_mono(), 1);
+	report_live(e, eng_mono(), 1);
 }
 
 int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
@@ -363,6 +376,7 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	L.lead = cfg->batch_us / 10;
 	L.cq = rd_kafka_queue_get_consumer(e.rk);
 	report_metrics(&e, L.busy_since, 1);
+	report_live(&e, L.busy_since, 1);
 	while (!*stop && !e.exit_code) {
 		int drained = eng_poll_one(&e, &L);
 		int64_t mono = L.busy_since;
@@ -389,7 +403,8 @@ out:
 		consume_close(e.rk); /* revokes through the hooks: settles what is left */
 	if (e.sink)
 		e.sink->ops->close(e.sink);
-	metrics_stop(e.metrics);
+	httpd_stop(e.metrics);
+	live_free(e.live);
 	store_close(e.st);
 	win_table_free(&e.wins);
 	for (size_t i = 0; i < e.nparts; i++) {

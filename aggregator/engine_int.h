@@ -11,6 +11,7 @@
  *   batch.c       the batch handed to the sink and committed
  *   rebalance.c   partitions assigned and revoked, the group's offsets
  *   report.c      the progress line and JSON, /metrics
+ *   report_live.c what the live page shows: status, open windows, health, events
  *   sink_local.c  the batch into SQLite and output.csv, offsets to the group
  *                 after COMMIT (sink.h)
  *   sink_group.c  the batch into a Kafka transaction, then SQLite (sink.h)
@@ -90,8 +91,11 @@ struct engine {
 	rd_kafka_t *rk;
 	struct consume_hooks hooks;
 	struct consume_nudger nudger;
-	struct metrics *metrics;      /* --metrics, NULL when off */
+	struct httpd *metrics;        /* --http (--metrics), NULL when off */
+	struct live *live;            /* what the server thread reads from the state */
 	int64_t metrics_at;           /* monotonic time of the last publish */
+	int64_t live_at;              /* the same for the live page's snapshots */
+	int64_t commit_mono, commit_wall; /* the last commit (0 before one) */
 	struct eng_part *parts;       /* every partition ever assigned; indices are stable */
 	size_t nparts, capparts;
 	size_t last_part;             /* index eng_part_find found last */
@@ -157,5 +161,11 @@ void rebalance_hooks(struct engine *e);
 void report_run_id(char out[37]);
 void report_progress(struct engine *e, int64_t mono, int final);
 void report_metrics(struct engine *e, int64_t mono, int force);
+
+/* report_live.c (only with --http): the status and open windows snapshots and
+ * /healthz's verdict, at most once a second (force: now); after a commit, its
+ * event (windows that closed after closed_from, read by the server thread). */
+void report_live(struct engine *e, int64_t mono, int force);
+void report_commit(struct engine *e, int64_t closed_from);
 
 #endif

@@ -60,6 +60,9 @@ int main(int argc, char **argv)
 		case CLI_STATUS:
 			rc = cmd_status(&cfg);
 			break;
+		case CLI_SERVE:
+			rc = cmd_serve(&cfg, &main_stop);
+			break;
 		}
 	}
 	cli_free(&cfg);

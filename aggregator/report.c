@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "httpd.h"
 #include "metrics.h"
 #include "sink.h"
 
@@ -114,7 +115,7 @@ void report_metrics(struct engine *e, int64_t mono, int force)
 	report_partitions(e, f);
 	report_process(e, f);
 	fclose(f);
-	metrics_publish(e->metrics, text, len);
+	httpd_publish(e->metrics, "metrics", text, len);
 	free(text);
 }
 

@@ -113,8 +113,12 @@ static const struct args_opt pcli_opts[] = {
 	  .help = "      --status-interval DUR status line every DUR, 0 = off (5s)\n" },
 	{ .name = "max-backoff", .kind = ARGS_SECONDS, .off = PCLI_AT(max_backoff_s), .lo = 1, .hi = 3600,
 	  .help = "      --max-backoff DUR     longest wait between reconnects (30s)\n" },
+	{ .name = "http", .kind = ARGS_HOSTPORT, .off = PCLI_AT(http_addr),
+	  .help = "      --http HOST:PORT      /metrics (Prometheus) and /healthz on http://HOST:PORT/;\n"
+	          "                            an empty HOST (:PORT) is 127.0.0.1: 0.0.0.0:PORT or\n"
+	          "                            [::]:PORT to be reached from elsewhere\n" },
 	{ .name = "metrics", .kind = ARGS_HOSTPORT, .off = PCLI_AT(metrics_addr),
-	  .help = "      --metrics HOST:PORT   Prometheus metrics on http://HOST:PORT/metrics\n" },
+	  .help = "      --metrics HOST:PORT   the same as --http\n" },
 	{ .name = "spool", .kind = ARGS_STR, .off = PCLI_AT(spool_dir),
 	  .help = "      --spool DIR           ticks Kafka does not take go to a file here, sent when\n"
 	          "                            it is back (default $STATE_DIRECTORY/producer-spool,\n"

@@ -30,7 +30,8 @@ struct pcli_config {
 	int max_backoff_s;          /* --max-backoff */
 	struct args_props props;    /* -X and -F passthrough, in order */
 	int dump_conf;              /* -X dump */
-	const char *metrics_addr;   /* --metrics HOST:PORT, NULL off */
+	const char *metrics_addr;   /* --metrics HOST:PORT (the old name of --http), NULL off */
+	const char *http_addr;      /* --http HOST:PORT, NULL off (then --metrics, if given) */
 	const char *spool_dir;      /* --spool DIR, NULL: $STATE_DIRECTORY/producer-spool or ./producer-spool */
 	int spool_max_mb;           /* --spool-max MB, 0 = no spool */
 };

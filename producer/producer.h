@@ -120,7 +120,7 @@ struct prod_ctx {
 	rd_kafka_queue_t *admin_q;  /* pending CreateTopics result, owned */
 
 	struct fconn *feed;         /* the feed connection, owned */
-	struct metrics *metrics;    /* --metrics, NULL off */
+	struct httpd *metrics;      /* --http (--metrics), NULL off */
 	lws_usec_t metrics_at;      /* last publish */
 	char *sub;                  /* subscribe message, owned */
 	int subscribed;             /* "subscriptions" ack seen on this connection */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "httpd.h"
 #include "metrics.h"
 #include "producer.h"
 
@@ -69,7 +70,7 @@ void publish_metrics(struct prod_ctx *c, lws_usec_t now, int force)
 	metrics_family(f, "producer_spool_ticks", "gauge", "Ticks in the spool file (delivered ones until it is emptied).");
 	fprintf(f, "producer_spool_ticks %" PRIu64 "\n", c->spool ? spool_records(c->spool) : 0);
 	fclose(f);
-	metrics_publish(c->metrics, text, len);
+	httpd_publish(c->metrics, "metrics", text, len);
 	free(text);
 }
 
