@@ -468,6 +468,17 @@ rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list
 	return err == RD_KAFKA_RESP_ERR__NO_OFFSET ? RD_KAFKA_RESP_ERR_NO_ERROR : err;
 }
 
+int consume_commit_holds(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *want)
+{
+	rd_kafka_topic_partition_list_t *got = rd_kafka_topic_partition_list_copy(want);
+	int holds = rd_kafka_committed(rk, got, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	for (int i = 0; holds && i < got->cnt; i++)
+		holds = !got->elems[i].err && got->elems[i].offset == want->elems[i].offset;
+	rd_kafka_topic_partition_list_destroy(got);
+	return holds;
+}
+
 void consume_close(rd_kafka_t *rk)
 {
 	rd_kafka_consumer_close(rk);

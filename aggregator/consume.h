@@ -70,6 +70,9 @@ int consume_assign_added(rd_kafka_t *rk, const struct agg_config *cfg, struct co
 
 /* Commits offsets (next offsets to read) to the group; async unless sync. */
 rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync);
+/* Whether the group's committed offsets (read back) are want's: 1 yes, 0 no
+ * (or they could not be read). */
+int consume_commit_holds(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *want);
 
 /* A thread that sends one watermark request at a time to a partition's
  * leader, which wakes librdkafka's broker thread (see engine.c's

@@ -7,7 +7,6 @@
  *   kafka-admin -b BROKERS partitions NAME:TOTAL
  *   kafka-admin -b BROKERS group-offsets GROUP TOPIC[:PARTITIONS]...
  *   kafka-admin -b BROKERS configs TOPIC
- *   kafka-admin -b BROKERS add-partitions TOPIC TOTAL
  *
  * create:        CreateTopics, replication factor 1 unless -r, with topic
  *                configs (retention.bytes=..., segment.bytes=...); an
@@ -18,7 +17,6 @@
  *                partition "TOPIC PARTITION OFFSET" (-1: none committed).
  * configs:       the topic's configuration (DescribeConfigs), "key=value"
  *                a line, sorted as the broker gives them.
- * add-partitions: CreatePartitions: the topic grows to TOTAL partitions.
  *
  * Kafka's own CLI tools do the same (scripts/kafka topics|groups), but start
  * a JVM each time; the tests call these in their setup and in loops.
@@ -44,7 +42,6 @@ static void usage(FILE *out)
 		"  partitions NAME:TOTAL                      CreatePartitions: grow to TOTAL\n"
 		"  group-offsets GROUP TOPIC[:PARTITIONS]...  committed offsets, TOPIC PARTITION OFFSET\n"
 		"  configs TOPIC                              DescribeConfigs, key=value lines\n"
-		"  add-partitions TOPIC TOTAL                 CreatePartitions\n"
 		"Exit: 0 ok, 1 request failed, 2 usage.\n");
 }
 
@@ -295,38 +292,6 @@ static int cmd_configs(rd_kafka_t *rk, rd_kafka_queue_t *q, int argc, char **arg
 	return 0;
 }
 
-static int cmd_add_partitions(rd_kafka_t *rk, rd_kafka_queue_t *q, int argc, char **argv,
-			      char *errstr, size_t errsz)
-{
-	rd_kafka_NewPartitions_t *np;
-	rd_kafka_event_t *ev;
-	const rd_kafka_topic_result_t **tr;
-	size_t cnt;
-	char *end;
-	long total;
-	int rc;
-
-	total = argc == 2 ? strtol(argv[1], &end, 10) : 0;
-	if (argc != 2 || *end || total < 1 || total > MAX_PARTS) {
-		snprintf(errstr, errsz, "add-partitions: TOPIC TOTAL expected");
-		return 2;
-	}
-	np = rd_kafka_NewPartitions_new(argv[0], (size_t)total, errstr, errsz);
-	if (!np)
-		return 2;
-	rd_kafka_CreatePartitions(rk, &np, 1, NULL, q);
-	rd_kafka_NewPartitions_destroy(np);
-	ev = wait_result(q, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, errstr, errsz);
-	if (!ev)
-		return 1;
-	tr = rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &cnt);
-	rc = topic_results(tr, cnt);
-	rd_kafka_event_destroy(ev);
-	if (rc)
-		snprintf(errstr, errsz, "add-partitions failed");
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -393,8 +358,6 @@ int main(int argc, char **argv)
 		rc = cmd_group_offsets(rk, q, argc, argv, errstr, sizeof(errstr));
 	else if (!strcmp(argv[-1], "configs"))
 		rc = cmd_configs(rk, q, argc, argv, errstr, sizeof(errstr));
-	else if (!strcmp(argv[-1], "add-partitions"))
-		rc = cmd_add_partitions(rk, q, argc, argv, errstr, sizeof(errstr));
 	else
 		snprintf(errstr, sizeof(errstr), "unknown command '%s'", argv[-1]);
 done:

@@ -40,7 +40,7 @@ member m1
 ok_cmd "m1 reads the first half (the group's offsets)" wait_for 90 group_at "$half"
 stop m1
 is "$?" 0 "m1 stops"
-ok_cmd "the changelog grows from 4 to 7 partitions" "$BIN/kafka-admin" -b "$BROKERS" add-partitions g82-changelog 7
+ok_cmd "the changelog grows from 4 to 7 partitions" "$BIN/kafka-admin" -b "$BROKERS" partitions g82-changelog:7
 ok_cmd "second half loaded" load 01
 
 ok_cmd "the single aggregator's run" timeout 120 "$BIN/aggregator" -b "$BROKERS" -g g82ref --assign --available-now \
