@@ -11,7 +11,9 @@
 # Kafka broker of the tests, scripts/kafka) count as present when `java` (17
 # or newer) and `mvn` are on PATH, whatever installed them.
 #
-# chromium is the headless browser of the live page's test (tests/t/107).
+# chromium is the headless browser of the live page's test (tests/t/107),
+# python3 drives it (tests/cdp.py) and computes the candles' reference
+# (tests/candles-ref.py, tests/t/90, 91): a pristine Debian has neither.
 #
 # Exit: 0 all present (or installed now), 1 an install failed or is needed
 # without root or sudo (the message says which packages and why).
@@ -22,7 +24,7 @@ pkgs=(
 	librdkafka-dev libwebsockets-dev libjansson-dev libsqlite3-dev libssl-dev
 	sqlite3 kcat openssl perl ca-certificates jq time curl
 	procps psmisc iproute2 coreutils util-linux
-	gnuplot-nox valgrind clang chromium
+	gnuplot-nox valgrind clang chromium python3
 )
 java_pkg=openjdk-17-jre-headless
 maven_pkg=maven

@@ -36,7 +36,7 @@ chmod +x "$S"/*
 
 ALL=(build-essential pkg-config librdkafka-dev libwebsockets-dev libjansson-dev libsqlite3-dev
 	libssl-dev sqlite3 kcat openssl perl ca-certificates jq time curl procps psmisc iproute2 coreutils
-	util-linux gnuplot-nox valgrind clang chromium)
+	util-linux gnuplot-nox valgrind clang chromium python3)
 # status LINES...: every package of ALL installed, then the given lines first
 # (dpkg-query's stub takes the first match).
 status() {
