@@ -338,17 +338,6 @@ static int tk_fields(const json_t *root, struct tick *t, char *err, size_t errle
 	return 0;
 }
 
-/* Contract: see tick.h.  buf need not be NUL-terminated; NULL is allowed only
- * with len 0.  On success *t is fully written and err is untouched; on failure
- * *t is untouched and err (if non-NULL, errlen > 0) holds a NUL-terminated
- * one-line reason.  Thread-safe: no shared state beyond jansson's allocator. */
-int tick_parse(const char *buf, size_t len, struct tick *t, char *err, size_t errlen)
-{
-	if (len <= TICK_MAX_BYTES && buf && tick_parse_fast(buf, len, t) == 0)
-		return 0;
-	return tick_parse_json(buf, len, t, err, errlen);
-}
-
 /* The reference parser: jansson, then the schema. */
 int tick_parse_json(const char *buf, size_t len, struct tick *t, char *err, size_t errlen)
 {

@@ -1,6 +1,7 @@
 /*
  * tick_fast.c - the ticker parser's fast path (tick.h: tick_parse_fast,
- * tick_parse_head), checked against the jansson reference in tick.c by
+ * tick_parse_head) and tick_parse, which tries it before the jansson
+ * reference in tick.c; checked against that reference by
  * tests/unit/test_tick*.c and `make fuzz`.
  */
 #include <math.h>
@@ -309,4 +310,16 @@ int tick_parse_fast(const char *buf, size_t len, struct tick *t)
 int tick_parse_head(const char *buf, size_t len, struct tick *t)
 {
 	return tk_fast(buf, len, t, 0) ? 0 : -1;
+}
+
+/* The fast path first, the jansson reference (tick.c) for the rest and for
+ * every reason.  Contract: see tick.h.  buf need not be NUL-terminated; NULL is allowed only
+ * with len 0.  On success *t is fully written and err is untouched; on failure
+ * *t is untouched and err (if non-NULL, errlen > 0) holds a NUL-terminated
+ * one-line reason.  Thread-safe: no shared state beyond jansson's allocator. */
+int tick_parse(const char *buf, size_t len, struct tick *t, char *err, size_t errlen)
+{
+	if (len <= TICK_MAX_BYTES && buf && tick_parse_fast(buf, len, t) == 0)
+		return 0;
+	return tick_parse_json(buf, len, t, err, errlen);
 }
