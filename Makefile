@@ -53,6 +53,9 @@ TOOLS     := kafka-mock kafka-admin feed-server gen-ticks
 BINS      := $(BINDIR)/producer $(BINDIR)/aggregator $(TOOLS:%=$(BINDIR)/%)
 
 .PHONY: all unit test bench bench-peers demo run fuzz clean deps
+# The tools' objects come from a pattern chain: without this make deletes them
+# as intermediates and a second `make` relinks every tool.
+.SECONDARY:
 all: $(BINS)
 
 # The Debian packages the build and the tests need, installed when missing
