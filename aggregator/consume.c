@@ -458,9 +458,33 @@ int consume_start(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_h
 	return 0;
 }
 
-rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync)
+/* The answer is waited for on a queue of its own, up to wait_ms: a
+ * synchronous rd_kafka_commit can wait for ever, and did in a revoke served by
+ * rd_kafka_consumer_close after the member was expelled ("Unknown member"; test
+ * 37 under load, SIGTERM never finished). */
+rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int wait_ms)
 {
-	rd_kafka_resp_err_t err = rd_kafka_commit(rk, offsets, !sync);
+	rd_kafka_resp_err_t err;
+
+	if (wait_ms <= 0) {
+		err = rd_kafka_commit(rk, offsets, 1);
+	} else {
+		rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+		err = rd_kafka_commit_queue(rk, offsets, q, NULL, NULL);
+		if (!err) {
+			rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wait_ms);
+			if (!ev) {
+				err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+			} else {
+				const rd_kafka_topic_partition_list_t *res = rd_kafka_event_topic_partition_list(ev);
+				err = rd_kafka_event_error(ev);
+				for (int i = 0; !err && res && i < res->cnt; i++)
+					err = res->elems[i].err;
+				rd_kafka_event_destroy(ev);
+			}
+		}
+		rd_kafka_queue_destroy(q);
+	}
 	/* A failed group commit loses nothing: the state file's offsets win at
 	 * restart, and the engine sends it again (next batch, revoke, close). */
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -468,10 +492,10 @@ rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list
 	return err == RD_KAFKA_RESP_ERR__NO_OFFSET ? RD_KAFKA_RESP_ERR_NO_ERROR : err;
 }
 
-int consume_commit_holds(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *want)
+int consume_commit_holds(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *want, int wait_ms)
 {
 	rd_kafka_topic_partition_list_t *got = rd_kafka_topic_partition_list_copy(want);
-	int holds = rd_kafka_committed(rk, got, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+	int holds = rd_kafka_committed(rk, got, wait_ms) == RD_KAFKA_RESP_ERR_NO_ERROR;
 
 	for (int i = 0; holds && i < got->cnt; i++)
 		holds = !got->elems[i].err && got->elems[i].offset == want->elems[i].offset;
@@ -479,10 +503,39 @@ int consume_commit_holds(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *
 	return holds;
 }
 
-void consume_close(rd_kafka_t *rk)
+/* rd_kafka_consumer_close waits until the group handler ends, which waits
+ * for the answers to the offset commits still in flight: up to
+ * socket.timeout.ms (60 s) each when the coordinator does not answer (test
+ * 123).  The close runs in librdkafka's thread instead, its rebalance served
+ * here, for at most wait_ms; after that the handle goes without it: what the
+ * group did not confirm, the state file holds. */
+void consume_close(rd_kafka_t *rk, int wait_ms)
 {
-	rd_kafka_consumer_close(rk);
-	rd_kafka_destroy(rk);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
+	int flags = 0;
+
+	if (error) {
+		rd_kafka_error_destroy(error);
+		rd_kafka_consumer_close(rk);
+	} else {
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			rd_kafka_queue_poll_callback(q, 100);
+			if (rd_kafka_consumer_closed(rk))
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= wait_ms) {
+				log_msg(LOG_WARN, LOG_WARN, "the group did not let this member go within %d ms: leaving "
+				        "without its answer (the state file holds every offset)", wait_ms);
+				flags = RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE;
+				break;
+			}
+		}
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy_flags(rk, flags);
 }
 
 static void *consume_nudger_main(void *arg)

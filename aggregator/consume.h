@@ -68,11 +68,12 @@ int consume_start(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_h
 int consume_assign_added(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_hooks *hooks,
                          char *err, size_t errlen);
 
-/* Commits offsets (next offsets to read) to the group; async unless sync. */
-rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int sync);
-/* Whether the group's committed offsets (read back) are want's: 1 yes, 0 no
- * (or they could not be read). */
-int consume_commit_holds(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *want);
+/* Commits offsets (next offsets to read) to the group: async with wait_ms 0,
+ * else waits up to wait_ms for the answer (RD_KAFKA_RESP_ERR__TIMED_OUT). */
+rd_kafka_resp_err_t consume_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *offsets, int wait_ms);
+/* Whether the group's committed offsets (read back within wait_ms) are
+ * want's: 1 yes, 0 no (or they could not be read). */
+int consume_commit_holds(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *want, int wait_ms);
 
 /* A thread that sends one watermark request at a time to a partition's
  * leader, which wakes librdkafka's broker thread (see engine.c's
@@ -93,8 +94,9 @@ int consume_nudger_start(struct consume_nudger *n, rd_kafka_t *rk); /* 0, or -1 
 void consume_nudger_post(struct consume_nudger *n, const char *topic, int32_t partition);
 void consume_nudger_stop(struct consume_nudger *n);
 
-/* Leaves the group (revoking through the hooks) and destroys the handle. */
-void consume_close(rd_kafka_t *rk);
+/* Leaves the group (revokes through the hooks) and destroys rk, waiting for
+ * the group up to wait_ms. */
+void consume_close(rd_kafka_t *rk, int wait_ms);
 
 /* Where the group and the log are for one partition (aggregator status). */
 struct consume_pos {

@@ -136,6 +136,7 @@ static int eng_open(struct engine *e)
 #define ENG_UNASSIGNED_WARN_US 30000000  /* no partition this long: say why */
 #define ENG_BOUNDED_WAIT_US   60000000   /* --available-now gives up (exit 1) after this */
 #define ENG_PARTS_CHECK_US    5000000    /* --assign: a look for partitions added to the topics */
+#define ENG_CLOSE_MS          3000       /* leaving the group, at most (sink_local.c's waits come first) */
 
 /* The loop's own state: when the batch is due, and what sets that. */
 struct eng_loop {
@@ -400,7 +401,7 @@ out:
 	for (size_t i = 0; i < e.nparts; i++)
 		eng_fp_drop(&e.parts[i]);
 	if (e.rk)
-		consume_close(e.rk); /* revokes through the hooks: settles what is left */
+		consume_close(e.rk, ENG_CLOSE_MS); /* revokes through the hooks: settles what is left */
 	if (e.sink)
 		e.sink->ops->close(e.sink);
 	httpd_stop(e.metrics);

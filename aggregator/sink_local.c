@@ -28,6 +28,13 @@ struct local {
 };
 
 #define LOCAL(s) ((struct local *)(s))
+/* Waits for the group (local_commit_group): one answer, a revoke's commits,
+ * a close's.  With engine.c's ENG_CLOSE_MS a SIGTERM ends within about 7 s
+ * whatever the group does: under the 10 s that users, tests and service
+ * managers give it. */
+#define LOCAL_WAIT_MS 1500
+#define LOCAL_REVOKE_MS 2000
+#define LOCAL_CLOSE_MS 3000
 
 /* Exit code for a CSV failure (code from export_*: EXPORT_ESTATE is the state). */
 static int local_export_code(const struct local *l, int r)
@@ -396,7 +403,7 @@ static void local_committed(struct sink *s, int sync)
 	rd_kafka_topic_partition_list_t *offs = local_unconfirmed(e, eng_mono(), 0);
 	if (!offs)
 		return;
-	consume_commit(e->rk, offs, sync);
+	consume_commit(e->rk, offs, sync ? LOCAL_WAIT_MS : 0);
 	rd_kafka_topic_partition_list_destroy(offs);
 	crash_point(&e->crash, "group");
 }
@@ -408,21 +415,22 @@ static int local_assign(struct sink *s, const rd_kafka_topic_partition_list_t *p
 	return 0; /* the state file is this aggregator's alone: its offsets win */
 }
 
-/* Commits the state's offsets to the group and waits for the answer, up to
-
- * tries times: those of parts (all of them), or with parts NULL those of every
- * assigned partition the group has not confirmed.  Before partitions go to
- * another member, and at close, the group must hold what the state holds: the
- * member that gets them next starts at the group's offset, and an asynchronous
- * commit may still be in flight or have failed (a partition that gets no more
- * ticks would not be committed again by a later batch).  Returns 0 when the
- * group has them all. */
+/* Commits the state's offsets to the group and waits for the answer, again
+ * while budget_ms lasts: those of parts, or with parts NULL those of every
+ * assigned partition.  Before partitions go to another member, and at close,
+ * the group must hold what the state holds: the member that gets them next
+ * starts at the group's offset, and an asynchronous commit may still be in
+ * flight or have failed (a partition that gets no more ticks would not be
+ * committed again by a later batch).  The budget bounds a revoke (the group
+ * waits for it) and a shutdown (SIGTERM, then systemd's or the user's
+ * patience); what does not make it is only a group behind the state, which
+ * wins at restart.  Returns 0 when the group has them all. */
 #define LOCAL_SETTLE_NS 300000000 /* librdkafka's retry.backoff.ms (100) and the round trip */
-static int local_commit_group(struct engine *e, const rd_kafka_topic_partition_list_t *parts, int tries)
+static int local_commit_group(struct engine *e, const rd_kafka_topic_partition_list_t *parts, int budget_ms)
 {
 	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(4);
 	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-
+	int64_t end = eng_mono() + (int64_t)budget_ms * 1000;
 	int unconfirmed = 0;
 
 	for (size_t i = 0; i < e->nparts; i++) {
@@ -436,8 +444,13 @@ static int local_commit_group(struct engine *e, const rd_kafka_topic_partition_l
 		rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = p->s.next_offset;
 		unconfirmed |= p->group_offset != p->s.next_offset;
 	}
-	for (int t = 0; offs->cnt > 0 && t < tries; t++) {
-		err = consume_commit(e->rk, offs, 1);
+	for (int64_t left; offs->cnt > 0 && (left = (end - eng_mono()) / 1000) > 0;) {
+		err = consume_commit(e->rk, offs, (int)left);
+		/* No longer a member (expelled, fenced): no commit of this run will
+		 * be taken. */
+		if (err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID || err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+		    err == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+			break;
 		/* An asynchronous commit the group has not confirmed may still be
 		 * retried by librdkafka and land after this one, moving the group
 		 * back (test 38: BTC-USD at 767 after the close committed 2710):
@@ -445,9 +458,9 @@ static int local_commit_group(struct engine *e, const rd_kafka_topic_partition_l
 		if (!err && (unconfirmed || !parts)) {
 			/* Twice, a moment apart: a late one lands between them. */
 			nanosleep(&(struct timespec){ 0, LOCAL_SETTLE_NS }, NULL);
-			int holds = consume_commit_holds(e->rk, offs);
+			int holds = consume_commit_holds(e->rk, offs, LOCAL_WAIT_MS);
 			nanosleep(&(struct timespec){ 0, LOCAL_SETTLE_NS }, NULL);
-			if (!holds || !consume_commit_holds(e->rk, offs)) {
+			if (!holds || !consume_commit_holds(e->rk, offs, LOCAL_WAIT_MS)) {
 				err = RD_KAFKA_RESP_ERR__STATE;
 				continue;
 			}
@@ -482,7 +495,7 @@ static void local_revoke(struct sink *s, const rd_kafka_topic_partition_list_t *
 {
 	struct engine *e = s->e;
 	if (!lost && !e->exit_code)
-		local_commit_group(e, parts, 3);
+		local_commit_group(e, parts, LOCAL_REVOKE_MS);
 }
 
 /* Offsets the group has not confirmed, sent again every LOCAL_RECOMMIT_US
@@ -504,7 +517,7 @@ static void local_idle(struct sink *s, int64_t mono)
 static void local_finish(struct sink *s)
 {
 	if (!s->e->exit_code)
-		local_commit_group(s->e, NULL, 5);
+		local_commit_group(s->e, NULL, LOCAL_CLOSE_MS);
 }
 
 static void local_close(struct sink *s)
