@@ -15,26 +15,30 @@ static void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                               rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct consume_hooks *h = opaque;
-	int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 	rd_kafka_error_t *error = NULL;
 	rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		/* Asked here only: rd_kafka_rebalance_protocol can wait for ever in
+		 * a revoke once the consumer closes (librdkafka #4041). */
+		h->coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 		if (h->on_assign(h->opaque, parts) < 0)
 			log_msg(h->verbosity, LOG_ERROR, "cannot read the state of newly assigned partitions");
 		consume_resolve_unset(rk, parts, h);
 		h->on_started(h->opaque, parts);
-		if (coop)
+		if (h->coop)
 			error = rd_kafka_incremental_assign(rk, parts);
 		else
 			ret = rd_kafka_assign(rk, parts);
+		h->assigned = h->coop ? h->assigned + parts->cnt : parts->cnt;
 	} else {
 		/* Settle the state (commit the batch) before the partitions go. */
 		h->on_revoke(h->opaque, parts, rd_kafka_assignment_lost(rk));
-		if (coop)
+		if (h->coop)
 			error = rd_kafka_incremental_unassign(rk, parts);
 		else
 			ret = rd_kafka_assign(rk, NULL);
+		h->assigned = h->coop && h->assigned > parts->cnt ? h->assigned - parts->cnt : 0;
 	}
 	if (error) {
 		log_msg(h->verbosity, LOG_ERROR, "rebalance: %s", rd_kafka_error_string(error));
@@ -455,6 +459,7 @@ int consume_start(rd_kafka_t *rk, const struct agg_config *cfg, struct consume_h
 		snprintf(err, errlen, "cannot subscribe to %s: %s", cfg->topics_arg, rd_kafka_err2str(rerr));
 		return -1;
 	}
+	hooks->subscribed = 1;
 	return 0;
 }
 
@@ -503,30 +508,53 @@ int consume_commit_holds(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *
 	return holds;
 }
 
-/* rd_kafka_consumer_close waits until the group handler ends, which waits
- * for the answers to the offset commits still in flight: up to
- * socket.timeout.ms (60 s) each when the coordinator does not answer (test
- * 123).  The close runs in librdkafka's thread instead, its rebalance served
- * here, for at most wait_ms; after that the handle goes without it: what the
- * group did not confirm, the state file holds. */
+/* Leaving the group is bounded, in two steps.  First the subscription goes
+ * and the revoke is served here, by rd_kafka_consumer_poll, as any other
+ * rebalance: the revoke that rd_kafka_consumer_close serves itself can wait
+ * for ever in rd_kafka_assign (librdkafka #4884; test 37 under load, after
+ * "Unknown member").  Then the close runs in librdkafka's thread, for what is
+ * left of wait_ms: it waits for the answers to offset commits in flight, up
+ * to socket.timeout.ms (60 s) each when the coordinator does not answer (test
+ * 123).  Past wait_ms the handle goes without the group: what the group did
+ * not confirm, the state file holds. */
+static int64_t consume_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 void consume_close(rd_kafka_t *rk, int wait_ms)
 {
-	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
+	struct consume_hooks *h = rd_kafka_opaque(rk);
+	struct timespec t0;
 	int flags = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (h->subscribed && !rd_kafka_unsubscribe(rk)) {
+		while (h->assigned > 0 && consume_ms_since(&t0) < wait_ms) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+			if (m)
+				rd_kafka_message_destroy(m); /* not read: the state's offsets stay where they are */
+		}
+	}
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
 	if (error) {
 		rd_kafka_error_destroy(error);
 		rd_kafka_consumer_close(rk);
 	} else {
-		struct timespec t0, t;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (;;) {
-			rd_kafka_queue_poll_callback(q, 100);
+			/* A rebalance comes as an event (queue_poll_callback asserts on
+			 * other ops there: test 37 aborted). */
+			rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+			if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+				consume_rebalance(rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), h);
+			if (ev)
+				rd_kafka_event_destroy(ev);
 			if (rd_kafka_consumer_closed(rk))
 				break;
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= wait_ms) {
+			if (consume_ms_since(&t0) >= wait_ms) {
 				log_msg(LOG_WARN, LOG_WARN, "the group did not let this member go within %d ms: leaving "
 				        "without its answer (the state file holds every offset)", wait_ms);
 				flags = RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE;

@@ -37,6 +37,9 @@ struct consume_hooks {
 	void (*on_started)(void *opaque, const rd_kafka_topic_partition_list_t *parts);
 	/* The result of an offset commit (served from rd_kafka_consumer_poll). */
 	void (*on_commit)(void *opaque, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offs);
+	/* consume's own: subscribed (not --assign), the rebalance protocol is
+	 * cooperative, and how many partitions the group assigned now. */
+	int subscribed, coop, assigned;
 };
 
 /* Creates the consumer; it starts connecting at once, so the caller can open
