@@ -8,7 +8,11 @@
  * flight, e.g. an offset commit, to arrive).  AGG_FAIL_COMMIT=POINT:N makes
  * the batch that passes a point for the n-th time fail its COMMIT, once, as a
  * full disk would (tests/t/77: the group is never ahead of the state, and
- * output.csv is cut back to the recorded length).  The release build has none.
+ * output.csv is cut back to the recorded length).  AGG_PAUSE_AT=POINT:N:FILE
+ * stops at a point's n-th pass until FILE exists (up to 60 s), saying so on
+ * stderr, so that a test can change the world right there (tests/t/121: a
+ * transaction commits between two of the export's cuts).  The release build
+ * has none.
  */
 #ifndef CRASH_H
 #define CRASH_H
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -52,6 +57,21 @@ static inline int crash_fail_commit(struct crash *c)
 	return 1;
 }
 
+/* AGG_PAUSE_AT: at the n-th pass through point (counted in *passes), waits
+ * until the named file exists. */
+static inline void crash_pause(const char *point, long *passes)
+{
+	const char *v = getenv("AGG_PAUSE_AT");
+	char at[16], file[512];
+	long n;
+	if (!v || sscanf(v, "%15[a-z]:%ld:%511s", at, &n, file) != 3 || strcmp(at, point) != 0 || ++*passes != n)
+		return;
+	log_msg(LOG_WARN, LOG_WARN, "AGG_PAUSE_AT: paused at %s until %s exists", point, file);
+	for (int i = 0; i < 6000 && access(file, F_OK) != 0; i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	log_msg(LOG_WARN, LOG_WARN, "AGG_PAUSE_AT: going on from %s", point);
+}
+
 static inline void crash_point(struct crash *c, const char *point)
 {
 	if (c->fail[0] && strcmp(c->fail, point) == 0 && --c->fail_after == 0)
@@ -70,6 +90,7 @@ struct crash {
 #define crash_init(c) ((void)(c))
 #define crash_point(c, point) ((void)(c))
 #define crash_fail_commit(c) ((void)(c), 0)
+#define crash_pause(point, passes) ((void)(point), (void)(passes))
 #endif
 
 #endif

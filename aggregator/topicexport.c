@@ -40,6 +40,7 @@
 
 #include "config.h"
 #include "consume.h"
+#include "crash.h"
 #include "export.h"
 #include "fmt.h"
 #include "log.h"
@@ -172,7 +173,10 @@ static int texp_cuts(struct texp *x, rd_kafka_t *rk)
 		goto out;
 	}
 	x->nparts = mt->partition_cnt;
+	long passes = 0;
 	for (int p = 0; p < x->nparts; p++) {
+		if (p > 0)
+			crash_pause("cut", &passes); /* the test build: between two cuts */
 		int64_t lo = 0, hi = 0;
 		struct texp_part *tp = &x->parts[p];
 		tp->id = mt->partitions[p].id;

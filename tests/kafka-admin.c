@@ -7,6 +7,7 @@
  *   kafka-admin -b BROKERS partitions NAME:TOTAL
  *   kafka-admin -b BROKERS group-offsets GROUP TOPIC[:PARTITIONS]...
  *   kafka-admin -b BROKERS configs TOPIC
+ *   kafka-admin -b BROKERS txn TRANSACTIONAL_ID TOPIC
  *
  * create:        CreateTopics, replication factor 1 unless -r, with topic
  *                configs (retention.bytes=..., segment.bytes=...); an
@@ -17,6 +18,15 @@
  *                partition "TOPIC PARTITION OFFSET" (-1: none committed).
  * configs:       the topic's configuration (DescribeConfigs), "key=value"
  *                a line, sorted as the broker gives them.
+ * txn:           a transactional producer driven line by line from stdin,
+ *                so that a test can hold a transaction open while something
+ *                else happens: "PARTITION KEY|VALUE" produces a record
+ *                ("KEY|": a NULL value) in the open transaction (begun at
+ *                the first record after a commit or abort); "flush" waits
+ *                until its records are at the broker; "commit", "abort".
+ *                Each of those three answers one line on stdout (flushed,
+ *                committed, aborted) once done.  At EOF a transaction still
+ *                open is left so, for the broker to abort at its timeout.
  *
  * Kafka's own CLI tools do the same (scripts/kafka topics|groups), but start
  * a JVM each time; the tests call these in their setup and in loops.
@@ -42,6 +52,7 @@ static void usage(FILE *out)
 		"  partitions NAME:TOTAL                      CreatePartitions: grow to TOTAL\n"
 		"  group-offsets GROUP TOPIC[:PARTITIONS]...  committed offsets, TOPIC PARTITION OFFSET\n"
 		"  configs TOPIC                              DescribeConfigs, key=value lines\n"
+		"  txn TRANSACTIONAL_ID TOPIC                 stdin: PART KEY|VALUE, flush, commit, abort\n"
 		"Exit: 0 ok, 1 request failed, 2 usage.\n");
 }
 
@@ -292,6 +303,87 @@ static int cmd_configs(rd_kafka_t *rk, rd_kafka_queue_t *q, int argc, char **arg
 	return 0;
 }
 
+/* One step of cmd_txn: a transactional call that failed says why. */
+static int txn_step(rd_kafka_error_t *e, const char *what, char *errstr, size_t errsz)
+{
+	if (!e)
+		return 0;
+	snprintf(errstr, errsz, "txn: %s: %s", what, rd_kafka_error_string(e));
+	rd_kafka_error_destroy(e);
+	return 1;
+}
+
+static int cmd_txn(const char *brokers, int argc, char **argv, char *errstr, size_t errsz)
+{
+	char line[8192];
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *rk;
+	int open = 0, rc = 0;
+
+	if (argc != 2) {
+		snprintf(errstr, errsz, "txn: TRANSACTIONAL_ID TOPIC expected");
+		return 2;
+	}
+	conf = rd_kafka_conf_new();
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errsz) ||
+	    rd_kafka_conf_set(conf, "transactional.id", argv[0], errstr, errsz) ||
+	    rd_kafka_conf_set(conf, "log_level", "3", errstr, errsz)) {
+		rd_kafka_conf_destroy(conf);
+		return 2;
+	}
+	if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errsz))) {
+		rd_kafka_conf_destroy(conf);
+		return 1;
+	}
+	rc = txn_step(rd_kafka_init_transactions(rk, TIMEOUT_MS), "init", errstr, errsz);
+	while (!rc && fgets(line, sizeof(line), stdin)) {
+		char *bar, *key, *end;
+		long part;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (!strcmp(line, "flush")) {
+			rc = rd_kafka_flush(rk, TIMEOUT_MS) ? 1 : 0;
+			if (rc)
+				snprintf(errstr, errsz, "txn: flush: records still queued after %d ms", TIMEOUT_MS);
+			else
+				printf("flushed\n");
+		} else if (!strcmp(line, "commit") || !strcmp(line, "abort")) {
+			int commit = line[0] == 'c';
+			if (open)
+				rc = txn_step(commit ? rd_kafka_commit_transaction(rk, TIMEOUT_MS)
+						     : rd_kafka_abort_transaction(rk, TIMEOUT_MS), line, errstr, errsz);
+			open = 0;
+			if (!rc)
+				printf("%s\n", commit ? "committed" : "aborted");
+		} else {
+			errno = 0;
+			part = strtol(line, &key, 10);
+			bar = strchr(key, '|');
+			if (errno || key == line || *key != ' ' || !bar || part < 0 || part > MAX_PARTS) {
+				snprintf(errstr, errsz, "txn: 'PARTITION KEY|VALUE' expected, not '%.200s'", line);
+				rc = 2;
+				break;
+			}
+			key++;
+			if (!open && (rc = txn_step(rd_kafka_begin_transaction(rk), "begin", errstr, errsz)))
+				break;
+			open = 1;
+			end = bar + 1;
+			if (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(argv[1]), RD_KAFKA_V_PARTITION((int32_t)part),
+					      RD_KAFKA_V_KEY(key, (size_t)(bar - key)),
+					      RD_KAFKA_V_VALUE(*end ? end : NULL, strlen(end)),
+					      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) {
+				snprintf(errstr, errsz, "txn: produce: %s", rd_kafka_err2str(rd_kafka_last_error()));
+				rc = 1;
+			}
+		}
+		fflush(stdout);
+		rd_kafka_poll(rk, 0);
+	}
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -333,6 +425,10 @@ int main(int argc, char **argv)
 	if (!brokers || optind >= argc) {
 		usage(stderr);
 		return 2;
+	}
+	if (!strcmp(argv[optind], "txn")) { /* a producer of its own */
+		rc = cmd_txn(brokers, argc - optind - 1, argv + optind + 1, errstr, sizeof(errstr));
+		goto done;
 	}
 	conf = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)) ||
