@@ -156,7 +156,7 @@ static int assign_run(const char *brokers, const char *group, struct consume_hoo
 		rc = consume_start(rk, &cfg, h, err, errlen);
 		if (rc == 0 && first)
 			first_offsets(rk, first);
-		consume_close(rk);
+		consume_close(rk, 5000);
 	}
 	cli_free(&cfg);
 	return rc;
@@ -191,7 +191,7 @@ static void test_commit(const char *brokers)
 	T_INT(consume_commit(rk, offs, 1), RD_KAFKA_RESP_ERR_NO_ERROR, "a commit without an offset: no error");
 	rd_kafka_topic_partition_list_destroy(offs);
 	T_INT(s.commits, 0, "sync commits: on_commit not called without a poll");
-	consume_close(rk);
+	consume_close(rk, 5000);
 	cli_free(&cfg);
 }
 
@@ -276,7 +276,7 @@ static void test_assign_errors(const char *brokers)
 		return;
 	T_INT(consume_start(rk, &cfg, &h, err, sizeof(err)), -1, "--assign with a pattern: refused");
 	T_STR(err, "--assign takes topic names, not patterns (^c.*)", "and says why");
-	consume_close(rk);
+	consume_close(rk, 5000);
 	cli_free(&cfg);
 }
 
@@ -332,7 +332,7 @@ static void test_subscribe(const char *brokers)
 	T_INT(s.commit_err, RD_KAFKA_RESP_ERR_NO_ERROR, "the commit succeeded");
 	T_INT(s.commit_off, 3, "with its offset");
 
-	consume_close(rk);
+	consume_close(rk, 5000);
 	T_INT(s.revokes, 1, "closing revoked through on_revoke");
 	T_INT(s.nrevoked, NPART, "every partition");
 	T_INT(s.lost, 0, "not as lost");
@@ -439,7 +439,7 @@ static void test_nudger(const char *brokers)
 	consume_nudger_stop(&n);
 	T_INT(n.running, 0, "stopped");
 	consume_nudger_stop(&n); /* twice: nothing */
-	consume_close(rk);
+	consume_close(rk, 5000);
 	cli_free(&cfg);
 }
 
