@@ -505,7 +505,7 @@ feed_hint() {
 	if grep -q '^% info: subscribed' <<<"$part"; then FEED_HINT=no; return 0; fi
 	grep -Eq '^% warning: connect(ion)? to .* failed' <<<"$part" || return 0
 	FEED_HINT=yes
-	say "the feed ${FEED_URL:-wss://ws-feed.exchange.coinbase.com} cannot be reached (the producer's line above says why; it keeps trying)."
+	say "the feed ${FEED_URL:-wss://ws-feed.exchange.coinbase.com} cannot be reached (the producer says why; it keeps trying)."
 	say "Offline? Replay recorded ticks through the same path: make replay   (FILE=ticks.jsonl SPEED=30 by default; docs/operations.md)"
 	say "Another feed: FEED_URL=ws://HOST:PORT make run   (e.g. bin/feed-server --file FILE --port 8765)"
 }
