@@ -69,7 +69,7 @@ set -uo pipefail
 # replay (a file through the live path).  LIVE: live or replay, the modes
 # on Apache Kafka (or a cluster) with a consumer group.
 MODE=demo
-REPLAY_FILE=""
+REPLAY_FILE="" SPEED_SET=""
 usage_error() { echo "demo: $* (try --help)" >&2; exit 2; }
 while (($#)); do
 	case $1 in
@@ -82,12 +82,13 @@ while (($#)); do
 		[[ $REPLAY_FILE == /* ]] || REPLAY_FILE=$PWD/$REPLAY_FILE
 		shift 2
 		;;
-	--speed) (($# >= 2)) || usage_error "--speed needs a number"; DEMO_SPEED=$2; shift 2 ;;
+	--speed) (($# >= 2)) || usage_error "--speed needs a number"; DEMO_SPEED=$2 SPEED_SET=1; shift 2 ;;
 	-*) usage_error "unknown option '$1'" ;;
 	*) break ;;
 	esac
 done
 (($# <= 1)) || usage_error "one BIN directory at most, not '$*'"
+[[ $MODE == live && -n ${SPEED_SET:-} ]] && usage_error "--speed goes with --replay FILE (the live feed has its own pace)"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 BIN=${1:-bin}
@@ -149,23 +150,27 @@ start() { # NAME CMD...
 }
 # this run's part of NAME's log
 own_log() { tail -c +"$((${LOGFROM[$1]:-0} + 1))" "$LOGDIR/$1.log" 2>/dev/null; }
-# starttime PID: the process's start time (field 22 of its stat), which tells
-# it from a later process given the same pid
+# starttime PID VAR: VAR = the process's start time (field 22 of its stat),
+# which tells it from a later process given the same pid; empty when gone.
+# (No command substitution: see "Signals" below.)
 starttime() {
 	local st
+	printf -v "$2" '%s' ""
 	read -r st 2>/dev/null </proc/"$1"/stat || return 1
 	st=${st##*) }
 	read -r -a st <<<"$st"
-	printf '%s\n' "${st[19]}"
+	printf -v "$2" '%s' "${st[19]}"
 }
 # OUT/pids: NAME PID STARTTIME FILTER_PID FILTER_STARTTIME of every program
 # running, for the next run when this one is killed with SIGKILL (its
 # programs, each in its own session, outlive it; so do their log filters).
 save_pids() {
-	local name f
+	local name f pst fst
 	for name in "${!PID[@]}"; do
 		f=${FILTER[$name]:-0}
-		printf '%s %s %s %s %s\n' "$name" "${PID[$name]}" "$(starttime "${PID[$name]}")" "$f" "$(starttime "$f")"
+		starttime "${PID[$name]}" pst
+		starttime "$f" fst
+		printf '%s %s %s %s %s\n' "$name" "${PID[$name]}" "$pst" "$f" "$fst"
 	done >"$OUT/pids.new" && mv -f -- "$OUT/pids.new" "$OUT/pids"
 	[[ -s $OUT/pids ]] || rm -f -- "$OUT/pids"
 }
@@ -174,12 +179,12 @@ save_pids() {
 # holding the state, a broker holding the port would fail this run.
 # Their filters are waited for: their last lines belong before this run's.
 stop_leftovers() {
-	local name pid st fpid fst i
+	local name pid st fpid fst i now
 	local -A was=() filter=()
 	[[ -s $OUT/pids ]] || return 0
 	while read -r name pid st fpid fst; do
-		[[ $pid =~ ^[0-9]+$ && -n $st && $(starttime "$pid") == "$st" ]] && was[$name]=$pid
-		[[ $fpid =~ ^[0-9]+$ && -n $fst && $(starttime "$fpid") == "$fst" ]] && filter[$name]=$fpid
+		[[ $pid =~ ^[0-9]+$ && -n $st ]] && starttime "$pid" now && [[ $now == "$st" ]] && was[$name]=$pid
+		[[ $fpid =~ ^[0-9]+$ && -n $fst ]] && starttime "$fpid" now && [[ $now == "$fst" ]] && filter[$name]=$fpid
 	done <"$OUT/pids"
 	for name in producer feed aggregator catch-up broker; do
 		if [[ -n ${was[$name]:-} ]]; then
@@ -258,6 +263,7 @@ INTERRUPTED=""
 on_exit() {
 	local st=$?
 	trap '' INT TERM HUP
+	[[ -n ${PROBE:-} ]] && rm -f -- "$PROBE"
 	if [[ ${#PID[@]} -gt 0 ]]; then
 		[[ -n $INTERRUPTED ]] && say "stopping everything (the aggregator commits its last batch) ..."
 		stop_all
@@ -314,13 +320,15 @@ wait_file() { # FILE SECONDS NAME: until FILE holds a full line
 	die "$3 did not start within $2 s (see $LOGDIR/$3.log)"
 }
 
-# sum of the aggregator's next offsets = ticks it has consumed and committed
-# (minus BASE: what a replay's topics held before it)
+# consumed: N = the sum of the aggregator's next offsets = ticks it has
+# consumed and committed (minus BASE: what a replay's topics held before it).
 consumed() {
-	local n
-	[[ -s $STATE ]] || { echo 0; return; }
-	n=$(sqlite3 -readonly "$STATE" 'SELECT coalesce(sum(next_offset), 0) FROM partitions' 2>/dev/null) || n=0
-	echo "$((${n:-0} - ${BASE:-0}))"
+	local n=0
+	if [[ -s $STATE ]] && sqlite3 -readonly "$STATE" 'SELECT coalesce(sum(next_offset), 0) FROM partitions' \
+		>"$PROBE" 2>/dev/null; then
+		read -r n <"$PROBE"
+	fi
+	N=$((${n:-0} - ${BASE:-0}))
 }
 
 SUMMARY_SQL='SELECT product_id, count(*) AS windows, sum(closed) AS closed, sum(ticks) AS ticks, round(avg(avg_price), 2) AS avg_price, min(window_start) AS first_window, max(window_start) AS last_window FROM window_aggregates GROUP BY 1'
@@ -365,6 +373,7 @@ mkdir -p "$OUT/logs" || die "cannot create $OUT/logs"
 OUT=$(cd "$OUT" && pwd)
 LOGDIR=$OUT/logs
 STATE=$OUT/state.db CSV=$OUT/output.csv PNG=$OUT/output.png CDL_CSV=$OUT/candles.csv CDL_PNG=$OUT/candles.png
+PROBE=$OUT/.probe   # what the loops' checks read, through a file (see "Signals")
 
 topics=()
 IFS=, read -r -a prods <<<"$PRODUCTS"
@@ -488,27 +497,33 @@ start producer "${prod[@]}" "${PRODUCER_EXTRA[@]}"
 FIRST_ROW=""
 [[ -s $CSV ]] && (($(wc -l <"$CSV") > 1)) && FIRST_ROW=before
 first_row() {
-	local row
+	local row=""
 	[[ -z $FIRST_ROW && -s $CSV ]] || return 0
-	row=$(sed -n 2p "$CSV")
+	sed -n 2p "$CSV" >"$PROBE" && read -r row <"$PROBE"
 	[[ -n $row ]] || return 0
 	FIRST_ROW=$SECONDS
-	say "first row of $(rel "$CSV"), $SECONDS s after the start: $row"
+	say "first row of ${CSV#"$ROOT"/}, $SECONDS s after the start: $row"
 }
 # feed_hint: once the producer's first attempts of this run failed before it
 # ever subscribed, how to go on without the feed (it keeps retrying).
 FEED_HINT=""
 feed_hint() {
-	local part
 	[[ -z $FEED_HINT ]] || return 0
-	part=$(own_log producer)
-	if grep -q '^% info: subscribed' <<<"$part"; then FEED_HINT=no; return 0; fi
-	grep -Eq '^% warning: connect(ion)? to .* failed' <<<"$part" || return 0
+	if own_log producer | grep -q '^% info: subscribed'; then FEED_HINT=no; return 0; fi
+	own_log producer | grep -Eq '^% warning: connect(ion)? to .* failed' || return 0
 	FEED_HINT=yes
 	say "the feed ${FEED_URL:-wss://ws-feed.exchange.coinbase.com} cannot be reached (the producer says why; it keeps trying)."
 	say "Offline? Replay recorded ticks through the same path: make replay   (FILE=ticks.jsonl SPEED=30 by default; docs/operations.md)"
 	say "Another feed: FEED_URL=ws://HOST:PORT make run   (e.g. bin/feed-server --file FILE --port 8765)"
 }
+
+# --- Signals ------------------------------------------------------------------------
+# The loops below are where Ctrl-C usually lands, and they run no command
+# substitution $(...): bash 5.2 runs a trap that comes while it expands one
+# with the parser mid-way, and the trap's own $(...) then fail ("unexpected
+# EOF while looking for matching `)'"): on_exit stopped nothing, and every
+# program was left running (seen once in tests/t/117 under load).  Their
+# checks read through $PROBE instead.
 
 # --- live: until Ctrl-C ---------------------------------------------------------------
 if [[ $MODE == live ]]; then
@@ -526,7 +541,8 @@ feed_done=""
 while :; do
 	fail_if_dead broker aggregator producer
 	first_row
-	n=$(consumed)
+	consumed
+	n=$N
 	((n >= expected)) && break
 	if [[ -z $feed_done ]] && ! alive feed; then
 		reap feed
@@ -544,7 +560,8 @@ stop feed 5
 # The aggregator writes its final batch, commits, exports and exits 0.
 stop aggregator 30
 [[ ${STATUS[aggregator]:-1} == 0 ]] || die "aggregator exited with status ${STATUS[aggregator]:-?} (see $(rel "$LOGDIR")/aggregator.log)"
-n=$(consumed)
+consumed
+n=$N
 if ((n < expected)); then
 	# The aggregator stopped fetching before the end (seen on a busy machine
 	# with the embedded broker).  A fresh instance resumes from the committed
@@ -553,12 +570,14 @@ if ((n < expected)); then
 	start catch-up "${agg[@]}" "${AGGREGATOR_EXTRA[@]}"
 	for ((i = 0; i < 600; i++)); do
 		fail_if_dead catch-up
-		(($(consumed) >= expected)) && break
+		consumed
+		((N >= expected)) && break
 		sleep 0.1
 	done
 	stop catch-up 30
 	[[ ${STATUS[catch-up]} == 0 ]] || die "aggregator (catch-up) exited with status ${STATUS[catch-up]} (see $(rel "$LOGDIR")/catch-up.log)"
-	n=$(consumed)
+	consumed
+	n=$N
 	((n >= expected)) && say "all $n ticks are in the aggregator's state"
 	((n >= expected)) || say "warning: only $n of $expected ticks reached the state (see $(rel "$LOGDIR")/)"
 fi
