@@ -7,6 +7,8 @@
 #   make bench-peers  the same data through the Spark lab, Quix Streams and ours
 #   make demo       the whole pipeline on kafka-mock (embedded, nothing to download) and the local feed
 #   make run        the live job: the real feed -> $KAFKA_BROKERS, or a local Apache Kafka (scripts/kafka)
+#   make replay     a recorded file (FILE, the fixture) at SPEED (30) through the live job's path:
+#                   local feed -> producer -> a local Apache Kafka -> aggregator -> demo/replay/
 #   make fuzz       libFuzzer on the tick parser for FUZZ_SECONDS (60)
 #   make clean
 
@@ -52,7 +54,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BINDIR)/unit/%)
 TOOLS     := kafka-mock kafka-admin feed-server gen-ticks
 BINS      := $(BINDIR)/producer $(BINDIR)/aggregator $(TOOLS:%=$(BINDIR)/%)
 
-.PHONY: all unit test bench bench-peers demo run fuzz clean deps
+.PHONY: all unit test bench bench-peers demo run replay fuzz clean deps
 # The tools' objects come from a pattern chain: without this make deletes them
 # as intermediates and a second `make` relinks every tool.
 .SECONDARY:
@@ -134,6 +136,10 @@ demo: deps all
 
 run: deps all
 	scripts/run.sh bin
+
+# make replay [FILE=ticks.jsonl] [SPEED=30] (scripts/run.sh --replay).
+replay: deps all
+	scripts/run.sh --replay '$(or $(FILE),tests/data/ticks.jsonl)' --speed '$(or $(SPEED),30)' bin
 
 # libFuzzer over the tick parser (clang), bounded by FUZZ_SECONDS; new inputs
 # go to build/fuzz-corpus, seeded from the hostile-message corpus.

@@ -3,6 +3,8 @@
 #
 #   scripts/demo.sh [BIN]          (make demo)  replay tests/data/ticks.jsonl
 #   scripts/demo.sh --live [BIN]   (make run)   the real Coinbase feed, until Ctrl-C
+#   scripts/demo.sh --replay FILE [--speed N] [BIN]
+#                                  (make replay) FILE through the live path
 #
 # Demo: starts the embedded broker (kafka-mock), the local feed (feed-server)
 # replaying the fixture sped up, the producer and the aggregator; shows their
@@ -17,16 +19,42 @@
 # FEED_URL) into KAFKA_BROKERS when set, else into a local Apache Kafka
 # (scripts/kafka) whose log is kept in RUN_DIR/kafka/, so the next run resumes
 # on the same topics; the aggregator (group coinbase-windows) writes
-# demo/live/ (RUN_DIR) until Ctrl-C.
+# demo/live/ (RUN_DIR) until Ctrl-C.  When the feed cannot be reached, it
+# says so within seconds, with how to replay instead (the producer keeps
+# retrying).
+#
+# Replay (scripts/run.sh --replay FILE, make replay): FILE (JSON lines of
+# Coinbase ticker messages, as tests/data/ticks.jsonl; bin/gen-ticks makes
+# more) served by the local feed (feed-server) at --speed N (30; 0 = flat
+# out), through the producer into a fresh local Apache Kafka in
+# REPLAY_DIR/kafka (or REPLAY_BROKERS), and the aggregator in a consumer group
+# (REPLAY_GROUP), as make run has them; stops by itself once every tick is in
+# the aggregator's state, and leaves REPLAY_DIR (demo/replay/, emptied at the
+# start) as the demo leaves demo/.  The topics it creates keep every record
+# whatever its time (retention.ms=-1, retention.bytes 1 GiB a partition):
+# Kafka's default 7 days, counted from the ticks' own times, deletes recorded
+# ticks minutes after they are written.  An existing topic (REPLAY_BROKERS)
+# that would delete them is named in a warning with the command that fixes it.
+# make run's local Kafka creates its topics in the same way.
 #
 # Ctrl-C (or SIGTERM) stops everything in order: producer and feed first, then
 # the aggregator (it finishes its batch, commits, exports and exits 0), then the
-# broker.  No process is left behind.
+# broker.  No process is left behind.  A run killed with SIGKILL cannot stop
+# its programs: the next run in the same directory stops them first (their
+# pids are in OUT/pids).  Each program's log (OUT/logs/NAME.log) is appended to
+# by every run in that directory, each run's part after a "--- make ..." line;
+# "exited unexpectedly" quotes only this run's part.
 #
 # Settings (environment):
-#   DEMO_SPEED=30          replay speed (30 = 22 minutes of ticks in ~45 s; 0 = flat out)
+#   DEMO_SPEED=30          replay speed (30 = 22 minutes of ticks in ~45 s; 0 = flat out);
+#                          --speed N for a replay
 #   DEMO_TICKS=FILE        JSON lines to replay (tests/data/ticks.jsonl)
 #   DEMO_DIR=DIR           demo output directory (demo/; removed at start)
+#   REPLAY_DIR=DIR         replay output directory (demo/replay/; emptied at start)
+#   REPLAY_BROKERS=LIST    replay only: a Kafka cluster instead of the local broker
+#                          (KAFKA_BROKERS is not used: recorded ticks stay out of
+#                          the live job's topics unless asked for)
+#   REPLAY_GROUP=ID        replay only: the aggregator's group (coinbase-windows-replay)
 #   PRODUCTS=LIST          products / topics (BTC-USD,ETH-USD)
 #   WINDOW=1m WATERMARK=2m the aggregator's window and watermark
 #   PROGRESS=3             seconds between progress lines (live: 10)
@@ -37,28 +65,50 @@
 #                          (e.g. AGGREGATOR_ARGS="-X security.protocol=SSL")
 set -uo pipefail
 
-LIVE=0
-case ${1:-} in -h | --help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;; esac
-if [[ ${1:-} == --live ]]; then LIVE=1; shift; fi
-case ${1:-} in -*) echo "demo: unknown option '$1' (try --help)" >&2; exit 2 ;; esac
+# MODE: demo (kafka-mock, the fixture), live (the real feed, Apache Kafka),
+# replay (a file through the live path).  LIVE: live or replay, the modes
+# on Apache Kafka (or a cluster) with a consumer group.
+MODE=demo
+REPLAY_FILE="" SPEED_SET=""
+usage_error() { echo "demo: $* (try --help)" >&2; exit 2; }
+while (($#)); do
+	case $1 in
+	-h | --help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+	--live) [[ $MODE == replay ]] || MODE=live; shift ;;
+	--replay)
+		(($# >= 2)) || usage_error "--replay needs a FILE"
+		MODE=replay REPLAY_FILE=$2
+		# the caller's directory, before the cd below
+		[[ $REPLAY_FILE == /* ]] || REPLAY_FILE=$PWD/$REPLAY_FILE
+		shift 2
+		;;
+	--speed) (($# >= 2)) || usage_error "--speed needs a number"; DEMO_SPEED=$2 SPEED_SET=1; shift 2 ;;
+	-*) usage_error "unknown option '$1'" ;;
+	*) break ;;
+	esac
+done
+(($# <= 1)) || usage_error "one BIN directory at most, not '$*'"
+[[ $MODE == live && -n ${SPEED_SET:-} ]] && usage_error "--speed goes with --replay FILE (the live feed has its own pace)"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 BIN=${1:-bin}
 BIN=$(cd "$BIN" 2>/dev/null && pwd) || { echo "demo: no directory '${1:-bin}' (run make first)" >&2; exit 1; }
-ME=$([[ $LIVE == 1 ]] && echo run || echo demo)
+case $MODE in demo) ME=demo LIVE=0 ;; live) ME=run LIVE=1 ;; replay) ME=replay LIVE=1 ;; esac
 
 PRODUCTS=${PRODUCTS:-BTC-USD,ETH-USD}
 WINDOW=${WINDOW:-1m}
 WATERMARK=${WATERMARK:-2m}
 DEMO_SPEED=${DEMO_SPEED:-30}
 DEMO_TICKS=${DEMO_TICKS:-tests/data/ticks.jsonl}
-if ((LIVE)); then
-	OUT=${RUN_DIR:-demo/live}
-	PROGRESS=${PROGRESS:-10}
-else
-	OUT=${DEMO_DIR:-demo}
-	PROGRESS=${PROGRESS:-3}
-fi
+case $MODE in
+demo) OUT=${DEMO_DIR:-demo} PROGRESS=${PROGRESS:-3} ;;
+live) OUT=${RUN_DIR:-demo/live} PROGRESS=${PROGRESS:-10} ;;
+replay) OUT=${REPLAY_DIR:-demo/replay} PROGRESS=${PROGRESS:-3} DEMO_TICKS=$REPLAY_FILE ;;
+esac
+# The topics make replay (and make run's local Kafka) creates: every record
+# kept whatever its time, bounded by size (Kafka deletes by time from each
+# record's timestamp, here the tick's own time).
+TOPIC_KEEP=(retention.ms=-1 retention.bytes=1073741824)
 read -r -a PRODUCER_EXTRA <<<"${PRODUCER_ARGS:-}"
 read -r -a AGGREGATOR_EXTRA <<<"${AGGREGATOR_ARGS:-}"
 
@@ -82,16 +132,73 @@ done
 # output goes through a filter that writes $OUT/logs/NAME.log and shows the
 # line prefixed with NAME; the filters ignore INT/TERM/HUP and end when their
 # program is gone, so the last lines (final counters) are never lost.
-declare -A PID=() FILTER=() STATUS=()
+# LOGFROM: where this run's part of each log begins (a byte offset).
+declare -A PID=() FILTER=() STATUS=() LOGFROM=()
 
 start() { # NAME CMD...
-	local name=$1 fd tag; shift
+	local name=$1 fd tag log=$LOGDIR/$1.log; shift
 	printf -v tag '%-10s|' "$name"
-	exec {fd}> >(trap '' INT TERM HUP; tee -a "$LOGDIR/$name.log" | sed -u -e 's/^% //' -e "s/^/$tag /")
+	# A resumed run appends to the same logs: this run's part begins here.
+	printf -- '--- make %s, %s ---\n' "$ME" "$(date -u +%FT%TZ)" >>"$log"
+	LOGFROM[$name]=$(stat -c %s "$log")
+	exec {fd}> >(trap '' INT TERM HUP; tee -a "$log" | sed -u -e 's/^% //' -e "s/^/$tag /")
 	FILTER[$name]=$!
 	setsid "$@" </dev/null >&"$fd" 2>&1 &
 	PID[$name]=$!
 	exec {fd}>&-
+	save_pids
+}
+# this run's part of NAME's log
+own_log() { tail -c +"$((${LOGFROM[$1]:-0} + 1))" "$LOGDIR/$1.log" 2>/dev/null; }
+# starttime PID VAR: VAR = the process's start time (field 22 of its stat),
+# which tells it from a later process given the same pid; empty when gone.
+# (No command substitution: see "Signals" below.)
+starttime() {
+	local st
+	printf -v "$2" '%s' ""
+	read -r st 2>/dev/null </proc/"$1"/stat || return 1
+	st=${st##*) }
+	read -r -a st <<<"$st"
+	printf -v "$2" '%s' "${st[19]}"
+}
+# OUT/pids: NAME PID STARTTIME FILTER_PID FILTER_STARTTIME of every program
+# running, for the next run when this one is killed with SIGKILL (its
+# programs, each in its own session, outlive it; so do their log filters).
+save_pids() {
+	local name f pst fst
+	for name in "${!PID[@]}"; do
+		f=${FILTER[$name]:-0}
+		starttime "${PID[$name]}" pst
+		starttime "$f" fst
+		printf '%s %s %s %s %s\n' "$name" "${PID[$name]}" "$pst" "$f" "$fst"
+	done >"$OUT/pids.new" && mv -f -- "$OUT/pids.new" "$OUT/pids"
+	[[ -s $OUT/pids ]] || rm -f -- "$OUT/pids"
+}
+# stop_leftovers: the programs a killed run in OUT left running are stopped
+# as a run stops its own (producer first, broker last): an aggregator still
+# holding the state, a broker holding the port would fail this run.
+# Their filters are waited for: their last lines belong before this run's.
+stop_leftovers() {
+	local name pid st fpid fst i now
+	local -A was=() filter=()
+	[[ -s $OUT/pids ]] || return 0
+	while read -r name pid st fpid fst; do
+		[[ $pid =~ ^[0-9]+$ && -n $st ]] && starttime "$pid" now && [[ $now == "$st" ]] && was[$name]=$pid
+		[[ $fpid =~ ^[0-9]+$ && -n $fst ]] && starttime "$fpid" now && [[ $now == "$fst" ]] && filter[$name]=$fpid
+	done <"$OUT/pids"
+	for name in producer feed aggregator catch-up broker; do
+		if [[ -n ${was[$name]:-} ]]; then
+			say "the previous run in $(rel "$OUT") was killed before it could stop its programs: stopping its $name (pid ${was[$name]})"
+			PID[$name]=${was[$name]}
+			stop "$name" 30
+		fi
+		for ((i = 0; i < 60; i++)); do
+			[[ -n ${filter[$name]:-} ]] && kill -0 "${filter[$name]}" 2>/dev/null || break
+			sleep 0.05
+		done
+	done
+	STATUS=()
+	rm -f -- "$OUT/pids"
 }
 alive() { # NAME: running (not exited, not a zombie)
 	local pid=${PID[$1]:-} st
@@ -107,6 +214,7 @@ reap() { # NAME: collects the exit status of a process that ended
 	wait "$pid" 2>/dev/null
 	STATUS[$1]=$?
 	unset "PID[$1]"
+	save_pids
 }
 signal() { # SIG NAME: to the program's process group (falls back to the pid)
 	local pid=${PID[$2]:-}
@@ -155,6 +263,7 @@ INTERRUPTED=""
 on_exit() {
 	local st=$?
 	trap '' INT TERM HUP
+	[[ -n ${PROBE:-} ]] && rm -f -- "$PROBE"
 	if [[ ${#PID[@]} -gt 0 ]]; then
 		[[ -n $INTERRUPTED ]] && say "stopping everything (the aggregator commits its last batch) ..."
 		stop_all
@@ -182,15 +291,21 @@ trap 'on_signal INT 2' INT
 trap 'on_signal TERM 15' TERM
 trap 'on_signal HUP 1' HUP
 
-fail_if_dead() { # NAME...: exits with the log's tail when one of them ended
-	local name
+fail_if_dead() { # NAME...: exits with the tail of this run's log when one of them ended
+	local name i lines
 	for name in "$@"; do
 		[[ -n ${PID[$name]:-} ]] || continue
 		alive "$name" && continue
 		reap "$name"
-		printf '%s: error: %s exited unexpectedly (status %s); last lines of %s:\n' \
+		# its filter ends at EOF: its last lines are in the file then
+		for ((i = 0; i < 30; i++)); do
+			kill -0 "${FILTER[$name]:-0}" 2>/dev/null || break
+			sleep 0.05
+		done
+		printf '%s: error: %s exited unexpectedly (status %s); its last lines in %s:\n' \
 			"$ME" "$name" "${STATUS[$name]}" "$LOGDIR/$name.log" >&2
-		tail -n 8 "$LOGDIR/$name.log" | sed 's/^/    /' >&2
+		lines=$(own_log "$name" | tail -n 8)
+		sed 's/^/    /' <<<"${lines:-(nothing)}" >&2
 		exit 1
 	done
 }
@@ -205,12 +320,15 @@ wait_file() { # FILE SECONDS NAME: until FILE holds a full line
 	die "$3 did not start within $2 s (see $LOGDIR/$3.log)"
 }
 
-# sum of the aggregator's next offsets = ticks it has consumed and committed
+# consumed: N = the sum of the aggregator's next offsets = ticks it has
+# consumed and committed (minus BASE: what a replay's topics held before it).
 consumed() {
-	local n
-	[[ -s $STATE ]] || { echo 0; return; }
-	n=$(sqlite3 -readonly "$STATE" 'SELECT coalesce(sum(next_offset), 0) FROM partitions' 2>/dev/null) || n=0
-	echo "${n:-0}"
+	local n=0
+	if [[ -s $STATE ]] && sqlite3 -readonly "$STATE" 'SELECT coalesce(sum(next_offset), 0) FROM partitions' \
+		>"$PROBE" 2>/dev/null; then
+		read -r n <"$PROBE"
+	fi
+	N=$((${n:-0} - ${BASE:-0}))
 }
 
 SUMMARY_SQL='SELECT product_id, count(*) AS windows, sum(closed) AS closed, sum(ticks) AS ticks, round(avg(avg_price), 2) AS avg_price, min(window_start) AS first_window, max(window_start) AS last_window FROM window_aggregates GROUP BY 1'
@@ -220,7 +338,15 @@ summary_query() {
 
 # --- set up --------------------------------------------------------------------
 case $OUT in "" | / | . | .. | "$ROOT" | "$ROOT/") die "refusing output directory '$OUT'" ;; esac
-if ((LIVE)); then
+stop_leftovers
+if [[ $MODE == replay ]]; then
+	# Fresh each time, as the demo; never a directory a replay did not make.
+	if [[ -d $OUT && -n $(ls -A "$OUT") && ! -e $OUT/replay.txt ]]; then
+		die "REPLAY_DIR=$OUT holds files a replay did not make (no replay.txt): move them, or pick another REPLAY_DIR"
+	fi
+	rm -rf -- "$OUT" || die "cannot empty $OUT"
+	mkdir -p "$OUT" && printf 'make replay of %s\n' "$REPLAY_FILE" >"$OUT/replay.txt"
+elif ((LIVE)); then
 	# The state's offsets belong to one Kafka: resume only on the same cluster.
 	# The embedded broker starts empty every time, so its state never resumes.
 	# Without KAFKA_BROKERS the local Apache Kafka keeps its log in
@@ -236,9 +362,10 @@ if ((LIVE)); then
 	fi
 	mkdir -p "$OUT" && printf '%s\n' "$kafka_id" >"$OUT/kafka.txt"
 else
-	# Fresh each time; a live run's files (make run: demo/live*) are kept.
+	# Fresh each time; a live run's and a replay's files (make run:
+	# demo/live*, make replay: demo/replay) are kept.
 	if [[ -d $OUT ]]; then
-		find "$OUT" -mindepth 1 -maxdepth 1 ! -name live ! -name live.previous -exec rm -rf -- {} + ||
+		find "$OUT" -mindepth 1 -maxdepth 1 ! -name live ! -name live.previous ! -name replay -exec rm -rf -- {} + ||
 			die "cannot empty $OUT"
 	fi
 fi
@@ -246,13 +373,14 @@ mkdir -p "$OUT/logs" || die "cannot create $OUT/logs"
 OUT=$(cd "$OUT" && pwd)
 LOGDIR=$OUT/logs
 STATE=$OUT/state.db CSV=$OUT/output.csv PNG=$OUT/output.png CDL_CSV=$OUT/candles.csv CDL_PNG=$OUT/candles.png
+PROBE=$OUT/.probe   # what the loops' checks read, through a file (see "Signals")
 
 topics=()
 IFS=, read -r -a prods <<<"$PRODUCTS"
 for p in "${prods[@]}"; do topics+=(-t "$p"); done
 
-if ((!LIVE)); then
-	[[ -r $DEMO_TICKS ]] || die "cannot read DEMO_TICKS=$DEMO_TICKS"
+if [[ $MODE != live ]]; then
+	[[ -r $DEMO_TICKS ]] || die "cannot read $([[ $MODE == demo ]] && echo DEMO_TICKS=)$DEMO_TICKS"
 	expected=0
 	for p in "${prods[@]}"; do
 		expected=$((expected + $(grep -c "\"type\":\"ticker\".*\"product_id\":\"$p\"" "$DEMO_TICKS")))
@@ -261,25 +389,78 @@ if ((!LIVE)); then
 	first=$(grep -m1 -o '"time":"[^"]*"' "$DEMO_TICKS" | cut -d'"' -f4)
 	last=$(tail -n 1 "$DEMO_TICKS" | grep -o '"time":"[^"]*"' | cut -d'"' -f4)
 	span=$(($(date -d "$last" +%s) - $(date -d "$first" +%s)))
+	first_ms=$(date -d "$first" +%s%3N)
 	if [[ $DEMO_SPEED == 0 ]]; then eta="a few seconds"
 	else eta="about $(awk -v s="$span" -v x="$DEMO_SPEED" 'BEGIN { printf "%d", s / x + 0.5 }') s"; fi
-	say "replaying $DEMO_TICKS: $expected ticks of $PRODUCTS, $(((span + 30) / 60)) min of event time, at ${DEMO_SPEED}x ($eta)"
-	say "pipeline: feed-server -> producer -> kafka-mock (embedded Kafka) -> aggregator -> $(rel "$CSV")"
+	say "replaying $(rel "$DEMO_TICKS"): $expected ticks of $PRODUCTS, $(((span + 30) / 60)) min of event time, at ${DEMO_SPEED}x ($eta)"
+	if [[ $MODE == demo ]]; then
+		say "pipeline: feed-server -> producer -> kafka-mock (embedded Kafka) -> aggregator -> $(rel "$CSV")"
+	else
+		say "pipeline: feed-server -> producer -> ${REPLAY_BROKERS:-Apache Kafka (local)} -> aggregator (group ${REPLAY_GROUP:-coinbase-windows-replay}) -> $(rel "$CSV")"
+	fi
 fi
 
+# human_ms MS: 604800000 -> 7 days
+human_ms() {
+	awk -v ms="$1" 'BEGIN { s = ms / 1000
+		if (s >= 86400) printf "%g days", s / 86400; else if (s >= 3600) printf "%g hours", s / 3600
+		else printf "%g s", s }'
+}
+# warn_retention TOPIC CONFIGS: a replay into an existing topic whose time
+# retention (from each record's timestamp: the tick's time) would delete the
+# replayed ticks says so, and how to keep them.
+warn_retention() {
+	local rms tst
+	rms=$(sed -n 's/^retention\.ms=//p' <<<"$2")
+	tst=$(sed -n 's/^message\.timestamp\.type=//p' <<<"$2")
+	[[ $rms =~ ^[0-9]+$ && $tst != LogAppendTime ]] || return 0
+	(($(date +%s%3N) - rms > first_ms)) || return 0
+	say "warning: topic $1 exists and deletes records older than $(human_ms "$rms") (retention.ms=$rms) by their timestamps, the ticks' own times:"
+	say "  this replay's ticks, from $first, are older: Kafka deletes them at its next retention check"
+	say "  (5 minutes by default), and an aggregator that has not read them yet stops (data loss, exit 5)."
+	say "  Keep them: kafka-configs.sh --bootstrap-server $BROKERS --alter --entity-type topics --entity-name $1 --add-config retention.ms=-1"
+	say "  (or delete the topic: a replay creates it with ${TOPIC_KEEP[*]})"
+}
+# prepare_topics: the topics, before anyone reads them.  Made to keep old
+# event times on the local broker, and in a replay on REPLAY_BROKERS too
+# (make run leaves a cluster's topics to the producer: the cluster's
+# defaults).  In a replay an existing topic is checked for time retention,
+# and its end offsets, summed in BASE, are where this replay's ticks begin.
+BASE=0
+prepare_topics() {
+	local p cfg ends
+	for p in "${prods[@]}"; do
+		if cfg=$("$BIN/kafka-admin" -b "$BROKERS" configs "$p" 2>/dev/null); then
+			[[ $MODE == replay ]] || continue
+			warn_retention "$p" "$cfg"
+			ends=$("$BIN/kafka-admin" -b "$BROKERS" ends "$p" 2>&1) || die "$ends"
+			BASE=$((BASE + $(awk '{ s += $3 } END { print s + 0 }' <<<"$ends")))
+		else
+			"$BIN/kafka-admin" -b "$BROKERS" create "$p:1" "${TOPIC_KEEP[@]}" >/dev/null 2>"$OUT/admin.err" ||
+				say "warning: topic $p not created ($(tr '\n' ' ' <"$OUT/admin.err")): the producer's is kept as the broker's defaults say"
+		fi
+	done
+	rm -f -- "$OUT/admin.err"
+}
+
 # --- start ---------------------------------------------------------------------
-if ((LIVE)) && [[ -n ${KAFKA_BROKERS:-} ]]; then
+if [[ $MODE == live && -n ${KAFKA_BROKERS:-} ]]; then
 	BROKERS=$KAFKA_BROKERS
 	say "Kafka: $BROKERS (KAFKA_BROKERS)"
+elif [[ $MODE == replay && -n ${REPLAY_BROKERS:-} ]]; then
+	BROKERS=$REPLAY_BROKERS
+	say "Kafka: $BROKERS (REPLAY_BROKERS)"
+	prepare_topics
 elif ((LIVE)); then
 	# A real Apache Kafka of our own (scripts/kafka), its log in $OUT/kafka.
-	start broker "$ROOT/scripts/kafka" run -d "$OUT/kafka"
-	BROKERS=$("$ROOT/scripts/kafka" wait -d "$OUT/kafka") || { fail_if_dead broker; die "Kafka did not start (see $LOGDIR/broker.log)"; }
+	# A replay's keeps old event times also in topics made on first use.
+	kopts=()
+	[[ $MODE == replay ]] && kopts=(-o log.retention.ms=-1)
+	start broker "$ROOT/scripts/kafka" run -d "$OUT/kafka" "${kopts[@]}"
+	BROKERS=$(KAFKA_WAIT_PID=${PID[broker]} "$ROOT/scripts/kafka" wait -d "$OUT/kafka") ||
+		{ fail_if_dead broker; die "Kafka did not start (see $(rel "$LOGDIR")/broker.log)"; }
 	say "Apache Kafka at $BROKERS, its log in $(rel "$OUT/kafka") (scripts/kafka)"
-	# Topics as a cluster would have them, before anyone reads them.
-	for p in "${prods[@]}"; do
-		"$BIN/kafka-admin" -b "$BROKERS" create "$p:1" >/dev/null 2>&1 || true
-	done
+	prepare_topics
 else
 	start broker "$BIN/kafka-mock" "${topics[@]}" -f "$OUT/bootstrap.txt"
 	wait_file "$OUT/bootstrap.txt" 15 broker
@@ -289,16 +470,19 @@ fi
 
 agg=("$BIN/aggregator" --brokers "$BROKERS" --topics "$PRODUCTS" --state "$STATE" --output "$CSV"
 	--window "$WINDOW" --watermark "$WATERMARK" --progress-interval "${PROGRESS}s")
-if ((LIVE)); then
+if [[ $MODE == live ]]; then
 	# Apache Kafka: a consumer group, as on a cluster.
 	agg+=(--group "${AGGREGATOR_GROUP:-coinbase-windows}")
+elif [[ $MODE == replay ]]; then
+	# Its own group: never the live job's partitions.
+	agg+=(--group "${REPLAY_GROUP:-coinbase-windows-replay}")
 else
 	agg+=(--assign)   # the embedded broker has the topics already: no group wait
 fi
 start aggregator "${agg[@]}" "${AGGREGATOR_EXTRA[@]}"
 
 prod=("$BIN/producer" --brokers "$BROKERS" --products "$PRODUCTS" --status-interval "$PROGRESS")
-if ((LIVE)); then
+if [[ $MODE == live ]]; then
 	[[ -n ${FEED_URL:-} ]] && prod+=(--url "$FEED_URL")
 	say "feed: ${FEED_URL:-wss://ws-feed.exchange.coinbase.com (default)}"
 else
@@ -309,20 +493,56 @@ else
 fi
 start producer "${prod[@]}" "${PRODUCER_EXTRA[@]}"
 
+# first_row: says once when the CSV gets its first row (a fresh CSV only).
+FIRST_ROW=""
+[[ -s $CSV ]] && (($(wc -l <"$CSV") > 1)) && FIRST_ROW=before
+first_row() {
+	local row=""
+	[[ -z $FIRST_ROW && -s $CSV ]] || return 0
+	sed -n 2p "$CSV" >"$PROBE" && read -r row <"$PROBE"
+	[[ -n $row ]] || return 0
+	FIRST_ROW=$SECONDS
+	say "first row of ${CSV#"$ROOT"/}, $SECONDS s after the start: $row"
+}
+# feed_hint: once the producer's first attempts of this run failed before it
+# ever subscribed, how to go on without the feed (it keeps retrying).
+FEED_HINT=""
+feed_hint() {
+	[[ -z $FEED_HINT ]] || return 0
+	if own_log producer | grep -q '^% info: subscribed'; then FEED_HINT=no; return 0; fi
+	own_log producer | grep -Eq '^% warning: connect(ion)? to .* failed' || return 0
+	FEED_HINT=yes
+	say "the feed ${FEED_URL:-wss://ws-feed.exchange.coinbase.com} cannot be reached (the producer says why; it keeps trying)."
+	say "Offline? Replay recorded ticks through the same path: make replay   (FILE=ticks.jsonl SPEED=30 by default; docs/operations.md)"
+	say "Another feed: FEED_URL=ws://HOST:PORT make run   (e.g. bin/feed-server --file FILE --port 8765)"
+}
+
+# --- Signals ------------------------------------------------------------------------
+# The loops below are where Ctrl-C usually lands, and they run no command
+# substitution $(...): bash 5.2 runs a trap that comes while it expands one
+# with the parser mid-way, and the trap's own $(...) then fail ("unexpected
+# EOF while looking for matching `)'"): on_exit stopped nothing, and every
+# program was left running (seen once in tests/t/117 under load).  Their
+# checks read through $PROBE instead.
+
 # --- live: until Ctrl-C ---------------------------------------------------------------
-if ((LIVE)); then
+if [[ $MODE == live ]]; then
 	say "running; output in $(rel "$OUT")/ (output.csv, state.db, logs/). Ctrl-C stops everything cleanly."
 	while :; do
 		fail_if_dead broker aggregator producer
+		feed_hint
+		first_row
 		sleep 0.5
 	done
 fi
 
-# --- demo: until every tick is in the aggregator's state ---------------------------
+# --- demo, replay: until every tick is in the aggregator's state -------------------
 feed_done=""
 while :; do
 	fail_if_dead broker aggregator producer
-	n=$(consumed)
+	first_row
+	consumed
+	n=$N
 	((n >= expected)) && break
 	if [[ -z $feed_done ]] && ! alive feed; then
 		reap feed
@@ -340,7 +560,8 @@ stop feed 5
 # The aggregator writes its final batch, commits, exports and exits 0.
 stop aggregator 30
 [[ ${STATUS[aggregator]:-1} == 0 ]] || die "aggregator exited with status ${STATUS[aggregator]:-?} (see $(rel "$LOGDIR")/aggregator.log)"
-n=$(consumed)
+consumed
+n=$N
 if ((n < expected)); then
 	# The aggregator stopped fetching before the end (seen on a busy machine
 	# with the embedded broker).  A fresh instance resumes from the committed
@@ -349,12 +570,14 @@ if ((n < expected)); then
 	start catch-up "${agg[@]}" "${AGGREGATOR_EXTRA[@]}"
 	for ((i = 0; i < 600; i++)); do
 		fail_if_dead catch-up
-		(($(consumed) >= expected)) && break
+		consumed
+		((N >= expected)) && break
 		sleep 0.1
 	done
 	stop catch-up 30
 	[[ ${STATUS[catch-up]} == 0 ]] || die "aggregator (catch-up) exited with status ${STATUS[catch-up]} (see $(rel "$LOGDIR")/catch-up.log)"
-	n=$(consumed)
+	consumed
+	n=$N
 	((n >= expected)) && say "all $n ticks are in the aggregator's state"
 	((n >= expected)) || say "warning: only $n of $expected ticks reached the state (see $(rel "$LOGDIR")/)"
 fi
@@ -368,11 +591,11 @@ open=$(sqlite3 -readonly "$STATE" 'SELECT count(*) FROM window_aggregates WHERE 
 wm=$(sqlite3 -readonly "$STATE" "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', value / 1000 / 1000.0, 'unixepoch') FROM meta WHERE key = 'watermark_us'")
 plot_msg=""
 if ((rows > 0)); then
-	plot_msg=$("$ROOT/scripts/plot" -t "make demo: $rows closed windows of ${DEMO_TICKS##*/} (replayed at ${DEMO_SPEED}x)" "$CSV" "$PNG" 2>&1) ||
+	plot_msg=$("$ROOT/scripts/plot" -t "make $ME: $rows closed windows of ${DEMO_TICKS##*/} (replayed at ${DEMO_SPEED}x)" "$CSV" "$PNG" 2>&1) ||
 		say "warning: scripts/plot failed: $plot_msg"
 	# The same windows as candles, from the state (README: output, --columns).
 	plot_msg=$("$BIN/aggregator" export --state "$STATE" --output "$CDL_CSV" --columns candles 2>&1 &&
-		"$ROOT/scripts/plot" -t "make demo: the same windows as candles (--columns candles)" "$CDL_CSV" "$CDL_PNG" 2>&1) ||
+		"$ROOT/scripts/plot" -t "make $ME: the same windows as candles (--columns candles)" "$CDL_CSV" "$CDL_PNG" 2>&1) ||
 		say "warning: the candles chart failed: $plot_msg"
 fi
 echo

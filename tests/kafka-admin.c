@@ -8,6 +8,7 @@
  *   kafka-admin -b BROKERS group-offsets GROUP TOPIC[:PARTITIONS]...
  *   kafka-admin -b BROKERS configs TOPIC
  *   kafka-admin -b BROKERS txn TRANSACTIONAL_ID TOPIC
+ *   kafka-admin -b BROKERS ends TOPIC...
  *
  * create:        CreateTopics, replication factor 1 unless -r, with topic
  *                configs (retention.bytes=..., segment.bytes=...); an
@@ -27,6 +28,9 @@
  *                Each of those three answers one line on stdout (flushed,
  *                committed, aborted) once done.  At EOF a transaction still
  *                open is left so, for the broker to abort at its timeout.
+ * ends:          each partition's end offset (the high watermark), one line
+ *                per partition "TOPIC PARTITION END" (scripts/demo.sh: where
+ *                a replay into existing topics begins).
  *
  * Kafka's own CLI tools do the same (scripts/kafka topics|groups), but start
  * a JVM each time; the tests call these in their setup and in loops.
@@ -53,6 +57,7 @@ static void usage(FILE *out)
 		"  group-offsets GROUP TOPIC[:PARTITIONS]...  committed offsets, TOPIC PARTITION OFFSET\n"
 		"  configs TOPIC                              DescribeConfigs, key=value lines\n"
 		"  txn TRANSACTIONAL_ID TOPIC                 stdin: PART KEY|VALUE, flush, commit, abort\n"
+		"  ends TOPIC...                              end offsets, TOPIC PARTITION END\n"
 		"Exit: 0 ok, 1 request failed, 2 usage.\n");
 }
 
@@ -384,6 +389,42 @@ static int cmd_txn(const char *brokers, int argc, char **argv, char *errstr, siz
 	return rc;
 }
 
+/* Every partition's end offset of each topic, from the metadata's partition
+ * count and a watermark query per partition (a missing topic is an error). */
+static int cmd_ends(rd_kafka_t *rk, int argc, char **argv, char *errstr, size_t errsz)
+{
+	int i, p, rc = 0;
+
+	if (argc < 1) {
+		snprintf(errstr, errsz, "ends: TOPIC expected");
+		return 2;
+	}
+	for (i = 0; i < argc && !rc; i++) {
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, argv[i], NULL);
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t err;
+
+		err = rd_kafka_metadata(rk, 0, rkt, &md, TIMEOUT_MS);
+		if (!err && (md->topic_cnt != 1 || md->topics[0].err))
+			err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+		for (p = 0; !err && p < md->topics[0].partition_cnt; p++) {
+			int64_t lo, hi;
+
+			err = rd_kafka_query_watermark_offsets(rk, argv[i], p, &lo, &hi, TIMEOUT_MS);
+			if (!err)
+				printf("%s %d %lld\n", argv[i], p, (long long)hi);
+		}
+		if (err) {
+			snprintf(errstr, errsz, "ends: %s: %s", argv[i], rd_kafka_err2str(err));
+			rc = 1;
+		}
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(rkt);
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -454,6 +495,8 @@ int main(int argc, char **argv)
 		rc = cmd_group_offsets(rk, q, argc, argv, errstr, sizeof(errstr));
 	else if (!strcmp(argv[-1], "configs"))
 		rc = cmd_configs(rk, q, argc, argv, errstr, sizeof(errstr));
+	else if (!strcmp(argv[-1], "ends"))
+		rc = cmd_ends(rk, argc, argv, errstr, sizeof(errstr));
 	else
 		snprintf(errstr, sizeof(errstr), "unknown command '%s'", argv[-1]);
 done:

@@ -19,6 +19,7 @@ is "$?" 0 "Ctrl-C (SIGINT): exit 0"
 like "$(cat "$T/run.out")" "stopped by SIGINT \(the aggregator committed and exited with status 0\)" \
 	"it says everything stopped cleanly"
 is "$(grep -c 'make: \*\*\*\|error:' "$T/run.out" "$T/run.err" | awk -F: '{s += $2} END {print s}')" 0 "no error line"
+unlike "$(cat "$T/run.out")" "cannot be reached" "no word of an unreachable feed: it answered"
 ok_cmd "the state is consistent with the CSV (export from the state == the CSV)" \
 	sh -c "'$BIN/aggregator' export --state '$T/live/state.db' --output '$T/again.csv' && cmp '$T/again.csv' '$T/live/output.csv'"
 # The programs run in their own sessions (a terminal's Ctrl-C reaches only
