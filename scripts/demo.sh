@@ -79,15 +79,17 @@ done
 # --- processes -----------------------------------------------------------------
 # Each program runs in its own session (setsid), so the terminal's Ctrl-C
 # reaches only this script, which then stops them in a safe order.  Their
-# output goes through a filter that writes $OUT/logs/NAME.log and shows the
-# line prefixed with NAME; the filters ignore INT/TERM/HUP and end when their
-# program is gone, so the last lines (final counters) are never lost.
+# output goes through a filter that writes $OUT/logs/NAME.log (each line with
+# its UTC time: their stderr is a pipe) and shows the line prefixed with NAME,
+# without the date and the "% " (the terminal shows it as it happens); the
+# filters ignore INT/TERM/HUP and end when their program is gone, so the last
+# lines (final counters) are never lost.
 declare -A PID=() FILTER=() STATUS=()
 
 start() { # NAME CMD...
 	local name=$1 fd tag; shift
 	printf -v tag '%-10s|' "$name"
-	exec {fd}> >(trap '' INT TERM HUP; tee -a "$LOGDIR/$name.log" | sed -u -e 's/^% //' -e "s/^/$tag /")
+	exec {fd}> >(trap '' INT TERM HUP; tee -a "$LOGDIR/$name.log" | sed -u -E -e 's/^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z )?% //' -e "s/^/$tag /")
 	FILTER[$name]=$!
 	setsid "$@" </dev/null >&"$fd" 2>&1 &
 	PID[$name]=$!
