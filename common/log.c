@@ -115,10 +115,27 @@ void log_line(const char *who, const char *text)
 	log_head(who, "%.*s", (int)n, text);
 }
 
+/* librdkafka's warnings that a healthy broker gives while it starts, and that
+ * librdkafka retries by itself: a fresh Apache Kafka loads its transaction
+ * coordinator for a moment, so the idempotent producer's first InitProducerId
+ * is refused ("GETPID ... Coordinator load in progress: retrying").  Said at
+ * debug level: if it lasted, nothing would be acknowledged and the producer
+ * says so (it spools after 5 s, with a warning). */
+static const struct {
+	const char *fac, *text;
+} log_kafka_transient[] = {
+	{ "GETPID", "Coordinator load in progress" },
+	{ "GETPID", "Coordinator not available" },
+};
+
 void log_kafka(int verbosity, int syslog_level, const char *fac, const char *buf)
 {
-	log_msg(verbosity, syslog_level <= 4 ? LOG_WARN : syslog_level <= 6 ? LOG_INFO : LOG_DEBUG, "kafka %s: %s",
-	        fac, buf);
+	enum log_level level = syslog_level <= 4 ? LOG_WARN : syslog_level <= 6 ? LOG_INFO : LOG_DEBUG;
+
+	for (size_t i = 0; level == LOG_WARN && i < sizeof(log_kafka_transient) / sizeof(log_kafka_transient[0]); i++)
+		if (strcmp(fac, log_kafka_transient[i].fac) == 0 && strstr(buf, log_kafka_transient[i].text))
+			level = LOG_DEBUG;
+	log_msg(verbosity, level, "kafka %s: %s", fac, buf);
 }
 
 int log_decade(int64_t n, int64_t first)
