@@ -6,8 +6,8 @@
 # named the partition furthest behind in event time, whatever held it: with
 # the idle rule holding, "held back by BTC-USD [0], 0.0 s behind the newest".
 # And a partition the state has read nothing of (group mode writes one for
-# every assigned partition) reads as such: STATE-OFFSET '-', its lag what its
-# log holds (before: -1, and LAG 1 for an empty log).
+# assigned partition once it writes its marker) reads as such: STATE-OFFSET
+# '-', its lag what its log holds (before: -1, and LAG 1 for an empty log).
 . "$(dirname "$0")/../lib.sh"
 
 start_broker -t BTC-USD:2 || bail "no broker"
@@ -77,6 +77,10 @@ if on_kafka; then
 		--idle-timeout 2s --batch-time 100ms -X session.timeout.ms=6000
 	m_done() { [[ $(sqlite3 "$T/m.db" 'SELECT coalesce(sum(ticks), 0) FROM products' 2>/dev/null) == "$NB" ]]; }
 	ok_cmd "group mode: a member reads BTC-USD" wait_for 90 m_done
+	# once [1] is idle the watermark moves and the member writes [1]'s
+	# marker: its row, with nothing read (next_offset -1)
+	m_row() { [[ $(sqlite3 "$T/m.db" 'SELECT next_offset FROM partitions WHERE partition = 1' 2>/dev/null) == -1 ]]; }
+	ok_cmd "and writes a row for the empty partition" wait_for 30 m_row
 	stop m
 	like "$(timeout 30 "$BIN/aggregator" status --state "$T/m.db" -b "$BROKERS")" "BTC-USD +1 +- +[0-9-]+ +0 +0 +0 +- " \
 		"group mode's row of the empty partition: STATE-OFFSET -, LAG 0"
