@@ -8,6 +8,7 @@
  * on where batches (or crashes) fall.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "engine_int.h"
 #include "sink.h"
