@@ -227,6 +227,7 @@ static int setup_config(struct prod_ctx *c, int argc, char **argv, rd_kafka_conf
 			        strstr(err, "--help'") ? "" : " (try 'producer --help')");
 		return r < 0 ? EX_USAGE : EX_OK;
 	}
+	log_set_time(c->conf.log_time); /* before librdkafka's and lws's threads log */
 	if (setup_products(c, err, sizeof(err))) {
 		plog(c, LOG_ERROR, "%s", err);
 		return EX_USAGE;

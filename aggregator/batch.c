@@ -8,6 +8,7 @@
  * on where batches (or crashes) fall.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "engine_int.h"
 #include "sink.h"
@@ -80,6 +81,8 @@ static int eng_write_batch(struct engine *e, int64_t *rows, char *err, size_t er
 	crash_point(&e->crash, "offsets");
 	if (e->watermark != e->stored_watermark && store_meta_set(e->st, "watermark_us", e->watermark, err, errlen) < 0)
 		return -1;
+	if (eng_store_held(e, err, errlen) < 0)
+		return -1;
 	return sk->ops->commit(sk, err, errlen);
 }
 
@@ -131,6 +134,7 @@ int eng_flush(struct engine *e, int sync)
 		if (!e->exit_code)
 			eng_fatal(e, eng_state_code(e), err);
 		e->sink->ops->abort(e->sink);
+		strcpy(e->held_text, "-"); /* rolled back: written again by the next batch */
 		return -1;
 	}
 	crash_point(&e->crash, "commit");

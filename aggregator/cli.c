@@ -190,6 +190,16 @@ static int cli_verbose(void *cfg, const char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+static int cli_log_time(void *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct agg_config *c = cfg;
+	if ((c->log_time = log_time_parse(arg)) < 0) {
+		snprintf(err, errlen, "--log-time: auto, always or never, not '%s'", arg);
+		return -1;
+	}
+	return 0;
+}
+
 static int cli_version(void *cfg, const char *arg, char *err, size_t errlen)
 {
 	(void)cfg, (void)arg, (void)err, (void)errlen;
@@ -388,6 +398,9 @@ static const struct args_opt cli_opts[] = {
 	  .help = "  -q, --quiet             warnings and errors only\n" },
 	{ .name = "verbose", .key = 'v', .kind = ARGS_FN_NOARG, .fn = cli_verbose,
 	  .help = "  -v, --verbose           more detail\n" },
+	{ .name = "log-time", .kind = ARGS_FN, .fn = cli_log_time,
+	  .help = "      --log-time WHEN     log lines start with their UTC time: auto (when\n"
+	          "                          stderr is not a terminal nor the journal), always, never\n" },
 	{ .name = "help", .key = 'h', .kind = ARGS_HELP,
 	  .help = "  -h, --help              this text\n" },
 	{ .name = "version", .key = 'V', .kind = ARGS_FN_NOARG, .fn = cli_version,
@@ -431,6 +444,7 @@ static int cli_defaults(struct agg_config *c, char *err, size_t errlen)
 	c->cache_windows = 16384;
 	c->progress_us = 5000000;
 	c->verbosity = LOG_INFO;
+	c->log_time = LOG_TIME_AUTO;
 	c->start_at_ms = INT64_MIN;
 	return cli_topics(c, "BTC-USD,ETH-USD", err, errlen);
 }

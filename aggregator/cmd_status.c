@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -32,6 +33,10 @@ struct cmdst_view {
 	int64_t bytes, wal_bytes;        /* the state file's size and its -wal's (0 none) */
 	int64_t oldest;                  /* the start of its oldest window, WM_NONE none */
 	char group[256];                 /* the group the state records (meta group), "" none */
+	char held_topic[256];            /* what holds the watermark, as the run recorded it
+	                                  * (meta watermark_held_by); "" unknown */
+	int held_partition;
+	char held_cause[16];             /* event-time, idle, no-tick, never-back */
 };
 
 /* What the state takes on disk, and how far back its windows go: --retain
@@ -103,11 +108,46 @@ static void cmdst_derive(struct cmdst_view *v)
 	}
 }
 
-/* Messages in the log past the state's offset; -1 when the log's end is unknown. */
+/* Messages in the log the state has not read: past its offset, or, when it
+ * has read nothing of the partition yet (-1), past where a run starts it (the
+ * group's offset, else the log's start): an empty partition has none.  -1
+ * when Kafka's side is unknown. */
 static int64_t cmdst_lag(const struct cmdst_view *v, size_t i)
 {
-	int64_t end = v->kafka[i].log_end, next = v->part[i].next_offset;
-	return end >= 0 ? (end > next ? end - next : 0) : -1;
+	const struct consume_pos *k = &v->kafka[i];
+	int64_t from = v->part[i].next_offset;
+	if (from < 0)
+		from = k->group_offset >= 0 ? k->group_offset : k->log_start;
+	if (k->log_end < 0 || from < 0)
+		return -1;
+	return k->log_end > from ? k->log_end - from : 0;
+}
+
+/* The run's record of what holds the watermark ("TOPIC<TAB>PARTITION<TAB>
+ * CAUSE"): a state of an earlier version has none, and status then names the
+ * partition furthest behind, as before. */
+static void cmdst_held(struct cmdst_view *v, struct store *st)
+{
+	char rec[400], *tab1, *tab2;
+
+	if (store_meta_get_text(st, "watermark_held_by", rec, sizeof(rec)) != 1)
+		return;
+	if (!(tab1 = strchr(rec, '\t')) || !(tab2 = strchr(tab1 + 1, '\t')))
+		return;
+	*tab1 = *tab2 = '\0';
+	snprintf(v->held_topic, sizeof(v->held_topic), "%s", rec);
+	v->held_partition = atoi(tab1 + 1);
+	snprintf(v->held_cause, sizeof(v->held_cause), "%s", tab2 + 1);
+}
+
+/* How far the watermark is behind the newest event time beyond its delay:
+ * what holds it back costs this much; WM_NONE unknown. */
+static int64_t cmdst_held_back(const struct cmdst_view *v)
+{
+	if (v->sum.watermark == WM_NONE || v->newest == WM_NONE || v->sum.delay_us == WM_NONE)
+		return WM_NONE;
+	int64_t d = v->newest - (v->sum.watermark + v->sum.delay_us);
+	return d > 0 ? d : 0;
 }
 
 /* "3.2 s", "4 min", "2.1 h", "5 d"; "-" for WM_NONE */
@@ -149,6 +189,35 @@ static void cmdst_print_size(const struct cmdst_view *v)
 	printf("\n");
 }
 
+/* "; held back by ...": the partition and the rule that hold the watermark,
+ * as the run recorded them (slow, the partition furthest behind, without). */
+static void cmdst_print_held(const struct cmdst_view *v, const struct store_part_summary *slow,
+                             const char *slow_behind)
+{
+	char back[32];
+	const char *c = v->held_cause;
+
+	cmdst_age(cmdst_held_back(v), back, sizeof(back));
+	if (!v->held_topic[0]) {
+		if (slow)
+			printf("; held back by %s [%d], %s behind the newest", slow->topic, slow->partition,
+			       slow_behind);
+	} else if (strcmp(c, "event-time") == 0) {
+		printf("; held back by %s [%d] (its event time), %s behind the newest", v->held_topic,
+		       v->held_partition, back);
+	} else if (strcmp(c, "idle") == 0) {
+		printf("; held back by %s [%d], idle (at its end for --idle-timeout): it holds the watermark at "
+		       "the event time delivered that long before, %s behind the newest", v->held_topic,
+		       v->held_partition, back);
+	} else if (strcmp(c, "no-tick") == 0) {
+		printf("; held back by %s [%d]: no tick yet, it holds the watermark until it is idle "
+		       "(--idle-timeout)", v->held_topic, v->held_partition);
+	} else {
+		printf("; the watermark stays where it was (it never moves back): %s [%d] is behind it",
+		       v->held_topic, v->held_partition);
+	}
+}
+
 static void cmdst_print_text(const struct cmdst_view *v)
 {
 	char wm[FMT_BUF], exported[FMT_BUF], newest[FMT_BUF], behind[32], age[32], lag_age[32];
@@ -164,21 +233,21 @@ static void cmdst_print_text(const struct cmdst_view *v)
 	       v->sum.open_windows);
 	cmdst_print_size(v);
 	printf("newest event time %s (%s ago); last commit %s ago", newest, lag_age, age);
-	if (slow)
-		printf("; held back by %s [%d], %s behind the newest", slow->topic, slow->partition, behind);
+	cmdst_print_held(v, slow, behind);
 	printf("\n\n%-20s %4s %12s %12s %12s %12s %10s %-24s %10s %6s %8s %10s %6s\n", "TOPIC", "PART",
 	       "STATE-OFFSET", "GROUP-OFFSET", "LOG-START", "LOG-END", "LAG", "EVENT-TIME", "TICKS", "LATE",
 	       "REJECTED", "DUPLICATES", "LOST");
 	for (size_t i = 0; i < v->n; i++) {
 		const struct store_part_summary *p = &v->part[i];
-		char et[FMT_BUF], g[24], lo[24], hi[24], lag[24];
+		char et[FMT_BUF], so[24], g[24], lo[24], hi[24], lag[24];
 		fmt_time_or(p->max_time, "-", et);
+		cmdst_int(so, sizeof(so), p->next_offset); /* -1: nothing of it read yet */
 		cmdst_int(g, sizeof(g), v->kafka[i].group_offset);
 		cmdst_int(lo, sizeof(lo), v->kafka[i].log_start);
 		cmdst_int(hi, sizeof(hi), v->kafka[i].log_end);
 		cmdst_int(lag, sizeof(lag), cmdst_lag(v, i));
-		printf("%-20s %4d %12" PRId64 " %12s %12s %12s %10s %-24s %10" PRId64 " %6" PRId64 " %8" PRId64
-		       " %10" PRId64 " %6" PRId64 "\n", p->topic, p->partition, p->next_offset, g, lo, hi, lag,
+		printf("%-20s %4d %12s %12s %12s %12s %10s %-24s %10" PRId64 " %6" PRId64 " %8" PRId64
+		       " %10" PRId64 " %6" PRId64 "\n", p->topic, p->partition, so, g, lo, hi, lag,
 		       et, p->ticks, p->late, p->rejected, p->duplicates, p->lost);
 	}
 }
@@ -217,7 +286,17 @@ static void cmdst_print_json(const struct cmdst_view *v)
 	       "\"exportedUntil\":\"%s\",\"openWindows\":%" PRId64 ",\"newestEventTime\":\"%s\","
 	       "\"lastCommitAgeMs\":%" PRId64 ",\"heldBy\":", v->sum.window_us, v->sum.delay_us, wm, exported,
 	       v->sum.open_windows, newest, v->last_commit ? (v->now - v->last_commit) / 1000 : -1);
-	if (slow) {
+	if (v->held_topic[0]) {
+		int64_t back = cmdst_held_back(v);
+		printf("{\"topic\":\"");
+		fmt_json_str(stdout, v->held_topic);
+		printf("\",\"partition\":%d,\"cause\":\"%s\",\"behindNewestMs\":", v->held_partition,
+		       v->held_cause);
+		if (back == WM_NONE || strcmp(v->held_cause, "no-tick") == 0)
+			printf("null}");
+		else
+			printf("%" PRId64 "}", back / 1000);
+	} else if (slow) {
 		printf("{\"topic\":\"");
 		fmt_json_str(stdout, slow->topic);
 		printf("\",\"partition\":%d,\"behindNewestMs\":%" PRId64 "}", slow->partition,
@@ -254,6 +333,7 @@ int cmd_status(const struct agg_config *cfg)
 	struct agg_config asked = *cfg;
 	if (!cfg->group_given && store_meta_get_text(st, "group", v.group, sizeof(v.group)) == 1)
 		asked.group = v.group;
+	cmdst_held(&v, st);
 	int r = store_summary_read(st, &v.sum, cmdst_add, &v, err, sizeof(err));
 	store_close(st); /* before Kafka is asked, which can take seconds */
 	if (r < 0) {

@@ -56,6 +56,7 @@ struct agg_config {
 	int64_t start_at_ms;        /* --start-at: INT64_MIN (the group's offset), -2 earliest,
 	                             * -1 latest, or a time (ms since the epoch) */
 	int verbosity;              /* a log_level: LOG_WARN -q, LOG_INFO, LOG_DEBUG -v */
+	int log_time;               /* --log-time: an enum log_time (log.h), auto */
 	int dump_conf;              /* -X dump: print the consumer's configuration, exit */
 	const char *output_topic;   /* --output-topic: group mode (txn.h), NULL off */
 	const char *changelog_topic; /* --changelog (GROUP-changelog) */

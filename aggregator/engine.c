@@ -162,6 +162,7 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 	e->cfg = cfg;
 	e->watermark = e->stored_watermark = e->exported_until = WM_NONE;
 	e->wm_floor = INT64_MAX;
+	strcpy(e->held_text, "-"); /* never a stored value: the first batch writes it */
 	wm_history_init(&e->delivered);
 	e->win_cache = (size_t)cfg->cache_windows;
 	e->starts = malloc(WIN_MAX_PER_TICK * sizeof(*e->starts));

@@ -104,6 +104,8 @@ struct engine {
 	size_t win_cache;             /* more than this many: drop stored ones (eng_drop_passed) */
 	int64_t watermark;            /* current, in memory */
 	int64_t wm_floor;             /* wm_compute_floor's floor at the last eng_watermark */
+	struct wm_holder held;        /* what holds the watermark (tag: index in parts) */
+	char held_text[300];          /* held as the state's meta watermark_held_by has it */
 	struct wm_history delivered;  /* when the largest event time delivered grew */
 	int64_t stored_watermark;     /* as in the state */
 	int64_t exported_until;       /* every window ending at or before it is written out */
@@ -143,6 +145,9 @@ int eng_load_products(struct engine *e, struct eng_part *p);
 int eng_tx(struct engine *e);
 /* The watermark over the assigned partitions, at wall clock now. */
 void eng_watermark(struct engine *e, int64_t now);
+/* What holds the watermark, into the batch's state (meta watermark_held_by,
+ * "TOPIC<TAB>PARTITION<TAB>CAUSE", for `status`) when it changed. 0, or -1. */
+int eng_store_held(struct engine *e, char *err, size_t errlen);
 /* batch.c: the batch to the sink, committed.  sync: the group's offsets waited for. */
 int eng_flush(struct engine *e, int sync);
 

@@ -144,6 +144,7 @@ void eng_watermark(struct engine *e, int64_t now)
 		if (!p->assigned && (!p->revoked_at || e->cfg->output_topic))
 			continue;
 		e->wm[n].max_time = p->s.max_time;
+		e->wm[n].tag = i;
 		if (p->s.max_time > seen)
 			seen = p->s.max_time;
 		if (p->assigned) {
@@ -158,18 +159,39 @@ void eng_watermark(struct engine *e, int64_t now)
 		n++;
 	}
 	e->wm_floor = INT64_MAX;
+	e->held.cause = WM_HELD_NONE;
 	if (n == 0)
 		return;
 	int64_t idle = e->cfg->idle_timeout_us;
 	wm_history_note(&e->delivered, now, seen, idle / 32);
-	int64_t w = wm_compute_floor(e->wm, n, e->cfg->delay_us, now, idle, e->cfg->available_now,
-	                             wm_history_settled(&e->delivered, now, idle), e->watermark, &e->wm_floor);
+	int64_t w = wm_compute_held(e->wm, n, e->cfg->delay_us, now, idle, e->cfg->available_now,
+	                            wm_history_settled(&e->delivered, now, idle), e->watermark, &e->wm_floor,
+	                            &e->held);
 	if (w != e->watermark) {
 		if (eng_closes_window(e, w))
 			e->close_pending = 1;
 		e->watermark = w;
 		e->dirty = 1;
 	}
+}
+
+int eng_store_held(struct engine *e, char *err, size_t errlen)
+{
+	static const char *const causes[] = {
+		[WM_HELD_NONE] = "", [WM_HELD_EVENT] = "event-time", [WM_HELD_IDLE] = "idle",
+		[WM_HELD_NO_TICK] = "no-tick", [WM_HELD_NEVER_BACK] = "never-back",
+	};
+	char text[sizeof(e->held_text)] = "";
+
+	if (e->held.cause != WM_HELD_NONE && e->held.tag < e->nparts)
+		snprintf(text, sizeof(text), "%s\t%d\t%s", e->parts[e->held.tag].topic,
+		         (int)e->parts[e->held.tag].partition, causes[e->held.cause]);
+	if (strcmp(text, e->held_text) == 0)
+		return 0;
+	if (store_meta_set_text(e->st, "watermark_held_by", text, err, errlen) < 0)
+		return -1;
+	snprintf(e->held_text, sizeof(e->held_text), "%s", text); /* eng_flush forgets it on a failure */
+	return 0;
 }
 
 /* Opens the batch's transaction at its first change. */

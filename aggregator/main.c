@@ -33,6 +33,7 @@ int main(int argc, char **argv)
 		cli_free(&cfg);
 		return rc < 0 ? AGG_EXIT_USAGE : AGG_EXIT_OK;
 	}
+	log_set_time(cfg.log_time); /* before librdkafka's threads log */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = main_on_signal;

@@ -27,34 +27,54 @@ static int wm_idle(const struct wm_input *p, int64_t now, int64_t idle_timeout)
 	return p->eof && now - p->eof_since >= idle_timeout;
 }
 
-int64_t wm_compute_floor(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
-                         int64_t idle_timeout, int available_now, int64_t settled, int64_t prev,
-                         int64_t *floor)
+int64_t wm_compute_held(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
+                        int64_t idle_timeout, int available_now, int64_t settled, int64_t prev,
+                        int64_t *floor, struct wm_holder *who)
 {
 	int64_t lo = INT64_MAX;
 
 	*floor = INT64_MAX;
+	who->cause = WM_HELD_NONE;
 	for (size_t i = 0; i < n; i++) {
 		const struct wm_input *p = &parts[i];
 		int64_t holds = p->max_time;
+		enum wm_cause cause = WM_HELD_EVENT;
 		if (available_now && p->eof && p->max_time == WM_NONE)
 			continue;
 		if (wm_idle(p, now, idle_timeout)) {
-			if (settled != WM_NONE && (holds == WM_NONE || settled > holds))
+			if (settled != WM_NONE && (holds == WM_NONE || settled > holds)) {
 				holds = settled;
+				cause = WM_HELD_IDLE;
+			}
 		}
 		if (holds == WM_NONE) {
 			*floor = WM_NONE;
+			who->tag = p->tag;
+			who->cause = WM_HELD_NO_TICK;
 			return prev; /* a partition without a tick holds everything */
 		}
-		if (holds < lo)
+		if (holds < lo) {
 			lo = holds;
+			who->tag = p->tag;
+			who->cause = cause;
+		}
 	}
 	*floor = lo;
 	if (lo == INT64_MAX)
 		return prev;
 	int64_t w = lo - delay;
-	return w > prev ? w : prev;
+	if (w >= prev)
+		return w;
+	who->cause = WM_HELD_NEVER_BACK;
+	return prev;
+}
+
+int64_t wm_compute_floor(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
+                         int64_t idle_timeout, int available_now, int64_t settled, int64_t prev,
+                         int64_t *floor)
+{
+	struct wm_holder who;
+	return wm_compute_held(parts, n, delay, now, idle_timeout, available_now, settled, prev, floor, &who);
 }
 
 int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,

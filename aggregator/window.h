@@ -24,6 +24,21 @@ struct wm_input {
 	int64_t max_time;   /* largest event time seen, WM_NONE before the first tick */
 	int eof;            /* reached the end of the partition, nothing since */
 	int64_t eof_since;  /* wall clock (us) when it reached the end */
+	size_t tag;         /* the caller's: names the partition in wm_holder */
+};
+
+/* Why the watermark is where it is (wm_compute_held). */
+enum wm_cause {
+	WM_HELD_NONE,      /* nothing holds it: no partition, or none holds anything */
+	WM_HELD_EVENT,     /* a partition's own event time, the smallest */
+	WM_HELD_IDLE,      /* an idle partition behind the others, at settled: the event
+	                    * time delivered idle_timeout ago (one without a tick too) */
+	WM_HELD_NO_TICK,   /* a partition without a tick, not idle yet: all of it */
+	WM_HELD_NEVER_BACK /* the holder is behind the watermark, which never moves back */
+};
+struct wm_holder {
+	size_t tag;          /* the holding partition's wm_input.tag */
+	enum wm_cause cause;
 };
 
 /* The aggregator's watermark: the minimum over the partitions of (max event
@@ -44,6 +59,11 @@ int64_t wm_compute(const struct wm_input *parts, size_t n, int64_t delay, int64_
 int64_t wm_compute_floor(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
                          int64_t idle_timeout, int available_now, int64_t settled, int64_t prev,
                          int64_t *floor);
+/* wm_compute_floor, also saying which partition holds the watermark and why
+ * (*who), for `aggregator status`. */
+int64_t wm_compute_held(const struct wm_input *parts, size_t n, int64_t delay, int64_t now,
+                        int64_t idle_timeout, int available_now, int64_t settled, int64_t prev,
+                        int64_t *floor, struct wm_holder *who);
 
 /* When the largest event time delivered so far grew: samples (wall clock,
  * value) about bucket apart, enough to answer "the largest value noted at

@@ -539,11 +539,11 @@ static void fc_retry(struct fconn *f)
 	f->retry.jitter_percent = 20;
 }
 
-/* lws's own lines go through our prefix; they end in '\n'. */
+/* lws's own lines in our format ("% lws: ..."). */
 static void fc_lws_log(int level, const char *line)
 {
 	(void)level;
-	fprintf(stderr, "%% lws: %s", line);
+	log_line("lws", line);
 }
 
 int fconn_new(struct fconn **out, const struct fconn_config *cfg, const struct fconn_events *ev,

@@ -70,6 +70,16 @@ static int pcli_verbose(void *cfg, const char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+static int pcli_log_time(void *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct pcli_config *k = cfg;
+	if ((k->log_time = log_time_parse(arg)) < 0) {
+		snprintf(err, errlen, "--log-time: auto, always or never, not '%s'", arg);
+		return -1;
+	}
+	return 0;
+}
+
 static int pcli_version(void *cfg, const char *arg, char *err, size_t errlen)
 {
 	(void)cfg, (void)arg, (void)err, (void)errlen;
@@ -129,6 +139,9 @@ static const struct args_opt pcli_opts[] = {
 	  .help = "  -q, --quiet               warnings and errors only, no status line\n" },
 	{ .name = "verbose", .key = 'v', .kind = ARGS_FN_NOARG, .fn = pcli_verbose,
 	  .help = "  -v, --verbose             more logging (repeat for lws internals)\n" },
+	{ .name = "log-time", .kind = ARGS_FN, .fn = pcli_log_time,
+	  .help = "      --log-time WHEN       log lines start with their UTC time: auto (when\n"
+	          "                            stderr is not a terminal nor the journal), always, never\n" },
 	{ .name = "help", .key = 'h', .kind = ARGS_HELP, .help = "  -h, --help | -V, --version\n" },
 	{ .name = "version", .key = 'V', .kind = ARGS_FN_NOARG, .fn = pcli_version },
 };
@@ -170,6 +183,7 @@ int pcli_parse(int argc, char **argv, struct pcli_config *k, char *err, size_t e
 	k->partitions = -1;
 	k->replication = -1;
 	k->verbosity = LOG_INFO;
+	k->log_time = LOG_TIME_AUTO;
 	k->silence_s = 15;
 	k->status_s = 5;
 	k->max_backoff_s = 30;

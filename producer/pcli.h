@@ -25,6 +25,7 @@ struct pcli_config {
 	int replication;            /* --replication for created topics, -1 broker default */
 	int insecure;               /* --insecure: accept any certificate */
 	int verbosity;              /* a log_level: LOG_WARN -q, LOG_INFO default, more -v */
+	int log_time;               /* --log-time: an enum log_time (log.h), auto */
 	int silence_s;              /* --silence-timeout */
 	int status_s;               /* --status-interval, 0 = off */
 	int max_backoff_s;          /* --max-backoff */

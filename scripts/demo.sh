@@ -129,9 +129,11 @@ done
 # --- processes -----------------------------------------------------------------
 # Each program runs in its own session (setsid), so the terminal's Ctrl-C
 # reaches only this script, which then stops them in a safe order.  Their
-# output goes through a filter that writes $OUT/logs/NAME.log and shows the
-# line prefixed with NAME; the filters ignore INT/TERM/HUP and end when their
-# program is gone, so the last lines (final counters) are never lost.
+# output goes through a filter that writes $OUT/logs/NAME.log (each line with
+# its UTC time: their stderr is a pipe) and shows the line prefixed with NAME,
+# without the date and the "% " (the terminal shows it as it happens); the
+# filters ignore INT/TERM/HUP and end when their program is gone, so the last
+# lines (final counters) are never lost.
 # LOGFROM: where this run's part of each log begins (a byte offset).
 declare -A PID=() FILTER=() STATUS=() LOGFROM=()
 
@@ -141,7 +143,7 @@ start() { # NAME CMD...
 	# A resumed run appends to the same logs: this run's part begins here.
 	printf -- '--- make %s, %s ---\n' "$ME" "$(date -u +%FT%TZ)" >>"$log"
 	LOGFROM[$name]=$(stat -c %s "$log")
-	exec {fd}> >(trap '' INT TERM HUP; tee -a "$log" | sed -u -e 's/^% //' -e "s/^/$tag /")
+	exec {fd}> >(trap '' INT TERM HUP; tee -a "$log" | sed -u -E -e 's/^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z )?% //' -e "s/^/$tag /")
 	FILTER[$name]=$!
 	setsid "$@" </dev/null >&"$fd" 2>&1 &
 	PID[$name]=$!
@@ -509,8 +511,8 @@ first_row() {
 FEED_HINT=""
 feed_hint() {
 	[[ -z $FEED_HINT ]] || return 0
-	if own_log producer | grep -q '^% info: subscribed'; then FEED_HINT=no; return 0; fi
-	own_log producer | grep -Eq '^% warning: connect(ion)? to .* failed' || return 0
+	if own_log producer | grep -Eq '^([0-9T:.Z-]+ )?% info: subscribed'; then FEED_HINT=no; return 0; fi
+	own_log producer | grep -Eq '^([0-9T:.Z-]+ )?% warning: connect(ion)? to .* failed' || return 0
 	FEED_HINT=yes
 	say "the feed ${FEED_URL:-wss://ws-feed.exchange.coinbase.com} cannot be reached (the producer says why; it keeps trying)."
 	say "Offline? Replay recorded ticks through the same path: make replay   (FILE=ticks.jsonl SPEED=30 by default; docs/operations.md)"

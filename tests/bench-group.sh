@@ -271,7 +271,7 @@ failover_run() {
 	done
 	[[ -n $t ]] || die "failover: the survivor took none of $dead within 30 s ($(tail -n 3 "$T/fa$r.err"))"
 	record fo_ms "$((t - t0))"
-	line=$(grep 'restored' "$T/fa$r.err" | sed 's/^% info: //' | tr '\n' ';')
+	line=$(grep 'restored' "$T/fa$r.err" | sed -E 's/^([0-9T:.Z-]+ )?% info: //' | tr '\n' ';')
 	record fo_restore "$(grep -c 'restored' "$T/fa$r.err")"
 	log "  failover: $((t - t0)) ms (dead had $dead; survivor: ${line:-no restore})"
 	# Did the kill leave a transaction open (the broker rolls it back only after

@@ -12,8 +12,10 @@
  * bursty arrivals (exponential gaps, a share of them short "cluster" gaps),
  * 24 h open/low/high kept consistent with the trades, 24 h / 30 d volumes
  * drifting with the traded size.  sequence is one counter shared by all
- * products with random jumps (other messages of the full feed), trade_id is
- * contiguous per product, time strictly increases within a product.
+ * products with random jumps (other messages of the full feed), starting
+ * where --start puts it (seq_base: a later start continues an earlier run),
+ * trade_id is contiguous per product, time strictly increases within a
+ * product.
  *
  * Decimals are written as the feed writes them: JSON strings, trailing zeros
  * trimmed ("1890", "86540.3"), at most 2 decimals for USD prices (4 for
@@ -89,7 +91,8 @@ static const char *const usage_text =
 "\n"
 "  -p, --products LIST        comma-separated product ids (default BTC-USD,ETH-USD)\n"
 "  -s, --start TIME           event time of the start, ISO-8601 UTC\n"
-"                             (default 2023-04-24T15:00:00Z)\n"
+"                             (default 2023-04-24T15:00:00Z); the sequences\n"
+"                             follow it: a later start continues an earlier run\n"
 "  -m, --minutes M            event-time span in minutes (default 10 unless\n"
 "                             --count is given)\n"
 "  -n, --count N              total number of lines (stops at whichever of\n"
@@ -474,6 +477,24 @@ static void emit(struct gen *g, struct product *p)
 	p->next_us = t + next_gap(g, p);
 }
 
+/* The feed's sequence counter at start_us: it follows the time, SEQ_PER_S a
+ * second from SEQ_REF (the fixture's start and counter), so a run from a later
+ * --start continues one that ended before it instead of repeating its
+ * sequences (a consumer drops those as replays).  The fixture's runs average
+ * ~60 a second; at 1000, a later start stays above any run of up to ~50 ticks
+ * a second that ended before it, and a day is 86.4 M, short of the jump a
+ * consumer wants confirmed (common/seqrule.h's 10^8). */
+#define SEQ_REF_US  1682348400000000LL /* 2023-04-24T15:00:00Z */
+#define SEQ_REF     44321600000LL
+#define SEQ_PER_S   1000
+#define SEQ_MIN     1000000LL          /* a start long before 2023 */
+
+static int64_t seq_base(int64_t start_us)
+{
+	int64_t b = SEQ_REF + (start_us - SEQ_REF_US) / (1000000 / SEQ_PER_S);
+	return b < SEQ_MIN ? SEQ_MIN : b;
+}
+
 /* ---- options ---- */
 
 static int parse_time(const char *s, int64_t *us)
@@ -614,7 +635,7 @@ int main(int argc, char **argv)
 	g->end_us = minutes < 0 ? INT64_MAX : g->start_us + (int64_t)llround(minutes * 60e6);
 	g->count = have_count ? count : UINT64_MAX;
 	g->nosizes_us = g->start_us + (int64_t)llround(nosizes * 60e6);
-	g->seq = 44321600000 + (int64_t)below(g, 100000);
+	g->seq = seq_base(g->start_us) + (int64_t)below(g, 100000);
 
 	for (s = products; *s;) {
 		const char *e = strchr(s, ',');

@@ -27,6 +27,7 @@
 #            start_feed [feed-server args] (FEED_PORT, FEED_URL)
 # helpers:   wait_for SECS CMD... | topic_dump TOPIC [PART] | topic_count TOPIC
 #            reappends WANT GOT | topic_reappends TOPIC PRODUCT | free_port | t_tmp
+#            LOG_TS (the time that starts a log line: "^$LOG_TS % error:")
 #
 # Without a plan, reaching the end of the script counts as done_testing; an
 # explicit non-zero exit (or set -e/-u abort) leaves no plan, so prove flags it.
@@ -650,6 +651,10 @@ topic_reappends() {
 }
 
 # --- the fixture and the programs' counters ---------------------------------------
+# LOG_TS: the UTC time (an ERE) that starts every log line of the producer and
+# the aggregator here (their stderr is a file: --log-time auto), so that
+# "^$LOG_TS % error:" is an error line.
+LOG_TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
 # FIX: the recorded ticks; NB, NE: how many of them are BTC-USD and ETH-USD.
 FIX=$DATA/ticks.jsonl
 NB=$(grep -c '"product_id":"BTC-USD"' "$FIX" 2>/dev/null)
@@ -659,7 +664,7 @@ topics_full() { [[ $(topic_count BTC-USD) -ge $NB && $(topic_count ETH-USD) -ge 
 # producer_counter NAME: the last value of NAME in the producer's status/final
 # lines ($T/producer.err).
 producer_counter() {
-	grep -E '^% (info|warning): (status|final):' "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
+	grep -E "^$LOG_TS % (info|warning): (status|final):" "$T/producer.err" | tail -n 1 | grep -oE " $1 [0-9]+" | awk '{print $2}'
 }
 # delivered_at_least N: the producer reports N or more messages delivered.
 delivered_at_least() { [[ $(producer_counter delivered) -ge $1 ]]; }

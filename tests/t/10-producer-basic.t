@@ -44,7 +44,7 @@ else
 	is "$(grep -c 'created topic' "$T/producer.err")" 0 "and the producer created none (no CreateTopics there)"
 fi
 is "$(producer_counter malformed)" 0 "no malformed messages"
-is "$(grep -c '^% error' "$T/producer.err")" 0 "no error lines"
+is "$(grep -cE "^$LOG_TS % error" "$T/producer.err")" 0 "no error lines"
 
 # -t TOPIC (kcat's convention): every product to one topic, keyed by product,
 # so each product's ticks keep their order in one partition; the aggregator
@@ -54,7 +54,7 @@ stop feed
 start_feed --file "$FIX" --speed 0 || bail "no second feed"
 spawn one "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -p BTC-USD,ETH-USD -t t10all \
 	--status-interval 1 --max-backoff 1 "${create[@]}"
-ok_cmd "-t t10all: all $N ticks delivered" wait_for 40 sh -c "grep -E '^% info: status:' '$T/one.err' | tail -n 1 | grep -qE ' delivered $N '"
+ok_cmd "-t t10all: all $N ticks delivered" wait_for 40 sh -c "grep -E '^$LOG_TS % info: status:' '$T/one.err' | tail -n 1 | grep -qE ' delivered $N '"
 stop one
 like "$(head -n 3 "$T/one.err")" "topic t10all" "the start line names the one topic"
 is "$(topic_count t10all)" "$N" "t10all holds every tick"

@@ -20,4 +20,4 @@ is "$(producer_counter published)" "$on_topics" "topics hold what was published 
 is "$(producer_counter missed-trades)" "$((N - on_topics))" "missed trades == fixture ticks that never arrived"
 like "$(grep 'missed' "$T/producer.err" | head -n 1)" \
 	'warning: (BTC|ETH)-USD: missed [0-9]+ trade\(s\): trade_id [0-9]+ -> [0-9]+' "gap logged with product and trade ids"
-like "$(grep -E '^% info: BTC-USD: ' "$T/producer.err")" 'missed-trades [1-9]' "per-product missed count in the final report"
+like "$(grep -E "^$LOG_TS % info: BTC-USD: " "$T/producer.err")" 'missed-trades [1-9]' "per-product missed count in the final report"

@@ -15,7 +15,7 @@ start_feed --file "$FIX" --speed 0 --error-on-subscribe "BTC-XXX is not a valid 
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -p BTC-USD --topic-prefix t14. --max-backoff 1
 wait_exit producer 20
 is "$?" 3 "subscription rejected: exit 3"
-like "$(grep "^% error:" "$T/producer.err")" 'feed rejected the subscription: .*BTC-XXX is not a valid product' \
+like "$(grep -E "^$LOG_TS % error:" "$T/producer.err")" 'feed rejected the subscription: .*BTC-XXX is not a valid product' \
 	"the feed's reason is logged"
 is "$(grep -c 'connecting to' "$T/producer.err")" 1 "no reconnect attempt"
 stop feed
@@ -24,7 +24,7 @@ start_feed --file "$FIX" --speed 0 --close-reason "deprecated hostname" || bail 
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t14. --max-backoff 1
 wait_exit producer 20
 is "$?" 3 "deprecated hostname: exit 3"
-like "$(grep "^% error:" "$T/producer.err")" 'deprecated hostname.*use --url wss://ws-feed.exchange.coinbase.com' \
+like "$(grep -E "^$LOG_TS % error:" "$T/producer.err")" 'deprecated hostname.*use --url wss://ws-feed.exchange.coinbase.com' \
 	"clear message naming the current hostname"
 is "$(grep -c 'connecting to' "$T/producer.err")" 1 "no reconnect attempt"
 

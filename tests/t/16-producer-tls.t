@@ -15,9 +15,9 @@ like "$FEED_URL" '^wss://' "feed serves wss://"
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t16. --status-interval 0
 wait_exit producer 20
 is "$?" 3 "untrusted certificate: exit 3, no retry loop"
-like "$(grep "^% error:" "$T/producer.err" | head -n 1)" 'TLS: the certificate of 127.0.0.1 failed verification' \
+like "$(grep -E "^$LOG_TS % error:" "$T/producer.err" | head -n 1)" 'TLS: the certificate of 127.0.0.1 failed verification' \
 	"clear log line"
-like "$(grep "^% error:" "$T/producer.err" | tail -n 1)" '--ca-file' "tells how to fix it"
+like "$(grep -E "^$LOG_TS % error:" "$T/producer.err" | tail -n 1)" '--ca-file' "tells how to fix it"
 
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t16. --status-interval 1 \
 	--ca-file "$T/feed-cert.pem"

@@ -79,4 +79,4 @@ is "$(dump t19.BTC-USD)" "$(expect BTC-USD PUB_B TS_B)" \
 is "$(dump t19.ETH-USD)" "$(expect ETH-USD PUB_E TS_E)" \
 	"ETH-USD: published lines byte-identical, in order, keyed, timestamped"
 is "$(grep -c 'sequence/trade_id not integers' "$T/producer.err")" 2 "two 'not integers' warnings"
-is "$(grep -c '^% error' "$T/producer.err")" 0 "no error lines"
+is "$(grep -cE "^$LOG_TS % error" "$T/producer.err")" 0 "no error lines"

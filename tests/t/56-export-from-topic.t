@@ -79,7 +79,7 @@ ok_cmd "export --from-topic out" xport a out
 ok_cmd "the CSV equals the single aggregator's output.csv (cmp)" cmp "$T/ref.csv" "$T/a.csv"
 d=$(date -u -d "@$((wm / 1000000))" +%Y-%m-%dT%H:%M:%S)
 like "$(grep 'info: export from out' "$T/a.err")" \
-	"^% info: export from out: $rows windows \\([0-9]+ bytes\\) to .*/a\\.csv; closed until ${d}\\.[0-9]{3}Z: 3 of 3 input partitions have a marker, held back by (BTC|ETH)-USD \\[[01]\\]" \
+	"^$LOG_TS % info: export from out: $rows windows \\([0-9]+ bytes\\) to .*/a\\.csv; closed until ${d}\\.[0-9]{3}Z: 3 of 3 input partitions have a marker, held back by (BTC|ETH)-USD \\[[01]\\]" \
 	"one summary line: rows, the closed point, partitions complete, which holds it back"
 like "$(cat "$T/a.err")" "warning: out \\[1\\] offset [0-9]+: skipped \\(not a partial \\(w\\) or marker \\(c\\) key\\)" \
 	"a record that is neither is skipped, with a warning"

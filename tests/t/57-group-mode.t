@@ -93,5 +93,5 @@ is "$(for m in m1 m2 m3 m4; do sqlite3 "$T/$m.db" 'SELECT coalesce(sum(late), 0)
 	"no tick dropped as late by any member (a partition that moves closes as its own ticks allow)"
 ok_cmd "a partition restored from the changelog by some member" \
 	sh -c "grep -h 'restored .* from the changelog' '$T'/m*.err | head -n 3 >&2; grep -q 'restored .* from the changelog' '$T'/m*.err"
-is "$(grep -c '^% error' "$T/m2.err" "$T/m4.err" | awk -F: '{s += $2} END {print s}')" 0 "no error lines in m2, m4"
+is "$(grep -cE "^$LOG_TS % error" "$T/m2.err" "$T/m4.err" | awk -F: '{s += $2} END {print s}')" 0 "no error lines in m2, m4"
 done_testing

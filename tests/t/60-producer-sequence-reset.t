@@ -25,7 +25,7 @@ run() {
 	start_feed --file "$T/$1" --speed 0 || bail "no feed"
 	spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" -p BTC-USD --topic-prefix "t60.$1." \
 		--status-interval 1
-	wait_for 30 sh -c "grep -E '^% info: status:' '$T/producer.err' | tail -n 1 | grep -qE ' ticks $n '"
+	wait_for 30 sh -c "grep -E '^$LOG_TS % info: status:' '$T/producer.err' | tail -n 1 | grep -qE ' ticks $n '"
 	sleep 1.5
 	stop producer
 	cp "$T/producer.err" "$T/producer.$1.err"
@@ -45,4 +45,4 @@ run replay
 is "$(topic_count t60.replay.BTC-USD)" 200 "a replay of 60 ticks: dropped"
 is "$(producer_counter duplicates)" 60 "counted as duplicates"
 is "$(grep -c 'duplicates so far' "$T/producer.err")" 2 "said at 5 and 50 (a warning line each)"
-like "$(grep 'duplicates so far' "$T/producer.err" | head -n 1)" "^% warning: BTC-USD: 5 duplicates so far" "the first at 5"
+like "$(grep 'duplicates so far' "$T/producer.err" | head -n 1)" "^$LOG_TS % warning: BTC-USD: 5 duplicates so far" "the first at 5"

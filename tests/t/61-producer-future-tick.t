@@ -19,7 +19,7 @@ p=$(jq -r .product_id <<<"$line")
 
 start_feed --file "$T/ticks" --speed 0 || bail "no feed"
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t61. --status-interval 1
-ok_cmd "the feed's $N ticks handled" wait_for 60 sh -c "grep -E '^% (info|warning): status:' '$T/producer.err' | tail -n 1 | grep -qE ' ticks $N .* in-flight 0 '"
+ok_cmd "the feed's $N ticks handled" wait_for 60 sh -c "grep -E '^$LOG_TS % (info|warning): status:' '$T/producer.err' | tail -n 1 | grep -qE ' ticks $N .* in-flight 0 '"
 stop producer
 is "$?" 0 "exit 0 after SIGTERM: every tick delivered"
 is "$(producer_counter failed)" 0 "no delivery failed"

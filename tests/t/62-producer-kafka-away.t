@@ -19,7 +19,7 @@ ok_cmd "ticks flowing" wait_for 30 delivered_at_least 200
 ok_cmd "broker down" broker_cmd "down 1"
 sleep 20
 ok_cmd "broker up" broker_cmd "up 1"
-handled() { grep -E '^% (info|warning): status:' "$T/producer.err" | tail -n 1 | grep -qE " ticks $N .* in-flight 0 .* in-spool 0 "; }
+handled() { grep -E "^$LOG_TS % (info|warning): status:" "$T/producer.err" | tail -n 1 | grep -qE " ticks $N .* in-flight 0 .* in-spool 0 "; }
 ok_cmd "the feed's $N ticks handled, the spool replayed" wait_for 90 handled
 stop producer
 is "$?" 0 "exit 0 after SIGTERM"

@@ -14,7 +14,7 @@ ok_cmd "broker down" broker_cmd "down 1"
 start_feed --file "$T/first" --speed 0 || bail "no feed"
 spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t63. --status-interval 1 \
 	--spool "$T/spool"
-ok_cmd "1500 ticks handled, spooled" wait_for 60 sh -c "grep -E '^% (info|warning): status:' '$T/producer.err' | tail -n 1 | grep -qE ' ticks 1500 .* in-spool 1500 '"
+ok_cmd "1500 ticks handled, spooled" wait_for 60 sh -c "grep -E '^$LOG_TS % (info|warning): status:' '$T/producer.err' | tail -n 1 | grep -qE ' ticks 1500 .* in-spool 1500 '"
 stop producer KILL
 stop feed
 ok_cmd "broker up" broker_cmd "up 1"
@@ -24,7 +24,7 @@ spawn producer "$BIN/producer" -b "$BROKERS" --url "$FEED_URL" --topic-prefix t6
 	--spool "$T/spool"
 N=$(wc -l <"$FIX")
 # (the new ticks follow the spooled ones through the spool: in order)
-ok_cmd "the rest handled, the spool replayed" wait_for 60 sh -c "grep -E '^% (info|warning): status:' '$T/producer.err' | tail -n 1 | grep -qE ' ticks $((N - 1500)) .* in-flight 0 .* in-spool 0 '"
+ok_cmd "the rest handled, the spool replayed" wait_for 60 sh -c "grep -E '^$LOG_TS % (info|warning): status:' '$T/producer.err' | tail -n 1 | grep -qE ' ticks $((N - 1500)) .* in-flight 0 .* in-spool 0 '"
 cmp_ok "$(producer_counter replayed)" -ge 1500 "the 1500 of the first run replayed"
 stop producer
 is "$?" 0 "exit 0 after SIGTERM"

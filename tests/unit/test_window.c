@@ -102,6 +102,28 @@ static void test_watermark(void)
 		w = w2;
 	}
 	T_INT(fails, 0, "a tick above the floor never moved the watermark (2000 moves)");
+
+	/* Who holds it, and why (wm_compute_held, for status). */
+	struct wm_input h[3] = {
+		{ .max_time = 500 * S, .tag = 7 }, { .max_time = 300 * S, .tag = 8 }, { .max_time = WM_NONE, .tag = 9 },
+	};
+	struct wm_holder who;
+	wm_compute_held(h, 2, d, now, idle, 0, N, N, &floor, &who);
+	T_INT((int64_t)who.tag * 10 + who.cause, 8 * 10 + WM_HELD_EVENT, "held: the slowest partition's event time");
+	wm_compute_held(h, 3, d, now, idle, 0, N, N, &floor, &who);
+	T_INT((int64_t)who.tag * 10 + who.cause, 9 * 10 + WM_HELD_NO_TICK, "held: a partition without a tick");
+	h[2].eof = 1;
+	h[2].eof_since = now;
+	T_INT(wm_compute_held(h, 3, d, now + idle, idle, 0, 250 * S, N, &floor, &who), 130 * S,
+	      "idle and empty: at what was delivered idle_timeout ago");
+	T_INT((int64_t)who.tag * 10 + who.cause, 9 * 10 + WM_HELD_IDLE, "held: the idle rule, by the empty one");
+	wm_compute_held(h, 3, d, now + idle, idle, 0, 450 * S, N, &floor, &who);
+	T_INT((int64_t)who.tag * 10 + who.cause, 8 * 10 + WM_HELD_EVENT, "settled past the slowest: its event time");
+	T_INT(wm_compute_held(h, 3, d, now + idle, idle, 0, 250 * S, 400 * S, &floor, &who), 400 * S,
+	      "below the last watermark: it stays");
+	T_INT(who.cause, WM_HELD_NEVER_BACK, "held: it never moves back");
+	wm_compute_held(h, 0, d, now, idle, 0, N, N, &floor, &who);
+	T_INT(who.cause, WM_HELD_NONE, "no partition: nothing holds it");
 }
 
 static void test_history(void)
