@@ -20,7 +20,7 @@ counted() { [[ $(sqlite3 "$T/s.db" 'SELECT coalesce(sum(ticks), 0) FROM products
 status() { timeout 30 "$BIN/aggregator" status --state "$T/s.db" "$@"; }
 
 # BTC-USD [1] stays empty; [0] gets the first half, later the second.
-idle=20
+idle=30
 spawn agg "$BIN/aggregator" -b "$BROKERS" --assign -t BTC-USD --idle-timeout ${idle}s --batch-time 100ms \
 	-s "$T/s.db" -o "$T/s.csv"
 t0=$SECONDS
