@@ -63,6 +63,17 @@ void consume_log(const rd_kafka_t *rk, int level, const char *fac, const char *b
 	log_kafka(h ? h->verbosity : LOG_INFO, level, fac, buf);
 }
 
+/* Client-level errors: logged as librdkafka logged them without an
+ * error_cb (a warning: the client retries), then told to the hooks. */
+static void consume_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	const struct consume_hooks *h = opaque;
+	(void)rk;
+	log_kafka(h ? h->verbosity : LOG_INFO, 3, "ERROR", reason);
+	if (h && h->on_error)
+		h->on_error(h->opaque, (rd_kafka_resp_err_t)err, reason);
+}
+
 static int consume_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
 {
 	char e[256];
@@ -413,6 +424,7 @@ rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hook
 	rd_kafka_conf_set_log_cb(conf, consume_log);
 	rd_kafka_conf_set_rebalance_cb(conf, consume_rebalance);
 	rd_kafka_conf_set_offset_commit_cb(conf, consume_committed);
+	rd_kafka_conf_set_error_cb(conf, consume_error);
 	rd_kafka_conf_set_opaque(conf, hooks);
 
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
@@ -485,6 +497,28 @@ void consume_close(rd_kafka_t *rk)
 	rd_kafka_destroy(rk);
 }
 
+static int64_t consume_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One Metadata request (the topics the client knows) to any broker that
+ * answers within a second; its start time recorded when one did. */
+static void consume_probe_once(struct consume_nudger *n)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	int64_t at = consume_mono();
+	rd_kafka_resp_err_t err = rd_kafka_metadata(n->rk, 0, NULL, &md, 1000);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	pthread_mutex_lock(&n->lock);
+	if (!err)
+		n->probe_ok = at;
+	n->busy = 0;
+}
+
 static void *consume_nudger_main(void *arg)
 {
 	struct consume_nudger *n = arg;
@@ -493,10 +527,17 @@ static void *consume_nudger_main(void *arg)
 
 	pthread_mutex_lock(&n->lock);
 	for (;;) {
-		while (!n->stop && !n->pending)
+		while (!n->stop && !n->pending && !n->probe)
 			pthread_cond_wait(&n->cond, &n->lock);
 		if (n->stop)
 			break;
+		if (n->probe) {
+			n->probe = 0;
+			n->busy = 1;
+			pthread_mutex_unlock(&n->lock);
+			consume_probe_once(n); /* returns with the lock held */
+			continue;
+		}
 		memcpy(topic, n->topic, sizeof(topic));
 		int32_t partition = n->partition;
 		n->pending = 0;
@@ -554,6 +595,29 @@ void consume_nudger_post(struct consume_nudger *n, const char *topic, int32_t pa
 		pthread_cond_signal(&n->cond);
 	}
 	pthread_mutex_unlock(&n->lock);
+}
+
+void consume_nudger_probe(struct consume_nudger *n)
+{
+	if (!n->running)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (!n->probe && !n->busy) {
+		n->probe = 1;
+		pthread_cond_signal(&n->cond);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+int64_t consume_nudger_reachable(struct consume_nudger *n)
+{
+	int64_t at = 0;
+	if (!n->running)
+		return 0;
+	pthread_mutex_lock(&n->lock);
+	at = n->probe_ok;
+	pthread_mutex_unlock(&n->lock);
+	return at;
 }
 
 int consume_check(const struct agg_config *cfg, char *err, size_t errlen)

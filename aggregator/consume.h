@@ -37,6 +37,11 @@ struct consume_hooks {
 	void (*on_started)(void *opaque, const rd_kafka_topic_partition_list_t *parts);
 	/* The result of an offset commit (served from rd_kafka_consumer_poll). */
 	void (*on_commit)(void *opaque, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offs);
+	/* A client-level error (librdkafka's error_cb, served from
+	 * rd_kafka_consumer_poll), after it is logged: __ALL_BROKERS_DOWN is
+	 * how the consumer learns that no broker is reachable (it is never a
+	 * message).  May be NULL. */
+	void (*on_error)(void *opaque, rd_kafka_resp_err_t err, const char *reason);
 };
 
 /* Creates the consumer; it starts connecting at once, so the caller can open
@@ -87,10 +92,18 @@ struct consume_nudger {
 	char topic[256];
 	int32_t partition;
 	int pending, busy, stop, running;
+	int probe;         /* a reachability probe asked for */
+	int64_t probe_ok;  /* monotonic us at which the last successful probe started, 0 none */
 };
 int consume_nudger_start(struct consume_nudger *n, rd_kafka_t *rk); /* 0, or -1 */
 /* Hands the thread a request unless one is still on its way. */
 void consume_nudger_post(struct consume_nudger *n, const char *topic, int32_t partition);
+/* Asks the thread for a Metadata request (up to 1 s) to any broker: whether
+ * one answers again after all were down (nothing else says so while no
+ * message comes).  consume_nudger_reachable: when (monotonic us, CLOCK_MONOTONIC)
+ * the last one that got an answer was sent, 0 never. */
+void consume_nudger_probe(struct consume_nudger *n);
+int64_t consume_nudger_reachable(struct consume_nudger *n);
 void consume_nudger_stop(struct consume_nudger *n);
 
 /* Leaves the group (revoking through the hooks) and destroys the handle. */

@@ -136,6 +136,7 @@ static int eng_open(struct engine *e)
 #define ENG_UNASSIGNED_WARN_US 30000000  /* no partition this long: say why */
 #define ENG_BOUNDED_WAIT_US   60000000   /* --available-now gives up (exit 1) after this */
 #define ENG_PARTS_CHECK_US    5000000    /* --assign: a look for partitions added to the topics */
+#define ENG_PROBE_US          1000000    /* no broker reachable: a probe for one this often */
 
 /* The loop's own state: when the batch is due, and what sets that. */
 struct eng_loop {
@@ -149,6 +150,7 @@ struct eng_loop {
 	int64_t lead;           /* a batch is cut this long before --batch-time */
 	int warned_unassigned;
 	int64_t parts_checked;  /* --assign: the last look for added partitions */
+	int64_t brokers_were;   /* e->brokers_down at the last report_live */
 };
 
 /* The consumer first: it connects and reads metadata while the state file
@@ -174,6 +176,7 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 	if ((cfg->output_topic ? sink_group_open(e, &e->sink) : sink_local_open(e, &e->sink)) < 0)
 		return -1;
 	rebalance_hooks(e);
+	e->hooks.on_error = eng_kafka_error;
 	int code = AGG_EXIT_RUNTIME;
 	if (!(e->rk = consume_new(cfg, &e->hooks, &code, err, sizeof(err)))) {
 		eng_fatal(e, code, err);
@@ -256,6 +259,24 @@ static int eng_batch_due(const struct engine *e, const struct eng_loop *L, int64
 	       (e->total.batches == 0 && L->first_msg && (drained || mono - L->first_msg >= ENG_FIRST_BATCH_US));
 }
 
+/* No broker reachable (librdkafka said so, ingest.c): once a second a probe
+ * asks for one on the nudger's thread, since while no message comes nothing
+ * else tells that one is back; one that answered after the outage began
+ * ends it. */
+static void eng_brokers_check(struct engine *e, int64_t mono)
+{
+	if (!e->brokers_down)
+		return;
+	if (consume_nudger_reachable(&e->nudger) > e->brokers_down) {
+		eng_brokers_up(e);
+		return;
+	}
+	if (mono - e->probed_at >= ENG_PROBE_US) {
+		e->probed_at = mono;
+		consume_nudger_probe(&e->nudger);
+	}
+}
+
 /* Commits the batch, and sets the next one's deadline: --batch-time is the
  * promised time between two commits, so the next batch is cut early by what
  * a commit takes (its recent maximum) plus a tenth of --batch-time for a
@@ -279,9 +300,11 @@ static int64_t eng_end_batch(struct engine *e, struct eng_loop *L, int64_t mono)
 	}
 	L->lead = L->flush_est + batch_us / 10;
 	L->deadline = done + batch_us - L->lead;
+	eng_brokers_check(e, done);
 	report_progress(e, done, 0);
 	report_metrics(e, done, 0);
-	report_live(e, done, 0);
+	report_live(e, done, e->brokers_down != L->brokers_were);
+	L->brokers_were = e->brokers_down;
 	e->sink->ops->idle(e->sink, done);
 	return done;
 }

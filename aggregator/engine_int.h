@@ -112,6 +112,7 @@ struct engine {
 	int close_pending;            /* a window closed: commit and export soon */
 	int rejected_full;            /* said once: the rejected table is at its budget */
 	int64_t brokers_down;         /* monotonic time since no broker is reachable, 0 if one is */
+	int64_t probed_at;            /* while none is: the last probe asked (consume_nudger_probe) */
 	int clock_runs;               /* partitions with a clock_run open: the batch waits */
 	int64_t clock_since;          /* monotonic time the first of them opened */
 	int exit_code;                /* set on a fatal error */
@@ -149,6 +150,10 @@ int eng_flush(struct engine *e, int sync);
 /* ingest.c: one message (or a consumer event) into the open batch; m is
  * the engine's then (destroyed, or held as its partition's last record). */
 void eng_message(struct engine *e, rd_kafka_message_t *m);
+/* A client-level error (consume.h's on_error; opaque is the engine). */
+void eng_kafka_error(void *opaque, rd_kafka_resp_err_t err, const char *reason);
+/* A broker answered again after none was reachable. */
+void eng_brokers_up(struct engine *e);
 /* The fingerprint of a partition's last record into p->s, the record let go. */
 void eng_fp_take(struct eng_part *p);
 /* The last record let go without its fingerprint. */

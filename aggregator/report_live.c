@@ -98,7 +98,8 @@ static void live_health(struct engine *e, int64_t waiting)
 	int64_t grace = LIVE_STUCK_BATCHES * e->cfg->batch_us;
 	char reason[200];
 	if (e->brokers_down) {
-		snprintf(reason, sizeof(reason), "no broker reachable for more than %.1f s", (double)grace / 1e6);
+		snprintf(reason, sizeof(reason), "broker gone: none reachable at %.100s for more than %.1f s",
+		         e->cfg->brokers, (double)grace / 1e6);
 		httpd_health(e->metrics, e->brokers_down + grace, reason);
 	} else if (waiting > 0) {
 		int64_t since = e->commit_mono ? e->commit_mono : e->started;
