@@ -504,18 +504,22 @@ static int64_t consume_mono(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* One Metadata request (the topics the client knows) to any broker that
- * answers within a second; its start time recorded when one did. */
+/* One Metadata request (the topics the client knows) to any broker; its
+ * start time recorded as answered, or as the first failure since. */
 static void consume_probe_once(struct consume_nudger *n)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	int64_t at = consume_mono();
-	rd_kafka_resp_err_t err = rd_kafka_metadata(n->rk, 0, NULL, &md, 1000);
+	rd_kafka_resp_err_t err = rd_kafka_metadata(n->rk, 0, NULL, &md, CONSUME_PROBE_MS);
 	if (md)
 		rd_kafka_metadata_destroy(md);
 	pthread_mutex_lock(&n->lock);
-	if (!err)
+	if (!err) {
 		n->probe_ok = at;
+		n->probe_fail = 0;
+	} else if (!n->probe_fail) {
+		n->probe_fail = at;
+	}
 	n->busy = 0;
 }
 
@@ -609,15 +613,15 @@ void consume_nudger_probe(struct consume_nudger *n)
 	pthread_mutex_unlock(&n->lock);
 }
 
-int64_t consume_nudger_reachable(struct consume_nudger *n)
+void consume_nudger_probed(struct consume_nudger *n, int64_t *ok, int64_t *failed)
 {
-	int64_t at = 0;
+	*ok = *failed = 0;
 	if (!n->running)
-		return 0;
+		return;
 	pthread_mutex_lock(&n->lock);
-	at = n->probe_ok;
+	*ok = n->probe_ok;
+	*failed = n->probe_fail;
 	pthread_mutex_unlock(&n->lock);
-	return at;
 }
 
 int consume_check(const struct agg_config *cfg, char *err, size_t errlen)

@@ -92,18 +92,22 @@ struct consume_nudger {
 	char topic[256];
 	int32_t partition;
 	int pending, busy, stop, running;
-	int probe;         /* a reachability probe asked for */
-	int64_t probe_ok;  /* monotonic us at which the last successful probe started, 0 none */
+	int probe;           /* a reachability probe asked for */
+	int64_t probe_ok;    /* monotonic us at which the last answered probe was sent, 0 none */
+	int64_t probe_fail;  /* and the first failed one after it, 0 none */
 };
 int consume_nudger_start(struct consume_nudger *n, rd_kafka_t *rk); /* 0, or -1 */
 /* Hands the thread a request unless one is still on its way. */
 void consume_nudger_post(struct consume_nudger *n, const char *topic, int32_t partition);
-/* Asks the thread for a Metadata request (up to 1 s) to any broker: whether
- * one answers again after all were down (nothing else says so while no
- * message comes).  consume_nudger_reachable: when (monotonic us, CLOCK_MONOTONIC)
- * the last one that got an answer was sent, 0 never. */
+/* Asks the thread for a Metadata request to any broker, answered within
+ * CONSUME_PROBE_MS or failed: whether a broker answers at all (librdkafka's
+ * __ALL_BROKERS_DOWN is not raised for every outage, and nothing says that a
+ * broker is back while no message comes).  consume_nudger_probed: when
+ * (monotonic us) the last answered probe was sent, and the first failed one
+ * since (0: none). */
+#define CONSUME_PROBE_MS 2000
 void consume_nudger_probe(struct consume_nudger *n);
-int64_t consume_nudger_reachable(struct consume_nudger *n);
+void consume_nudger_probed(struct consume_nudger *n, int64_t *ok, int64_t *failed);
 void consume_nudger_stop(struct consume_nudger *n);
 
 /* Leaves the group (revoking through the hooks) and destroys the handle. */

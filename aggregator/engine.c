@@ -136,7 +136,7 @@ static int eng_open(struct engine *e)
 #define ENG_UNASSIGNED_WARN_US 30000000  /* no partition this long: say why */
 #define ENG_BOUNDED_WAIT_US   60000000   /* --available-now gives up (exit 1) after this */
 #define ENG_PARTS_CHECK_US    5000000    /* --assign: a look for partitions added to the topics */
-#define ENG_PROBE_US          1000000    /* no broker reachable: a probe for one this often */
+#define ENG_PROBE_US          1000000    /* a probe for a broker this often (eng_brokers_check) */
 
 /* The loop's own state: when the batch is due, and what sets that. */
 struct eng_loop {
@@ -259,17 +259,21 @@ static int eng_batch_due(const struct engine *e, const struct eng_loop *L, int64
 	       (e->total.batches == 0 && L->first_msg && (drained || mono - L->first_msg >= ENG_FIRST_BATCH_US));
 }
 
-/* No broker reachable (librdkafka said so, ingest.c): once a second a probe
- * asks for one on the nudger's thread, since while no message comes nothing
- * else tells that one is back; one that answered after the outage began
- * ends it. */
+/* Whether a broker answers: once a second a probe (a Metadata request, on
+ * the nudger's thread) asks.  One that failed starts an outage, as
+ * librdkafka's __ALL_BROKERS_DOWN does (ingest.c; it is not raised for every
+ * outage); one answered after the outage began ends it (while no message
+ * comes, nothing else would). */
 static void eng_brokers_check(struct engine *e, int64_t mono)
 {
-	if (!e->brokers_down)
-		return;
-	if (consume_nudger_reachable(&e->nudger) > e->brokers_down) {
+	int64_t ok, failed;
+	consume_nudger_probed(&e->nudger, &ok, &failed);
+	if (e->brokers_down && ok > e->brokers_down) {
 		eng_brokers_up(e);
-		return;
+	} else if (!e->brokers_down && failed > ok) {
+		e->brokers_down = failed;
+		eng_log(e, LOG_WARN, "no broker reachable at %s: none answered within %d ms; retrying", e->cfg->brokers,
+		        CONSUME_PROBE_MS);
 	}
 	if (mono - e->probed_at >= ENG_PROBE_US) {
 		e->probed_at = mono;

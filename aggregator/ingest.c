@@ -441,8 +441,6 @@ static int eng_message_in(struct engine *e, rd_kafka_message_t *m)
 		eng_log(e, LOG_WARN, "kafka: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "", m->rkt ? topic : "");
 		return 0;
 	}
-	if (e->brokers_down)
-		eng_brokers_up(e);
 	p = eng_part_find(e, topic, m->partition);
 	if (!p || !p->assigned)
 		return 0; /* a message of a partition just revoked */
