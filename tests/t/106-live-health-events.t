@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# brokers: mock
+# brokers: mock kafka
 # /events while ticks arrive: after each commit an event with the windows
 # that closed (the CSV's) and a status.  (/healthz's 503 verdicts are
 # tested in tests/unit/test_httpd.c.)
