@@ -95,6 +95,8 @@ struct engine {
 	struct live *live;            /* what the server thread reads from the state */
 	int64_t metrics_at;           /* monotonic time of the last publish */
 	int64_t live_at;              /* the same for the live page's snapshots */
+	int64_t live_event_at;        /* the last commit event with the status in it */
+	int64_t live_waiting;         /* messages known to wait, at the last status (/healthz) */
 	int64_t commit_mono, commit_wall; /* the last commit (0 before one) */
 	struct eng_part *parts;       /* every partition ever assigned; indices are stable */
 	size_t nparts, capparts;
