@@ -41,10 +41,10 @@ ALL_LDFLAGS = $(EXTRA) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lm -lpthread
 
 AGG_SRCS  := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
-AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/web_embed.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/tick_fast.o $(OBJDIR)/common/log.o \
+AGG_OBJS  := $(AGG_SRCS:%.c=$(OBJDIR)/%.o) $(OBJDIR)/sql_embed.o $(OBJDIR)/web/aggregator.o $(OBJDIR)/common/tick.o $(OBJDIR)/common/tick_fast.o $(OBJDIR)/common/log.o \
              $(OBJDIR)/common/props.o $(OBJDIR)/common/duration.o \
              $(OBJDIR)/common/metrics.o $(OBJDIR)/common/httpd.o $(OBJDIR)/common/args.o $(OBJDIR)/common/seqrule.o
-PROD_OBJS := $(OBJDIR)/producer/pcli.o $(OBJDIR)/producer/spool.o $(OBJDIR)/producer/kafka.o \
+PROD_OBJS := $(OBJDIR)/web/producer.o $(OBJDIR)/producer/pcli.o $(OBJDIR)/producer/spool.o $(OBJDIR)/producer/kafka.o \
              $(OBJDIR)/producer/spooler.o $(OBJDIR)/producer/ticker.o $(OBJDIR)/producer/report.o $(OBJDIR)/feed/conn.o $(OBJDIR)/feed/wsproto.o $(OBJDIR)/feed/feedtls.o \
              $(OBJDIR)/common/tick.o $(OBJDIR)/common/tick_fast.o $(OBJDIR)/common/log.o $(OBJDIR)/common/props.o \
              $(OBJDIR)/common/duration.o $(OBJDIR)/common/metrics.o $(OBJDIR)/common/httpd.o $(OBJDIR)/common/args.o \
@@ -88,11 +88,12 @@ $(OBJDIR)/sql_embed.c: $(wildcard sql/*.sql) scripts/embed-sql.sh
 $(OBJDIR)/sql_embed.o: $(OBJDIR)/sql_embed.c | deps
 	$(CC) $(ALL_CFLAGS) -Icommon -Iaggregator -c $< -o $@
 
-# web/*.html: the live pages, compiled in the same way (docs/live-page.md).
-$(OBJDIR)/web_embed.c: $(wildcard web/*.html) scripts/embed-web.sh
+# web/NAME.html: the live pages, compiled in the same way (docs/live-page.md),
+# one object each: web_NAME_html[] for the program that serves it.
+$(OBJDIR)/web/%.c: web/%.html scripts/embed-web.sh
 	@mkdir -p $(dir $@)
-	scripts/embed-web.sh web/aggregator.html > $@
-$(OBJDIR)/web_embed.o: $(OBJDIR)/web_embed.c | deps
+	scripts/embed-web.sh $< > $@
+$(OBJDIR)/web/%.o: $(OBJDIR)/web/%.c | deps
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BINDIR)/aggregator: $(OBJDIR)/aggregator/main.o $(AGG_OBJS)

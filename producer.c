@@ -34,6 +34,8 @@
 
 volatile sig_atomic_t stop_signal; /* set by SIGINT/SIGTERM (on_signal), nowhere else */
 
+extern const char web_producer_html[]; /* web/producer.html (scripts/embed-web.sh) */
+
 /* A fatal error: stop with exit_code, once on_timer gets to it; a stop
  * already under way goes on as it was. */
 void request_stop(struct prod_ctx *c, int exit_code)
@@ -111,6 +113,11 @@ static void on_timer(void *opaque)
 		fconn_wake(c->feed);
 		return;
 	}
+	/* the feed is up once it confirmed the subscription (/healthz) */
+	if (fconn_open(c->feed) && c->subscribed)
+		c->feed_down_since = 0;
+	else if (!c->feed_down_since)
+		c->feed_down_since = now;
 	publish_metrics(c, now, 0);
 	if (c->conf.status_s > 0 && c->conf.verbosity >= LOG_INFO &&
 	    now - c->last_status >= (lws_usec_t)c->conf.status_s * LWS_US_PER_SEC) {
@@ -350,13 +357,16 @@ static int setup_start(struct prod_ctx *c)
 		return EX_USAGE;
 	const char *addr = c->conf.http_addr ? c->conf.http_addr : c->conf.metrics_addr;
 	if (addr) {
-		int mr = httpd_start(&c->metrics, c->conf.http_addr ? "--http" : "--metrics", addr, NULL, NULL, err,
-		                     sizeof(err));
+		int mr = httpd_start(&c->metrics, c->conf.http_addr ? "--http" : "--metrics", addr, web_producer_html,
+		                     NULL, err, sizeof(err));
 		if (mr < 0) { /* the port taken can pass: EX_INIT, which the systemd unit restarts */
 			plog(c, LOG_ERROR, "%s", err);
 			return mr == HTTPD_EINUSE ? EX_INIT : EX_USAGE;
 		}
-		plog(c, LOG_INFO, "metrics on port %d (%s): GET /metrics /healthz", httpd_port(c->metrics), addr);
+		char url[300];
+		httpd_url(c->metrics, url, sizeof(url));
+		plog(c, LOG_INFO, "metrics on port %d (%s): the page on %s, GET /metrics /healthz /api/status",
+		     httpd_port(c->metrics), addr, url);
 	}
 	return -1;
 }
@@ -380,7 +390,7 @@ static int setup(struct prod_ctx *c, int argc, char **argv)
 /* The feed's event loop, until on_timer says PROD_DONE. */
 static void run(struct prod_ctx *c)
 {
-	c->last_status = lws_now_usecs();
+	c->last_status = c->started = c->feed_down_since = lws_now_usecs();
 	publish_metrics(c, c->last_status, 1);
 	fconn_start(c->feed);
 	while (c->state != PROD_DONE)

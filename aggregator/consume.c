@@ -67,6 +67,17 @@ void consume_log(const rd_kafka_t *rk, int level, const char *fac, const char *b
 	log_kafka(h ? h->verbosity : LOG_INFO, level, fac, buf);
 }
 
+/* Client-level errors: logged as librdkafka logged them without an
+ * error_cb (a warning: the client retries), then told to the hooks. */
+static void consume_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	const struct consume_hooks *h = opaque;
+	(void)rk;
+	log_kafka(h ? h->verbosity : LOG_INFO, 3, "ERROR", reason);
+	if (h && h->on_error)
+		h->on_error(h->opaque, (rd_kafka_resp_err_t)err, reason);
+}
+
 static int consume_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
 {
 	char e[256];
@@ -417,6 +428,7 @@ rd_kafka_t *consume_new(const struct agg_config *cfg, struct consume_hooks *hook
 	rd_kafka_conf_set_log_cb(conf, consume_log);
 	rd_kafka_conf_set_rebalance_cb(conf, consume_rebalance);
 	rd_kafka_conf_set_offset_commit_cb(conf, consume_committed);
+	rd_kafka_conf_set_error_cb(conf, consume_error);
 	rd_kafka_conf_set_opaque(conf, hooks);
 
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
@@ -566,6 +578,32 @@ void consume_close(rd_kafka_t *rk, int wait_ms)
 	rd_kafka_destroy_flags(rk, flags);
 }
 
+static int64_t consume_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One Metadata request (the topics the client knows) to any broker; its
+ * start time recorded as answered, or as the first failure since. */
+static void consume_probe_once(struct consume_nudger *n)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	int64_t at = consume_mono();
+	rd_kafka_resp_err_t err = rd_kafka_metadata(n->rk, 0, NULL, &md, CONSUME_PROBE_MS);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	pthread_mutex_lock(&n->lock);
+	if (!err) {
+		n->probe_ok = at;
+		n->probe_fail = 0;
+	} else if (!n->probe_fail) {
+		n->probe_fail = at;
+	}
+	n->busy = 0;
+}
+
 static void *consume_nudger_main(void *arg)
 {
 	struct consume_nudger *n = arg;
@@ -574,10 +612,17 @@ static void *consume_nudger_main(void *arg)
 
 	pthread_mutex_lock(&n->lock);
 	for (;;) {
-		while (!n->stop && !n->pending)
+		while (!n->stop && !n->pending && !n->probe)
 			pthread_cond_wait(&n->cond, &n->lock);
 		if (n->stop)
 			break;
+		if (n->probe) {
+			n->probe = 0;
+			n->busy = 1;
+			pthread_mutex_unlock(&n->lock);
+			consume_probe_once(n); /* returns with the lock held */
+			continue;
+		}
 		memcpy(topic, n->topic, sizeof(topic));
 		int32_t partition = n->partition;
 		n->pending = 0;
@@ -634,6 +679,29 @@ void consume_nudger_post(struct consume_nudger *n, const char *topic, int32_t pa
 		n->pending = 1;
 		pthread_cond_signal(&n->cond);
 	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+void consume_nudger_probe(struct consume_nudger *n)
+{
+	if (!n->running)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (!n->probe && !n->busy) {
+		n->probe = 1;
+		pthread_cond_signal(&n->cond);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+void consume_nudger_probed(struct consume_nudger *n, int64_t *ok, int64_t *failed)
+{
+	*ok = *failed = 0;
+	if (!n->running)
+		return;
+	pthread_mutex_lock(&n->lock);
+	*ok = n->probe_ok;
+	*failed = n->probe_fail;
 	pthread_mutex_unlock(&n->lock);
 }
 

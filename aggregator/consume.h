@@ -37,6 +37,11 @@ struct consume_hooks {
 	void (*on_started)(void *opaque, const rd_kafka_topic_partition_list_t *parts);
 	/* The result of an offset commit (served from rd_kafka_consumer_poll). */
 	void (*on_commit)(void *opaque, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offs);
+	/* A client-level error (librdkafka's error_cb, served from
+	 * rd_kafka_consumer_poll), after it is logged: __ALL_BROKERS_DOWN is
+	 * how the consumer learns that no broker is reachable (it is never a
+	 * message).  May be NULL. */
+	void (*on_error)(void *opaque, rd_kafka_resp_err_t err, const char *reason);
 	/* consume's own: subscribed (not --assign), the rebalance protocol is
 	 * cooperative, and how many partitions the group assigned now. */
 	int subscribed, coop, assigned;
@@ -91,10 +96,22 @@ struct consume_nudger {
 	char topic[256];
 	int32_t partition;
 	int pending, busy, stop, running;
+	int probe;           /* a reachability probe asked for */
+	int64_t probe_ok;    /* monotonic us at which the last answered probe was sent, 0 none */
+	int64_t probe_fail;  /* and the first failed one after it, 0 none */
 };
 int consume_nudger_start(struct consume_nudger *n, rd_kafka_t *rk); /* 0, or -1 */
 /* Hands the thread a request unless one is still on its way. */
 void consume_nudger_post(struct consume_nudger *n, const char *topic, int32_t partition);
+/* Asks the thread for a Metadata request to any broker, answered within
+ * CONSUME_PROBE_MS or failed: whether a broker answers at all (librdkafka's
+ * __ALL_BROKERS_DOWN is not raised for every outage, and nothing says that a
+ * broker is back while no message comes).  consume_nudger_probed: when
+ * (monotonic us) the last answered probe was sent, and the first failed one
+ * since (0: none). */
+#define CONSUME_PROBE_MS 2000
+void consume_nudger_probe(struct consume_nudger *n);
+void consume_nudger_probed(struct consume_nudger *n, int64_t *ok, int64_t *failed);
 void consume_nudger_stop(struct consume_nudger *n);
 
 /* Leaves the group (revokes through the hooks) and destroys rk, waiting for

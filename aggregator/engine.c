@@ -137,6 +137,7 @@ static int eng_open(struct engine *e)
 #define ENG_BOUNDED_WAIT_US   60000000   /* --available-now gives up (exit 1) after this */
 #define ENG_PARTS_CHECK_US    5000000    /* --assign: a look for partitions added to the topics */
 #define ENG_CLOSE_MS          3000       /* leaving the group, at most (sink_local.c's waits come first) */
+#define ENG_PROBE_US          1000000    /* a probe for a broker this often (eng_brokers_check) */
 
 /* The loop's own state: when the batch is due, and what sets that. */
 struct eng_loop {
@@ -150,6 +151,7 @@ struct eng_loop {
 	int64_t lead;           /* a batch is cut this long before --batch-time */
 	int warned_unassigned;
 	int64_t parts_checked;  /* --assign: the last look for added partitions */
+	int64_t brokers_were;   /* e->brokers_down at the last report_live */
 };
 
 /* The consumer first: it connects and reads metadata while the state file
@@ -176,6 +178,7 @@ static int eng_setup(struct engine *e, const struct agg_config *cfg)
 	if ((cfg->output_topic ? sink_group_open(e, &e->sink) : sink_local_open(e, &e->sink)) < 0)
 		return -1;
 	rebalance_hooks(e);
+	e->hooks.on_error = eng_kafka_error;
 	int code = AGG_EXIT_RUNTIME;
 	if (!(e->rk = consume_new(cfg, &e->hooks, &code, err, sizeof(err)))) {
 		eng_fatal(e, code, err);
@@ -258,6 +261,28 @@ static int eng_batch_due(const struct engine *e, const struct eng_loop *L, int64
 	       (e->total.batches == 0 && L->first_msg && (drained || mono - L->first_msg >= ENG_FIRST_BATCH_US));
 }
 
+/* Whether a broker answers: once a second a probe (a Metadata request, on
+ * the nudger's thread) asks.  One that failed starts an outage, as
+ * librdkafka's __ALL_BROKERS_DOWN does (ingest.c; it is not raised for every
+ * outage); one answered after the outage began ends it (while no message
+ * comes, nothing else would). */
+static void eng_brokers_check(struct engine *e, int64_t mono)
+{
+	int64_t ok, failed;
+	consume_nudger_probed(&e->nudger, &ok, &failed);
+	if (e->brokers_down && ok > e->brokers_down) {
+		eng_brokers_up(e);
+	} else if (!e->brokers_down && failed > ok) {
+		e->brokers_down = failed;
+		eng_log(e, LOG_WARN, "no broker reachable at %s: none answered within %d ms; retrying", e->cfg->brokers,
+		        CONSUME_PROBE_MS);
+	}
+	if (mono - e->probed_at >= ENG_PROBE_US) {
+		e->probed_at = mono;
+		consume_nudger_probe(&e->nudger);
+	}
+}
+
 /* Commits the batch, and sets the next one's deadline: --batch-time is the
  * promised time between two commits, so the next batch is cut early by what
  * a commit takes (its recent maximum) plus a tenth of --batch-time for a
@@ -281,9 +306,11 @@ static int64_t eng_end_batch(struct engine *e, struct eng_loop *L, int64_t mono)
 	}
 	L->lead = L->flush_est + batch_us / 10;
 	L->deadline = done + batch_us - L->lead;
+	eng_brokers_check(e, done);
 	report_progress(e, done, 0);
 	report_metrics(e, done, 0);
-	report_live(e, done, 0);
+	report_live(e, done, e->brokers_down != L->brokers_were);
+	L->brokers_were = e->brokers_down;
 	e->sink->ops->idle(e->sink, done);
 	return done;
 }

@@ -95,6 +95,8 @@ struct engine {
 	struct live *live;            /* what the server thread reads from the state */
 	int64_t metrics_at;           /* monotonic time of the last publish */
 	int64_t live_at;              /* the same for the live page's snapshots */
+	int64_t live_event_at;        /* the last commit event with the status in it */
+	int64_t live_waiting;         /* messages known to wait, at the last status (/healthz) */
 	int64_t commit_mono, commit_wall; /* the last commit (0 before one) */
 	struct eng_part *parts;       /* every partition ever assigned; indices are stable */
 	size_t nparts, capparts;
@@ -114,6 +116,7 @@ struct engine {
 	int close_pending;            /* a window closed: commit and export soon */
 	int rejected_full;            /* said once: the rejected table is at its budget */
 	int64_t brokers_down;         /* monotonic time since no broker is reachable, 0 if one is */
+	int64_t probed_at;            /* while none is: the last probe asked (consume_nudger_probe) */
 	int clock_runs;               /* partitions with a clock_run open: the batch waits */
 	int64_t clock_since;          /* monotonic time the first of them opened */
 	int exit_code;                /* set on a fatal error */
@@ -154,6 +157,10 @@ int eng_flush(struct engine *e, int sync);
 /* ingest.c: one message (or a consumer event) into the open batch; m is
  * the engine's then (destroyed, or held as its partition's last record). */
 void eng_message(struct engine *e, rd_kafka_message_t *m);
+/* A client-level error (consume.h's on_error; opaque is the engine). */
+void eng_kafka_error(void *opaque, rd_kafka_resp_err_t err, const char *reason);
+/* A broker answered again after none was reachable. */
+void eng_brokers_up(struct engine *e);
 /* The fingerprint of a partition's last record into p->s, the record let go. */
 void eng_fp_take(struct eng_part *p);
 /* The last record let go without its fingerprint. */

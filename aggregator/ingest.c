@@ -389,6 +389,35 @@ void eng_fp_drop(struct eng_part *p)
 	p->last = NULL;
 }
 
+/* A client-level error (consume.h's on_error, or one delivered as a
+ * message): no broker reachable starts the clock that /healthz and
+ * --available-now judge by; a fatal error stops the run. */
+void eng_kafka_error(void *opaque, rd_kafka_resp_err_t err, const char *reason)
+{
+	struct engine *e = opaque;
+
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !e->brokers_down) {
+		e->brokers_down = eng_mono();
+		eng_log(e, LOG_WARN, "no broker reachable at %s: retrying (%s)", e->cfg->brokers, reason);
+	} else if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char why[512];
+		rd_kafka_resp_err_t fe = rd_kafka_fatal_error(e->rk, why, sizeof(why));
+		char msg[900];
+		/* Group mode's static membership: the name is in use elsewhere. */
+		snprintf(msg, sizeof(msg), "kafka fatal error: %s%s%s%s", why,
+		         fe == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ? ": this member was fenced: another member runs "
+		         "with its name (--member " : "", fe == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ? e->cfg->member : "",
+		         fe == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ? "), two members with one name fence each other" : "");
+		eng_fatal(e, AGG_EXIT_RUNTIME, msg);
+	}
+}
+
+void eng_brokers_up(struct engine *e)
+{
+	eng_log(e, LOG_INFO, "a broker at %s is reachable again", e->cfg->brokers);
+	e->brokers_down = 0;
+}
+
 /* Returns 1 when m is kept as its partition's record read last (p->last). */
 static int eng_message_in(struct engine *e, rd_kafka_message_t *m)
 {
@@ -405,32 +434,12 @@ static int eng_message_in(struct engine *e, rd_kafka_message_t *m)
 			}
 			return 0;
 		}
-		if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-			char why[512];
-			rd_kafka_resp_err_t fe = rd_kafka_fatal_error(e->rk, why, sizeof(why));
-			char msg[900];
-			/* Group mode's static membership: the name is in use elsewhere. */
-			snprintf(msg, sizeof(msg), "kafka fatal error: %s%s%s%s", why,
-			         fe == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ? ": this member was fenced: another member runs "
-			         "with its name (--member " : "", fe == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ? e->cfg->member : "",
-			         fe == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ? "), two members with one name fence each other" : "");
-			eng_fatal(e, AGG_EXIT_RUNTIME, msg);
-			return 0;
-		}
-		if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-			if (!e->brokers_down) {
-				e->brokers_down = eng_mono();
-				eng_log(e, LOG_WARN, "no broker reachable at %s: retrying (%s)", e->cfg->brokers,
-				        rd_kafka_message_errstr(m));
-			}
+		if (m->err == RD_KAFKA_RESP_ERR__FATAL || m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+			eng_kafka_error(e, m->err, rd_kafka_message_errstr(m));
 			return 0;
 		}
 		eng_log(e, LOG_WARN, "kafka: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "", m->rkt ? topic : "");
 		return 0;
-	}
-	if (e->brokers_down) {
-		eng_log(e, LOG_INFO, "a broker at %s is reachable again", e->cfg->brokers);
-		e->brokers_down = 0;
 	}
 	p = eng_part_find(e, topic, m->partition);
 	if (!p || !p->assigned)

@@ -35,6 +35,18 @@ static void live_time(FILE *f, const char *name, int64_t us)
 		fprintf(f, "\"%s\":%" PRId64, name, us);
 }
 
+/* The messages known to wait: the open batch's, and the assigned
+ * partitions' lag. */
+static int64_t live_waiting(const struct engine *e)
+{
+	int64_t n = e->batch_msgs;
+	for (size_t i = 0; i < e->nparts; i++) {
+		int64_t lag = live_lag(e, &e->parts[i]);
+		n += lag > 0 ? lag : 0;
+	}
+	return n;
+}
+
 /* The status object; *waiting gets the messages known to wait. */
 static void live_status(const struct engine *e, FILE *f, int64_t *waiting)
 {
@@ -98,7 +110,8 @@ static void live_health(struct engine *e, int64_t waiting)
 	int64_t grace = LIVE_STUCK_BATCHES * e->cfg->batch_us;
 	char reason[200];
 	if (e->brokers_down) {
-		snprintf(reason, sizeof(reason), "no broker reachable for more than %.1f s", (double)grace / 1e6);
+		snprintf(reason, sizeof(reason), "broker gone: none reachable at %.100s for more than %.1f s",
+		         e->cfg->brokers, (double)grace / 1e6);
 		httpd_health(e->metrics, e->brokers_down + grace, reason);
 	} else if (waiting > 0) {
 		int64_t since = e->commit_mono ? e->commit_mono : e->started;
@@ -114,17 +127,16 @@ void report_live(struct engine *e, int64_t mono, int force)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int64_t waiting = 0;
 	FILE *f;
 	if (!e->metrics || (!force && mono - e->live_at < 1000000))
 		return;
 	e->live_at = mono;
 	if ((f = open_memstream(&text, &len))) {
-		live_status(e, f, &waiting);
+		live_status(e, f, &e->live_waiting);
 		fclose(f);
 		httpd_publish(e->metrics, "status", text, len);
 		free(text);
-		live_health(e, waiting);
+		live_health(e, e->live_waiting);
 	}
 	if ((f = open_memstream(&text, &len))) {
 		live_open(e, f);
@@ -134,23 +146,35 @@ void report_live(struct engine *e, int64_t mono, int force)
 	}
 }
 
+/* After a commit: its event, when it closed windows or the status is due (at
+ * most once a second: with every partition in it, at every commit of a
+ * backlog it cost more than the rest of the page); /healthz's verdict. */
 void report_commit(struct engine *e, int64_t closed_from)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int64_t waiting;
 	FILE *f;
-	if (!e->metrics || !(f = open_memstream(&text, &len)))
+	if (!e->metrics)
 		return;
-	fputc('{', f);
-	live_time(f, "closed_from", closed_from == WM_NONE ? INT64_MIN + 1 : closed_from);
-	fputc(',', f);
-	live_time(f, "closed_to", e->exported_until);
-	fputs(",\"status\":", f);
-	live_status(e, f, &waiting);
-	fputc('}', f);
-	fclose(f);
-	httpd_event(e->metrics, text, len);
-	free(text);
-	live_health(e, waiting);
+	int64_t mono = eng_mono();
+	int closed = e->exported_until != WM_NONE && (closed_from == WM_NONE || e->exported_until > closed_from);
+	int status = mono - e->live_event_at >= 1000000;
+	if ((closed || status) && (f = open_memstream(&text, &len))) {
+		fputc('{', f);
+		live_time(f, "closed_from", closed_from == WM_NONE ? INT64_MIN + 1 : closed_from);
+		fputc(',', f);
+		live_time(f, "closed_to", e->exported_until);
+		if (status) {
+			fputs(",\"status\":", f);
+			live_status(e, f, &e->live_waiting);
+			e->live_event_at = mono;
+		}
+		fputc('}', f);
+		fclose(f);
+		httpd_event(e->metrics, text, len);
+		free(text);
+	}
+	if (!status)
+		e->live_waiting = live_waiting(e);
+	live_health(e, e->live_waiting);
 }

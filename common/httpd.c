@@ -62,7 +62,7 @@ struct httpd {
 	pthread_mutex_t lock;   /* guards named, stuck_at, reason, notes, stop */
 	struct hd_named named[HD_NAMED];
 	int64_t stuck_at;
-	char reason[256];
+	char reason[640];
 	char *notes[HTTPD_RING];
 	size_t notes_len[HTTPD_RING], nnotes;
 	int stop;
@@ -150,7 +150,7 @@ static int hd_named_copy(struct httpd *s, const char *name, char **text, size_t 
 
 static void hd_healthz(struct httpd *s, struct hd_conn *c, int head_only)
 {
-	char body[300];
+	char body[660];
 	pthread_mutex_lock(&s->lock);
 	int64_t stuck_at = s->stuck_at;
 	int stuck = stuck_at && stuck_at / 1000 <= hd_ms();

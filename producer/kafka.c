@@ -80,8 +80,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	/* Ticks this producer purged itself to spool them (spooler_switch) did
 	 * not fail: they are in the spool, counted there. */
 	int purged = m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
-	if (!purged)
+	if (!purged) {
 		c->n.failed++;
+		c->last_fail = lws_now_usecs();
+		c->last_err = m->err;
+	}
 	if (op & 1) {
 		if ((uint64_t)(op >> 1) < c->fail_off) {
 			c->fail_off = (uint64_t)(op >> 1);

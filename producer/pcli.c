@@ -124,11 +124,15 @@ static const struct args_opt pcli_opts[] = {
 	{ .name = "max-backoff", .kind = ARGS_SECONDS, .off = PCLI_AT(max_backoff_s), .lo = 1, .hi = 3600,
 	  .help = "      --max-backoff DUR     longest wait between reconnects (30s)\n" },
 	{ .name = "http", .kind = ARGS_HOSTPORT, .off = PCLI_AT(http_addr),
-	  .help = "      --http HOST:PORT      /metrics (Prometheus) and /healthz on http://HOST:PORT/;\n"
+	  .help = "      --http HOST:PORT      the feed and Kafka page, /metrics (Prometheus),\n"
+	          "                            /healthz and /api/status on http://HOST:PORT/;\n"
 	          "                            an empty HOST (:PORT) is 127.0.0.1: 0.0.0.0:PORT or\n"
 	          "                            [::]:PORT to be reached from elsewhere\n" },
 	{ .name = "metrics", .kind = ARGS_HOSTPORT, .off = PCLI_AT(metrics_addr),
 	  .help = "      --metrics HOST:PORT   the same as --http\n" },
+	{ .name = "unhealthy-after", .kind = ARGS_SECONDS, .off = PCLI_AT(unhealthy_s), .lo = 1, .hi = 3600,
+	  .help = "      --unhealthy-after DUR /healthz says 503 once the feed is down, or Kafka\n"
+	          "                            takes no tick while some wait, this long (30s)\n" },
 	{ .name = "spool", .kind = ARGS_STR, .off = PCLI_AT(spool_dir),
 	  .help = "      --spool DIR           ticks Kafka does not take go to a file here, sent when\n"
 	          "                            it is back (default $STATE_DIRECTORY/producer-spool,\n"
@@ -187,6 +191,7 @@ int pcli_parse(int argc, char **argv, struct pcli_config *k, char *err, size_t e
 	k->silence_s = 15;
 	k->status_s = 5;
 	k->max_backoff_s = 30;
+	k->unhealthy_s = 30;
 	k->spool_max_mb = 1024;
 	if ((r = args_parse(&pcli_spec, argc, argv, k, err, errlen)) != 0)
 		return r;

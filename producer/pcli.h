@@ -33,6 +33,7 @@ struct pcli_config {
 	int dump_conf;              /* -X dump */
 	const char *metrics_addr;   /* --metrics HOST:PORT (the old name of --http), NULL off */
 	const char *http_addr;      /* --http HOST:PORT, NULL off (then --metrics, if given) */
+	int unhealthy_s;            /* --unhealthy-after: /healthz's bound on the feed down, Kafka stalled */
 	const char *spool_dir;      /* --spool DIR, NULL: $STATE_DIRECTORY/producer-spool or ./producer-spool */
 	int spool_max_mb;           /* --spool-max MB, 0 = no spool */
 };

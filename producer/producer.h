@@ -122,6 +122,12 @@ struct prod_ctx {
 	struct fconn *feed;         /* the feed connection, owned */
 	struct httpd *metrics;      /* --http (--metrics), NULL off */
 	lws_usec_t metrics_at;      /* last publish */
+	lws_usec_t started;         /* when the loop began */
+	lws_usec_t feed_down_since; /* the feed not open and subscribed since then, 0 while it is */
+	lws_usec_t last_fail;       /* the last delivery report with an error (purges aside), 0 none */
+	rd_kafka_resp_err_t last_err; /* and its error */
+	uint64_t rate_ticks;        /* n.ticks at the last publish: ticks/s on the page */
+	double rate;                /* ticks/s between the last two publishes */
 	char *sub;                  /* subscribe message, owned */
 	int subscribed;             /* "subscriptions" ack seen on this connection */
 	int alive;                  /* the message being handled was a valid one */
@@ -192,7 +198,9 @@ void on_feed_oversized(void *opaque, size_t len);
 int on_feed_closed(void *opaque, int code, const char *why);
 void on_feed_fatal(void *opaque);
 
-/* report.c */
+/* report.c: for --http, at most once a second (force: now): /metrics, the
+ * page's /api/status and /healthz's verdict (the feed down, or Kafka
+ * taking nothing while ticks wait, longer than --unhealthy-after). */
 void publish_metrics(struct prod_ctx *c, lws_usec_t now, int force);
 void print_status(struct prod_ctx *c, const char *label, double secs);
 

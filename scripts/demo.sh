@@ -8,18 +8,21 @@
 #
 # Demo: starts the embedded broker (kafka-mock), the local feed (feed-server)
 # replaying the fixture sped up, the producer and the aggregator; shows their
-# output live, each line prefixed with the program's name; stops by itself once
-# every tick of the fixture went through Kafka into the aggregator's state;
-# leaves demo/output.csv, demo/state.db, demo/output.png and demo/logs/, and
-# the same windows as candles: demo/candles.csv (aggregator export --columns
-# candles) and demo/candles.png.
+# output live, each line prefixed with the program's name, and the address of
+# the live page (the aggregator's --http; the producer's page beside it);
+# stops by itself once every tick of the fixture went through Kafka into the
+# aggregator's state; leaves demo/output.csv, demo/state.db, demo/output.png
+# and demo/logs/, and the same windows as candles: demo/candles.csv
+# (aggregator export --columns candles) and demo/candles.png.  Then, when its
+# output is a terminal, the page stays for DEMO_SERVE seconds (aggregator
+# serve over demo/state.db) or until Ctrl-C; elsewhere (CI, a pipe) it ends.
 # A new run starts from an empty demo/.
 #
 # Live (scripts/run.sh): the producer reads the real feed (its default URL, or
 # FEED_URL) into KAFKA_BROKERS when set, else into a local Apache Kafka
 # (scripts/kafka) whose log is kept in RUN_DIR/kafka/, so the next run resumes
 # on the same topics; the aggregator (group coinbase-windows) writes
-# demo/live/ (RUN_DIR) until Ctrl-C.  When the feed cannot be reached, it
+# demo/live/ (RUN_DIR) and serves the live page until Ctrl-C.  When the feed cannot be reached, it
 # says so within seconds, with how to replay instead (the producer keeps
 # retrying).
 #
@@ -58,6 +61,10 @@
 #   PRODUCTS=LIST          products / topics (BTC-USD,ETH-USD)
 #   WINDOW=1m WATERMARK=2m the aggregator's window and watermark
 #   PROGRESS=3             seconds between progress lines (live: 10)
+#   DEMO_PORT=8080         the live page's port on 127.0.0.1 (taken: the next free
+#                          one), the producer's page on the next free one; 0: none
+#   DEMO_SERVE=SECONDS     demo only: how long the page stays after the run (600 when
+#                          the output is a terminal, else 0: the demo ends at once)
 #   KAFKA_BROKERS=LIST     live only: a Kafka cluster instead of the local broker
 #   FEED_URL=URL           live only: feed URL (default: the producer's, Coinbase)
 #   RUN_DIR=DIR            live only: output directory (demo/live/)
@@ -125,6 +132,13 @@ for t in sqlite3 setsid; do
 done
 [[ $DEMO_SPEED =~ ^[0-9]+([.][0-9]+)?$ ]] || die "DEMO_SPEED must be a number (30 = 30x, 0 = as fast as possible), not '$DEMO_SPEED'"
 [[ $PROGRESS =~ ^[0-9]+$ ]] || die "PROGRESS must be whole seconds, not '$PROGRESS'"
+DEMO_PORT=${DEMO_PORT:-8080}
+[[ $DEMO_PORT =~ ^[0-9]+$ ]] && ((DEMO_PORT < 65500)) || die "DEMO_PORT must be a port number (0: no page), not '$DEMO_PORT'"
+# The page stays after the demo only for someone looking: a terminal.
+if [[ -z ${DEMO_SERVE:-} ]]; then
+	if [[ -t 1 ]]; then DEMO_SERVE=600; else DEMO_SERVE=0; fi
+fi
+[[ $DEMO_SERVE =~ ^[0-9]+$ ]] || die "DEMO_SERVE must be whole seconds (0: end at once), not '$DEMO_SERVE'"
 
 # --- processes -----------------------------------------------------------------
 # Each program runs in its own session (setsid), so the terminal's Ctrl-C
@@ -249,6 +263,7 @@ stop_all() {
 	stop aggregator 30
 	stop catch-up 30
 	stop broker 30
+	stop serve 5
 	# Filters end at EOF; give them a moment to print the last lines.
 	for name in "${!FILTER[@]}"; do
 		for ((i = 0; i < 30; i++)); do
@@ -261,12 +276,16 @@ stop_all() {
 	done
 }
 
-INTERRUPTED=""
+INTERRUPTED="" SERVING=0
 on_exit() {
 	local st=$?
 	trap '' INT TERM HUP
 	[[ -n ${PROBE:-} ]] && rm -f -- "$PROBE"
-	if [[ ${#PID[@]} -gt 0 ]]; then
+	if ((SERVING)); then
+		# Ctrl-C is how the page's time ends early: the demo is done, exit 0.
+		stop_all
+		[[ -n $INTERRUPTED ]] && say "stopped serving the page (SIG$INTERRUPTED)" && st=0
+	elif [[ ${#PID[@]} -gt 0 ]]; then
 		[[ -n $INTERRUPTED ]] && say "stopping everything (the aggregator commits its last batch) ..."
 		stop_all
 		if [[ -n $INTERRUPTED ]]; then
@@ -310,6 +329,16 @@ fail_if_dead() { # NAME...: exits with the tail of this run's log when one of th
 		sed 's/^/    /' <<<"${lines:-(nothing)}" >&2
 		exit 1
 	done
+}
+
+# free_port FROM: the first port from FROM on that nothing on 127.0.0.1
+# listens on (a connection to it is refused).
+free_port() {
+	local p
+	for ((p = $1; p < $1 + 50; p++)); do
+		(: <"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	die "no free port from $1 to $(($1 + 49)) for the live page (set DEMO_PORT)"
 }
 
 wait_file() { # FILE SECONDS NAME: until FILE holds a full line
@@ -472,6 +501,13 @@ fi
 
 agg=("$BIN/aggregator" --brokers "$BROKERS" --topics "$PRODUCTS" --state "$STATE" --output "$CSV"
 	--window "$WINDOW" --watermark "$WATERMARK" --progress-interval "${PROGRESS}s")
+# The live pages (docs/live-page.md), on loopback.
+AGG_PORT=0 PROD_PORT=0
+if ((DEMO_PORT)); then
+	AGG_PORT=$(free_port "$DEMO_PORT") || exit 1
+	PROD_PORT=$(free_port $((AGG_PORT + 1))) || exit 1
+	agg+=(--http "127.0.0.1:$AGG_PORT")
+fi
 if [[ $MODE == live ]]; then
 	# Apache Kafka: a consumer group, as on a cluster.
 	agg+=(--group "${AGGREGATOR_GROUP:-coinbase-windows}")
@@ -484,6 +520,7 @@ fi
 start aggregator "${agg[@]}" "${AGGREGATOR_EXTRA[@]}"
 
 prod=("$BIN/producer" --brokers "$BROKERS" --products "$PRODUCTS" --status-interval "$PROGRESS")
+((PROD_PORT)) && prod+=(--http "127.0.0.1:$PROD_PORT")
 if [[ $MODE == live ]]; then
 	[[ -n ${FEED_URL:-} ]] && prod+=(--url "$FEED_URL")
 	say "feed: ${FEED_URL:-wss://ws-feed.exchange.coinbase.com (default)}"
@@ -494,6 +531,8 @@ else
 	prod+=(--url "ws://127.0.0.1:$(<"$OUT/feed.port")")
 fi
 start producer "${prod[@]}" "${PRODUCER_EXTRA[@]}"
+((AGG_PORT)) && say "the live page: http://127.0.0.1:$AGG_PORT/ (windows as they close, lag, watermark);" \
+	"the producer's: http://127.0.0.1:$PROD_PORT/ (feed and Kafka)"
 
 # first_row: says once when the CSV gets its first row (a fresh CSV only).
 FIRST_ROW=""
@@ -615,3 +654,22 @@ say "sqlite3 $(rel "$STATE") '$SUMMARY_SQL'"
 summary_query
 echo
 say "next: head $(rel "$CSV"); sqlite3 $(rel "$STATE") 'SELECT * FROM progress'; make run (live feed)"
+
+# --- the page stays a while: aggregator serve over the state -----------------------
+if ((DEMO_SERVE > 0 && AGG_PORT)); then
+	port=$(free_port "$AGG_PORT") || exit 1
+	start serve "$BIN/aggregator" serve --state "$STATE" --http "127.0.0.1:$port"
+	SERVING=1
+	echo
+	if ((DEMO_SERVE % 60)); then for_how_long="$DEMO_SERVE s"; else for_how_long="$((DEMO_SERVE / 60)) min"; fi
+	say "the live page stays on http://127.0.0.1:$port/ for $for_how_long" \
+		"(aggregator serve, read-only over $(rel "$STATE")); Ctrl-C ends it sooner, DEMO_SERVE=SECONDS sets it"
+	end=$((SECONDS + DEMO_SERVE))
+	while ((SECONDS < end)); do
+		fail_if_dead serve
+		sleep 0.5
+	done
+	stop serve 5
+	SERVING=0
+	say "the page's time is over (DEMO_SERVE=$DEMO_SERVE)"
+fi

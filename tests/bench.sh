@@ -15,6 +15,10 @@
 #   BENCH_PARTS=        partitions per product topic (default: enough to keep
 #                       each partition under ~3 MB; the mock keeps ~5 MB)
 #   BENCH_KAFKA=0       the embedded broker only (no Apache Kafka pass)
+#   BENCH_LIVE=1        only the live page's cost: on the embedded broker, row 2
+#                       and row 2 with the page open (--http, an /events stream,
+#                       /api/windows polled), alternating, BENCH_RUNS each; a
+#                       table of every run, nothing else measured (docs/performance.md)
 #   KEEP_TMP=1          keep the temp dir (logs, state files, CSVs)
 #
 # Needs: kcat, sqlite3, jq, awk, cc + pkg-config (builds tests/bench/benchtool.c
@@ -163,7 +167,7 @@ agg_backlog() {
 	local key=$1 dir t0 t1 ticks first rows; shift
 	dir=$T/$key.$RANDOM; mkdir -p "$dir"
 	t0=$(now_us)
-	timeout "$BENCH_AGG_TIMEOUT" ${TIME:+$TIME -f '%M' -o "$dir/time"} "$BIN/aggregator" -q -b "$BROKERS" -t "$TOPICS" \
+	timeout "$BENCH_AGG_TIMEOUT" ${TIME:+$TIME -f '%M %U %S' -o "$dir/time"} "$BIN/aggregator" -q -b "$BROKERS" -t "$TOPICS" \
 		--assign --available-now --batch-time 100ms -s "$dir/state.db" -o "$dir/out.csv" \
 		-g "bench-$key-$RANDOM$RANDOM" --progress-interval 1ms --progress-json "$@" \
 		>"$dir/progress.json" 2>"$dir/err"
@@ -186,8 +190,64 @@ agg_backlog() {
 	log "  $key: $(fmt "$(calc "($t1 - $t0) / 1e3")") ms, $rows rows"
 	[[ -n $first ]] && record "${key}_first" "$((first - t0 / 1000))"
 	record "${key}_gap" "$(max_gap_ms "$dir/progress.json")"
-	[[ -n $TIME && -s $dir/time ]] && record "${key}_rss" "$(tail -n 1 "$dir/time")"
+	if [[ -n $TIME && -s $dir/time ]]; then
+		record "${key}_rss" "$(tail -n 1 "$dir/time" | cut -d' ' -f1)"
+		record "${key}_cpu" "$(tail -n 1 "$dir/time" | awk '{ print $2 + $3 }')"
+	fi
 	[[ ${KEEP_TMP:-0} == 1 ]] || rm -rf "$dir"
+}
+
+# agg_live KEY [aggregator options]: agg_backlog with the live page open, as a
+# browser has it: --http on a free port, one /events stream (connected before
+# the first commit: it retries every 10 ms until the server answers), and
+# once a second /api/windows?limit=5000 (the most a page loads at once),
+# /api/status and /api/open.  Records KEY_events (commit events the stream
+# got) and KEY_polls (requests answered 200) besides agg_backlog's.
+agg_live() {
+	local key=$1 port dir u; shift
+	port=$(free_port) || die "no free port"
+	u=http://127.0.0.1:$port
+	dir=$T/$key-clients.$RANDOM; mkdir -p "$dir"
+	spawn sse bash -c "while :; do curl -sN --max-time 600 '$u/events' >>'$dir/events' 2>/dev/null; sleep 0.01; done"
+	spawn poller bash -c "while :; do for a in 'windows?limit=5000' status open; do
+		curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 '$u/api/'\$a >>'$dir/polls' 2>/dev/null; done; sleep 1; done"
+	agg_backlog "$key" --http "127.0.0.1:$port" "$@"
+	stop sse >/dev/null
+	stop poller >/dev/null
+	record "${key}_events" "$(grep -c '^event: commit' "$dir/events" 2>/dev/null)"
+	record "${key}_polls" "$(grep -c '^200$' "$dir/polls" 2>/dev/null)"
+	[[ ${KEEP_TMP:-0} == 1 ]] || rm -rf "$dir"
+}
+
+# nth KEY N: the Nth sample of KEY (in the order recorded)
+nth() { printf '%s' "${S[$1]:-}" | sed -n "$2p"; }
+
+# live_only: BENCH_LIVE=1, the page's cost alone: row 2 without and with the
+# page open, alternating, on the embedded broker; a table of every run.
+live_only() {
+	local run rows="" a b
+	for ((run = 1; run <= RUNS; run++)); do
+		log "run $run/$RUNS: aggregator e2e, then the same with the live page open"
+		agg_backlog e2e
+		agg_live live
+	done
+	a=$(med e2e_rate) b=$(med live_rate)
+	for ((run = 1; run <= RUNS; run++)); do
+		rows+="| $run | $(fmt "$(nth e2e_rate "$run")") | $(nth e2e_cpu "$run") | $(fmt "$(nth live_rate "$run")") | $(nth live_cpu "$run") | $(nth live_events "$run") | $(nth live_polls "$run") |"$'\n'
+	done
+	cat <<EOF
+## The live page's cost (BENCH_LIVE=1)
+
+Machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr); $(date -u +%Y-%m-%dT%H:%MZ); load average at the end $(cut -d' ' -f1-3 /proc/loadavg).
+Data: $N ticks, ${#PRODUCTS[@]} topics x $P partitions, kafka-mock. Row 2 (\`--available-now --assign --batch-time 100ms\`),
+without and with \`--http\` + an /events stream + /api/windows?limit=5000, /api/status, /api/open once a second; alternating.
+
+| run | msg/s without | CPU s without | msg/s with the page | CPU s with | commit events streamed | API requests answered |
+|---|---:|---:|---:|---:|---:|---:|
+${rows}| median | $(fmt "$a") | $(med e2e_cpu) | $(fmt "$b") | $(med live_cpu) | | |
+
+With the page / without, by rate: $(fmt "$(calc "$b / $a")" 3)x; by CPU: $(fmt "$(calc "$(med live_cpu) / $(med e2e_cpu)")" 3)x (target: the rate drops by less than 5%).
+EOF
 }
 
 parse_only() {
@@ -292,8 +352,9 @@ for ((run = 1; run <= RUNS; run++)); do
 	log "run $run/$RUNS ($TEST_BROKER): kcat -C"
 	kcat_limit
 	kcat_default
-	log "run $run/$RUNS: aggregator --available-now (default 1m windows, export on)"
+	log "run $run/$RUNS: aggregator --available-now (default 1m windows, export on), and with the live page open"
 	agg_backlog e2e
+	agg_live live
 	log "run $run/$RUNS: aggregator --columns all (every aggregate in the CSV) and --columns lab"
 	agg_backlog allcols --columns all
 	agg_backlog labcols --columns lab
@@ -316,6 +377,10 @@ done
 # (scripts/kafka, one node, its log in the temp dir) unless BENCH_KAFKA=0.
 TEST_BROKER=mock start_broker -b 1 "${topic_args[@]}" || die "kafka-mock"
 load
+if [[ ${BENCH_LIVE:-0} == 1 ]]; then
+	live_only
+	exit 0
+fi
 pass
 stop broker >/dev/null
 KAFKA_VERSION_SEEN="" KAFKA_START_MS=""
@@ -400,6 +465,9 @@ side_table() {
 	both "aggregator --columns all, ratio to --columns lab (issue 25: <= 15% slower)" \
 		"$(fmt "$(med allcols_rate)") msg/s, $(fmt "$km" 2)x" "$(fmt "$(med ${k}allcols_rate)") msg/s, $(fmt "$kk" 2)x" \
 		">= 0.85x" "$(verdict "$km" ">=" 0.85)" "$(verdict "$kk" ">=" 0.85)"
+	km=$(ratio_of live_rate e2e_rate); kk=$(ratio_of ${k}live_rate ${k}e2e_rate)
+	both "aggregator e2e with the live page open (row 2''), ratio to row 2" "$(fmt "$(med live_rate)") msg/s, $(fmt "$km" 2)x" \
+		"$(fmt "$(med ${k}live_rate)") msg/s, $(fmt "$kk" 2)x" ">= 0.95x" "$(verdict "$km" ">=" 0.95)" "$(verdict "$kk" ">=" 0.95)"
 	both "longest gap between commits (row 2')" "$(fmt "$(med e2e_gap)") ms" "$(fmt "$(med ${k}e2e_gap)") ms" "<= 100 ms" \
 		"$(verdict "$(med e2e_gap)" "<=" 100)" "$(verdict "$(med ${k}e2e_gap)" "<=" 100)"
 	km=$(ratio_of prod_rate kcatp_rate); kk=$(ratio_of ${k}prod_rate ${k}kcatp_rate)
@@ -436,6 +504,7 @@ Rates include each process's start-up and shutdown (wall clock from exec to exit
 | 1 | **limit**: \`kcat -C -o beginning -c COUNT -e -f .\`, one per topic, all four at once, $N messages | $(fmt "$kr") msg/s, $(fmt "$kmb" 1) MB/s | 1.00 | | |
 | 1' | reference: \`kcat -C -o beginning -e\` with its defaults, topic after topic (500 ms end-of-partition wait each) | $(fmt "$(med kcatdef_rate)") msg/s | $(fmt "$(rel "$(med kcatdef_rate)")" 2)x | | |
 | 2 | **aggregator e2e**: \`--available-now --assign --batch-time 100ms\`, 1m windows, 2m watermark, export on, fresh state and group | $(fmt "$e2e") msg/s | $(fmt "$ratio_e2e" 2)x kcat | >= 0.6x | $(verdict "$ratio_e2e" ">=" 0.6) |
+| 2'' | aggregator e2e with the live page open: row 2 with \`--http\`, an /events stream and /api/windows?limit=5000, /api/status, /api/open polled each second | $(fmt "$(med live_rate)") msg/s | $(fmt "$(ratio_of live_rate e2e_rate)" 3)x row 2 | >= 0.95x | $(verdict "$(ratio_of live_rate e2e_rate)" ">=" 0.95) |
 | 2' | longest gap between two commits in row 2 (\`--progress-json\` line per commit) | $(fmt "$(med e2e_gap)") ms | | <= 100 ms | $(verdict "$(med e2e_gap)" "<=" 100) |
 | 3a | stage: tick parse only (\`tick_parse\` on the lines in memory, tests/bench/benchtool.c) | $(fmt "$(med parse_rate)") msg/s | $(fmt "$(rel "$(med parse_rate)")" 2)x | | |
 | 3b | stage: e2e without export (\`--watermark 100000h\`: no window closes) | $(fmt "$(med noexport_rate)") msg/s | $(fmt "$(rel "$(med noexport_rate)")" 2)x | | |

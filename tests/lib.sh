@@ -506,7 +506,25 @@ _start_kafka() {
 			return 1
 		}
 	done
+	# CreateTopics returns before every answer to Metadata knows the topic:
+	# an aggregator --assign started at once was told "Unknown topic or
+	# partition" (tests/t/106, once).  Each topic with a leader for each
+	# partition, up to 30 s.
+	for o in "${topics[@]}"; do
+		wait_for 30 _topic_ready "${o%%:*}" || {
+			_BAIL_WHY="topic ${o%%:*} created but not in the metadata within 30 s"
+			diag "$_BAIL_WHY"
+			return 1
+		}
+	done
 	return 0
+}
+# _topic_ready NAME: the broker's metadata has the topic, every partition
+# with a leader.
+_topic_ready() {
+	local md
+	md=$(timeout 10 kcat -b "$BROKERS" -L -t "$1" 2>/dev/null) || return 1
+	[[ $md =~ topic\ \"$1\"\ with\ [1-9][0-9]*\ partitions:$'\n' ]] && [[ $md != *"leader -1"* ]]
 }
 # _kafka_run [-o key=value]...: (re)starts the Kafka broker of $T/kafka and
 # waits until it answers.

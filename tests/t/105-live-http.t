@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# brokers: mock
+# brokers: mock kafka
 # --http HOST:PORT (--metrics its alias): the aggregator's one HTTP server.
 # The page at /, embedded, nothing fetched from elsewhere; /healthz;
 # /api/windows with the CSV's windows; /api/open; 404 and 405; malformed

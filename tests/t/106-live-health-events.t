@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# brokers: mock
-# /events while ticks arrive: after each commit an event with the windows
-# that closed (the CSV's) and a status.  (/healthz's 503 verdicts are
+# brokers: mock kafka
+# /events while ticks arrive: after the commits that close windows an event
+# with them (the CSV's), and the status at most once a second.  (/healthz's 503 verdicts are
 # tested in tests/unit/test_httpd.c.)
 . "$(dirname "$0")/../lib.sh"
 
@@ -15,6 +15,9 @@ U=http://127.0.0.1:$(port)
 curl -sN --max-time 20 "$U/events" >"$T/events" &
 ev=$!
 sleep 1
+# /api/windows before any window closed; asked again below, once they have:
+# the answer it keeps for a poller must not outlive a close.
+is "$(curl -sf --max-time 5 "$U/api/windows?limit=5000" | jq '.windows | length')" 0 "/api/windows: none closed yet"
 ok_cmd "load the fixture" sh -c "grep -F '\"product_id\":\"BTC-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t BTC-USD -p 0 &&
 	grep -F '\"product_id\":\"ETH-USD\"' $FIX | timeout 30 kcat -b $BROKERS -P -t ETH-USD -p 0"
 csv_rows() { [[ -s $T/s.csv ]] && (($(wc -l <"$T/s.csv") > 2)); }
@@ -32,6 +35,8 @@ is "$(wc -l <"$T/pushed")" "$(($(wc -l <"$T/s.csv") - 1))" "every window of the 
 is "$(sed -n 's/^data: //p' "$T/events" | grep '"status"' | tail -n 1 | jq -r '.status.partitions | length')" 2 \
 	"with the status: the partitions"
 is "$(curl -s --max-time 5 "$U/healthz")" ok "/healthz: ok while idle"
+is "$(curl -sf --max-time 5 "$U/api/windows?limit=5000" | jq '.windows | length')" "$(($(wc -l <"$T/s.csv") - 1))" \
+	"/api/windows asked again: every window the CSV has"
 
 stop agg TERM
 is "$?" 0 "SIGTERM: exit 0"

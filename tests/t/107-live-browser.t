@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# brokers: mock
+# brokers: mock kafka
 # The live page in a real browser (Debian's chromium, headless; installed by
 # scripts/install-deps.sh like the other dependencies: missing, this test
 # fails, it does not skip).  The page is opened before any window closes;

@@ -3,6 +3,8 @@
 # aggregator serve --state FILE: the live page over a state file alone, no
 # Kafka, read-only: the windows the CSV has, the status from the state; the
 # file is not changed; SIGTERM ends it at once; no state: exit 3.
+# On the mock only: serve itself never talks to Kafka (the bounded run that
+# writes the state is tested on both brokers elsewhere).
 . "$(dirname "$0")/../lib.sh"
 
 start_broker -t BTC-USD -t ETH-USD || bail "no broker"
