@@ -176,7 +176,7 @@ static void test_commit(const char *brokers)
 		return;
 	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(offs, "c1", 1)->offset = 4;
-	T_INT(consume_commit(rk, offs, 1), RD_KAFKA_RESP_ERR_NO_ERROR, "a sync commit of c1/1 at 4");
+	T_INT(consume_commit(rk, offs, 5000), RD_KAFKA_RESP_ERR_NO_ERROR, "a sync commit of c1/1 at 4");
 	rd_kafka_topic_partition_list_destroy(offs);
 
 	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(1);
@@ -188,7 +188,7 @@ static void test_commit(const char *brokers)
 	/* nothing to commit is no error: the engine sends empty batches' offsets */
 	offs = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(offs, "c1", 0)->offset = RD_KAFKA_OFFSET_INVALID;
-	T_INT(consume_commit(rk, offs, 1), RD_KAFKA_RESP_ERR_NO_ERROR, "a commit without an offset: no error");
+	T_INT(consume_commit(rk, offs, 5000), RD_KAFKA_RESP_ERR_NO_ERROR, "a commit without an offset: no error");
 	rd_kafka_topic_partition_list_destroy(offs);
 	T_INT(s.commits, 0, "sync commits: on_commit not called without a poll");
 	consume_close(rk, 5000);
