@@ -10,7 +10,7 @@
 # (tests/t/30).
 . "$(dirname "$0")/../lib.sh"
 
-start_broker -t future -t live || bail "no broker"
+start_broker -t future -t live -t slow || bail "no broker"
 grep -F '"product_id":"BTC-USD"' "$FIX" >"$T/btc"
 N=$(wc -l <"$T/btc")
 # The fixture's 22 minutes (2023-04-24 15:00-15:22) moved to 3 hours from now:
@@ -48,4 +48,20 @@ wait_exit live 20
 is "$?" 6 "live ticks ahead of the clock: exit 6"
 like "$(cat "$T/live.err")" "check the host's clock" "it says to check the clock"
 is "$(q live "SELECT coalesce(max(next_offset), 0) FROM partitions")" 0 "none of them committed"
+
+# Slow: one tick ahead of the clock every 4 s.  The batch waits 10 s for the
+# run to end; a run of two or more that lasts that long is a clock fault too.
+# Before, the hold ran out and the batch committed them as rejected (offsets
+# past them: a restart with the clock right never counted them).
+spawn slow "$BIN/aggregator" -b "$BROKERS" -g g71slow -t slow --assign --batch-time 50ms --progress-interval 0 \
+	--state "$T/slow.db" --output "$T/slow.csv"
+sleep 2
+head -n 4 "$T/future.jsonl" | while IFS= read -r l; do printf '%s\n' "$l"; sleep 4; done |
+	timeout 30 kcat -b "$BROKERS" -P -t slow -p 0 -X linger.ms=1
+wait_exit slow 20
+is "$?" 6 "slow ticks ahead of the clock: exit 6"
+like "$(cat "$T/slow.err")" "clock fault: [0-9]+ ticks in a row of slow \\[0\\] .*none on time for 1[0-9] s after the first.*check the host's clock" \
+	"it says so, and how long none came on time"
+is "$(q slow "SELECT coalesce(max(next_offset), 0) FROM partitions")" 0 "none of them committed"
+is "$(q slow "SELECT count(*) FROM rejected")" 0 "none of them stored as rejected"
 done_testing
