@@ -409,6 +409,8 @@ int engine_run(const struct agg_config *cfg, volatile sig_atomic_t *stop)
 	while (!*stop && !e.exit_code) {
 		int drained = eng_poll_one(&e, &L);
 		int64_t mono = L.busy_since;
+		if (eng_clock_held(&e, mono))
+			break;
 		if (!eng_batch_due(&e, &L, mono, drained))
 			continue;
 		if ((mono = eng_end_batch(&e, &L, mono)) < 0 || eng_loop_over(&e, &L, mono))

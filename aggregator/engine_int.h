@@ -63,13 +63,15 @@ struct eng_part {
 	int fp_check;                 /* the record at next_offset - 1 is read again and compared */
 	int clock_run;                /* ticks in a row ahead of the clock by more than --max-skew */
 	int64_t clock_first;          /* offset of the first of that run */
+	int64_t clock_last_us;        /* event time of the last of that run */
 };
 
 /* A clock fault: this many ticks in a row of a partition more than
  * --max-skew ahead of the clock stop the aggregator (AGG_EXIT_CLOCK).  While
  * such a run is open the batch is not committed (so that a fault commits
  * none of them), for at most ENG_CLOCK_HOLD_US: a lone tick dated ahead is
- * followed by ticks on time within it. */
+ * followed by ticks on time within it, and a run of two or more that lasts
+ * that long is a clock fault as well (eng_clock_held). */
 #define ENG_CLOCK_RUN 20
 #define ENG_CLOCK_HOLD_US 10000000
 
@@ -163,6 +165,9 @@ void eng_kafka_error(void *opaque, rd_kafka_resp_err_t err, const char *reason);
 void eng_brokers_up(struct engine *e);
 /* The fingerprint of a partition's last record into p->s, the record let go. */
 void eng_fp_take(struct eng_part *p);
+/* 1 when a run of ticks ahead of the clock outlasted ENG_CLOCK_HOLD_US: a
+ * clock fault, the engine stopping (ingest.c). */
+int eng_clock_held(struct engine *e, int64_t mono);
 /* The last record let go without its fingerprint. */
 void eng_fp_drop(struct eng_part *p);
 

@@ -146,18 +146,33 @@ static int eng_foreign(struct engine *e, struct eng_part *p, const rd_kafka_mess
 	return 1;
 }
 
+/* A clock fault stops the aggregator (exit 6): p's run of ticks ahead of
+ * the clock, up to offset last, the last dated time_us. */
+static void eng_clock_fault(struct engine *e, const struct eng_part *p, int64_t last, int64_t time_us,
+                            const char *how)
+{
+	char at[FMT_BUF], clock[FMT_BUF], msg[900];
+
+	fmt_time_or(time_us, "none", at);
+	fmt_time_or(eng_now(), "none", clock);
+	snprintf(msg, sizeof(msg), "clock fault: %d ticks in a row of %s [%d] (offsets %" PRId64 "..%" PRId64 ")%s are "
+	         "more than --max-skew (%.0f s) ahead of the clock: the last is dated %s, the clock says %s. The "
+	         "host's clock is behind the feed's: check the host's clock (NTP); these ticks are not committed, "
+	         "a restart with the clock right reads them again", p->clock_run, p->topic, p->partition,
+	         p->clock_first, last, how, (double)e->cfg->max_skew_us / 1e6, at, clock);
+	eng_fatal(e, AGG_EXIT_CLOCK, msg);
+}
+
 /* A tick more than --max-skew in the future of the clock is rejected: one
  * such tick would move the watermark so far that every later tick is late.
  * ENG_CLOCK_RUN of them in a row are no outlier but the host's clock behind
  * the feed's (every tick would be rejected, and the offsets committed past
  * them): the aggregator stops, exit 6, and the batch that holds them is not
- * committed (engine.c waits while a run is open).  Returns 1 when the tick
- * was rejected or the engine stops. */
+ * committed (engine.c waits while a run is open; eng_clock_held for slow
+ * ticks).  Returns 1 when the tick was rejected or the engine stops. */
 static int eng_clock(struct engine *e, struct eng_part *p, const rd_kafka_message_t *m, const struct tick *tk,
                      int64_t now)
 {
-	char at[FMT_BUF], clock[FMT_BUF], msg[900];
-
 	if (tk->time_us <= now + e->cfg->max_skew_us) {
 		if (p->clock_run > 0 && --e->clock_runs == 0)
 			e->clock_since = 0;
@@ -169,20 +184,35 @@ static int eng_clock(struct engine *e, struct eng_part *p, const rd_kafka_messag
 		if (e->clock_runs++ == 0)
 			e->clock_since = eng_mono();
 	}
+	p->clock_last_us = tk->time_us;
 	if (p->clock_run < ENG_CLOCK_RUN) {
 		eng_reject(e, p, m, "time too far ahead: more than --max-skew after its partition's latest tick or "
 		           "the clock");
 		return 1;
 	}
-	fmt_time_or(tk->time_us, "none", at);
-	fmt_time_or(now, "none", clock);
-	snprintf(msg, sizeof(msg), "clock fault: %d ticks in a row of %s [%d] (offsets %" PRId64 "..%" PRId64 ") are "
-	         "more than --max-skew (%.0f s) ahead of the clock: the last is dated %s, the clock says %s. The "
-	         "host's clock is behind the feed's: check the host's clock (NTP); these ticks are not committed, "
-	         "a restart with the clock right reads them again", ENG_CLOCK_RUN, p->topic, p->partition,
-	         p->clock_first, m->offset, (double)e->cfg->max_skew_us / 1e6, at, clock);
-	eng_fatal(e, AGG_EXIT_CLOCK, msg);
+	eng_clock_fault(e, p, m->offset, tk->time_us, "");
 	return 1;
+}
+
+/* The batch waited ENG_CLOCK_HOLD_US for a run of ticks ahead of the clock
+ * to end: a run of two or more is a clock fault too (ticks slower than
+ * ENG_CLOCK_RUN in the hold would otherwise be committed as rejected before
+ * the run could reach it); a lone tick is rejected, and the batch goes. */
+int eng_clock_held(struct engine *e, int64_t mono)
+{
+	if (e->clock_runs == 0 || mono - e->clock_since < ENG_CLOCK_HOLD_US)
+		return 0;
+	for (size_t i = 0; i < e->nparts; i++) {
+		const struct eng_part *p = &e->parts[i];
+		if (p->assigned && p->clock_run >= 2) {
+			char how[64];
+			snprintf(how, sizeof(how), ", none on time for %.0f s after the first,",
+			         (double)(mono - e->clock_since) / 1e6);
+			eng_clock_fault(e, p, p->s.next_offset - 1, p->clock_last_us, how);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Adds a valid tick to every window it falls in that is still open. */
