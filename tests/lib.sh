@@ -630,6 +630,24 @@ topic_dump() {
 	[[ -n ${2:-} ]] && part=(-p "$2")
 	timeout 20 kcat -b "$BROKERS" -C -t "$1" "${part[@]}" -o beginning -e -q -f '%s\n'
 }
+# split_fixture_closed: the fixture split for two BTC-USD partitions and one
+# of ETH-USD, as the group tests load it: $T/btc.0 and $T/btc.1 (every other
+# BTC-USD tick) and $T/eth, each ending in 3 ticks at 16:00 after its last,
+# which close every window of the fixture; $T/btc holds BTC-USD's ticks.
+split_fixture_closed() {
+	local i
+	_closing() { # FILE: 3 ticks at 16:00 after FILE's last
+		tail -n 1 "$1" | jq -c '[range(1; 4) as $k | .sequence += $k | .trade_id += $k |
+			.time = "2023-04-24T16:00:0\($k).000000Z"] | .[]'
+	}
+	grep -F '"product_id":"BTC-USD"' "$FIX" >"$T/btc"
+	grep -F '"product_id":"ETH-USD"' "$FIX" >"$T/eth"
+	for i in 0 1; do
+		awk -v i=$i 'NR % 2 == i' "$T/btc" >"$T/btc.$i"
+		_closing "$T/btc.$i" >>"$T/btc.$i"
+	done
+	_closing "$T/eth" >>"$T/eth"
+}
 # topic_count TOPIC: number of messages over all partitions.
 topic_count() {
 	timeout 20 kcat -b "$BROKERS" -C -t "$1" -o beginning -e -q -f '.\n' | wc -l

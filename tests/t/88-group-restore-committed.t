@@ -12,14 +12,7 @@
 
 KAFKA_CONFIG="transaction.abort.timed.out.transaction.cleanup.interval.ms=1000" \
 	start_broker -t BTC-USD:2 -t ETH-USD || bail "no broker"
-grep -F '"product_id":"BTC-USD"' "$FIX" >"$T/btc"
-grep -F '"product_id":"ETH-USD"' "$FIX" >"$T/eth"
-close() { # close FILE: 3 ticks at 16:00 after FILE's last
-	tail -n 1 "$1" | jq -c '[range(1; 4) as $k | .sequence += $k | .trade_id += $k |
-		.time = "2023-04-24T16:00:0\($k).000000Z"] | .[]'
-}
-for i in 0 1; do awk -v i=$i 'NR % 2 == i' "$T/btc" >"$T/btc.$i"; close "$T/btc.$i" >>"$T/btc.$i"; done
-close "$T/eth" >>"$T/eth"
+split_fixture_closed
 cat "$T/btc.0" "$T/btc.1" "$T/eth" >"$T/all"
 timeout 30 kcat -b "$BROKERS" -P -t BTC-USD -p 0 <"$T/btc.0" && timeout 30 kcat -b "$BROKERS" -P -t BTC-USD -p 1 <"$T/btc.1" &&
 	timeout 30 kcat -b "$BROKERS" -P -t ETH-USD -p 0 <"$T/eth" || bail "cannot load"
