@@ -38,13 +38,21 @@ agg future --max-skew 1d
 is "$?" 0 "the clock right again (a --max-skew that covers it): exit 0"
 is "$(q future "SELECT sum(ticks) FROM products")" "$N" "every tick counted"
 
-# Live: ticks ahead of the clock arriving one by one, a batch every 50 ms.
-spawn live "$BIN/aggregator" -b "$BROKERS" -g g71live -t live --assign --batch-time 50ms --progress-interval 0 \
-	--state "$T/live.db" --output "$T/live.csv"
-sleep 2
-head -n 40 "$T/future.jsonl" | while IFS= read -r l; do printf '%s\n' "$l"; sleep 0.15; done |
-	timeout 30 kcat -b "$BROKERS" -P -t live -p 0 -X linger.ms=1
-wait_exit live 20
+# live_run TOPIC COUNT PAUSE: an aggregator on TOPIC (a batch every 50 ms)
+# while the first COUNT ticks ahead of the clock arrive one by one, PAUSE
+# seconds apart; returns its exit status.
+live_run() {
+	local t=$1
+	spawn "$t" "$BIN/aggregator" -b "$BROKERS" -g "g71$t" -t "$t" --assign --batch-time 50ms --progress-interval 0 \
+		--state "$T/$t.db" --output "$T/$t.csv"
+	sleep 2
+	head -n "$2" "$T/future.jsonl" | while IFS= read -r l; do printf '%s\n' "$l"; sleep "$3"; done |
+		timeout 30 kcat -b "$BROKERS" -P -t "$t" -p 0 -X linger.ms=1
+	wait_exit "$t" 20
+}
+
+# Live: ticks ahead of the clock arriving one by one.
+live_run live 40 0.15
 is "$?" 6 "live ticks ahead of the clock: exit 6"
 like "$(cat "$T/live.err")" "check the host's clock" "it says to check the clock"
 is "$(q live "SELECT coalesce(max(next_offset), 0) FROM partitions")" 0 "none of them committed"
@@ -53,12 +61,7 @@ is "$(q live "SELECT coalesce(max(next_offset), 0) FROM partitions")" 0 "none of
 # run to end; a run of two or more that lasts that long is a clock fault too.
 # Before, the hold ran out and the batch committed them as rejected (offsets
 # past them: a restart with the clock right never counted them).
-spawn slow "$BIN/aggregator" -b "$BROKERS" -g g71slow -t slow --assign --batch-time 50ms --progress-interval 0 \
-	--state "$T/slow.db" --output "$T/slow.csv"
-sleep 2
-head -n 4 "$T/future.jsonl" | while IFS= read -r l; do printf '%s\n' "$l"; sleep 4; done |
-	timeout 30 kcat -b "$BROKERS" -P -t slow -p 0 -X linger.ms=1
-wait_exit slow 20
+live_run slow 4 4
 is "$?" 6 "slow ticks ahead of the clock: exit 6"
 like "$(cat "$T/slow.err")" "clock fault: [0-9]+ ticks in a row of slow \\[0\\] .*none on time for 1[0-9] s after the first.*check the host's clock" \
 	"it says so, and how long none came on time"
